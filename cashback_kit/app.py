@@ -1,0 +1,45 @@
+"""main() for every service: settings from the environment, JSON logs, wait for
+the database, migrate, bootstrap, serve. `--migrate-only` stops after the
+migration (the Kubernetes migration Job runs that)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from cashback_kit.config import Settings
+from cashback_kit.db import Database, wait_for_database
+from cashback_kit.logs import configure_logging
+from cashback_kit.server import ServiceParts, serve_forever
+
+Bootstrap = Callable[[Settings, Database], Awaitable[ServiceParts]]
+log = logging.getLogger("cashback.app")
+
+
+async def prepare(settings: Settings, migrations: Path) -> Database:
+    db = Database(settings.database_url)
+    await wait_for_database(db)
+    await db.migrate(migrations, f"{settings.service}_alembic_version")
+    return db
+
+
+async def _run(settings: Settings, bootstrap: Bootstrap, migrations: Path, migrate_only: bool) -> None:
+    db = await prepare(settings, migrations)
+    if migrate_only:
+        await db.dispose()
+        return
+    parts = await bootstrap(settings, db)
+    parts.on_stop.append(db.dispose)
+    await serve_forever(settings, parts)
+
+
+def run_main(service: str, bootstrap: Bootstrap, migrations: Path) -> None:
+    parser = argparse.ArgumentParser(prog=f"cashback-{service}", description=f"the cashback {service} service")
+    parser.add_argument("--migrate-only", action="store_true", help="apply migrations and exit")
+    args = parser.parse_args()
+    settings = Settings.from_env(service)
+    configure_logging(service, settings.log_level)
+    asyncio.run(_run(settings, bootstrap, migrations, args.migrate_only))

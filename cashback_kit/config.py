@@ -1,0 +1,101 @@
+"""Configuration from the environment variables named in CONTRACT.md.
+
+Read once in main(); passed down explicitly. Nothing reads os.environ elsewhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+VAR_DIR = Path(os.environ.get("CASHBACK_VAR_DIR", "var"))
+
+DEFAULT_ADDRS = {"rules": "127.0.0.1:50051", "wallet": "127.0.0.1:50052", "notify": "127.0.0.1:50053"}
+
+# Every variable a service reads, for the deploy check (issue 8) and the README.
+ENV_VARS = (
+    "RULES_ADDR",
+    "WALLET_ADDR",
+    "NOTIFY_ADDR",
+    "RULES_DATABASE_URL",
+    "WALLET_DATABASE_URL",
+    "NOTIFY_DATABASE_URL",
+    "RULES_TARGET",
+    "WALLET_TARGET",
+    "CASHBACK_API_KEYS_FILE",
+    "CASHBACK_SERVICE_KEY",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "TWILIO_API_BASE_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_FROM",
+    "CASHBACK_VAR_DIR",
+    "CASHBACK_LOG_LEVEL",
+    "CASHBACK_SHUTDOWN_GRACE",
+    "CASHBACK_METRICS_PORT",
+    "CASHBACK_TLS_CERT",
+    "CASHBACK_TLS_KEY",
+    "CASHBACK_TLS_CLIENT_CA",
+    "CASHBACK_TLS_CA",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    addr: str
+    database_url: str
+    api_keys_file: str
+    service_key: str
+    rules_target: str
+    wallet_target: str
+    twilio_account_sid: str
+    twilio_auth_token: str
+    twilio_from: str
+    twilio_api_base_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_from: str
+    log_level: str
+    shutdown_grace: float
+    metrics_port: int
+    tls_cert: str
+    tls_key: str
+    tls_client_ca: str
+    tls_ca: str
+
+    @classmethod
+    def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        up = service.upper()
+        var = Path(e.get("CASHBACK_VAR_DIR", str(VAR_DIR)))
+        return cls(
+            service=service,
+            addr=e.get(f"{up}_ADDR", DEFAULT_ADDRS[service]),
+            database_url=e.get(f"{up}_DATABASE_URL", f"sqlite+aiosqlite:///{var / service}.db"),
+            api_keys_file=e.get("CASHBACK_API_KEYS_FILE", str(var / "api-keys.json")),
+            service_key=e.get("CASHBACK_SERVICE_KEY", ""),
+            rules_target=e.get("RULES_TARGET", DEFAULT_ADDRS["rules"]),
+            wallet_target=e.get("WALLET_TARGET", DEFAULT_ADDRS["wallet"]),
+            twilio_account_sid=e.get("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=e.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_from=e.get("TWILIO_FROM", ""),
+            twilio_api_base_url=e.get("TWILIO_API_BASE_URL", ""),
+            smtp_host=e.get("SMTP_HOST", ""),
+            smtp_port=int(e.get("SMTP_PORT", "25") or 25),
+            smtp_from=e.get("SMTP_FROM", ""),
+            log_level=e.get("CASHBACK_LOG_LEVEL", "INFO"),
+            shutdown_grace=float(e.get("CASHBACK_SHUTDOWN_GRACE", "5")),
+            metrics_port=int(e.get("CASHBACK_METRICS_PORT", "0") or 0),
+            tls_cert=e.get("CASHBACK_TLS_CERT", ""),
+            tls_key=e.get("CASHBACK_TLS_KEY", ""),
+            tls_client_ca=e.get("CASHBACK_TLS_CLIENT_CA", ""),
+            tls_ca=e.get("CASHBACK_TLS_CA", ""),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

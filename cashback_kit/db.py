@@ -1,0 +1,124 @@
+"""The async SQLAlchemy engine for sqlite+aiosqlite and postgresql+asyncpg, with
+transactions that say whether they write, and Alembic migrations run at start.
+
+SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for writes, so writers queue
+instead of failing with "database is locked" half-way through a transaction.
+PostgreSQL: READ COMMITTED; code that must serialise takes row locks
+(SELECT ... FOR UPDATE) inside the write transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.is_postgres = parsed.get_backend_name() == "postgresql"
+        if not (self.is_sqlite or self.is_postgres):
+            raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_timeout=10,
+                pool_recycle=1800,
+                connect_args={"timeout": 5, "command_timeout": 30},
+            )
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            self._sqlite_setup()
+
+    def _sqlite_setup(self) -> None:
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite/aiosqlite recipe).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("cashback_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A read-write transaction; committed when the block exits cleanly."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(cashback_write=True)
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (never committed, so nothing can leak out)."""
+        async with self.engine.connect() as conn:
+            async with conn.begin() as tx:
+                yield conn
+                await tx.rollback()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self, script_location: str | Path, version_table: str) -> None:
+        """Bring the schema to head. Several processes may start at once: on
+        PostgreSQL they queue on an advisory lock; SQLite's write lock does the same."""
+        from alembic import command
+        from alembic.config import Config
+
+        def upgrade(sync_conn: Connection) -> None:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(script_location))
+            cfg.attributes["connection"] = sync_conn
+            cfg.attributes["version_table"] = version_table
+            command.upgrade(cfg, "head")
+
+        async with self.write() as conn:
+            if self.is_postgres:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": version_table})
+            await conn.run_sync(upgrade)
+        log.info("schema migrated", extra={"version_table": version_table})
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def wait_for_database(db: Database, *, attempts: int = 30, delay: float = 1.0) -> None:
+    """At start-up the database may come up after us (compose, k8s)."""
+    for i in range(attempts):
+        try:
+            await db.ping()
+            return
+        except Exception as exc:  # noqa: BLE001 - any connect failure means "not yet"
+            if i == attempts - 1:
+                raise
+            log.warning("database not reachable yet, retrying", extra={"error": type(exc).__name__})
+            await asyncio.sleep(delay)

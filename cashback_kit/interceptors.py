@@ -1,0 +1,199 @@
+"""One server interceptor for the cross-cutting work of every RPC: request ids,
+authentication and authorisation, and the one mapping from exceptions to gRPC
+status codes (with google.rpc.BadRequest field violations)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from cashback_kit import errors
+from cashback_kit.auth import PUBLIC_PREFIXES, KeyRing, authorize, current_principal
+from cashback_kit.logs import request_id
+
+log = logging.getLogger("cashback.rpc")
+
+# Codes of a downstream service's answer we pass on as they are.
+_PASS_THROUGH = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.OUT_OF_RANGE,
+}
+_DOWNSTREAM_DOWN = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+# PostgreSQL SQLSTATEs that mean "a concurrent transaction got in the way: retry".
+_RETRYABLE_SQLSTATE = {"40001", "40P01", "55P03"}
+
+
+class Classified:
+    def __init__(self, code: grpc.StatusCode, message: str, details: bytes | None = None) -> None:
+        self.code, self.message, self.details = code, message, details
+
+
+def _status_bytes(code: grpc.StatusCode, message: str, violations: list[errors.FieldViolation]) -> bytes:
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
+    if violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in violations
+            ]
+        )
+        detail = any_pb2.Any()
+        detail.Pack(bad)
+        status.details.append(detail)
+    return status.SerializeToString()
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        state = getattr(cur, "sqlstate", None) or getattr(cur, "pgcode", None)
+        if isinstance(state, str):
+            return state
+        cur = getattr(cur, "orig", None) or cur.__cause__ or cur.__context__
+    return None
+
+
+def classify(exc: BaseException) -> Classified:
+    """Every exception becomes exactly one status. INTERNAL is for bugs only."""
+    if isinstance(exc, errors.DomainError):
+        code = grpc.StatusCode[exc.code]
+        violations = exc.violations if isinstance(exc, errors.InvalidArgument) else []
+        return Classified(code, exc.message, _status_bytes(code, exc.message, violations))
+    if isinstance(exc, NotImplementedError):
+        return Classified(grpc.StatusCode.UNIMPLEMENTED, "this RPC is not implemented yet")
+    if isinstance(exc, grpc.aio.AioRpcError):
+        code = exc.code()
+        if code in _PASS_THROUGH:
+            details = dict(exc.trailing_metadata() or ()).get("grpc-status-details-bin")
+            return Classified(code, exc.details() or code.name, details if isinstance(details, bytes) else None)
+        if code in _DOWNSTREAM_DOWN:
+            return Classified(grpc.StatusCode.UNAVAILABLE, "a dependency is unavailable; retry later")
+        return Classified(grpc.StatusCode.INTERNAL, f"a dependency answered {code.name}")
+    try:
+        from sqlalchemy import exc as sa_exc
+    except ImportError:  # pragma: no cover
+        sa_exc = None  # type: ignore[assignment]
+    if sa_exc is not None:
+        if isinstance(exc, sa_exc.TimeoutError):
+            return Classified(grpc.StatusCode.UNAVAILABLE, "the database is busy or unreachable; retry later")
+        if isinstance(exc, sa_exc.DBAPIError):
+            state = _sqlstate(exc)
+            text = str(exc.orig) if exc.orig is not None else str(exc)
+            if state in _RETRYABLE_SQLSTATE or "database is locked" in text:
+                return Classified(grpc.StatusCode.ABORTED, "concurrent update; safe to retry")
+            if isinstance(exc, sa_exc.IntegrityError) and (state == "23505" or "UNIQUE constraint" in text):
+                return Classified(grpc.StatusCode.ABORTED, "concurrent write of the same key; safe to retry")
+            if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError | sa_exc.OperationalError):
+                return Classified(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry later")
+            if state is not None and state[:2] in {"08", "57", "53"}:
+                return Classified(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry later")
+    if isinstance(exc, OSError | TimeoutError | ConnectionError):
+        return Classified(grpc.StatusCode.UNAVAILABLE, "a dependency is unreachable; retry later")
+    if type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__:
+        return Classified(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; retry later")
+    return Classified(grpc.StatusCode.INTERNAL, f"internal error (request {request_id.get()})")
+
+
+async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
+    c = classify(exc)
+    if c.code is grpc.StatusCode.INTERNAL:
+        log.error("rpc failed", exc_info=exc, extra={"method": method})
+    else:
+        log.info("rpc refused", extra={"method": method, "code": c.code.name, "detail": c.message})
+    trailing = (("grpc-status-details-bin", c.details),) if c.details else ()
+    await context.abort(c.code, c.message, trailing_metadata=trailing)
+
+
+RpcObserver = Callable[[str, str, float], None]
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, keys: KeyRing, observers: list[RpcObserver] | None = None) -> None:
+        self.keys = keys
+        self.observers = observers or []
+
+    def _begin(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
+        md = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+        request_id.set(md.get("x-request-id") or uuid.uuid4().hex[:16])
+        principal = self.keys.authenticate(md.get("authorization"))
+        current_principal.set(principal)
+        authorize(principal, method, request)
+
+    def _observe(self, method: str, code: str, started: float) -> None:
+        for obs in self.observers:
+            obs(method, code, time.perf_counter() - started)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or method.startswith(PUBLIC_PREFIXES):
+            return handler
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                started = time.perf_counter()
+                try:
+                    self._begin(method, request, context)
+                    result = inner(request, context)
+                    if inspect.isawaitable(result):
+                        result = await result
+                except grpc.aio.AbortError:
+                    self._observe(method, "ABORTED_BY_HANDLER", started)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the one place exceptions become statuses
+                    self._observe(method, classify(exc).code.name, started)
+                    await _abort(context, method, exc)
+                    raise AssertionError("unreachable") from exc
+                self._observe(method, "OK", started)
+                return result
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                started = time.perf_counter()
+                try:
+                    self._begin(method, request, context)
+                    result = inner_stream(request, context)
+                    if inspect.isawaitable(result):
+                        result = await result
+                    async for item in result:
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    self._observe(method, classify(exc).code.name, started)
+                    await _abort(context, method, exc)
+                self._observe(method, "OK", started)
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler

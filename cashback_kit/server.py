@@ -1,0 +1,135 @@
+"""gRPC server start-up shared by the three services: the interceptor, health,
+reflection, message size limits, optional TLS, and graceful shutdown on
+SIGTERM/SIGINT (health goes NOT_SERVING, then server.stop(grace))."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from cashback_kit.auth import KeyRing
+from cashback_kit.config import Settings
+from cashback_kit.interceptors import RpcObserver, ServiceInterceptor
+
+log = logging.getLogger("cashback.server")
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.so_reuseport", 0),
+]
+
+
+@dataclass
+class ServiceParts:
+    """What a service's bootstrap hands to the server."""
+
+    service_name: str  # full proto name, e.g. "cashback.rules.v1.RulesService"
+    servicer: Any
+    register: Callable[[Any, grpc.aio.Server], None]
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    observers: list[RpcObserver] = field(default_factory=list)
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if not settings.tls_cert:
+        return None
+    cert = Path(settings.tls_cert).read_bytes()
+    key = Path(settings.tls_key).read_bytes()
+    client_ca = Path(settings.tls_client_ca).read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+class RunningServer:
+    def __init__(self, server: grpc.aio.Server, health: HealthServicer, port: int, parts: ServiceParts):
+        self.server, self.health, self.port, self.parts = server, health, port, parts
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for hook in self.parts.on_stop:
+            try:
+                await hook()
+            except Exception:  # noqa: BLE001 - shutdown goes on
+                log.exception("shutdown hook failed")
+
+
+async def start_server(settings: Settings, parts: ServiceParts, keys: KeyRing) -> RunningServer:
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(keys, parts.observers)],
+        options=SERVER_OPTIONS,
+        maximum_concurrent_rpcs=2000,
+    )
+    parts.register(parts.servicer, server)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (parts.service_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    creds = server_credentials(settings)
+    port = (
+        server.add_secure_port(settings.addr, creds) if creds else server.add_insecure_port(settings.addr)
+    )
+    if port == 0:
+        raise RuntimeError(f"could not bind {settings.addr}")
+    await server.start()
+    running = RunningServer(server, health, port, parts)
+    for job in parts.background:
+        running.tasks.append(asyncio.create_task(_supervise(job), name=getattr(job, "__name__", "job")))
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    await health.set(parts.service_name, health_pb2.HealthCheckResponse.SERVING)
+    return running
+
+
+async def _supervise(job: Callable[[], Awaitable[None]]) -> None:
+    """Background loops must not die silently: restart after a pause."""
+    while True:
+        try:
+            await job()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("background job failed; restarting in 1s", extra={"job": getattr(job, "__name__", "")})
+            await asyncio.sleep(1)
+
+
+async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
+    keys = KeyRing.from_file(settings.api_keys_file)
+    running = await start_server(settings, parts, keys)
+    host = settings.addr.rsplit(":", 1)[0]
+    log.info("serving", extra={"addr": f"{host}:{running.port}", "grpc_service": parts.service_name})
+    # A line tests and `make run` can wait for.
+    print(f"{settings.service} listening on {host}:{running.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down", extra={"grace_s": settings.shutdown_grace})
+    await running.stop(settings.shutdown_grace)
+    log.info("stopped")

@@ -1,0 +1,3 @@
+from cashback_kit.migrations_env import run
+
+run()
