@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+NPM_STAMP := node_modules/.installed-stamp
+
+.PHONY: run test install gen check-gen lint lint-protos breaking bench soak clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+install: $(STAMP)
+
+## make run: install, migrate and start rules, wallet and notify on SQLite (Ctrl-C stops them)
+run: $(STAMP)
+	$(BIN)/python scripts/dev_run.py
+
+## make test: install, check generated code and protos, run the whole suite (SQLite + PostgreSQL)
+test: $(STAMP) check-gen lint-protos
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+gen: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+check-gen: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+
+lint-protos: $(NPM_STAMP)
+	node_modules/.bin/buf lint protos
+
+lint: $(STAMP) lint-protos
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache

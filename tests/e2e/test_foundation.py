@@ -1,0 +1,85 @@
+"""All three services as real processes: health, reflection, graceful stop, and the
+API-key rules at the edge."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
+from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from cashback_kit.client import bearer
+from tests.support.keys import TEST_KEYS
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = {
+    "rules": "cashback.rules.v1.RulesService",
+    "wallet": "cashback.wallet.v1.WalletService",
+    "notify": "cashback.notify.v1.NotifyService",
+}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_reports_serving_on_grpc_health(stack, name):
+    with grpc.insecure_channel(stack[name].target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        overall = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+        own = stub.Check(health_pb2.HealthCheckRequest(service=SERVICES[name]), timeout=5)
+    assert overall.status == health_pb2.HealthCheckResponse.SERVING
+    assert own.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_lists_its_api_through_reflection(stack, name):
+    with grpc.insecure_channel(stack[name].target) as ch:
+        stub = reflection_pb2_grpc.ServerReflectionStub(ch)
+        responses = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                                   timeout=5))
+    names = {s.name for s in responses[0].list_services_response.service}
+    assert SERVICES[name] in names
+    assert "grpc.health.v1.Health" in names
+
+
+def test_a_call_without_a_key_is_unauthenticated(stack):
+    with grpc.insecure_channel(stack["wallet"].target) as ch:
+        with pytest.raises(grpc.RpcError) as info:
+            wallet_pb2_grpc.WalletServiceStub(ch).GetBalance(
+                wallet_pb2.GetBalanceRequest(merchant_id="m1", customer_id="c1", currency_code="SAR"), timeout=5
+            )
+    assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_key_of_merchant_a_used_on_merchant_b_is_permission_denied(stack):
+    with grpc.insecure_channel(stack["wallet"].target) as ch:
+        with pytest.raises(grpc.RpcError) as info:
+            wallet_pb2_grpc.WalletServiceStub(ch).GetBalance(
+                wallet_pb2.GetBalanceRequest(merchant_id="m2", customer_id="c1", currency_code="SAR"),
+                metadata=bearer(TEST_KEYS["checkout"]),
+                timeout=5,
+            )
+    assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_an_app_key_calling_an_ops_rpc_is_permission_denied(stack):
+    with grpc.insecure_channel(stack["rules"].target) as ch:
+        with pytest.raises(grpc.RpcError) as info:
+            rules_pb2_grpc.RulesServiceStub(ch).CreateCampaign(
+                rules_pb2.CreateCampaignRequest(campaign=rules_pb2.Campaign(merchant_id="m1", name="x")),
+                metadata=bearer(TEST_KEYS["app"]),
+                timeout=5,
+            )
+    assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_sigterm_stops_a_service_cleanly(tmp_path):
+    from tests.support.keys import write_keys_file
+    from cashback_kit.procs import start_process
+
+    keys = write_keys_file(tmp_path / "keys.json")
+    proc = start_process("rules", {"CASHBACK_API_KEYS_FILE": str(keys), "CASHBACK_VAR_DIR": str(tmp_path),
+                                   "CASHBACK_SHUTDOWN_GRACE": "1"})
+    assert proc.terminate() == 0
+    assert any('"stopped"' in line for line in proc.log_lines)

@@ -1,0 +1,82 @@
+"""The kit against real databases: migrations on both, and the one exception -> status mapping."""
+
+import asyncio
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from sqlalchemy import text
+
+from cashback_kit import errors
+from cashback_kit.db import Database
+from cashback_kit.interceptors import classify
+from tests.support.servers import migrations_of
+
+
+async def test_each_service_migrates_its_own_schema_and_a_second_run_is_a_no_op(db_url):
+    db = Database(db_url)
+    try:
+        for service in ("rules", "wallet", "notify"):
+            await db.migrate(migrations_of(service), f"{service}_alembic_version")
+            await db.migrate(migrations_of(service), f"{service}_alembic_version")
+            async with db.read() as conn:
+                version = (await conn.execute(text(f"SELECT version_num FROM {service}_alembic_version"))).scalar()
+            assert version is not None
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_two_processes_migrating_at_once_queue_on_the_advisory_lock(pg_url):
+    a, b = Database(pg_url), Database(pg_url)
+    try:
+        await asyncio.gather(
+            a.migrate(migrations_of("wallet"), "wallet_alembic_version"),
+            b.migrate(migrations_of("wallet"), "wallet_alembic_version"),
+        )
+    finally:
+        await a.dispose()
+        await b.dispose()
+
+
+def test_invalid_argument_carries_bad_request_field_violations():
+    c = classify(errors.InvalidArgument("amount must be positive", field="amount.amount_minor"))
+    assert c.code is grpc.StatusCode.INVALID_ARGUMENT
+    status = status_pb2.Status.FromString(c.details)
+    bad = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad)
+    assert bad.field_violations[0].field == "amount.amount_minor"
+
+
+def test_domain_errors_map_to_their_codes():
+    assert classify(errors.InsufficientCredit("no")).code is grpc.StatusCode.FAILED_PRECONDITION
+    assert classify(errors.AlreadyExists("k")).code is grpc.StatusCode.ALREADY_EXISTS
+    assert classify(errors.NotFound("h")).code is grpc.StatusCode.NOT_FOUND
+    assert classify(NotImplementedError()).code is grpc.StatusCode.UNIMPLEMENTED
+    assert classify(ConnectionRefusedError()).code is grpc.StatusCode.UNAVAILABLE
+    assert classify(KeyError("bug")).code is grpc.StatusCode.INTERNAL
+
+
+@pytest.mark.postgres
+async def test_a_database_that_is_down_maps_to_unavailable(pg_cluster):
+    db = Database(pg_cluster.url("postgres").replace(str(pg_cluster.port), "1"))
+    try:
+        with pytest.raises(Exception) as info:
+            await db.ping()
+        assert classify(info.value).code is grpc.StatusCode.UNAVAILABLE
+    finally:
+        await db.dispose()
+
+
+async def test_a_unique_violation_race_maps_to_aborted(db_url):
+    db = Database(db_url)
+    try:
+        async with db.write() as conn:
+            await conn.execute(text("CREATE TABLE k (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO k VALUES (1)"))
+        with pytest.raises(Exception) as info:
+            async with db.write() as conn:
+                await conn.execute(text("INSERT INTO k VALUES (1)"))
+        assert classify(info.value).code is grpc.StatusCode.ABORTED
+    finally:
+        await db.dispose()

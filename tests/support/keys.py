@@ -1,0 +1,29 @@
+"""API keys used by tests: one per role, written to a keys file per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TEST_KEYS: dict[str, str] = {
+    "ops": "test-ops-key-m1-m2-000000000000",
+    "ops_all": "test-ops-key-all-merchants-00000",
+    "checkout": "test-checkout-key-m1-0000000000",
+    "app": "test-app-key-m1-000000000000000",
+    "service": "test-service-key-all-0000000000",
+    "checkout_m2": "test-checkout-key-m2-0000000000",
+}
+
+_ENTRIES = [
+    {"key": TEST_KEYS["ops"], "role": "ops", "merchants": ["m1", "m2"]},
+    {"key": TEST_KEYS["ops_all"], "role": "ops", "merchants": ["*"]},
+    {"key": TEST_KEYS["checkout"], "role": "checkout", "merchants": ["m1"]},
+    {"key": TEST_KEYS["app"], "role": "app", "merchants": ["m1"]},
+    {"key": TEST_KEYS["service"], "role": "service", "merchants": ["*"]},
+    {"key": TEST_KEYS["checkout_m2"], "role": "checkout", "merchants": ["m2"]},
+]
+
+
+def write_keys_file(path: Path) -> Path:
+    path.write_text(json.dumps({"keys": _ENTRIES}, indent=2))
+    return path
