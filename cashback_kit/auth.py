@@ -130,10 +130,10 @@ def merchant_of(request: Message) -> str:
     top-level message field that has one (order, campaign, contact, template…)."""
     fields = request.DESCRIPTOR.fields_by_name
     if "merchant_id" in fields:
-        return str(getattr(request, "merchant_id"))
+        return str(request.merchant_id)
     for f in request.DESCRIPTOR.fields:
         if f.message_type is not None and not _is_repeated(f) and "merchant_id" in f.message_type.fields_by_name:
-            return str(getattr(getattr(request, f.name), "merchant_id"))
+            return str(getattr(request, f.name).merchant_id)
     return ""
 
 

@@ -117,7 +117,7 @@ async def wait_for_database(db: Database, *, attempts: int = 30, delay: float = 
         try:
             await db.ping()
             return
-        except Exception as exc:  # noqa: BLE001 - any connect failure means "not yet"
+        except Exception as exc:
             if i == attempts - 1:
                 raise
             log.warning("database not reachable yet, retrying", extra={"error": type(exc).__name__})

@@ -160,7 +160,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 except grpc.aio.AbortError:
                     self._observe(method, "ABORTED_BY_HANDLER", started)
                     raise
-                except Exception as exc:  # noqa: BLE001 - the one place exceptions become statuses
+                except Exception as exc:
                     self._observe(method, classify(exc).code.name, started)
                     await _abort(context, method, exc)
                     raise AssertionError("unreachable") from exc
@@ -186,7 +186,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                         yield item
                 except grpc.aio.AbortError:
                     raise
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self._observe(method, classify(exc).code.name, started)
                     await _abort(context, method, exc)
                 self._observe(method, "OK", started)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+from cashback.common.v1 import common_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cashback.common.v1 import common_pb2
 from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import INT64_MAX, Money, validate_currency
 

@@ -73,7 +73,7 @@ class RunningServer:
         for hook in self.parts.on_stop:
             try:
                 await hook()
-            except Exception:  # noqa: BLE001 - shutdown goes on
+            except Exception:
                 log.exception("shutdown hook failed")
 
 
@@ -113,7 +113,7 @@ async def _supervise(job: Callable[[], Awaitable[None]]) -> None:
             return
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("background job failed; restarting in 1s", extra={"job": getattr(job, "__name__", "")})
             await asyncio.sleep(1)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.keys import TEST_KEYS, write_keys_file
 from cashback_kit.procs import ServiceProcess, start_process
+from tests.support.keys import TEST_KEYS, write_keys_file
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
+from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
-from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from cashback_kit.client import bearer
 from tests.support.keys import TEST_KEYS
 
@@ -75,8 +75,8 @@ def test_an_app_key_calling_an_ops_rpc_is_permission_denied(stack):
 
 
 def test_sigterm_stops_a_service_cleanly(tmp_path):
-    from tests.support.keys import write_keys_file
     from cashback_kit.procs import start_process
+    from tests.support.keys import write_keys_file
 
     keys = write_keys_file(tmp_path / "keys.json")
     proc = start_process("rules", {"CASHBACK_API_KEYS_FILE": str(keys), "CASHBACK_VAR_DIR": str(tmp_path),

@@ -1,7 +1,7 @@
 import pytest
-
 from cashback.rules.v1 import rules_pb2
 from cashback.wallet.v1 import wallet_pb2
+
 from cashback_kit.auth import KeyRing, authorize, merchant_of
 from cashback_kit.errors import PermissionDenied, Unauthenticated
 from tests.support.keys import _ENTRIES, TEST_KEYS
