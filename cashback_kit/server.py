@@ -120,15 +120,15 @@ async def _supervise(job: Callable[[], Awaitable[None]]) -> None:
 
 async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
     keys = KeyRing.from_file(settings.api_keys_file)
-    running = await start_server(settings, parts, keys)
-    host = settings.addr.rsplit(":", 1)[0]
-    log.info("serving", extra={"addr": f"{host}:{running.port}", "grpc_service": parts.service_name})
-    # A line tests and `make run` can wait for.
-    print(f"{settings.service} listening on {host}:{running.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    running = await start_server(settings, parts, keys)
+    host = settings.addr.rsplit(":", 1)[0]
+    log.info("serving", extra={"addr": f"{host}:{running.port}", "grpc_service": parts.service_name})
+    # A line tests and `make run` wait for; signal handlers are in place before it.
+    print(f"{settings.service} listening on {host}:{running.port}", flush=True)
     await stop.wait()
     log.info("shutting down", extra={"grace_s": settings.shutdown_grace})
     await running.stop(settings.shutdown_grace)
