@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from cashback_kit.auth import KeyRing
 from cashback_kit.config import Settings
 from cashback_kit.interceptors import RpcObserver, ServiceInterceptor
+from cashback_kit.metrics import observe_rpc, start_metrics_server
 
 log = logging.getLogger("cashback.server")
 
@@ -79,7 +80,7 @@ class RunningServer:
 
 async def start_server(settings: Settings, parts: ServiceParts, keys: KeyRing) -> RunningServer:
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(keys, parts.observers)],
+        interceptors=[ServiceInterceptor(keys, [observe_rpc, *parts.observers])],
         options=SERVER_OPTIONS,
         maximum_concurrent_rpcs=2000,
     )
@@ -126,6 +127,9 @@ async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
         loop.add_signal_handler(sig, stop.set)
     running = await start_server(settings, parts, keys)
     host = settings.addr.rsplit(":", 1)[0]
+    if settings.metrics_port >= 0:
+        metrics_port = start_metrics_server(settings.metrics_port, host)
+        print(f"{settings.service} metrics on http://{host}:{metrics_port}/metrics", flush=True)
     log.info("serving", extra={"addr": f"{host}:{running.port}", "grpc_service": parts.service_name})
     # A line tests and `make run` wait for; signal handlers are in place before it.
     print(f"{settings.service} listening on {host}:{running.port}", flush=True)

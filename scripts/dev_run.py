@@ -37,6 +37,9 @@ def main() -> int:
     addrs = {name: os.environ.get(f"{name.upper()}_ADDR", addr) for name, addr in DEFAULT_ADDRS.items()}
     env = {
         **{f"{name.upper()}_ADDR": addr for name, addr in addrs.items()},
+        "RULES_METRICS_PORT": "9101",
+        "WALLET_METRICS_PORT": "9102",
+        "NOTIFY_METRICS_PORT": "9103",
         "CASHBACK_API_KEYS_FILE": str(KEYS),
         "CASHBACK_SERVICE_KEY": keys["service"],
         "CASHBACK_VAR_DIR": str(VAR),

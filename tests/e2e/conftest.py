@@ -20,6 +20,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Servic
         "CASHBACK_SERVICE_KEY": TEST_KEYS["service"],
         "CASHBACK_VAR_DIR": str(root),
         "CASHBACK_SHUTDOWN_GRACE": "1",
+        "CASHBACK_METRICS_PORT": "0",
     }
     procs: dict[str, ServiceProcess] = {}
     try:

@@ -83,3 +83,15 @@ def test_sigterm_stops_a_service_cleanly(tmp_path):
                                    "CASHBACK_SHUTDOWN_GRACE": "1"})
     assert proc.terminate() == 0
     assert any('"stopped"' in line for line in proc.log_lines)
+
+
+def test_metrics_count_rpcs_by_method_and_code(stack):
+    import re
+    import urllib.request
+
+    test_a_call_without_a_key_is_unauthenticated(stack)
+    line = next(x for x in stack["wallet"].log_lines if " metrics on " in x)
+    url = re.search(r"(http://\S+)", line).group(1)
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert re.search(r'cashback_rpc_total\{code="UNAUTHENTICATED",method="GetBalance"\} [1-9]', body), body[:2000]
+    assert "cashback_rpc_seconds_bucket" in body
