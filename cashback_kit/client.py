@@ -13,6 +13,8 @@ from cashback_kit.config import Settings
 
 _RETRY = json.dumps(
     {
+        # Spread calls over every address the name resolves to (headless Services in k8s).
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{}],
