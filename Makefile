@@ -24,7 +24,7 @@ run: $(STAMP)
 	$(BIN)/python scripts/dev_run.py
 
 ## make test: install, check generated code and protos, run the whole suite (SQLite + PostgreSQL)
-test: $(STAMP) check-gen lint-protos
+test: $(STAMP) check-gen lint-protos breaking
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 gen: $(STAMP)
@@ -35,6 +35,12 @@ check-gen: $(STAMP)
 
 lint-protos: $(NPM_STAMP)
 	node_modules/.bin/buf lint protos
+
+# The contract may grow but never break: compare protos/ with the previous commit.
+breaking: $(NPM_STAMP)
+	@if git rev-parse -q --verify HEAD~1 >/dev/null; then \
+	  node_modules/.bin/buf breaking protos --against '.git#ref=HEAD~1,subdir=protos' && echo "buf breaking: no breaking change against HEAD~1"; \
+	else echo "buf breaking: no previous commit to compare with"; fi
 
 lint: $(STAMP) lint-protos
 	$(BIN)/ruff check .
