@@ -1,0 +1,125 @@
+"""Benchmark plumbing: closed-loop RPC load at a fixed concurrency, pgbench, and
+the results table. Every figure is reported as a ratio against a baseline taken
+in the same run on the same machine (these machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tests.support.pgcluster import PgCluster
+
+
+@dataclass
+class Load:
+    ops: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(q * len(data)))]
+
+    @property
+    def p50_ms(self) -> float:
+        return self.pct(0.50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return self.pct(0.99) * 1000
+
+    @property
+    def mean_ms(self) -> float:
+        return statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
+
+
+async def closed_loop(
+    call: Callable[[int], Awaitable[object]], *, concurrency: int, seconds: float, warmup: float = 0.5
+) -> Load:
+    """`concurrency` workers each issue calls back to back for `seconds` (after a
+    warm-up that is not counted). call(i) gets a global sequence number."""
+    seq = 0
+    stop_at = 0.0
+    counting = False
+    load = Load(0, seconds)
+
+    async def worker() -> None:
+        nonlocal seq
+        while time.perf_counter() < stop_at:
+            i = seq
+            seq += 1
+            t0 = time.perf_counter()
+            try:
+                await call(i)
+            except Exception:  # noqa: BLE001 - counted, never hidden
+                load.errors += 1
+                continue
+            if counting:
+                load.latencies.append(time.perf_counter() - t0)
+                load.ops += 1
+
+    stop_at = time.perf_counter() + warmup
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    counting = True
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    load.seconds = time.perf_counter() - started
+    return load
+
+
+def pgbench_tps(cluster: PgCluster, *, clients: int = 8, scale: int = 10, seconds: int = 10) -> float:
+    """TPS of pgbench's built-in TPC-B-like script on this cluster."""
+    db = cluster.create_database("pgbench")
+    exe = str(cluster.bindir / "pgbench") if (cluster.bindir / "pgbench").exists() else "pgbench"
+    conn = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", cluster.user]
+    subprocess.run([exe, *conn, "-i", "-q", "-s", str(scale), db], check=True, capture_output=True)
+    out = subprocess.run(
+        [exe, *conn, "-c", str(clients), "-j", str(min(clients, 4)), "-T", str(seconds), "-b", "tpcb-like", db],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out) or re.search(r"tps = ([\d.]+)", out)
+    if not m:
+        raise RuntimeError(f"could not read pgbench output:\n{out}")
+    return float(m.group(1))
+
+
+@dataclass
+class Row:
+    name: str
+    baseline: str
+    measured: str
+    ratio: float | None
+    target: str
+    met: bool | None
+    note: str = ""
+
+
+def print_table(rows: list[Row]) -> None:
+    headers = ("benchmark", "baseline", "measured", "ratio", "target", "status")
+    cells = [
+        (r.name, r.baseline, r.measured, "-" if r.ratio is None else f"{r.ratio:.2f}", r.target,
+         "n/a" if r.met is None else ("MET" if r.met else "NOT MET"))
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
+    notes = [f"- {r.name}: {r.note}" for r in rows if r.note]
+    if notes:
+        print("\n" + "\n".join(notes))
