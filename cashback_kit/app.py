@@ -14,6 +14,7 @@ from cashback_kit.config import Settings
 from cashback_kit.db import Database, wait_for_database
 from cashback_kit.logs import configure_logging
 from cashback_kit.server import ServiceParts, serve_forever
+from cashback_kit.tracing import configure_tracing
 
 Bootstrap = Callable[[Settings, Database], Awaitable[ServiceParts]]
 log = logging.getLogger("cashback.app")
@@ -31,8 +32,11 @@ async def _run(settings: Settings, bootstrap: Bootstrap, migrations: Path, migra
     if migrate_only:
         await db.dispose()
         return
+    flush_traces = configure_tracing(settings)
     parts = await bootstrap(settings, db)
     parts.on_stop.append(db.dispose)
+    if flush_traces is not None:
+        parts.on_stop.append(flush_traces)
     await serve_forever(settings, parts)
 
 

@@ -43,6 +43,7 @@ ENV_VARS = (
     "CASHBACK_TLS_KEY",
     "CASHBACK_TLS_CLIENT_CA",
     "CASHBACK_TLS_CA",
+    "CASHBACK_TRACING",
 )
 
 
@@ -69,6 +70,7 @@ class Settings:
     tls_key: str
     tls_client_ca: str
     tls_ca: str
+    tracing: str
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +100,7 @@ class Settings:
             tls_key=e.get("CASHBACK_TLS_KEY", ""),
             tls_client_ca=e.get("CASHBACK_TLS_CLIENT_CA", ""),
             tls_ca=e.get("CASHBACK_TLS_CA", ""),
+            tracing=e.get("CASHBACK_TRACING", "off"),
         )
 
     @property

@@ -95,3 +95,17 @@ def test_metrics_count_rpcs_by_method_and_code(stack):
     body = urllib.request.urlopen(url, timeout=5).read().decode()
     assert re.search(r'cashback_rpc_total\{code="UNAUTHENTICATED",method="GetBalance"\} [1-9]', body), body[:2000]
     assert "cashback_rpc_seconds_bucket" in body
+
+
+def test_tracing_is_off_by_default_and_spans_appear_when_configured(tmp_path):
+    from cashback_kit.procs import start_process
+    from tests.support.keys import write_keys_file
+
+    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(tmp_path / "k.json")), "CASHBACK_VAR_DIR": str(tmp_path)}
+    for mode, expect in (("off", False), ("console", True)):
+        proc = start_process("rules", {**env, "CASHBACK_TRACING": mode})
+        with grpc.insecure_channel(proc.target) as ch:
+            health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        proc.terminate()
+        traced = any('"name": "/grpc.health.v1.Health/Check"' in line for line in proc.log_lines)
+        assert traced is expect, f"tracing={mode}"
