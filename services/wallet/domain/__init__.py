@@ -1,0 +1,1 @@
+"""The wallet's domain: plain Python, no gRPC, no SQL."""

@@ -1,0 +1,172 @@
+"""AwardOrder, AwardEvent and RefundOrder: the handlers that talk to rules.
+
+The call to rules happens before the wallet's transaction and outside any
+lock (never hold a row lock across a network call). That is safe because
+rules is idempotent by the same key (order_id, event_id, refund_id): after a
+crash between the two steps, the retry gets the same answer from rules and
+the wallet credits once, guarded by its own unique award/refund rows that are
+checked again under the customer's lock. When rules is down, nothing has been
+written and the caller gets UNAVAILABLE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.money import Money
+from services.wallet import operations as ops
+from services.wallet import tables as t
+from services.wallet.commands import (
+    AwardEvent,
+    AwardOrder,
+    AwardResult,
+    RefundOrder,
+    RefundResult,
+    RulesPort,
+    Scored,
+)
+from services.wallet.service import WalletService
+
+A = t.awards.c
+R = t.refunds.c
+
+
+def _rules(svc: WalletService) -> RulesPort:
+    if svc.rules is None:
+        raise RuntimeError("the wallet was started without a rules client")
+    return svc.rules
+
+
+async def _award_row(conn: AsyncConnection, merchant_id: str, kind: str, source_id: str) -> dict[str, Any] | None:
+    q = select(t.awards).where(A.merchant_id == merchant_id, A.kind == kind, A.source_id == source_id)
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+def _replay(row: dict[str, Any], fingerprint: str, what: str) -> AwardResult:
+    if row["fingerprint"] != fingerprint:
+        raise AlreadyExists(f"{what} {row['source_id']!r} was already awarded with different content")
+    cur = row["currency"]
+    return AwardResult(bytes(row["score"]), Money(cur, int(row["credited"])), Money(cur, int(row["debt_repaid"])))
+
+
+async def _credit(
+    svc: WalletService, merchant_id: str, customer_id: str, kind: str, source_id: str, fingerprint: str,
+    scored: Scored, base: int, placed_at: Any,
+) -> AwardResult:
+    what = "order_id" if kind == "order" else "event_id"
+    async with svc.customer(merchant_id, customer_id) as book:
+        row = await _award_row(book.conn, merchant_id, kind, source_id)
+        if row is not None:  # a concurrent retry got here first
+            return _replay(row, fingerprint, what)
+        credited = repaid = earned = 0
+        for line in scored.awards:
+            if line.amount <= 0:
+                continue
+            c, r = await ops.credit_award(book, line, kind, source_id)
+            if line.currency == scored.currency:
+                credited, repaid, earned = credited + c, repaid + r, earned + line.amount
+        await book.conn.execute(insert(t.awards).values(
+            merchant_id=merchant_id, kind=kind, source_id=source_id, customer_id=customer_id,
+            fingerprint=fingerprint, score=scored.blob, currency=scored.currency, earned=earned,
+            credited=credited, debt_repaid=repaid, base=base, refunded=0, credit_returned=0,
+            placed_at=placed_at, created_at=book.now,
+        ))
+        customer: dict[str, Any] = {}
+        if kind == "order":
+            last = book.customer.get("last_order_at")
+            customer["last_order_at"] = max(last, placed_at) if last else placed_at
+        if earned and book.customer.get("first_earned_at") is None:
+            customer["first_earned_at"] = book.now
+        if customer:
+            await book.touch_customer(**customer)
+        await ops.settle(book)  # awards already past available_at mature at once
+    return AwardResult(scored.blob, Money(scored.currency, credited), Money(scored.currency, repaid))
+
+
+async def award_order(svc: WalletService, cmd: AwardOrder) -> AwardResult:
+    async with svc.db.read() as conn:
+        row = await _award_row(conn, cmd.merchant_id, "order", cmd.order_id)
+    if row is not None:
+        return _replay(row, cmd.fingerprint, "order_id")
+    scored = await _rules(svc).score_order(cmd.payload)
+    return await _credit(svc, cmd.merchant_id, cmd.customer_id, "order", cmd.order_id, cmd.fingerprint,
+                         scored, cmd.base, cmd.placed_at)
+
+
+async def award_event(svc: WalletService, cmd: AwardEvent) -> AwardResult:
+    async with svc.db.read() as conn:
+        row = await _award_row(conn, cmd.merchant_id, "event", cmd.event_id)
+    if row is not None:
+        return _replay(row, cmd.fingerprint, "event_id")
+    scored = await _rules(svc).score_event(cmd.payload)
+    return await _credit(svc, cmd.merchant_id, cmd.customer_id, "event", cmd.event_id, cmd.fingerprint,
+                         scored, 0, cmd.occurred_at)
+
+
+def _refund_replay(row: dict[str, Any], fingerprint: str) -> RefundResult:
+    if row["fingerprint"] != fingerprint:
+        raise AlreadyExists(f"refund_id {row['refund_id']!r} was already used for a different refund")
+    cur = row["currency"]
+    return RefundResult(Money(cur, int(row["credit_returned"])), Money(cur, int(row["cashback_reversed"])),
+                        Money(cur, int(row["debt"])))
+
+
+async def _refund_row(conn: AsyncConnection, merchant_id: str, refund_id: str) -> dict[str, Any] | None:
+    q = select(t.refunds).where(R.merchant_id == merchant_id, R.refund_id == refund_id)
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+def _check_refund(order: dict[str, Any], cmd: RefundOrder) -> None:
+    if cmd.amount.currency != order["currency"]:
+        raise InvalidArgument(
+            f"refunded_amount is in {cmd.amount.currency} but the order is in {order['currency']}",
+            field="refunded_amount.currency_code",
+        )
+    left = int(order["base"]) - int(order["refunded"])
+    if cmd.amount.minor > left:
+        raise FailedPrecondition(
+            f"refund of {cmd.amount.minor} is above what is left of order {cmd.order_id!r} "
+            f"({left} of its net merchandise amount {order['base']})"
+        )
+
+
+async def refund_order(svc: WalletService, cmd: RefundOrder) -> RefundResult:
+    async with svc.db.read() as conn:
+        prior = await _refund_row(conn, cmd.merchant_id, cmd.refund_id)
+        order = await _award_row(conn, cmd.merchant_id, "order", cmd.order_id)
+    if prior is not None:
+        return _refund_replay(prior, cmd.fingerprint)
+    if order is None:
+        raise NotFound(f"order {cmd.order_id!r} was never awarded by this wallet")
+    _check_refund(order, cmd)
+    reversal = await _rules(svc).reverse_order(cmd.merchant_id, cmd.order_id, cmd.refund_id, cmd.amount)
+    async with svc.customer(cmd.merchant_id, order["customer_id"]) as book:
+        prior = await _refund_row(book.conn, cmd.merchant_id, cmd.refund_id)
+        if prior is not None:
+            return _refund_replay(prior, cmd.fingerprint)
+        order = await _award_row(book.conn, cmd.merchant_id, "order", cmd.order_id)
+        assert order is not None
+        _check_refund(order, cmd)
+        cur, before = order["currency"], int(order["refunded"])
+        after = before + cmd.amount.minor
+        returned = await ops.return_credit(book, cmd.order_id, cur, cmd.refund_id, before, after, int(order["base"]))
+        taken, debt = await ops.take_back(book, cmd.order_id, reversal.currency, cmd.refund_id, reversal.total)
+        if reversal.currency != cur:  # rules answered in another currency: report in the order's
+            taken, debt = 0, 0
+        await book.conn.execute(
+            update(t.awards)
+            .where(A.merchant_id == cmd.merchant_id, A.kind == "order", A.source_id == cmd.order_id)
+            .values(refunded=after, credit_returned=int(order["credit_returned"]) + returned)
+        )
+        await book.conn.execute(insert(t.refunds).values(
+            merchant_id=cmd.merchant_id, refund_id=cmd.refund_id, order_id=cmd.order_id,
+            customer_id=order["customer_id"], fingerprint=cmd.fingerprint, currency=cur,
+            refunded_amount=cmd.amount.minor, credit_returned=returned, cashback_reversed=taken, debt=debt,
+            created_at=book.now,
+        ))
+    return RefundResult(Money(cur, returned), Money(cur, taken), Money(cur, debt))

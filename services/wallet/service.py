@@ -1,0 +1,348 @@
+"""The wallet's service layer: one handler per use case. Each write opens a
+transaction, locks the customer (Book.open), settles time-driven changes
+(expired holds, maturing and expiring lots) and then does its work; nothing
+is read and written back outside that lock."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.db import Database
+from cashback_kit.errors import (
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    HoldExpired,
+    HoldNotActive,
+    InvalidArgument,
+    NotFound,
+)
+from cashback_kit.money import Money
+from cashback_kit.pb import utcnow
+from services.wallet import operations as ops
+from services.wallet import tables as t
+from services.wallet.book import Book
+from services.wallet.commands import Adjust, Authorize, RulesPort
+from services.wallet.domain.ledger import HoldStatus, LotStatus
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class WalletConfig:
+    hold_ttl_default: timedelta = timedelta(minutes=15)
+    hold_ttl_max: timedelta = timedelta(hours=24)
+    sweep_interval: float = 30.0
+    sweep_batch: int = 500
+
+
+class StoredFailure(FailedPrecondition):
+    """A failure replayed from an idempotency record (never stored again)."""
+
+
+class WalletService:
+    def __init__(
+        self, db: Database, rules: RulesPort | None = None, *, clock: Clock = utcnow,
+        config: WalletConfig | None = None,
+    ) -> None:
+        self.db = db
+        self.rules = rules
+        self.clock = clock
+        self.config = config or WalletConfig()
+        self._changed: asyncio.Event | None = None
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def customer(self, merchant_id: str, customer_id: str) -> AsyncIterator[Book]:
+        async with self.db.write() as conn:
+            book = await Book.open(conn, merchant_id, customer_id, self.clock())
+            assert book is not None  # only skip_locked opens return None
+            await ops.settle(book)
+            yield book
+            await book.flush()
+        self.notify_changed()
+
+    def notify_changed(self) -> None:
+        """Wake the event streams of this process (others poll)."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def wait_for_change(self, seconds: float) -> None:
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._changed.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _prior(self, conn: AsyncConnection, merchant_id: str, scope: str, key: str,
+                     fingerprint: str) -> dict[str, Any] | None:
+        idem = t.idempotency.c
+        q = select(t.idempotency).where(idem.merchant_id == merchant_id, idem.scope == scope, idem.key == key)
+        row = (await conn.execute(q)).mappings().first()
+        if row is None:
+            return None
+        if row["fingerprint"] != fingerprint:
+            raise AlreadyExists(f"idempotency_key {key!r} was already used for a different request")
+        if row["error_code"]:
+            raise StoredFailure(row["error_message"])
+        return dict(row)
+
+    async def _remember(self, book: Book, scope: str, key: str, fingerprint: str, *,
+                        result_id: str | None = None, error: DomainError | None = None) -> None:
+        await book.conn.execute(insert(t.idempotency).values(
+            merchant_id=book.merchant_id, scope=scope, key=key, customer_id=book.customer_id,
+            fingerprint=fingerprint, result_id=result_id, error_code=error.code if error else None,
+            error_message=error.message if error else None, created_at=book.now,
+        ))
+
+    async def _remember_failure(self, merchant_id: str, customer_id: str, scope: str, key: str,
+                                fingerprint: str, error: DomainError) -> None:
+        """A replay must return the original failure too, so a refused request
+        records its key (in its own transaction: the refused one rolled back)."""
+        async with self.customer(merchant_id, customer_id) as book:
+            if await self._prior(book.conn, merchant_id, scope, key, fingerprint) is None:
+                await self._remember(book, scope, key, fingerprint, error=error)
+
+    # -- holds ---------------------------------------------------------------------------
+
+    async def authorize(self, cmd: Authorize) -> dict[str, Any]:
+        if cmd.ttl > self.config.hold_ttl_max:
+            raise InvalidArgument("hold_ttl is longer than 24 hours", field="hold_ttl")
+        try:
+            async with self.customer(cmd.merchant_id, cmd.customer_id) as book:
+                prior = await self._prior(book.conn, cmd.merchant_id, "authorize", cmd.idempotency_key,
+                                          cmd.fingerprint)
+                if prior is not None:
+                    hold = await book.hold(prior["result_id"])
+                    assert hold is not None
+                    return hold
+                hold = await ops.authorize(book, cmd.amount.currency, cmd.amount.minor, cmd.order_id, cmd.ttl)
+                await self._remember(book, "authorize", cmd.idempotency_key, cmd.fingerprint,
+                                     result_id=hold["hold_id"])
+                return hold
+        except StoredFailure:
+            raise
+        except FailedPrecondition as exc:
+            await self._remember_failure(cmd.merchant_id, cmd.customer_id, "authorize", cmd.idempotency_key,
+                                         cmd.fingerprint, exc)
+            raise
+
+    async def _hold_owner(self, merchant_id: str, hold_id: str) -> str:
+        async with self.db.read() as conn:
+            q = select(t.holds.c.customer_id).where(
+                t.holds.c.merchant_id == merchant_id, t.holds.c.hold_id == hold_id
+            )
+            customer = (await conn.execute(q)).scalar()
+        if customer is None:
+            raise NotFound(f"hold {hold_id!r} not found")
+        return str(customer)
+
+    async def capture(self, merchant_id: str, hold_id: str, amount: Money | None) -> dict[str, Any]:
+        customer_id = await self._hold_owner(merchant_id, hold_id)
+        async with self.customer(merchant_id, customer_id) as book:
+            hold = await book.hold(hold_id)
+            assert hold is not None
+            if amount is not None and amount.currency != hold["currency"]:
+                raise InvalidArgument(
+                    f"amount is in {amount.currency} but the hold is in {hold['currency']}",
+                    field="amount.currency_code",
+                )
+            want = hold["amount"] if amount is None else amount.minor
+            status = hold["status"]
+            if status == HoldStatus.CAPTURED.value:
+                if want == hold["captured"]:
+                    return hold  # a replay of the capture
+                raise HoldNotActive(f"hold {hold_id!r} was already captured with {hold['captured']}")
+            if status == HoldStatus.VOIDED.value:
+                raise HoldNotActive(f"hold {hold_id!r} was voided")
+            if status == HoldStatus.EXPIRED.value:
+                raise HoldExpired(f"hold {hold_id!r} expired at {hold['expires_at'].isoformat()}")
+            if want > hold["amount"]:
+                raise InvalidArgument(
+                    f"capture of {want} exceeds the held {hold['amount']}", field="amount.amount_minor"
+                )
+            await ops.capture(book, hold, want)
+            return hold
+
+    async def void(self, merchant_id: str, hold_id: str) -> dict[str, Any]:
+        customer_id = await self._hold_owner(merchant_id, hold_id)
+        async with self.customer(merchant_id, customer_id) as book:
+            hold = await book.hold(hold_id)
+            assert hold is not None
+            if hold["status"] == HoldStatus.CAPTURED.value:
+                raise HoldNotActive(f"hold {hold_id!r} was captured and can't be voided")
+            if hold["status"] == HoldStatus.ACTIVE.value:
+                await ops.release_hold(book, hold, HoldStatus.VOIDED)
+            return hold
+
+    # -- adjustments -------------------------------------------------------------------
+
+    async def adjust(self, cmd: Adjust) -> dict[str, Any]:
+        try:
+            async with self.customer(cmd.merchant_id, cmd.customer_id) as book:
+                prior = await self._prior(book.conn, cmd.merchant_id, "adjust", cmd.idempotency_key,
+                                          cmd.fingerprint)
+                if prior is not None:
+                    tx_id = prior["result_id"]
+                else:
+                    if cmd.expires_at is not None and cmd.expires_at <= book.now:
+                        raise InvalidArgument("expires_at must be in the future", field="expires_at")
+                    if cmd.expires_at is not None and cmd.amount.minor < 0:
+                        raise InvalidArgument("expires_at is only for credits", field="expires_at")
+                    tx_id = await ops.adjust(book, cmd.amount.currency, cmd.amount.minor, cmd.reason,
+                                             cmd.expires_at)
+                    await self._remember(book, "adjust", cmd.idempotency_key, cmd.fingerprint, result_id=tx_id)
+                return await transaction_by_id(book.conn, tx_id)
+        except StoredFailure:
+            raise
+        except FailedPrecondition as exc:
+            await self._remember_failure(cmd.merchant_id, cmd.customer_id, "adjust", cmd.idempotency_key,
+                                         cmd.fingerprint, exc)
+            raise
+
+    # -- balances and history --------------------------------------------------------------
+
+    async def _due(self, merchant_id: str, customer_id: str, now: datetime) -> bool:
+        lots, holds = t.lots.c, t.holds.c
+        me_l = and_(lots.merchant_id == merchant_id, lots.customer_id == customer_id)
+        me_h = and_(holds.merchant_id == merchant_id, holds.customer_id == customer_id)
+        q = select(
+            exists().where(me_l, or_(
+                and_(lots.status == LotStatus.PENDING.value, lots.available_at <= now),
+                and_(lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now),
+            )),
+            exists().where(me_h, holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now),
+        )
+        async with self.db.read() as conn:
+            lots_due, holds_due = (await conn.execute(q)).one()
+        return bool(lots_due or holds_due)
+
+    async def get_balance(self, merchant_id: str, customer_id: str, currency: str) -> dict[str, Any]:
+        """Maintained row + the next expiry. Settles first if something fell
+        due and the sweeper has not come by yet, so the answer is never stale."""
+        if await self._due(merchant_id, customer_id, self.clock()):
+            async with self.customer(merchant_id, customer_id):
+                pass
+        b, lots = t.balances.c, t.lots.c
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(t.balances).where(
+                b.merchant_id == merchant_id, b.customer_id == customer_id, b.currency == currency
+            ))).mappings().first()
+            nxt = (await conn.execute(
+                select(lots.expires_at, lots.remaining).where(
+                    lots.merchant_id == merchant_id, lots.customer_id == customer_id, lots.currency == currency,
+                    lots.status == LotStatus.AVAILABLE.value, lots.remaining > 0, lots.expires_at.is_not(None),
+                ).order_by(lots.expires_at)
+            )).all()
+        out: dict[str, Any] = {f: int(row[f]) if row else 0 for f in ("available", "pending", "held", "debt")}
+        out["next_expiry_at"] = nxt[0][0] if nxt else None
+        out["next_expiry_amount"] = sum(int(r[1]) for r in nxt if r[0] == nxt[0][0]) if nxt else 0
+        return out
+
+    async def list_transactions(
+        self, merchant_id: str, customer_id: str, page_size: int, page_token: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        before = decode_token(page_token)
+        tx = t.transactions.c
+        q = select(t.transactions).where(tx.merchant_id == merchant_id, tx.customer_id == customer_id)
+        if before is not None:
+            q = q.where(tx.id < before)
+        q = q.order_by(tx.id.desc()).limit(page_size + 1)
+        async with self.db.read() as conn:
+            rows = [dict(r) for r in (await conn.execute(q)).mappings().all()]
+            page = rows[:page_size]
+            await attach_entries(conn, page)
+        token = encode_token(page[-1]["id"]) if len(rows) > page_size else ""
+        return page, token
+
+    # -- the sweeper ---------------------------------------------------------------------------
+
+    async def sweep_once(self, now: datetime | None = None) -> int:
+        """Settle every customer with something due at `now`: matures pending
+        lots, expires due lots to breakage, releases expired holds. Safe with
+        several sweepers: a customer locked by someone else is skipped (who holds
+        the lock settles it anyway). Returns the customers settled."""
+        now = now or self.clock()
+        lots, holds = t.lots.c, t.holds.c
+        batch = self.config.sweep_batch
+        queries = [
+            select(lots.merchant_id, lots.customer_id).where(
+                lots.status == LotStatus.PENDING.value, lots.available_at <= now).limit(batch),
+            select(lots.merchant_id, lots.customer_id).where(
+                lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now).limit(batch),
+            select(holds.merchant_id, holds.customer_id).where(
+                holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now).limit(batch),
+        ]
+        due: dict[tuple[str, str], None] = {}
+        async with self.db.read() as conn:
+            for q in queries:
+                for m, c in (await conn.execute(q)).all():
+                    due[(m, c)] = None
+        settled = 0
+        for merchant_id, customer_id in due:
+            async with self.db.write() as conn:
+                book = await Book.open(conn, merchant_id, customer_id, now, skip_locked=self.db.is_postgres)
+                if book is None:
+                    continue
+                await ops.settle(book)
+                await book.flush()
+                settled += 1
+        if settled:
+            self.notify_changed()
+        return settled
+
+
+def encode_token(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"before": int(last_id)}).encode()).decode()
+
+
+def decode_token(token: str) -> int | None:
+    if not token:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        before = data["before"]
+        if not isinstance(before, int) or before < 0:
+            raise ValueError("bad cursor")
+        return before
+    except (ValueError, KeyError, TypeError, UnicodeError) as exc:
+        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from exc
+
+
+async def attach_entries(conn: AsyncConnection, txs: list[dict[str, Any]]) -> None:
+    if not txs:
+        return
+    e = t.entries.c
+    rows = (await conn.execute(
+        select(e.transaction_id, e.account, e.currency, e.amount)
+        .where(e.transaction_id.in_([tx["transaction_id"] for tx in txs])).order_by(e.id)
+    )).mappings().all()
+    by_tx: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_tx.setdefault(r["transaction_id"], []).append(dict(r))
+    for tx in txs:
+        tx["entries"] = by_tx.get(tx["transaction_id"], [])
+
+
+async def transaction_by_id(conn: AsyncConnection, transaction_id: str) -> dict[str, Any]:
+    row = (await conn.execute(
+        select(t.transactions).where(t.transactions.c.transaction_id == transaction_id)
+    )).mappings().first()
+    if row is None:
+        raise NotFound(f"transaction {transaction_id!r} not found")
+    tx = dict(row)
+    await attach_entries(conn, [tx])
+    return tx
