@@ -1,5 +1,6 @@
-"""cashbackctl: the ops command line. It talks gRPC to the three services with an
-ops key (CASHBACK_OPS_KEY, or --key)."""
+"""cashbackctl: the ops command line for the cashback platform. It talks gRPC to
+rules, wallet and notify (RULES_ADDR, WALLET_ADDR, NOTIFY_ADDR) with an ops key
+(--key, CASHBACK_OPS_KEY, or the ops key in `make run`'s var/api-keys.json)."""
 
 from __future__ import annotations
 
@@ -10,37 +11,46 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashback_kit.config import DEFAULT_ADDRS
+from cashbackctl import campaigns, customers, notify_cmds
+from cashbackctl.common import STATE, Ctx, ctx, dev_ops_key
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
+app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(customers.app, name="customers")
+app.add_typer(notify_cmds.contacts, name="contacts")
+app.add_typer(notify_cmds.templates, name="templates")
+app.add_typer(notify_cmds.reminders, name="reminders")
+app.command("adjust")(customers.adjust)
+app.command("deliveries")(notify_cmds.deliveries)
 
 
 @app.callback()
-def _root() -> None:
-    """cashbackctl: ops for the cashback platform."""
-
-
-def _target(service: str) -> str:
-    return os.environ.get(f"{service.upper()}_ADDR", DEFAULT_ADDRS[service])
+def _root(
+    merchant: str = typer.Option(os.environ.get("CASHBACK_MERCHANT", "m1"), "--merchant", "-m",
+                                 help="merchant id (CASHBACK_MERCHANT)"),
+    key: str = typer.Option("", "--key", help="ops API key (CASHBACK_OPS_KEY)", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="JSON output for scripts"),
+) -> None:
+    STATE["ctx"] = Ctx(merchant=merchant, key=key or os.environ.get("CASHBACK_OPS_KEY", "") or dev_ops_key(),
+                       as_json=as_json)
 
 
 @app.command()
-def health(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+def health() -> None:
     """Health of rules, wallet and notify (grpc.health.v1)."""
     result: dict[str, str] = {}
     for service in ("rules", "wallet", "notify"):
-        target = _target(service)
         try:
-            with grpc.insecure_channel(target) as ch:
+            with grpc.insecure_channel(ctx().target(service)) as ch:
                 resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=3)
             result[service] = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
         except grpc.RpcError as exc:
-            result[service] = f"{exc.code().name}"
-    if as_json:
+            result[service] = exc.code().name
+    if ctx().as_json:
         typer.echo(json.dumps(result))
     else:
         for service, status in result.items():
-            typer.echo(f"{service:<7} {_target(service):<22} {status}")
+            typer.echo(f"{service:<7} {ctx().target(service):<22} {status}")
     if any(s != "SERVING" for s in result.values()):
         raise typer.Exit(1)
 
