@@ -1,0 +1,186 @@
+"""The rules domain in plain values: campaigns as rules, orders, customer
+profiles, usage snapshots and the outcome of scoring.
+
+Enum numbers mirror the proto enums (Channel, SkipReason) so the servicer can
+pass them through, but nothing here imports protobuf or SQLAlchemy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+
+from cashback_kit.money import Money
+
+
+class Channel(IntEnum):
+    UNSPECIFIED = 0
+    WEB = 1
+    APP = 2
+    POS = 3
+
+
+class Trigger(IntEnum):
+    ORDER = 1
+    EVENT = 2
+
+
+class SkipCode(IntEnum):
+    UNSPECIFIED = 0
+    OUTSIDE_WINDOW = 1
+    CHANNEL = 2
+    PAYMENT_METHOD = 3
+    COUPON = 4
+    BELOW_MINIMUM = 5
+    NO_ELIGIBLE_LINES = 6
+    TIER = 7
+    PRIOR_ORDERS = 8
+    CUSTOMER_LIMIT = 9
+    BUDGET_SPENT = 10
+    EXCLUSIVE = 11
+    CURRENCY = 12
+    ZERO_AMOUNT = 13
+    EVENT_TYPE = 14
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One version of an active campaign, as scoring sees it.
+
+    `seq` is the campaign's creation order: the older campaign wins an exclusive
+    tie. Sets of names are stored lower-cased where the contract says matching is
+    case-insensitive (payment methods, coupon codes)."""
+
+    campaign_id: str
+    version: int
+    seq: int
+    name: str
+    currency: str
+    trigger: Trigger = Trigger.ORDER
+    event_type: str = ""
+    percent_bps: int | None = None
+    fixed: Money | None = None
+    tier_bps: dict[str, int] = field(default_factory=dict)
+    sku_bps: dict[str, int] = field(default_factory=dict)
+    category_bps: dict[str, int] = field(default_factory=dict)
+    min_order: Money | None = None
+    max_per_order: Money | None = None
+    max_per_customer: Money | None = None
+    max_awards_per_customer: int = 0
+    max_awards_per_day: int = 0
+    budget: Money | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    timezone: str = "UTC"
+    channels: frozenset[int] = frozenset()
+    payment_methods: frozenset[str] = frozenset()
+    coupon_codes: frozenset[str] = frozenset()
+    include_categories: frozenset[str] = frozenset()
+    include_skus: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+    exclude_skus: frozenset[str] = frozenset()
+    min_prior_orders: int = 0
+    customer_tiers: frozenset[str] = frozenset()
+    priority: int = 0
+    exclusive: bool = False
+    pending_days: int = 0
+    expires_after_days: int = 0
+
+    @property
+    def has_line_filter(self) -> bool:
+        """False when the campaign pays on every line (no include list)."""
+        return bool(self.include_categories or self.include_skus)
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    category_ids: tuple[str, ...]
+    unit_price: Money
+    quantity: int
+    line_discount: Money
+
+    @property
+    def net(self) -> Money:
+        return self.unit_price * self.quantity - self.line_discount
+
+
+@dataclass(frozen=True)
+class OrderIn:
+    """An order to score. `placed_at` is when the window and per-day limits are judged."""
+
+    merchant_id: str
+    order_id: str
+    customer_id: str
+    placed_at: datetime
+    currency: str
+    channel: int
+    payment_method: str
+    lines: tuple[Line, ...]
+    shipping: Money
+    tax: Money
+    order_discount: Money
+    wallet_paid: Money
+    coupon_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventIn:
+    merchant_id: str
+    customer_id: str
+    event_type: str
+    event_id: str
+    occurred_at: datetime
+    channel: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What scoring knows about the customer, read once per call."""
+
+    tier: str = ""
+    prior_orders: int = 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a campaign has already paid, overall and to this customer (net of
+    reversals), and how many awards the customer had on the order's local day."""
+
+    budget_used: int = 0
+    customer_amount: int = 0
+    customer_count: int = 0
+    customer_day_count: int = 0
+
+
+@dataclass(frozen=True)
+class AwardOut:
+    campaign_id: str
+    campaign_version: int
+    amount: Money
+    explanation: str
+    available_at: datetime
+    expires_at: datetime | None
+    local_day: str
+
+
+@dataclass(frozen=True)
+class SkipOut:
+    campaign_id: str
+    campaign_version: int
+    code: SkipCode
+    reason: str
+
+
+@dataclass
+class ScoreOut:
+    currency: str
+    awards: list[AwardOut] = field(default_factory=list)
+    skipped: list[SkipOut] = field(default_factory=list)
+
+    @property
+    def total(self) -> Money:
+        total = Money.zero(self.currency)
+        for a in self.awards:
+            total = total + a.amount
+        return total

@@ -1,0 +1,62 @@
+"""The per-merchant in-memory campaign index and tier policy.
+
+Freshness: every campaign or tier-policy write bumps the merchant's
+`generation` in the same transaction. Before scoring, one primary-key read of
+that number tells whether the snapshot is stale; if so it is rebuilt with one
+query for all active campaigns. This also catches writes made by another rules
+process, at the cost of one tiny indexed read per call (no time-based
+staleness window to reason about)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cashback.rules.v1 import rules_pb2
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.money import Money
+from services.rules.adapters import campaign_repo
+from services.rules.campaign_pb import to_rule
+from services.rules.domain.index import CampaignIndex
+from services.rules.domain.tiers import TierDef, TierPolicy
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    generation: int
+    index: CampaignIndex
+    policy: TierPolicy
+
+
+def policy_from_json(body: str | None) -> TierPolicy:
+    if not body:
+        return TierPolicy()
+    data = json.loads(body)
+    return TierPolicy(tuple(TierDef(t["name"], Money(t["currency"], int(t["min_minor"])), int(t["window_days"]))
+                            for t in data["tiers"]))
+
+
+def policy_to_json(policy: TierPolicy) -> str:
+    return json.dumps({"tiers": [{"name": t.name, "currency": t.min_spend.currency, "min_minor": t.min_spend.minor,
+                                  "window_days": t.window_days} for t in policy.tiers]}, sort_keys=True)
+
+
+class MerchantCache:
+    def __init__(self) -> None:
+        self._snapshots: dict[str, Snapshot] = {}
+
+    async def get(self, conn: AsyncConnection, merchant_id: str) -> Snapshot:
+        # Generation first, then the campaigns: a write that lands in between
+        # leaves us with newer data under an older number, which only causes
+        # one extra rebuild, never a stale index kept.
+        gen = await campaign_repo.generation(conn, merchant_id)
+        snap = self._snapshots.get(merchant_id)
+        if snap is not None and snap.generation == gen:
+            return snap
+        rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=rules_pb2.CAMPAIGN_STATUS_ACTIVE)
+        rules = [to_rule(rules_pb2.Campaign.FromString(body), row.seq) for row, body in rows]
+        policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
+        snap = Snapshot(gen, CampaignIndex.build(rules), policy)
+        self._snapshots[merchant_id] = snap
+        return snap

@@ -1,0 +1,157 @@
+"""QuoteOrder, ScoreOrder and ScoreEvent.
+
+ScoreOrder is one transaction: insert the order row (the unique key makes a
+concurrent duplicate wait and then fail), lock the customer row (read once as
+the profile), qualify the index's shortlist, lock the budgets of the campaigns
+that may pay (campaign_id order), read usage, settle, write usage and awards.
+On PostgreSQL the row locks make concurrent calls exact; on SQLite the write
+transaction (BEGIN IMMEDIATE) already runs alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from cashback.rules.v1 import rules_pb2
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.db import Database
+from cashback_kit.errors import Aborted, AlreadyExists
+from services.rules.adapters import campaign_repo, history_repo
+from services.rules.adapters.sql import to_micros
+from services.rules.domain.base import merchandise
+from services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
+from services.rules.domain.model import EventIn, OrderIn, ScoreOut, Usage
+from services.rules.order_pb import score_to_pb
+from services.rules.service.cache import MerchantCache
+from services.rules.service.customers import load_profile
+
+
+async def _usage(conn: AsyncConnection, merchant_id: str, customer_id: str, candidates: list[Candidate],
+                 when: datetime, *, lock: bool) -> dict[str, Usage]:
+    ids = sorted({c.rule.campaign_id for c in candidates})
+    if lock:
+        budgets = await campaign_repo.lock_budgets(conn, merchant_id, ids)
+    else:
+        budgets = await campaign_repo.budgets(conn, merchant_id, ids)
+    per_customer = await history_repo.usage(conn, merchant_id, customer_id, ids)
+    days = {c.rule.campaign_id: local_day(c.rule, when) for c in candidates}
+    per_day = await history_repo.day_usage(conn, merchant_id, customer_id, list(days.items()))
+    out: dict[str, Usage] = {}
+    for cid in ids:
+        amount, count = per_customer.get(cid, (0, 0))
+        out[cid] = Usage(budgets.get(cid, 0), amount, count, per_day.get((cid, days[cid]), 0))
+    return out
+
+
+async def _commit_awards(conn: AsyncConnection, merchant_id: str, customer_id: str, out: ScoreOut,
+                         order_id: str | None) -> None:
+    for a in out.awards:
+        await campaign_repo.add_budget_used(conn, merchant_id, a.campaign_id, a.amount.minor)
+        await history_repo.add_usage(conn, merchant_id, customer_id, a.campaign_id, a.amount.minor, 1, a.local_day)
+    if order_id is not None:
+        await history_repo.insert_awards(conn, [
+            {"merchant_id": merchant_id, "order_id": order_id, "campaign_id": a.campaign_id,
+             "campaign_version": a.campaign_version, "customer_id": customer_id, "currency": a.amount.currency,
+             "amount_minor": a.amount.minor, "reversed_minor": 0, "local_day": a.local_day}
+            for a in out.awards])
+
+
+def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> rules_pb2.Score:
+    if stored_fingerprint != fingerprint or body is None:
+        raise AlreadyExists(f"{key} was already scored with different content")
+    return rules_pb2.Score.FromString(bytes(body))
+
+
+class Scoring:
+    def __init__(self, db: Database, cache: MerchantCache, now: Callable[[], datetime]) -> None:
+        self.db, self.cache, self.now = db, cache, now
+
+    async def quote(self, order: OrderIn) -> rules_pb2.Score:
+        async with self.db.read() as conn:
+            snap = await self.cache.get(conn, order.merchant_id)
+            profile, _ = await load_profile(conn, order.merchant_id, order.customer_id, snap.policy,
+                                            order.placed_at)
+            candidates, skipped = qualify(order, snap.index.order_rules(), profile, snap.index.shortlist(order))
+            usage = await _usage(conn, order.merchant_id, order.customer_id, candidates, order.placed_at, lock=False)
+        out = settle(candidates, usage, order.placed_at, order.currency)
+        out.skipped[:0] = skipped
+        return score_to_pb(out, merchant_id=order.merchant_id, customer_id=order.customer_id,
+                           order_id=order.order_id)
+
+    async def score(self, order: OrderIn, fingerprint: str, order_body: bytes) -> rules_pb2.Score:
+        key = f"order_id {order.order_id!r}"
+        async with self.db.read() as conn:
+            found = await history_repo.find_order(conn, order.merchant_id, order.order_id)
+            if found is not None:
+                return _replay(found.fingerprint, fingerprint, found.score_body, key)
+            snap = await self.cache.get(conn, order.merchant_id)
+        try:
+            async with self.db.write() as conn:
+                found = await history_repo.find_order(conn, order.merchant_id, order.order_id)
+                if found is not None:
+                    return _replay(found.fingerprint, fingerprint, found.score_body, key)
+                return await self._score_in(conn, order, fingerprint, order_body, snap)
+        except IntegrityError:
+            # Another call inserted the same order_id first (PostgreSQL lets us
+            # wait on the unique key, then fail): answer as a replay would.
+            async with self.db.read() as conn:
+                found = await history_repo.find_order(conn, order.merchant_id, order.order_id)
+            if found is None:
+                raise Aborted("concurrent write of the same order; safe to retry") from None
+            return _replay(found.fingerprint, fingerprint, found.score_body, key)
+
+    async def _score_in(self, conn: AsyncConnection, order: OrderIn, fingerprint: str, order_body: bytes,
+                        snap) -> rules_pb2.Score:  # type: ignore[no-untyped-def]
+        m, c = order.merchant_id, order.customer_id
+        await history_repo.insert_order(
+            conn, merchant_id=m, order_id=order.order_id, customer_id=c, placed_at=to_micros(order.placed_at),
+            currency=order.currency, merchandise_minor=merchandise(order).minor, fingerprint=fingerprint,
+            order_body=order_body, created_at=to_micros(self.now()))
+        profile, _ = await load_profile(conn, m, c, snap.policy, order.placed_at, lock=True, add_orders=1,
+                                        exclude_order=order.order_id)
+        candidates, skipped = qualify(order, snap.index.order_rules(), profile, snap.index.shortlist(order))
+        usage = await _usage(conn, m, c, candidates, order.placed_at, lock=True)
+        out = settle(candidates, usage, order.placed_at, order.currency)
+        out.skipped[:0] = skipped
+        await _commit_awards(conn, m, c, out, order.order_id)
+        score = score_to_pb(out, merchant_id=m, customer_id=c, order_id=order.order_id)
+        await history_repo.set_order_score(conn, m, order.order_id, score.SerializeToString(deterministic=True))
+        return score
+
+    async def score_event(self, event: EventIn, fingerprint: str) -> rules_pb2.Score:
+        key = f"event_id {event.event_id!r}"
+        m, c = event.merchant_id, event.customer_id
+        async with self.db.read() as conn:
+            found = await history_repo.find_event(conn, m, event.event_id)
+            if found is not None:
+                return _replay(found.fingerprint, fingerprint, found.score_body, key)
+            snap = await self.cache.get(conn, m)
+        try:
+            async with self.db.write() as conn:
+                found = await history_repo.find_event(conn, m, event.event_id)
+                if found is not None:
+                    return _replay(found.fingerprint, fingerprint, found.score_body, key)
+                profile, _ = await load_profile(conn, m, c, snap.policy, event.occurred_at, lock=True)
+                rules = snap.index.event_rules()
+                candidates, skipped = qualify_event(event, rules, profile)
+                # An event score is in one currency: that of the first paying
+                # campaign (oldest), or of the oldest event campaign at all.
+                currency = (candidates[0].rule.currency if candidates else rules[0].currency if rules else "")
+                same = [x for x in candidates if x.rule.currency == currency]
+                usage = await _usage(conn, m, c, same, event.occurred_at, lock=True)
+                out = settle(same, usage, event.occurred_at, currency)
+                out.skipped[:0] = skipped
+                await _commit_awards(conn, m, c, out, None)
+                score = score_to_pb(out, merchant_id=m, customer_id=c, event_id=event.event_id)
+                await history_repo.insert_event(
+                    conn, merchant_id=m, event_id=event.event_id, customer_id=c, fingerprint=fingerprint,
+                    score_body=score.SerializeToString(deterministic=True), created_at=to_micros(self.now()))
+                return score
+        except IntegrityError:
+            async with self.db.read() as conn:
+                found = await history_repo.find_event(conn, m, event.event_id)
+            if found is None:
+                raise Aborted("concurrent write of the same event; safe to retry") from None
+            return _replay(found.fingerprint, fingerprint, found.score_body, key)

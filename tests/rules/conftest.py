@@ -1,0 +1,21 @@
+"""A real rules service per test (migrated, real gRPC) on the db_url database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from cashback.rules.v1 import rules_pb2_grpc
+
+from tests.support.servers import ServiceHandle, running_service
+
+
+@pytest.fixture
+async def rules(db_url: str) -> AsyncIterator[ServiceHandle]:
+    async with running_service("rules", database_url=db_url) as svc:
+        yield svc
+
+
+@pytest.fixture
+def stub(rules: ServiceHandle) -> rules_pb2_grpc.RulesServiceStub:
+    return rules_pb2_grpc.RulesServiceStub(rules.channel)

@@ -1,0 +1,133 @@
+"""ScoreOrder, QuoteOrder, ReverseOrder and ScoreEvent over real gRPC, on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from cashback.rules.v1 import rules_pb2
+from sqlalchemy import func, select
+
+from tests.rules.builders import T0, campaign, line, money, order
+from tests.support.servers import auth
+
+OPS, SVC = auth("ops"), auth("service")
+
+
+async def _create(stub, c: rules_pb2.Campaign) -> rules_pb2.Campaign:
+    return (await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=c), metadata=OPS)).campaign
+
+
+async def _score(stub, o: rules_pb2.Order) -> rules_pb2.Score:
+    return (await stub.ScoreOrder(rules_pb2.ScoreOrderRequest(order=o), metadata=SVC)).score
+
+
+async def _reverse(stub, order_id: str, refund_id: str, amount: int) -> rules_pb2.Reversal:
+    req = rules_pb2.ReverseOrderRequest(merchant_id="m1", order_id=order_id, refund_id=refund_id,
+                                        refunded_amount=money(amount))
+    return (await stub.ReverseOrder(req, metadata=SVC)).reversal
+
+
+async def _row_counts(rules) -> dict[str, int]:
+    from services.rules.adapters import tables
+
+    out = {}
+    async with rules.db.read() as conn:
+        for t in tables.metadata.sorted_tables:
+            out[t.name] = await conn.scalar(select(func.count()).select_from(t))
+            if "budget_used" in t.c:
+                out["budget_used"] = await conn.scalar(select(func.sum(t.c.budget_used)))
+    return out
+
+
+async def test_score_order_replay_returns_the_stored_score(stub) -> None:
+    await _create(stub, campaign("ten", percent_bps=1000, budget=100_000))
+    first = await _score(stub, order("o1", line("a", 50000)))
+    # The campaign changes afterwards: a replay must not re-score.
+    await stub.UpdateCampaign(rules_pb2.UpdateCampaignRequest(campaign=campaign("ten", percent_bps=2000)),
+                              metadata=OPS)
+    again = await _score(stub, order("o1", line("a", 50000)))
+    assert again == first
+    assert first.total.amount_minor == 5000
+    assert first.awards[0].campaign_version == 1
+
+
+async def test_same_order_id_with_different_content_is_already_exists(stub) -> None:
+    await _create(stub, campaign("ten", percent_bps=1000))
+    await _score(stub, order("o1", line("a", 50000)))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _score(stub, order("o1", line("a", 60000)))
+    assert err.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert "o1" in err.value.details()
+
+
+async def test_quote_order_writes_nothing(stub, rules) -> None:
+    await _create(stub, campaign("ten", percent_bps=1000, budget=100_000, max_per_customer=10_000))
+    before = await _row_counts(rules)
+    quote = await stub.QuoteOrder(rules_pb2.QuoteOrderRequest(order=order("q1", line("a", 50000))),
+                                  metadata=auth("checkout"))
+    assert quote.score.total.amount_minor == 5000
+    assert await _row_counts(rules) == before
+
+
+async def test_reverse_order_prorates_and_returns_budget_and_usage(stub) -> None:
+    await _create(stub, campaign("ten", percent_bps=1000, budget=10_000, max_per_customer=5_000,
+                                 max_awards_per_customer=1))
+    assert (await _score(stub, order("o1", line("a", 50000)))).total.amount_minor == 5000
+    # The per-customer cap and count are used up: a second order earns nothing.
+    assert (await _score(stub, order("o2", line("a", 50000)))).total.amount_minor == 0
+    part = await _reverse(stub, "o1", "r1", 10000)  # a fifth of the order
+    assert part.total.amount_minor == 1000
+    assert [a.campaign_id for a in part.awards] == ["ten"]
+    assert (await _reverse(stub, "o1", "r1", 10000)) == part  # replay by refund_id
+    rest = await _reverse(stub, "o1", "r2", 40000)
+    assert rest.total.amount_minor == 4000  # the parts add up to the award exactly
+    got = await stub.GetCampaign(rules_pb2.GetCampaignRequest(merchant_id="m1", campaign_id="ten"), metadata=OPS)
+    assert got.campaign.budget_used.amount_minor == 0
+    # Amount and count were given back: the customer can earn again.
+    assert (await _score(stub, order("o3", line("a", 20000)))).total.amount_minor == 2000
+
+
+async def test_reverse_order_refuses_more_than_the_order_and_unknown_orders(stub) -> None:
+    await _create(stub, campaign("ten", percent_bps=1000))
+    await _score(stub, order("o1", line("a", 50000)))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _reverse(stub, "o1", "r1", 50001)
+    assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _reverse(stub, "nope", "r2", 100)
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
+    await _reverse(stub, "o1", "r3", 100)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _reverse(stub, "o1", "r3", 200)
+    assert err.value.code() is grpc.StatusCode.ALREADY_EXISTS
+
+
+async def test_a_product_review_pays_once_per_review(stub) -> None:
+    await _create(stub, campaign("review", trigger=rules_pb2.TRIGGER_EVENT, event_type="product_review", fixed=500))
+
+    async def review(event_id: str) -> rules_pb2.Score:
+        req = rules_pb2.ScoreEventRequest(merchant_id="m1", customer_id="c1", event_type="product_review",
+                                          event_id=event_id)
+        req.occurred_at.FromDatetime(T0)
+        return (await stub.ScoreEvent(req, metadata=SVC)).score
+
+    first = await review("rev-1")
+    assert first.total.amount_minor == 500
+    assert await review("rev-1") == first
+    assert (await review("rev-2")).total.amount_minor == 500
+
+
+async def test_campaign_status_controls_scoring(stub) -> None:
+    c = await _create(stub, campaign("ten", percent_bps=1000, status=rules_pb2.CAMPAIGN_STATUS_DRAFT))
+    assert c.status == rules_pb2.CAMPAIGN_STATUS_DRAFT and c.version == 1
+    assert (await _score(stub, order("o1", line("a", 50000)))).total.amount_minor == 0
+    await stub.SetCampaignStatus(rules_pb2.SetCampaignStatusRequest(
+        merchant_id="m1", campaign_id="ten", status=rules_pb2.CAMPAIGN_STATUS_ACTIVE), metadata=OPS)
+    assert (await _score(stub, order("o2", line("a", 50000)))).total.amount_minor == 5000
+    await stub.SetCampaignStatus(rules_pb2.SetCampaignStatusRequest(
+        merchant_id="m1", campaign_id="ten", status=rules_pb2.CAMPAIGN_STATUS_ENDED), metadata=OPS)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SetCampaignStatus(rules_pb2.SetCampaignStatusRequest(
+            merchant_id="m1", campaign_id="ten", status=rules_pb2.CAMPAIGN_STATUS_ACTIVE), metadata=OPS)
+    assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
