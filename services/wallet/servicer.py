@@ -92,11 +92,10 @@ def event_to_pb(e: dict[str, Any]) -> pb.WalletEvent:
     return out
 
 
-def order_command(order: rules_pb2.Order, fp: str) -> commands.AwardOrder:
+def order_command(order: rules_pb2.Order, fp: str, now: datetime) -> commands.AwardOrder:
     v = Violations()
     for name in ("merchant_id", "order_id", "customer_id"):
         v.check(bool(getattr(order, name)), f"order.{name}", "is required")
-    v.check(order.HasField("placed_at"), "order.placed_at", "is required")
     v.raise_if_any()
     for name in ("merchant_id", "order_id", "customer_id"):
         require_id(getattr(order, name), f"order.{name}")
@@ -111,12 +110,12 @@ def order_command(order: rules_pb2.Order, fp: str) -> commands.AwardOrder:
         lines.append(OrderLineAmounts(unit.minor, line.quantity, disc.minor))
     zero = Money(cur, 0)
     order_discount = optional_money(order, "order_discount", "order.order_discount", currency=cur) or zero
-    wallet_paid = optional_money(order, "wallet_paid", "order.wallet_paid", currency=cur) or zero
-    for name in ("shipping", "tax"):
+    for name in ("shipping", "tax", "wallet_paid"):
         optional_money(order, name, f"order.{name}", currency=cur)
-    base = net_merchandise(lines, order_discount.minor, wallet_paid.minor)
-    return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base,
-                               ts_from_pb(order.placed_at, "order.placed_at"), fp, order)
+    base = net_merchandise(lines, order_discount.minor)
+    # Like rules, an order without placed_at was placed now.
+    placed_at = ts_from_pb(order.placed_at, "order.placed_at") if order.HasField("placed_at") else now
+    return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base, placed_at, fp, order)
 
 
 class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
@@ -126,7 +125,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def AwardOrder(self, request: pb.AwardOrderRequest, context: Any) -> pb.AwardOrderResponse:
         if not request.HasField("order"):
             raise InvalidArgument("order is required", field="order")
-        result = await orders.award_order(self.svc, order_command(request.order, fingerprint(request.order)))
+        cmd = order_command(request.order, fingerprint(request.order), self.svc.clock())
+        result = await orders.award_order(self.svc, cmd)
         return pb.AwardOrderResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 

@@ -182,9 +182,11 @@ class OrderLineAmounts:
     line_discount: int
 
 
-def net_merchandise(lines: Sequence[OrderLineAmounts], order_discount: int, wallet_paid: int) -> int:
-    """The order's net merchandise base, as rules scores it for the whole order:
-    lines minus line discounts, minus the order discount and the part paid
-    with wallet credit. Shipping and tax are not part of it. Never below zero."""
+def net_merchandise(lines: Sequence[OrderLineAmounts], order_discount: int) -> int:
+    """What the goods cost the customer: line nets less the order discount,
+    never below zero. Shipping and tax are not part of it; wallet credit used
+    to pay IS (it is the customer's money). This is the amount rules measures
+    refunds against, so refunded_amount / merchandise is the refunded share of
+    the order for both services."""
     gross = sum(line.unit_price * line.quantity - line.line_discount for line in lines)
-    return max(0, gross - order_discount - wallet_paid)
+    return max(0, gross - order_discount)
