@@ -9,7 +9,9 @@ staleness window to reason about)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 
 from cashback.rules.v1 import rules_pb2
@@ -45,6 +47,9 @@ def policy_to_json(policy: TierPolicy) -> str:
 class MerchantCache:
     def __init__(self) -> None:
         self._snapshots: dict[str, Snapshot] = {}
+        # One rebuild per merchant at a time: a burst of calls that all see the
+        # new generation waits for a single rebuild instead of each doing one.
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def get(self, conn: AsyncConnection, merchant_id: str) -> Snapshot:
         # Generation first, then the campaigns: a write that lands in between
@@ -54,6 +59,13 @@ class MerchantCache:
         snap = self._snapshots.get(merchant_id)
         if snap is not None and snap.generation == gen:
             return snap
+        async with self._locks[merchant_id]:
+            snap = self._snapshots.get(merchant_id)
+            if snap is not None and snap.generation >= gen:
+                return snap
+            return await self._rebuild(conn, merchant_id, gen)
+
+    async def _rebuild(self, conn: AsyncConnection, merchant_id: str, gen: int) -> Snapshot:
         rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=rules_pb2.CAMPAIGN_STATUS_ACTIVE)
         rules = [to_rule(rules_pb2.Campaign.FromString(body), row.seq) for row, body in rows]
         policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
