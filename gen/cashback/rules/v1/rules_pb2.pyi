@@ -703,8 +703,13 @@ class CustomerProfile(_message.Message):
     order_count: _builtins.int
     """Scored orders not reversed in full."""
     window_days: _builtins.int
+    """The longest window of the merchant's tier policy."""
     @_builtins.property
-    def spend_in_window(self) -> _common_pb2.Money: ...
+    def spend_in_window(self) -> _common_pb2.Money:
+        """Net merchandise (less refunds) of orders placed in the last
+        `window_days` days; unset when the merchant has no tier policy.
+        """
+
     def __init__(
         self,
         *,

@@ -193,6 +193,20 @@ class RulesServiceServicer:
         Idempotency: by (merchant_id, order_id). A replay returns the stored
         score; the same order_id with different content is ALREADY_EXISTS.
         Errors: INVALID_ARGUMENT, ALREADY_EXISTS, ABORTED (retry).
+
+        Semantics the contract leaves open, as implemented:
+        - `placed_at` defaults to the time the server receives the order; it is
+        the instant the window, "per day" limits and pending_days count from.
+        - `skipped` lists every ACTIVE order campaign of the merchant that did not
+        pay (campaigns in another currency included, with SKIP_REASON_CURRENCY).
+        - A fixed reward is paid as-is (no rate, no rounding) when at least one line
+        is eligible, and is still bounded by max_per_order, the per-customer
+        limits and the budget, like a percent reward.
+        - A line in several categories with overrides takes the first override
+        listed in the campaign.
+        - A policy tier is judged on the customer's spend in the tier's window
+        before the order: net merchandise (less refunds) of orders placed in
+        [placed_at - window_days, placed_at), the order itself not included.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,6 +220,13 @@ class RulesServiceServicer:
         reversal, the same refund_id with different content is ALREADY_EXISTS.
         Errors: NOT_FOUND (order never scored), INVALID_ARGUMENT (amount <= 0,
         wrong currency), FAILED_PRECONDITION (refunds above the order's amount).
+        The order's amount here is its net merchandise: Σ(unit_price × quantity −
+        line_discount) − order_discount, wallet-paid part included (shipping and
+        tax excluded). Each campaign's share is computed on the running refunded
+        total and rounded half-up, so partial refunds add up exactly to the award.
+        An award reversed in full no longer counts against max_awards_per_customer
+        (or the per-day count); an order refunded in full no longer counts as a
+        prior order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -217,6 +238,9 @@ class RulesServiceServicer:
         Idempotency: by (merchant_id, event_id); a replay returns the stored
         score, different content is ALREADY_EXISTS.
         Errors: INVALID_ARGUMENT.
+        The score is in the currency of the oldest paying event campaign (or, when
+        none pays, of the oldest ACTIVE event campaign); with no event campaign at
+        all `total` is unset.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

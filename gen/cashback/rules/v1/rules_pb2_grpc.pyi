@@ -89,6 +89,20 @@ class RulesServiceStub:
     Idempotency: by (merchant_id, order_id). A replay returns the stored
     score; the same order_id with different content is ALREADY_EXISTS.
     Errors: INVALID_ARGUMENT, ALREADY_EXISTS, ABORTED (retry).
+
+    Semantics the contract leaves open, as implemented:
+    - `placed_at` defaults to the time the server receives the order; it is
+      the instant the window, "per day" limits and pending_days count from.
+    - `skipped` lists every ACTIVE order campaign of the merchant that did not
+      pay (campaigns in another currency included, with SKIP_REASON_CURRENCY).
+    - A fixed reward is paid as-is (no rate, no rounding) when at least one line
+      is eligible, and is still bounded by max_per_order, the per-customer
+      limits and the budget, like a percent reward.
+    - A line in several categories with overrides takes the first override
+      listed in the campaign.
+    - A policy tier is judged on the customer's spend in the tier's window
+      before the order: net merchandise (less refunds) of orders placed in
+      [placed_at - window_days, placed_at), the order itself not included.
     """
     ReverseOrder: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ReverseOrderRequest, _rules_pb2.ReverseOrderResponse]
     """A refund of part or all of a scored order: returns the cashback to take
@@ -98,6 +112,13 @@ class RulesServiceStub:
     reversal, the same refund_id with different content is ALREADY_EXISTS.
     Errors: NOT_FOUND (order never scored), INVALID_ARGUMENT (amount <= 0,
     wrong currency), FAILED_PRECONDITION (refunds above the order's amount).
+    The order's amount here is its net merchandise: Σ(unit_price × quantity −
+    line_discount) − order_discount, wallet-paid part included (shipping and
+    tax excluded). Each campaign's share is computed on the running refunded
+    total and rounded half-up, so partial refunds add up exactly to the award.
+    An award reversed in full no longer counts against max_awards_per_customer
+    (or the per-day count); an order refunded in full no longer counts as a
+    prior order.
     """
     ScoreEvent: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ScoreEventRequest, _rules_pb2.ScoreEventResponse]
     """Scores a non-order event (e.g. `product_review`) against TRIGGER_EVENT
@@ -105,6 +126,9 @@ class RulesServiceStub:
     Idempotency: by (merchant_id, event_id); a replay returns the stored
     score, different content is ALREADY_EXISTS.
     Errors: INVALID_ARGUMENT.
+    The score is in the currency of the oldest paying event campaign (or, when
+    none pays, of the oldest ACTIVE event campaign); with no event campaign at
+    all `total` is unset.
     """
     SimulateCampaign: _grpc.UnaryUnaryMultiCallable[_rules_pb2.SimulateCampaignRequest, _rules_pb2.SimulateCampaignResponse]
     """Replays the merchant's recorded orders placed in [from, to) against a
@@ -187,6 +211,20 @@ class RulesServiceAsyncStub(RulesServiceStub):
     Idempotency: by (merchant_id, order_id). A replay returns the stored
     score; the same order_id with different content is ALREADY_EXISTS.
     Errors: INVALID_ARGUMENT, ALREADY_EXISTS, ABORTED (retry).
+
+    Semantics the contract leaves open, as implemented:
+    - `placed_at` defaults to the time the server receives the order; it is
+      the instant the window, "per day" limits and pending_days count from.
+    - `skipped` lists every ACTIVE order campaign of the merchant that did not
+      pay (campaigns in another currency included, with SKIP_REASON_CURRENCY).
+    - A fixed reward is paid as-is (no rate, no rounding) when at least one line
+      is eligible, and is still bounded by max_per_order, the per-customer
+      limits and the budget, like a percent reward.
+    - A line in several categories with overrides takes the first override
+      listed in the campaign.
+    - A policy tier is judged on the customer's spend in the tier's window
+      before the order: net merchandise (less refunds) of orders placed in
+      [placed_at - window_days, placed_at), the order itself not included.
     """
     ReverseOrder: _aio.UnaryUnaryMultiCallable[_rules_pb2.ReverseOrderRequest, _rules_pb2.ReverseOrderResponse]  # type: ignore[assignment]
     """A refund of part or all of a scored order: returns the cashback to take
@@ -196,6 +234,13 @@ class RulesServiceAsyncStub(RulesServiceStub):
     reversal, the same refund_id with different content is ALREADY_EXISTS.
     Errors: NOT_FOUND (order never scored), INVALID_ARGUMENT (amount <= 0,
     wrong currency), FAILED_PRECONDITION (refunds above the order's amount).
+    The order's amount here is its net merchandise: Σ(unit_price × quantity −
+    line_discount) − order_discount, wallet-paid part included (shipping and
+    tax excluded). Each campaign's share is computed on the running refunded
+    total and rounded half-up, so partial refunds add up exactly to the award.
+    An award reversed in full no longer counts against max_awards_per_customer
+    (or the per-day count); an order refunded in full no longer counts as a
+    prior order.
     """
     ScoreEvent: _aio.UnaryUnaryMultiCallable[_rules_pb2.ScoreEventRequest, _rules_pb2.ScoreEventResponse]  # type: ignore[assignment]
     """Scores a non-order event (e.g. `product_review`) against TRIGGER_EVENT
@@ -203,6 +248,9 @@ class RulesServiceAsyncStub(RulesServiceStub):
     Idempotency: by (merchant_id, event_id); a replay returns the stored
     score, different content is ALREADY_EXISTS.
     Errors: INVALID_ARGUMENT.
+    The score is in the currency of the oldest paying event campaign (or, when
+    none pays, of the oldest ACTIVE event campaign); with no event campaign at
+    all `total` is unset.
     """
     SimulateCampaign: _aio.UnaryUnaryMultiCallable[_rules_pb2.SimulateCampaignRequest, _rules_pb2.SimulateCampaignResponse]  # type: ignore[assignment]
     """Replays the merchant's recorded orders placed in [from, to) against a
@@ -324,6 +372,20 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         Idempotency: by (merchant_id, order_id). A replay returns the stored
         score; the same order_id with different content is ALREADY_EXISTS.
         Errors: INVALID_ARGUMENT, ALREADY_EXISTS, ABORTED (retry).
+
+        Semantics the contract leaves open, as implemented:
+        - `placed_at` defaults to the time the server receives the order; it is
+          the instant the window, "per day" limits and pending_days count from.
+        - `skipped` lists every ACTIVE order campaign of the merchant that did not
+          pay (campaigns in another currency included, with SKIP_REASON_CURRENCY).
+        - A fixed reward is paid as-is (no rate, no rounding) when at least one line
+          is eligible, and is still bounded by max_per_order, the per-customer
+          limits and the budget, like a percent reward.
+        - A line in several categories with overrides takes the first override
+          listed in the campaign.
+        - A policy tier is judged on the customer's spend in the tier's window
+          before the order: net merchandise (less refunds) of orders placed in
+          [placed_at - window_days, placed_at), the order itself not included.
         """
 
     @_abc_1.abstractmethod
@@ -339,6 +401,13 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         reversal, the same refund_id with different content is ALREADY_EXISTS.
         Errors: NOT_FOUND (order never scored), INVALID_ARGUMENT (amount <= 0,
         wrong currency), FAILED_PRECONDITION (refunds above the order's amount).
+        The order's amount here is its net merchandise: Σ(unit_price × quantity −
+        line_discount) − order_discount, wallet-paid part included (shipping and
+        tax excluded). Each campaign's share is computed on the running refunded
+        total and rounded half-up, so partial refunds add up exactly to the award.
+        An award reversed in full no longer counts against max_awards_per_customer
+        (or the per-day count); an order refunded in full no longer counts as a
+        prior order.
         """
 
     @_abc_1.abstractmethod
@@ -352,6 +421,9 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         Idempotency: by (merchant_id, event_id); a replay returns the stored
         score, different content is ALREADY_EXISTS.
         Errors: INVALID_ARGUMENT.
+        The score is in the currency of the oldest paying event campaign (or, when
+        none pays, of the oldest ACTIVE event campaign); with no event campaign at
+        all `total` is unset.
         """
 
     @_abc_1.abstractmethod
