@@ -25,7 +25,7 @@ _CHANNELS = {rules_pb2.CHANNEL_WEB, rules_pb2.CHANNEL_APP, rules_pb2.CHANNEL_POS
 OUTPUT_ONLY = ("version", "created_at", "updated_at", "budget_used")
 
 
-def _guard(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+def collect(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     """Run a kit check and turn its InvalidArgument into collected violations."""
     try:
         return fn(*args, **kwargs)
@@ -40,7 +40,7 @@ def _guard(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 def _money(v: Violations, c: rules_pb2.Campaign, name: str, currency: str | None, *, positive: bool) -> None:
     if c.HasField(name):
         kw = {"positive": True} if positive else {"non_negative": True}
-        _guard(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
+        collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
 
 
 def _bps(v: Violations, value: int, field: str) -> None:
@@ -60,12 +60,12 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
     for name in OUTPUT_ONLY:
         c.ClearField(name)
     v = Violations()
-    _guard(v, require_id, c.merchant_id, "campaign.merchant_id")
+    collect(v, require_id, c.merchant_id, "campaign.merchant_id")
     if c.campaign_id or not creating:
-        _guard(v, require_id, c.campaign_id, "campaign.campaign_id")
+        collect(v, require_id, c.campaign_id, "campaign.campaign_id")
     v.check(bool(c.name.strip()) and len(c.name) <= 200, "campaign.name", "a name of 1 to 200 characters is required")
     v.check(len(c.description) <= 2000, "campaign.description", "at most 2000 characters")
-    currency = _guard(v, validate_currency, c.currency_code, "campaign.currency_code")
+    currency = collect(v, validate_currency, c.currency_code, "campaign.currency_code")
     if creating:
         if c.status == rules_pb2.CAMPAIGN_STATUS_UNSPECIFIED:
             c.status = rules_pb2.CAMPAIGN_STATUS_DRAFT
@@ -100,8 +100,8 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
         v.check(getattr(c, name) >= 0, f"campaign.{name}", "must not be negative")
     for name in ("pending_days", "expires_after_days"):
         v.check(0 <= getattr(c, name) <= MAX_DAYS, f"campaign.{name}", f"must be between 0 and {MAX_DAYS} days")
-    starts = _guard(v, ts_from_pb, c.starts_at, "campaign.starts_at") if c.HasField("starts_at") else None
-    ends = _guard(v, ts_from_pb, c.ends_at, "campaign.ends_at") if c.HasField("ends_at") else None
+    starts = collect(v, ts_from_pb, c.starts_at, "campaign.starts_at") if c.HasField("starts_at") else None
+    ends = collect(v, ts_from_pb, c.ends_at, "campaign.ends_at") if c.HasField("ends_at") else None
     if starts and ends:
         v.check(ends > starts, "campaign.ends_at", "ends_at must be after starts_at")
     c.timezone = c.timezone or "UTC"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeAlias
 
 import grpc
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
@@ -20,7 +21,7 @@ from services.rules.service.refunds import Refunds
 from services.rules.service.scoring import Scoring
 from services.rules.service.simulate import Simulator
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_pb2.CustomerProfile:

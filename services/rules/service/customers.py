@@ -29,9 +29,11 @@ class ProfileView:
 
 async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str, policy: TierPolicy,
                        at: datetime, *, lock: bool = False, add_orders: int = 0,
-                       exclude_order: str = "") -> tuple[Profile, ProfileView]:
+                       exclude_order: str = "", want_spend: bool = False) -> tuple[Profile, ProfileView]:
     """The one read of the customer a scoring call makes. With lock=True the
-    customer row is created if needed and locked (and `add_orders` counted)."""
+    customer row is created if needed and locked (and `add_orders` counted).
+    Rolling spend is only summed when a policy tier depends on it (no manual
+    tier) or `want_spend` asks for it (the profile RPC)."""
     if lock:
         row = await history_repo.lock_customer(conn, merchant_id, customer_id, add_orders)
     else:
@@ -39,7 +41,7 @@ async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str
     spends: dict[int, int] = {}
     spend: Money | None = None
     window = max(policy.windows, default=0)
-    if policy.tiers and policy.currency:
+    if policy.tiers and policy.currency and (want_spend or not row.manual_tier):
         windows = policy.windows
         since = [to_micros(at - timedelta(days=d)) for d in windows]
         sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since,
@@ -91,5 +93,5 @@ class Customers:
     async def profile(self, merchant_id: str, customer_id: str, now: datetime) -> ProfileView:
         async with self.db.read() as conn:
             policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
-            _, view = await load_profile(conn, merchant_id, customer_id, policy, now)
+            _, view = await load_profile(conn, merchant_id, customer_id, policy, now, want_spend=True)
         return view
