@@ -3,6 +3,8 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
 import pytest
 from cashback.rules.v1 import rules_pb2
@@ -131,3 +133,16 @@ async def test_campaign_status_controls_scoring(stub) -> None:
         await stub.SetCampaignStatus(rules_pb2.SetCampaignStatusRequest(
             merchant_id="m1", campaign_id="ten", status=rules_pb2.CAMPAIGN_STATUS_ACTIVE), metadata=OPS)
     assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_the_best_exclusive_award_pays_alone_with_its_pending_and_expiry_dates(stub) -> None:
+    await _create(stub, campaign("everyday", percent_bps=200))
+    await _create(stub, campaign("vip", percent_bps=1000, stacking=rules_pb2.STACKING_EXCLUSIVE,
+                                 pending_days=14, expires_after_days=90))
+    await _create(stub, campaign("small", percent_bps=500, stacking=rules_pb2.STACKING_EXCLUSIVE))
+    score = await _score(stub, order("o1", line("a", 10000)))
+    assert [(a.campaign_id, a.amount.amount_minor) for a in score.awards] == [("vip", 1000)]
+    assert score.awards[0].available_at.ToDatetime(tzinfo=T0.tzinfo) == T0 + timedelta(days=14)
+    assert score.awards[0].expires_at.ToDatetime(tzinfo=T0.tzinfo) == T0 + timedelta(days=104)
+    assert {s.campaign_id: s.code for s in score.skipped} == {
+        "everyday": rules_pb2.SKIP_REASON_EXCLUSIVE, "small": rules_pb2.SKIP_REASON_EXCLUSIVE}

@@ -22,7 +22,7 @@ from services.rules.adapters import campaign_repo, history_repo
 from services.rules.adapters.sql import to_micros
 from services.rules.domain.base import merchandise
 from services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
-from services.rules.domain.model import EventIn, OrderIn, ScoreOut, Usage
+from services.rules.domain.model import EventIn, OrderIn, ScoreOut, SkipCode, SkipOut, Usage
 from services.rules.order_pb import score_to_pb
 from services.rules.service.cache import MerchantCache
 from services.rules.service.customers import load_profile
@@ -140,6 +140,9 @@ class Scoring:
                 # campaign (oldest), or of the oldest event campaign at all.
                 currency = (candidates[0].rule.currency if candidates else rules[0].currency if rules else "")
                 same = [x for x in candidates if x.rule.currency == currency]
+                skipped += [SkipOut(x.rule.campaign_id, x.rule.version, SkipCode.CURRENCY,
+                                    f"pays in {x.rule.currency}, this event is scored in {currency}")
+                            for x in candidates if x.rule.currency != currency]
                 usage = await _usage(conn, m, c, same, event.occurred_at, lock=True)
                 out = settle(same, usage, event.occurred_at, currency)
                 out.skipped[:0] = skipped
