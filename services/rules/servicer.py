@@ -95,11 +95,17 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         return rules_pb2.ScoreEventResponse(score=await self.scoring.score_event(event, fingerprint(request)))
 
     async def SimulateCampaign(self, request: rules_pb2.SimulateCampaignRequest, context: Ctx):
-        draft = normalize(request.campaign, creating=True)
-        start = ts_from_pb(getattr(request, "from"), "from") if request.HasField("from") else None
-        end = ts_from_pb(request.to, "to") if request.HasField("to") else None
-        if start is None or end is None or end <= start:
-            raise InvalidArgument("from and to are required and to must be after from", field="to")
+        campaign = rules_pb2.Campaign()
+        campaign.CopyFrom(request.campaign)
+        campaign.status = rules_pb2.CAMPAIGN_STATUS_DRAFT  # a draft, whatever status it was sent with
+        draft = normalize(campaign, creating=True)
+        if not request.HasField("from"):
+            raise InvalidArgument("from is required", field="from")
+        if not request.HasField("to"):
+            raise InvalidArgument("to is required", field="to")
+        start, end = ts_from_pb(getattr(request, "from"), "from"), ts_from_pb(request.to, "to")
+        if end <= start:
+            raise InvalidArgument("to must be after from", field="to")
         sim = await self.simulator.simulate(draft, start, end)
         return rules_pb2.SimulateCampaignResponse(simulation=sim)
 

@@ -9,6 +9,7 @@ transaction (BEGIN IMMEDIATE) already runs alone."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -61,7 +62,13 @@ async def _commit_awards(conn: AsyncConnection, merchant_id: str, customer_id: s
 def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> rules_pb2.Score:
     if stored_fingerprint != fingerprint or body is None:
         raise AlreadyExists(f"{key} was already scored with different content")
-    return rules_pb2.Score.FromString(bytes(body))
+    return rules_pb2.Score.FromString(zlib.decompress(bytes(body)))
+
+
+def _pack(score: rules_pb2.Score) -> bytes:
+    # A score lists every campaign that did not pay; with hundreds of active
+    # campaigns the same sentences repeat, and compress about tenfold.
+    return zlib.compress(score.SerializeToString(deterministic=True), 1)
 
 
 class Scoring:
@@ -117,7 +124,7 @@ class Scoring:
         out.skipped[:0] = skipped
         await _commit_awards(conn, m, c, out, order.order_id)
         score = score_to_pb(out, merchant_id=m, customer_id=c, order_id=order.order_id)
-        await history_repo.set_order_score(conn, m, order.order_id, score.SerializeToString(deterministic=True))
+        await history_repo.set_order_score(conn, m, order.order_id, _pack(score))
         return score
 
     async def score_event(self, event: EventIn, fingerprint: str) -> rules_pb2.Score:
@@ -150,7 +157,7 @@ class Scoring:
                 score = score_to_pb(out, merchant_id=m, customer_id=c, event_id=event.event_id)
                 await history_repo.insert_event(
                     conn, merchant_id=m, event_id=event.event_id, customer_id=c, fingerprint=fingerprint,
-                    score_body=score.SerializeToString(deterministic=True), created_at=to_micros(self.now()))
+                    score_body=_pack(score), created_at=to_micros(self.now()))
                 return score
         except IntegrityError:
             async with self.db.read() as conn:
