@@ -1,0 +1,42 @@
+"""`cashbackctl audit`: run the wallet's auditor on a live database.
+
+It reads the wallet's own database directly (read-only, one snapshot), not
+over gRPC: the point is to check the books independently of the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def audit(
+    database_url: str = typer.Option(
+        ..., "--database-url", envvar="WALLET_DATABASE_URL",
+        help="The wallet's SQLAlchemy URL (postgresql+asyncpg://... or sqlite+aiosqlite:///...).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the violations as JSON."),
+) -> None:
+    """Check the wallet's books: every transaction balances, balances equal their
+    entries, every lot adds up, held equals the active holds. Exit 1 on any violation."""
+    from services.wallet.auditor import audit_database
+
+    try:
+        violations = asyncio.run(audit_database(database_url))
+    except Exception as exc:
+        err_console.print(f"[red]audit could not run:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps([{"check": v.check, "detail": v.detail} for v in violations], indent=2))
+    elif violations:
+        for v in violations:
+            console.print(f"[red]✗[/red] {v}")
+        err_console.print(f"{len(violations)} violation(s)")
+    else:
+        console.print("[green]✓[/green] the wallet's books are consistent")
+    raise typer.Exit(1 if violations else 0)
