@@ -844,8 +844,10 @@ class RefundOrderRequest(_message.Message):
     refund_id: _builtins.str
     @_builtins.property
     def refunded_amount(self) -> _common_pb2.Money:
-        """The refunded part of the order's net merchandise amount (the same base
-        rules scored).
+        """The refunded part of the order's merchandise amount: line nets less the
+        order discount, shipping and tax excluded, wallet credit used to pay
+        included (the amount rules measures refunds against). Redeemed credit
+        comes back in proportion refunded_amount / merchandise amount.
         """
 
     def __init__(

@@ -169,8 +169,9 @@ class WalletServiceServicer:
     def AuthorizeRedemption(self, request, context):
         """Holds available credit for an order, taking the earliest-expiring lots
         first, for hold_ttl (default 15 minutes, at most 24 hours). Pending
-        credit is never held.
-        Idempotency: by (merchant_id, idempotency_key).
+        credit is never held. order_id and idempotency_key are required.
+        Idempotency: by (merchant_id, idempotency_key); a replay returns the same
+        hold in its current state, and a refused call replays its refusal.
         Errors: FAILED_PRECONDITION when not enough credit is available.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -203,10 +204,13 @@ class WalletServiceServicer:
         proportion to the refund, to the lots it came from (a lot already past
         its expiry expires again at once), and takes back the cashback of the
         refunded part through rules.ReverseOrder, pending first, then available.
-        What was already spent becomes debt that the next cashback pays first.
+        What was already spent (or is held) becomes debt that the next cashback
+        pays first. The order must have been through AwardOrder (which records
+        its merchandise amount), even if it earned nothing.
         Idempotency: by (merchant_id, refund_id).
-        Errors: NOT_FOUND (unknown order), FAILED_PRECONDITION (refunds above the
-        order), UNAVAILABLE (rules down; nothing is written).
+        Errors: NOT_FOUND (order never awarded), INVALID_ARGUMENT (amount <= 0 or
+        another currency than the order's), FAILED_PRECONDITION (refunds above the
+        order's merchandise amount), UNAVAILABLE (rules down; nothing is written).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -70,8 +70,9 @@ class WalletServiceStub:
     AuthorizeRedemption: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.AuthorizeRedemptionRequest, _wallet_pb2.AuthorizeRedemptionResponse]
     """Holds available credit for an order, taking the earliest-expiring lots
     first, for hold_ttl (default 15 minutes, at most 24 hours). Pending
-    credit is never held.
-    Idempotency: by (merchant_id, idempotency_key).
+    credit is never held. order_id and idempotency_key are required.
+    Idempotency: by (merchant_id, idempotency_key); a replay returns the same
+    hold in its current state, and a refused call replays its refusal.
     Errors: FAILED_PRECONDITION when not enough credit is available.
     """
     CaptureRedemption: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.CaptureRedemptionRequest, _wallet_pb2.CaptureRedemptionResponse]
@@ -92,10 +93,13 @@ class WalletServiceStub:
     proportion to the refund, to the lots it came from (a lot already past
     its expiry expires again at once), and takes back the cashback of the
     refunded part through rules.ReverseOrder, pending first, then available.
-    What was already spent becomes debt that the next cashback pays first.
+    What was already spent (or is held) becomes debt that the next cashback
+    pays first. The order must have been through AwardOrder (which records
+    its merchandise amount), even if it earned nothing.
     Idempotency: by (merchant_id, refund_id).
-    Errors: NOT_FOUND (unknown order), FAILED_PRECONDITION (refunds above the
-    order), UNAVAILABLE (rules down; nothing is written).
+    Errors: NOT_FOUND (order never awarded), INVALID_ARGUMENT (amount <= 0 or
+    another currency than the order's), FAILED_PRECONDITION (refunds above the
+    order's merchandise amount), UNAVAILABLE (rules down; nothing is written).
     """
     AdjustBalance: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.AdjustBalanceRequest, _wallet_pb2.AdjustBalanceResponse]
     """An ops correction: a signed amount to available credit, with a reason.
@@ -162,8 +166,9 @@ class WalletServiceAsyncStub(WalletServiceStub):
     AuthorizeRedemption: _aio.UnaryUnaryMultiCallable[_wallet_pb2.AuthorizeRedemptionRequest, _wallet_pb2.AuthorizeRedemptionResponse]  # type: ignore[assignment]
     """Holds available credit for an order, taking the earliest-expiring lots
     first, for hold_ttl (default 15 minutes, at most 24 hours). Pending
-    credit is never held.
-    Idempotency: by (merchant_id, idempotency_key).
+    credit is never held. order_id and idempotency_key are required.
+    Idempotency: by (merchant_id, idempotency_key); a replay returns the same
+    hold in its current state, and a refused call replays its refusal.
     Errors: FAILED_PRECONDITION when not enough credit is available.
     """
     CaptureRedemption: _aio.UnaryUnaryMultiCallable[_wallet_pb2.CaptureRedemptionRequest, _wallet_pb2.CaptureRedemptionResponse]  # type: ignore[assignment]
@@ -184,10 +189,13 @@ class WalletServiceAsyncStub(WalletServiceStub):
     proportion to the refund, to the lots it came from (a lot already past
     its expiry expires again at once), and takes back the cashback of the
     refunded part through rules.ReverseOrder, pending first, then available.
-    What was already spent becomes debt that the next cashback pays first.
+    What was already spent (or is held) becomes debt that the next cashback
+    pays first. The order must have been through AwardOrder (which records
+    its merchandise amount), even if it earned nothing.
     Idempotency: by (merchant_id, refund_id).
-    Errors: NOT_FOUND (unknown order), FAILED_PRECONDITION (refunds above the
-    order), UNAVAILABLE (rules down; nothing is written).
+    Errors: NOT_FOUND (order never awarded), INVALID_ARGUMENT (amount <= 0 or
+    another currency than the order's), FAILED_PRECONDITION (refunds above the
+    order's merchandise amount), UNAVAILABLE (rules down; nothing is written).
     """
     AdjustBalance: _aio.UnaryUnaryMultiCallable[_wallet_pb2.AdjustBalanceRequest, _wallet_pb2.AdjustBalanceResponse]  # type: ignore[assignment]
     """An ops correction: a signed amount to available credit, with a reason.
@@ -281,8 +289,9 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_wallet_pb2.AuthorizeRedemptionResponse, _abc.Awaitable[_wallet_pb2.AuthorizeRedemptionResponse]]:
         """Holds available credit for an order, taking the earliest-expiring lots
         first, for hold_ttl (default 15 minutes, at most 24 hours). Pending
-        credit is never held.
-        Idempotency: by (merchant_id, idempotency_key).
+        credit is never held. order_id and idempotency_key are required.
+        Idempotency: by (merchant_id, idempotency_key); a replay returns the same
+        hold in its current state, and a refused call replays its refusal.
         Errors: FAILED_PRECONDITION when not enough credit is available.
         """
 
@@ -321,10 +330,13 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         proportion to the refund, to the lots it came from (a lot already past
         its expiry expires again at once), and takes back the cashback of the
         refunded part through rules.ReverseOrder, pending first, then available.
-        What was already spent becomes debt that the next cashback pays first.
+        What was already spent (or is held) becomes debt that the next cashback
+        pays first. The order must have been through AwardOrder (which records
+        its merchandise amount), even if it earned nothing.
         Idempotency: by (merchant_id, refund_id).
-        Errors: NOT_FOUND (unknown order), FAILED_PRECONDITION (refunds above the
-        order), UNAVAILABLE (rules down; nothing is written).
+        Errors: NOT_FOUND (order never awarded), INVALID_ARGUMENT (amount <= 0 or
+        another currency than the order's), FAILED_PRECONDITION (refunds above the
+        order's merchandise amount), UNAVAILABLE (rules down; nothing is written).
         """
 
     @_abc_1.abstractmethod
