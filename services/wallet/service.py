@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -118,27 +118,41 @@ class WalletService:
 
     # -- holds ---------------------------------------------------------------------------
 
-    async def authorize(self, cmd: Authorize) -> dict[str, Any]:
-        if cmd.ttl > self.config.hold_ttl_max:
-            raise InvalidArgument("hold_ttl is longer than 24 hours", field="hold_ttl")
+    async def _idempotent(
+        self, merchant_id: str, customer_id: str, scope: str, key: str, fingerprint: str,
+        fresh: Callable[[Book], Awaitable[str]], result: Callable[[Book, str], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """Run `fresh` once per idempotency key: a replay returns `result` of the
+        first call's result id, or raises its refusal again."""
         try:
-            async with self.customer(cmd.merchant_id, cmd.customer_id) as book:
-                prior = await self._prior(book.conn, cmd.merchant_id, "authorize", cmd.idempotency_key,
-                                          cmd.fingerprint)
+            async with self.customer(merchant_id, customer_id) as book:
+                prior = await self._prior(book.conn, merchant_id, scope, key, fingerprint)
                 if prior is not None:
-                    hold = await book.hold(prior["result_id"])
-                    assert hold is not None
-                    return hold
-                hold = await ops.authorize(book, cmd.amount.currency, cmd.amount.minor, cmd.order_id, cmd.ttl)
-                await self._remember(book, "authorize", cmd.idempotency_key, cmd.fingerprint,
-                                     result_id=hold["hold_id"])
-                return hold
+                    return await result(book, prior["result_id"])
+                result_id = await fresh(book)
+                await self._remember(book, scope, key, fingerprint, result_id=result_id)
+                return await result(book, result_id)
         except StoredFailure:
             raise
         except FailedPrecondition as exc:
-            await self._remember_failure(cmd.merchant_id, cmd.customer_id, "authorize", cmd.idempotency_key,
-                                         cmd.fingerprint, exc)
+            await self._remember_failure(merchant_id, customer_id, scope, key, fingerprint, exc)
             raise
+
+    async def authorize(self, cmd: Authorize) -> dict[str, Any]:
+        if cmd.ttl > self.config.hold_ttl_max:
+            raise InvalidArgument("hold_ttl is longer than 24 hours", field="hold_ttl")
+
+        async def fresh(book: Book) -> str:
+            hold = await ops.authorize(book, cmd.amount.currency, cmd.amount.minor, cmd.order_id, cmd.ttl)
+            return str(hold["hold_id"])
+
+        async def result(book: Book, hold_id: str) -> dict[str, Any]:
+            hold = await book.hold(hold_id)
+            assert hold is not None
+            return hold
+
+        return await self._idempotent(cmd.merchant_id, cmd.customer_id, "authorize", cmd.idempotency_key,
+                                      cmd.fingerprint, fresh, result)
 
     async def _hold_owner(self, merchant_id: str, hold_id: str) -> str:
         async with self.db.read() as conn:
@@ -191,27 +205,18 @@ class WalletService:
     # -- adjustments -------------------------------------------------------------------
 
     async def adjust(self, cmd: Adjust) -> dict[str, Any]:
-        try:
-            async with self.customer(cmd.merchant_id, cmd.customer_id) as book:
-                prior = await self._prior(book.conn, cmd.merchant_id, "adjust", cmd.idempotency_key,
-                                          cmd.fingerprint)
-                if prior is not None:
-                    tx_id = prior["result_id"]
-                else:
-                    if cmd.expires_at is not None and cmd.expires_at <= book.now:
-                        raise InvalidArgument("expires_at must be in the future", field="expires_at")
-                    if cmd.expires_at is not None and cmd.amount.minor < 0:
-                        raise InvalidArgument("expires_at is only for credits", field="expires_at")
-                    tx_id = await ops.adjust(book, cmd.amount.currency, cmd.amount.minor, cmd.reason,
-                                             cmd.expires_at)
-                    await self._remember(book, "adjust", cmd.idempotency_key, cmd.fingerprint, result_id=tx_id)
-                return await transaction_by_id(book.conn, tx_id)
-        except StoredFailure:
-            raise
-        except FailedPrecondition as exc:
-            await self._remember_failure(cmd.merchant_id, cmd.customer_id, "adjust", cmd.idempotency_key,
-                                         cmd.fingerprint, exc)
-            raise
+        async def fresh(book: Book) -> str:
+            if cmd.expires_at is not None and cmd.expires_at <= book.now:
+                raise InvalidArgument("expires_at must be in the future", field="expires_at")
+            if cmd.expires_at is not None and cmd.amount.minor < 0:
+                raise InvalidArgument("expires_at is only for credits", field="expires_at")
+            return await ops.adjust(book, cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at)
+
+        async def result(book: Book, tx_id: str) -> dict[str, Any]:
+            return await transaction_by_id(book.conn, tx_id)
+
+        return await self._idempotent(cmd.merchant_id, cmd.customer_id, "adjust", cmd.idempotency_key,
+                                      cmd.fingerprint, fresh, result)
 
     # -- balances and history --------------------------------------------------------------
 
