@@ -25,7 +25,6 @@ from services.wallet.domain.ledger import (
     proportional_return,
     split_by_weights,
     take_from_lots,
-    take_up_to,
 )
 
 L = t.lots.c
@@ -290,28 +289,36 @@ async def return_credit(
 async def take_back(
     book: Book, order_id: str, currency: str, refund_id: str, amount: int
 ) -> tuple[int, int]:
-    """Take back `amount` of the order's cashback: pending lots first, then
-    available; what was already spent (or is held) becomes debt.
-    Returns (taken from the wallet, new debt)."""
+    """Take back `amount` of the order's cashback: from its pending lots first,
+    then available ones, then what of them already expired (out of breakage:
+    the customer never had that credit, so it must not become debt); what was
+    spent, held or debited becomes debt. Returns (taken back, new debt)."""
     if amount <= 0:
         return 0, 0
-    lots = await book.lots(L.order_id == order_id, L.source == "order", L.currency == currency, L.remaining > 0)
-    pending = [lot for lot in lots if lot["status"] == LotStatus.PENDING.value]
-    available = [lot for lot in lots if lot["status"] == LotStatus.AVAILABLE.value]
-    by_id = {lot["lot_id"]: lot for lot in lots}
-    took = {LotStatus.PENDING.value: 0, LotStatus.AVAILABLE.value: 0}
-    parts = [(lot["lot_id"], lot["remaining"]) for lot in pending + available]
-    for lot_id, part in take_up_to(parts, amount):
-        lot = by_id[lot_id]
-        took[lot["status"]] += part
-        await book.update_lot(lot, remaining=lot["remaining"] - part, reversed=lot["reversed"] + part)
-    from_pending, from_available = took[LotStatus.PENDING.value], took[LotStatus.AVAILABLE.value]
-    debt = amount - from_pending - from_available
+    lots = await book.lots(L.order_id == order_id, L.source == "order", L.currency == currency)
+    took = {LotStatus.PENDING.value: 0, LotStatus.AVAILABLE.value: 0, LotStatus.EXPIRED.value: 0}
+    left = amount
+    for status, column in ((LotStatus.PENDING, "remaining"), (LotStatus.AVAILABLE, "remaining"),
+                           (None, "expired")):
+        for lot in lots:
+            if left == 0:
+                break
+            if status is not None and lot["status"] != status.value:
+                continue
+            part = min(lot[column], left)
+            if part <= 0:
+                continue
+            left -= part
+            took[status.value if status else LotStatus.EXPIRED.value] += part
+            await book.update_lot(lot, **{column: lot[column] - part, "reversed": lot["reversed"] + part})
+    pending, available = took[LotStatus.PENDING.value], took[LotStatus.AVAILABLE.value]
+    expired = took[LotStatus.EXPIRED.value]
+    debt = left
     tx = await book.post(
         TxType.REVERSAL, currency,
-        {Account.PENDING: -from_pending, Account.AVAILABLE: -from_available, Account.DEBT: -debt,
-         Account.EXPENSE: amount},
+        {Account.PENDING: -pending, Account.AVAILABLE: -available, Account.BREAKAGE: -expired,
+         Account.DEBT: -debt, Account.EXPENSE: amount},
         order_id=order_id, refund_id=refund_id,
     )
     await book.event(EventType.REVERSED, currency, amount, transaction_id=tx, order_id=order_id)
-    return from_pending + from_available, debt
+    return amount - debt, debt

@@ -129,20 +129,6 @@ def take_from_lots(lots: Iterable[LotView], amount: int) -> list[tuple[str, int]
     return taken
 
 
-def take_up_to(parts: Sequence[tuple[str, int]], amount: int) -> list[tuple[str, int]]:
-    """Take at most `amount` from (key, available) pairs in the order given."""
-    taken: list[tuple[str, int]] = []
-    left = amount
-    for key, have in parts:
-        if left <= 0:
-            break
-        part = min(have, left)
-        if part > 0:
-            taken.append((key, part))
-            left -= part
-    return taken
-
-
 def proportional_return(captured: int, refunded_before: int, refunded_after: int, base: int) -> int:
     """How much redeemed credit a refund gives back.
 
