@@ -10,7 +10,8 @@ Invariants:
      + remaining, none negative; available/pending balances equal the
      remaining of available/pending lots; expired lots hold nothing;
   4. held = sum of active holds = sum of the lots' held amounts;
-  5. a hold's captured amount equals what its allocations captured.
+  5. a hold's captured amount equals what its allocations captured;
+  6. every ledger transaction wrote at least one outbox event.
 """
 
 from __future__ import annotations
@@ -124,10 +125,19 @@ async def holds_match(conn: AsyncConnection) -> list[Violation]:
     return out
 
 
+async def transactions_without_event(conn: AsyncConnection) -> list[Violation]:
+    """Every ledger change must have reached the outbox in its transaction."""
+    tx, ev = t.transactions.c, t.events.c
+    q = (select(tx.transaction_id).select_from(
+        t.transactions.outerjoin(t.events, ev.transaction_id == tx.transaction_id)).where(ev.id.is_(None)))
+    return [Violation("outbox", f"transaction {tx_id} wrote no event") for tx_id in (await conn.execute(q)).scalars()]
+
+
 async def audit(conn: AsyncConnection) -> list[Violation]:
     """Every invariant; an empty list means the books are right."""
     out: list[Violation] = []
-    for check in (unbalanced_transactions, balances_match_entries, lots_conserved, holds_match):
+    for check in (unbalanced_transactions, balances_match_entries, lots_conserved, holds_match,
+                  transactions_without_event):
         out += await check(conn)
     return out
 

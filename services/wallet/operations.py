@@ -244,6 +244,8 @@ async def credit_award(book: Book, line: AwardLine, kind: str, source_id: str) -
         {Account.EXPENSE: -line.amount, Account.DEBT: repaid, Account.PENDING: credited},
         order_id=order_id, reason=None if kind == "order" else f"event {source_id}",
     )
+    if repaid:  # debt is paid first, so say so first
+        await book.event(EventType.DEBT_REPAID, line.currency, repaid, transaction_id=tx, order_id=order_id)
     if credited:
         await book.event(
             EventType.CREDITED, line.currency, credited, transaction_id=tx, order_id=order_id, lot_id=lot_id,

@@ -144,6 +144,16 @@ async def test_spent_cashback_taken_back_becomes_debt_paid_by_the_next_cashback(
     assert (big.credited.amount_minor, big.debt_repaid.amount_minor) == (50, 50)
     b = await balance(stack.w)
     assert (b.available.amount_minor, b.debt.amount_minor) == (50, 0)
+    call = stack.w.StreamEvents(pb.StreamEventsRequest(merchant_id="m1"), metadata=auth("service"))
+    events = []
+    while len(events) < 12:
+        ev = (await asyncio.wait_for(call.read(), 5)).event
+        events.append((pb.WalletEventType.Name(ev.type), ev.amount.amount_minor))
+        if events[-1] == ("WALLET_EVENT_TYPE_CREDITED", 50):
+            break
+    call.cancel()
+    assert ("WALLET_EVENT_TYPE_REVERSED", 100) in events
+    assert events.count(("WALLET_EVENT_TYPE_DEBT_REPAID", 50)) == 2
 
 
 async def test_refund_of_credit_from_an_expired_lot_expires_again_at_once(stack: Stack) -> None:

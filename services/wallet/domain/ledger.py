@@ -60,6 +60,7 @@ class EventType(StrEnum):
     EXPIRED = "expired"
     ADJUSTED = "adjusted"
     HELD = "held"
+    DEBT_REPAID = "debt_repaid"
 
 
 class HoldStatus(StrEnum):

@@ -70,6 +70,10 @@ class _WalletEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Walle
     """An ops adjustment."""
     WALLET_EVENT_TYPE_HELD: _WalletEventType.ValueType  # 9
     """Credit was held for a redemption."""
+    WALLET_EVENT_TYPE_DEBT_REPAID: _WalletEventType.ValueType  # 10
+    """New cashback paid off refund debt instead of being credited (amount =
+    the debt repaid). Nothing to tell the customer as "credited".
+    """
 
 class WalletEventType(_WalletEventType, metaclass=_WalletEventTypeEnumTypeWrapper): ...
 
@@ -92,6 +96,10 @@ WALLET_EVENT_TYPE_ADJUSTED: WalletEventType.ValueType  # 8
 """An ops adjustment."""
 WALLET_EVENT_TYPE_HELD: WalletEventType.ValueType  # 9
 """Credit was held for a redemption."""
+WALLET_EVENT_TYPE_DEBT_REPAID: WalletEventType.ValueType  # 10
+"""New cashback paid off refund debt instead of being credited (amount =
+the debt repaid). Nothing to tell the customer as "credited".
+"""
 Global___WalletEventType: _TypeAlias = WalletEventType  # noqa: Y015
 
 class _TransactionType:
