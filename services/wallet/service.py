@@ -113,8 +113,12 @@ class WalletService:
         """A replay must return the original failure too, so a refused request
         records its key (in its own transaction: the refused one rolled back)."""
         async with self.customer(merchant_id, customer_id) as book:
-            if await self._prior(book.conn, merchant_id, scope, key, fingerprint) is None:
-                await self._remember(book, scope, key, fingerprint, error=error)
+            try:
+                if await self._prior(book.conn, merchant_id, scope, key, fingerprint) is not None:
+                    return
+            except DomainError:
+                return  # a concurrent twin already recorded this key
+            await self._remember(book, scope, key, fingerprint, error=error)
 
     # -- holds ---------------------------------------------------------------------------
 

@@ -188,3 +188,36 @@ async def test_bad_refunds_give_clear_codes_and_change_nothing(
             merchant_id="m1", order_id=order_id, refund_id="r1", refunded_amount=amount), metadata=CO)
     assert err.value.code() == code
     assert (await balance(stack.w)).pending.amount_minor == 100
+
+
+async def test_concurrent_retries_of_one_award_credit_once(stack: Stack) -> None:
+    await stack.campaign(bps=1000, pending_days=14)
+    o = order("o1", 5000)
+
+    async def award() -> pb.AwardOrderResponse | str:
+        try:
+            return await stack.w.AwardOrder(pb.AwardOrderRequest(order=o), metadata=CO)
+        except grpc.aio.AioRpcError as err:  # a unique-key race is ABORTED: safe to retry
+            return err.code().name
+
+    results = await asyncio.gather(*(award() for _ in range(8)))
+    answers = [r for r in results if not isinstance(r, str)]
+    assert answers and all(r == answers[0] for r in answers)
+    assert {r for r in results if isinstance(r, str)} <= {"ABORTED"}
+    assert (await balance(stack.w)).pending.amount_minor == 500
+
+
+async def test_concurrent_refunds_never_exceed_the_order(stack: Stack) -> None:
+    await stack.campaign(bps=1000, pending_days=14)
+    await stack.w.AwardOrder(pb.AwardOrderRequest(order=order("o1", 1000)), metadata=CO)
+
+    async def refund(i: int) -> str:
+        try:
+            await _refund(stack, "o1", f"r{i}", 300)
+            return "OK"
+        except grpc.aio.AioRpcError as err:
+            return err.code().name
+
+    outcomes = sorted(await asyncio.gather(*(refund(i) for i in range(5))))
+    assert outcomes == ["FAILED_PRECONDITION", "FAILED_PRECONDITION", "OK", "OK", "OK"]
+    assert (await balance(stack.w)).pending.amount_minor == 100 - 3 * 30
