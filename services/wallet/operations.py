@@ -112,7 +112,7 @@ async def authorize(
 ) -> dict[str, Any]:
     lots = {lot["lot_id"]: lot for lot in await spendable_lots(book, currency)}
     taken = take_from_lots(_views(list(lots.values())), amount)  # InsufficientCredit: nothing written
-    hold = {
+    hold: dict[str, Any] = {
         "hold_id": new_id("hold"), "merchant_id": book.merchant_id, "customer_id": book.customer_id,
         "order_id": order_id, "currency": currency, "amount": amount, "captured": 0,
         "status": HoldStatus.ACTIVE.value, "expires_at": book.now + ttl, "created_at": book.now,

@@ -74,8 +74,9 @@ def balance_to_pb(merchant_id: str, customer_id: str, currency: str, b: dict[str
         pending=_m(currency, b["pending"]), held=_m(currency, b["held"]), debt=_m(currency, b["debt"]),
         next_expiry_amount=_m(currency, b.get("next_expiry_amount", 0)),
     )
-    if b.get("next_expiry_at") is not None:
-        out.next_expiry_at.CopyFrom(ts_to_pb(b["next_expiry_at"]))
+    expiry = ts_to_pb(b.get("next_expiry_at"))
+    if expiry is not None:
+        out.next_expiry_at.CopyFrom(expiry)
     return out
 
 
@@ -87,8 +88,9 @@ def event_to_pb(e: dict[str, Any]) -> pb.WalletEvent:
         transaction_id=e["transaction_id"] or "", occurred_at=ts_to_pb(e["occurred_at"]),
     )
     for name in ("available_at", "expires_at"):
-        if e[name] is not None:
-            getattr(out, name).CopyFrom(ts_to_pb(e[name]))
+        when = ts_to_pb(e[name])
+        if when is not None:
+            getattr(out, name).CopyFrom(when)
     return out
 
 
@@ -257,8 +259,9 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         for r in rows:
             item = pb.CustomerBalance(customer_id=r["customer_id"],
                                       balance=balance_to_pb(r["merchant_id"], r["customer_id"], r["currency"], r))
-            if r["last_order_at"] is not None:
-                item.last_order_at.CopyFrom(ts_to_pb(r["last_order_at"]))
+            last = ts_to_pb(r["last_order_at"])
+            if last is not None:
+                item.last_order_at.CopyFrom(last)
             out.append(item)
         return pb.ListBalancesResponse(balances=out, next_page_token=token)
 
