@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.rules.adapters.sql import insert_for
@@ -117,6 +117,16 @@ async def add_budget_used(conn: AsyncConnection, merchant_id: str, campaign_id: 
     await conn.execute(update(campaigns).where(
         campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id == campaign_id,
     ).values(budget_used=campaigns.c.budget_used + delta))
+
+
+async def add_budget_used_many(conn: AsyncConnection, merchant_id: str, deltas: list[tuple[str, int]]) -> None:
+    """One executemany for all the campaigns an order paid."""
+    if not deltas:
+        return
+    stmt = update(campaigns).where(
+        campaigns.c.merchant_id == bindparam("m"), campaigns.c.campaign_id == bindparam("cid"),
+    ).values(budget_used=campaigns.c.budget_used + bindparam("delta"))
+    await conn.execute(stmt, [{"m": merchant_id, "cid": cid, "delta": delta} for cid, delta in deltas])
 
 
 async def tier_policy_json(conn: AsyncConnection, merchant_id: str) -> str | None:

@@ -122,6 +122,28 @@ async def add_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, c
             set_={"award_count": d.c.award_count + count}))
 
 
+async def add_usage_many(conn: AsyncConnection, merchant_id: str, customer_id: str,
+                         rows: list[tuple[str, int, str]]) -> None:
+    """Record one award per (campaign_id, amount, local day): two statements
+    for any number of awards, so an order paying many campaigns stays cheap."""
+    if not rows:
+        return
+    t, d = customer_usage, customer_day_usage
+    stmt = insert_for(conn, t)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.merchant_id, t.c.campaign_id, t.c.customer_id],
+        set_={"amount_minor": t.c.amount_minor + stmt.excluded.amount_minor,
+              "award_count": t.c.award_count + stmt.excluded.award_count})
+    await conn.execute(stmt, [{"merchant_id": merchant_id, "campaign_id": cid, "customer_id": customer_id,
+                               "amount_minor": amount, "award_count": 1} for cid, amount, _ in rows])
+    days = insert_for(conn, d)
+    days = days.on_conflict_do_update(
+        index_elements=[d.c.merchant_id, d.c.campaign_id, d.c.customer_id, d.c.local_day],
+        set_={"award_count": d.c.award_count + days.excluded.award_count})
+    await conn.execute(days, [{"merchant_id": merchant_id, "campaign_id": cid, "customer_id": customer_id,
+                               "local_day": day, "award_count": 1} for cid, _, day in rows])
+
+
 async def _release_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_id: str,
                          amount: int, count: int, day: str | None) -> None:
     """A reversal gives usage back. Plain UPDATEs: the rows exist (the award

@@ -115,7 +115,7 @@ def qualify_rule(rule: Rule, order: OrderIn, profile: Profile, bases: list[Money
         return skipped
     if rule.min_order is not None and whole < rule.min_order:
         return _skip(rule, SkipCode.BELOW_MINIMUM, f"the order is below the minimum of {rule.min_order}")
-    eligible = Money.zero(order.currency)
+    eligible = 0  # minor units; plain ints in this loop, which runs per line per campaign
     weighted = 0  # Σ base × bps, exact: rounding happens once below
     rates: set[int] = set()
     any_line = False
@@ -125,7 +125,7 @@ def qualify_rule(rule: Rule, order: OrderIn, profile: Profile, bases: list[Money
             continue
         any_line = True
         bps = rate_for(rule, line, profile.tier)
-        eligible = eligible + base
+        eligible += base.minor
         weighted += base.minor * bps
         rates.add(bps)
     if not any_line:
@@ -135,10 +135,11 @@ def qualify_rule(rule: Rule, order: OrderIn, profile: Profile, bases: list[Money
         # line is covered; caps and limits still bound it in settle().
         return Candidate(rule, rule.fixed, f"fixed {rule.fixed}")
     amount = Money(order.currency, div_round(weighted, 10_000, Rounding.HALF_UP))
+    base = Money(order.currency, eligible)
     if len(rates) == 1:
-        how = f"{bps_text(next(iter(rates)))} of {eligible}"
+        how = f"{bps_text(next(iter(rates)))} of {base}"
     else:
-        how = f"per-item rates ({', '.join(bps_text(r) for r in sorted(rates))}) on {eligible}"
+        how = f"per-item rates ({', '.join(bps_text(r) for r in sorted(rates))}) on {base}"
     return Candidate(rule, amount, how)
 
 

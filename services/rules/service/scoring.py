@@ -48,9 +48,9 @@ async def _usage(conn: AsyncConnection, merchant_id: str, customer_id: str, cand
 
 async def _commit_awards(conn: AsyncConnection, merchant_id: str, customer_id: str, out: ScoreOut,
                          order_id: str | None) -> None:
-    for a in out.awards:
-        await campaign_repo.add_budget_used(conn, merchant_id, a.campaign_id, a.amount.minor)
-        await history_repo.add_usage(conn, merchant_id, customer_id, a.campaign_id, a.amount.minor, 1, a.local_day)
+    await campaign_repo.add_budget_used_many(conn, merchant_id, [(a.campaign_id, a.amount.minor) for a in out.awards])
+    await history_repo.add_usage_many(conn, merchant_id, customer_id,
+                                      [(a.campaign_id, a.amount.minor, a.local_day) for a in out.awards])
     if order_id is not None:
         await history_repo.insert_awards(conn, [
             {"merchant_id": merchant_id, "order_id": order_id, "campaign_id": a.campaign_id,
