@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from services.wallet.commands import Adjust, Authorize, RulesPort
 from services.wallet.domain.ledger import HoldStatus, LotStatus
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("cashback.wallet")
 
 
 @dataclass(frozen=True)
@@ -302,13 +304,16 @@ class WalletService:
                     due[(m, c)] = None
         settled = 0
         for merchant_id, customer_id in due:
-            async with self.db.write() as conn:
-                book = await Book.open(conn, merchant_id, customer_id, now, skip_locked=self.db.is_postgres)
-                if book is None:
-                    continue
-                await ops.settle(book)
-                await book.flush()
-                settled += 1
+            try:
+                async with self.db.write() as conn:
+                    book = await Book.open(conn, merchant_id, customer_id, now, skip_locked=self.db.is_postgres)
+                    if book is None:
+                        continue
+                    await ops.settle(book)
+                    await book.flush()
+                    settled += 1
+            except Exception:
+                log.exception("sweep failed for a customer", extra={"merchant_id": merchant_id})
         if settled:
             self.notify_changed()
         return settled

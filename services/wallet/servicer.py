@@ -40,6 +40,20 @@ EVENT_TYPE = {name.removeprefix("WALLET_EVENT_TYPE_").lower(): value
               for name, value in pb.WalletEventType.items() if value}
 
 
+# No single amount above 10^15 minor units (10^13 SAR, 10^15 IRR): far beyond any
+# real order, and it keeps every sum of amounts inside int64 in both databases.
+MAX_MINOR = 10**15
+
+
+def _amount(msg: Any, name: str, *, positive: bool = True) -> Money:
+    if not msg.HasField(name):
+        raise InvalidArgument(f"{name} is required", field=name)
+    amount = money_from_pb(getattr(msg, name), name, positive=positive)
+    if abs(amount.minor) > MAX_MINOR:
+        raise InvalidArgument(f"{name} is larger than {MAX_MINOR} minor units", field=f"{name}.amount_minor")
+    return amount
+
+
 def _page_size(value: int, default: int = 50, most: int = 500) -> int:
     if value < 0:
         raise InvalidArgument("page_size must not be negative", field="page_size")
@@ -115,6 +129,8 @@ def order_command(order: rules_pb2.Order, fp: str, now: datetime) -> commands.Aw
     for name in ("shipping", "tax", "wallet_paid"):
         optional_money(order, name, f"order.{name}", currency=cur)
     base = net_merchandise(lines, order_discount.minor)
+    if base > MAX_MINOR:
+        raise InvalidArgument(f"the order's merchandise amount is above {MAX_MINOR} minor units", field="order.lines")
     # Like rules, an order without placed_at was placed now.
     placed_at = ts_from_pb(order.placed_at, "order.placed_at") if order.HasField("placed_at") else now
     return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base, placed_at, fp, order)
@@ -168,9 +184,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     ) -> pb.AuthorizeRedemptionResponse:
         for name in ("merchant_id", "customer_id", "order_id", "idempotency_key"):
             require_id(getattr(request, name), name)
-        if not request.HasField("amount"):
-            raise InvalidArgument("amount is required", field="amount")
-        amount = money_from_pb(request.amount, "amount", positive=True)
+        amount = _amount(request, "amount")
         ttl = self.svc.config.hold_ttl_default
         if request.HasField("hold_ttl"):
             ttl = duration_from_pb(request.hold_ttl, "hold_ttl")
@@ -185,9 +199,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     ) -> pb.CaptureRedemptionResponse:
         require_id(request.merchant_id, "merchant_id")
         require_id(request.hold_id, "hold_id")
-        amount = None
-        if request.HasField("amount"):
-            amount = money_from_pb(request.amount, "amount", positive=True)
+        amount = _amount(request, "amount") if request.HasField("amount") else None
         hold = await self.svc.capture(request.merchant_id, request.hold_id, amount)
         return pb.CaptureRedemptionResponse(hold=hold_to_pb(hold))
 
@@ -199,9 +211,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def RefundOrder(self, request: pb.RefundOrderRequest, context: Any) -> pb.RefundOrderResponse:
         for name in ("merchant_id", "order_id", "refund_id"):
             require_id(getattr(request, name), name)
-        if not request.HasField("refunded_amount"):
-            raise InvalidArgument("refunded_amount is required", field="refunded_amount")
-        amount = money_from_pb(request.refunded_amount, "refunded_amount", positive=True)
+        amount = _amount(request, "refunded_amount")
         cmd = commands.RefundOrder(request.merchant_id, request.order_id, request.refund_id, amount,
                                    fingerprint(request))
         r = await orders.refund_order(self.svc, cmd)
@@ -215,9 +225,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             raise InvalidArgument("reason is required", field="reason")
         if len(request.reason) > 1000:
             raise InvalidArgument("reason is longer than 1000 characters", field="reason")
-        if not request.HasField("amount"):
-            raise InvalidArgument("amount is required", field="amount")
-        amount = money_from_pb(request.amount, "amount")
+        amount = _amount(request, "amount", positive=False)
         if amount.minor == 0:
             raise InvalidArgument("amount must not be zero", field="amount.amount_minor")
         cmd = commands.Adjust(request.merchant_id, request.customer_id, amount, request.reason,

@@ -179,3 +179,11 @@ async def test_stream_delivers_every_change_in_order_and_resumes_from_a_cursor(
                           metadata=auth("service"))
     assert (await call.read()).event.amount.amount_minor == 200
     call.cancel()
+
+
+async def test_an_absurd_amount_is_invalid_not_an_internal_error(wallet_server: ServiceHandle) -> None:
+    s = stub(wallet_server.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await adjust(s, 2**62)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "amount.amount_minor" in violations(err.value)
