@@ -146,3 +146,25 @@ async def test_the_best_exclusive_award_pays_alone_with_its_pending_and_expiry_d
     assert score.awards[0].expires_at.ToDatetime(tzinfo=T0.tzinfo) == T0 + timedelta(days=104)
     assert {s.campaign_id: s.code for s in score.skipped} == {
         "everyday": rules_pb2.SKIP_REASON_EXCLUSIVE, "small": rules_pb2.SKIP_REASON_EXCLUSIVE}
+
+
+async def test_an_event_id_reused_for_another_customer_is_already_exists(stub) -> None:
+    await _create(stub, campaign("review", trigger=rules_pb2.TRIGGER_EVENT, event_type="product_review", fixed=500))
+    req = rules_pb2.ScoreEventRequest(merchant_id="m1", customer_id="c1", event_type="product_review",
+                                      event_id="rev-1")
+    await stub.ScoreEvent(req, metadata=SVC)
+    req.customer_id = "c2"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.ScoreEvent(req, metadata=SVC)
+    assert err.value.code() is grpc.StatusCode.ALREADY_EXISTS and "rev-1" in err.value.details()
+    # Another event type pays nothing and says why.
+    other = rules_pb2.ScoreEventRequest(merchant_id="m1", customer_id="c1", event_type="signup", event_id="s-1")
+    score = (await stub.ScoreEvent(other, metadata=SVC)).score
+    assert not score.awards and [s.code for s in score.skipped] == [rules_pb2.SKIP_REASON_EVENT_TYPE]
+
+
+async def test_a_coupon_campaign_pays_only_with_its_code_in_any_case(stub) -> None:
+    await _create(stub, campaign("spring", percent_bps=1000, coupon_codes=["SPRING26"]))
+    assert (await _score(stub, order("o1", line("a", 10000), coupon_codes=["spring26"]))).total.amount_minor == 1000
+    plain = await _score(stub, order("o2", line("a", 10000)))
+    assert plain.total.amount_minor == 0 and plain.skipped[0].code == rules_pb2.SKIP_REASON_COUPON
