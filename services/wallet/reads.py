@@ -62,7 +62,7 @@ async def list_expiring(
         out = []
         for customer_id, currency, amount, earliest in page:
             lot_ids = (await conn.execute(
-                select(L.lot_id).where(*cond[:-1], L.customer_id == customer_id, L.currency == currency)
+                select(L.lot_id).where(*cond, L.customer_id == customer_id, L.currency == currency)
                 .order_by(L.expires_at, L.lot_id)
             )).scalars().all()
             out.append({"customer_id": customer_id, "amount": Money(currency, int(amount)),

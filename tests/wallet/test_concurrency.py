@@ -60,5 +60,5 @@ async def test_200_concurrent_authorizations_over_two_wallet_processes_hold_exac
     finally:
         for c in channels:
             await c.close()
-        for p in procs:
-            await asyncio.to_thread(p.terminate)
+        codes = [await asyncio.to_thread(p.terminate) for p in procs]
+    assert codes == [0, 0], "a wallet process did not stop cleanly on SIGTERM"
