@@ -89,3 +89,14 @@ async def test_reports_page_with_tokens(stack: Stack) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stack.w.ListBalances(pb.ListBalancesRequest(merchant_id="m1", page_token="zzz"), metadata=OPS)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_expiring_credits_can_be_asked_for_a_window(stack: Stack) -> None:
+    now = datetime.now(UTC)
+    await _adjust(stack, "c1", 100, now + timedelta(days=2))
+    await _adjust(stack, "c1", 250, now + timedelta(days=10))
+    credits = (await stack.w.ListExpiringCredits(pb.ListExpiringCreditsRequest(
+        merchant_id="m1", expires_before=ts(now + timedelta(days=30)), expires_after=ts(now + timedelta(days=5))),
+        metadata=OPS)).credits
+    assert [(c.customer_id, c.amount.amount_minor, len(c.lot_ids)) for c in credits] == [("c1", 250, 1)]
+    assert credits[0].earliest_expiry.ToDatetime(tzinfo=UTC) > now + timedelta(days=9)
