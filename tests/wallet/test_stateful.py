@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from cashback_kit.db import Database
 from cashback_kit.errors import DomainError, HoldExpired, HoldNotActive, InsufficientCredit, InvalidArgument
 from cashback_kit.money import Money
+from services.wallet import operations as ops
 from services.wallet.auditor import audit
 from services.wallet.commands import Adjust, Authorize
 from services.wallet.main import MIGRATIONS
@@ -33,6 +34,7 @@ class MLot:
     remaining: int
     expires_at: datetime | None
     created_at: datetime
+    available_at: datetime | None = None  # None: available at once
 
 
 @dataclass
@@ -72,16 +74,23 @@ class Model:
         h.status, h.captured = status, captured
         self.expire_due()  # credit back to a lot past expiry expires at once
 
+    def spendable(self, lot: MLot) -> bool:
+        return lot.available_at is None or lot.available_at <= self.now
+
     @property
     def available(self) -> int:
-        return sum(lot.remaining for lot in self.lots)
+        return sum(lot.remaining for lot in self.lots if self.spendable(lot))
+
+    @property
+    def pending(self) -> int:
+        return sum(lot.remaining for lot in self.lots if not self.spendable(lot))
 
     @property
     def held(self) -> int:
         return sum(h.amount for h in self.holds if h.status == "active")
 
     def take(self, amount: int) -> list[tuple[MLot, int]]:
-        order = sorted((lot for lot in self.lots if lot.remaining > 0), key=lambda lot: (
+        order = sorted((lot for lot in self.lots if lot.remaining > 0 and self.spendable(lot)), key=lambda lot: (
             lot.expires_at is None, lot.expires_at or lot.created_at, lot.created_at, lot.seq))
         out, left = [], amount
         for lot in order:
@@ -123,6 +132,23 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
             self.model.lots.append(MLot(self.seq, amount, expires_at, self.clock.now))
             self.run(self.svc.adjust(Adjust(M, self.customer, Money("SAR", amount), "credit", uuid.uuid4().hex,
                                             uuid.uuid4().hex, expires_at)))
+
+        @rule(amount=st.integers(1, 1000), pending=st.integers(1, 3000),
+              expires_after=st.one_of(st.none(), st.integers(1, 3000)))
+        def award(self, amount: int, pending: int, expires_after: int | None) -> None:
+            """Cashback as AwardOrder credits it (the ledger operation; rules is not needed here)."""
+            available_at = self.clock.now + timedelta(minutes=pending)
+            expires_at = available_at + timedelta(minutes=expires_after) if expires_after else None
+            self.model.settle()
+            self.seq += 1
+            self.model.lots.append(MLot(self.seq, amount, expires_at, self.clock.now, available_at))
+            line = ops.AwardLine("camp", "SAR", amount, available_at, expires_at)
+
+            async def credit() -> None:
+                async with self.svc.customer(M, self.customer) as book:
+                    await ops.credit_award(book, line, "order", uuid.uuid4().hex)
+
+            self.run(credit())
 
         @rule(amount=st.integers(1, 1000))
         def debit(self, amount: int) -> None:
@@ -192,7 +218,8 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
         def balances_match_the_model(self) -> None:
             b = self.run(self.svc.get_balance(M, self.customer, "SAR"))
             self.model.settle()
-            assert (b["available"], b["held"]) == (self.model.available, self.model.held)
+            assert (b["available"], b["pending"], b["held"]) == (
+                self.model.available, self.model.pending, self.model.held)
 
         def teardown(self) -> None:
             async def check() -> list[Any]:
