@@ -10,6 +10,8 @@ written and the caller gets UNAVAILABLE."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -53,11 +55,18 @@ def _replay(row: dict[str, Any], fingerprint: str, what: str) -> AwardResult:
     return AwardResult(bytes(row["score"]), Money(cur, int(row["credited"])), Money(cur, int(row["debt_repaid"])))
 
 
-async def _credit(
+async def _award(
     svc: WalletService, merchant_id: str, customer_id: str, kind: str, source_id: str, fingerprint: str,
-    scored: Scored, base: int, placed_at: Any,
+    score: Callable[[], Awaitable[Scored]], base: int, placed_at: datetime,
 ) -> AwardResult:
+    """Score with rules (idempotent there), then credit one lot per award in
+    one transaction, unless this order/event was credited already."""
     what = "order_id" if kind == "order" else "event_id"
+    async with svc.db.read() as conn:
+        row = await _award_row(conn, merchant_id, kind, source_id)
+    if row is not None:
+        return _replay(row, fingerprint, what)
+    scored = await score()
     async with svc.customer(merchant_id, customer_id) as book:
         row = await _award_row(book.conn, merchant_id, kind, source_id)
         if row is not None:  # a concurrent retry got here first
@@ -88,23 +97,13 @@ async def _credit(
 
 
 async def award_order(svc: WalletService, cmd: AwardOrder) -> AwardResult:
-    async with svc.db.read() as conn:
-        row = await _award_row(conn, cmd.merchant_id, "order", cmd.order_id)
-    if row is not None:
-        return _replay(row, cmd.fingerprint, "order_id")
-    scored = await _rules(svc).score_order(cmd.payload)
-    return await _credit(svc, cmd.merchant_id, cmd.customer_id, "order", cmd.order_id, cmd.fingerprint,
-                         scored, cmd.base, cmd.placed_at)
+    return await _award(svc, cmd.merchant_id, cmd.customer_id, "order", cmd.order_id, cmd.fingerprint,
+                        lambda: _rules(svc).score_order(cmd.payload), cmd.base, cmd.placed_at)
 
 
 async def award_event(svc: WalletService, cmd: AwardEvent) -> AwardResult:
-    async with svc.db.read() as conn:
-        row = await _award_row(conn, cmd.merchant_id, "event", cmd.event_id)
-    if row is not None:
-        return _replay(row, cmd.fingerprint, "event_id")
-    scored = await _rules(svc).score_event(cmd.payload)
-    return await _credit(svc, cmd.merchant_id, cmd.customer_id, "event", cmd.event_id, cmd.fingerprint,
-                         scored, 0, cmd.occurred_at)
+    return await _award(svc, cmd.merchant_id, cmd.customer_id, "event", cmd.event_id, cmd.fingerprint,
+                        lambda: _rules(svc).score_event(cmd.payload), 0, cmd.occurred_at)
 
 
 def _refund_replay(row: dict[str, Any], fingerprint: str) -> RefundResult:
