@@ -38,7 +38,7 @@ def collect(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 def _money(v: Violations, c: rules_pb2.Campaign, name: str, currency: str | None, *, positive: bool) -> None:
-    if c.HasField(name):
+    if c.HasField(name):  # type: ignore[arg-type]
         kw = {"positive": True} if positive else {"non_negative": True}
         collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
 
@@ -58,7 +58,7 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
     Raises InvalidArgument listing every violation found."""
     c = rules_pb2.Campaign.FromString(c.SerializeToString())
     for name in OUTPUT_ONLY:
-        c.ClearField(name)
+        c.ClearField(name)  # type: ignore[arg-type]
     v = Violations()
     collect(v, require_id, c.merchant_id, "campaign.merchant_id")
     if c.campaign_id or not creating:
@@ -123,14 +123,14 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
 
 
 def _opt_money(c: rules_pb2.Campaign, name: str) -> Money | None:
-    if not c.HasField(name):
+    if not c.HasField(name):  # type: ignore[arg-type]
         return None
     m = getattr(c, name)
     return Money(m.currency_code, m.amount_minor)
 
 
 def _opt_ts(c: rules_pb2.Campaign, name: str) -> datetime | None:
-    return ts_from_pb(getattr(c, name), name) if c.HasField(name) else None
+    return ts_from_pb(getattr(c, name), name) if c.HasField(name) else None  # type: ignore[arg-type]
 
 
 def to_rule(c: rules_pb2.Campaign, seq: int) -> Rule:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from cashback.common.v1 import common_pb2
 from cashback.rules.v1 import rules_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from cashback_kit.errors import Violations
 from cashback_kit.money import Money, validate_currency
@@ -95,14 +96,14 @@ def score_to_pb(score: ScoreOut, *, merchant_id: str, customer_id: str, order_id
                 event_id: str = "") -> rules_pb2.Score:
     pb = rules_pb2.Score(order_id=order_id, event_id=event_id, merchant_id=merchant_id, customer_id=customer_id)
     if score.currency:
-        pb.total.CopyFrom(money_to_pb(score.total))
+        pb.total.CopyFrom(money_pb(score.total))
     for a in score.awards:
         award = pb.awards.add(campaign_id=a.campaign_id, campaign_version=a.campaign_version,
                               explanation=a.explanation)
-        award.amount.CopyFrom(money_to_pb(a.amount))
-        award.available_at.CopyFrom(ts_to_pb(a.available_at))
+        award.amount.CopyFrom(money_pb(a.amount))
+        award.available_at.CopyFrom(ts_pb(a.available_at))
         if a.expires_at is not None:
-            award.expires_at.CopyFrom(ts_to_pb(a.expires_at))
+            award.expires_at.CopyFrom(ts_pb(a.expires_at))
     for s in score.skipped:
         pb.skipped.add(campaign_id=s.campaign_id, campaign_version=s.campaign_version, reason=s.reason,
                        code=int(s.code))
@@ -111,5 +112,11 @@ def score_to_pb(score: ScoreOut, *, merchant_id: str, customer_id: str, order_id
 
 def money_pb(m: Money) -> common_pb2.Money:
     out = money_to_pb(m)
+    assert out is not None
+    return out
+
+
+def ts_pb(dt: datetime) -> Timestamp:
+    out = ts_to_pb(dt)
     assert out is not None
     return out

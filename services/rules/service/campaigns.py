@@ -18,12 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cashback_kit.db import Database
 from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from cashback_kit.money import Money
-from cashback_kit.pb import ts_to_pb
 from services.rules.adapters import campaign_repo
 from services.rules.adapters.campaign_repo import CampaignRow
 from services.rules.adapters.sql import from_micros, to_micros
 from services.rules.campaign_pb import OUTPUT_ONLY, normalize
-from services.rules.order_pb import money_pb
+from services.rules.order_pb import money_pb, ts_pb
 
 ENDED = rules_pb2.CAMPAIGN_STATUS_ENDED
 _SETTABLE = {rules_pb2.CAMPAIGN_STATUS_ACTIVE, rules_pb2.CAMPAIGN_STATUS_PAUSED, ENDED}
@@ -38,8 +37,8 @@ def present(row: CampaignRow, body: bytes) -> rules_pb2.Campaign:
     """A stored version with the campaign-wide fields of its row."""
     c = rules_pb2.Campaign.FromString(body)
     c.status = row.status  # type: ignore[assignment]
-    c.created_at.CopyFrom(ts_to_pb(from_micros(row.created_at)))
-    c.updated_at.CopyFrom(ts_to_pb(from_micros(row.updated_at)))
+    c.created_at.CopyFrom(ts_pb(from_micros(row.created_at)))
+    c.updated_at.CopyFrom(ts_pb(from_micros(row.updated_at)))
     c.budget_used.CopyFrom(money_pb(Money(row.currency, row.budget_used)))
     return c
 
@@ -69,9 +68,9 @@ def merge(current: rules_pb2.Campaign, patch: rules_pb2.Campaign, paths: list[st
                 out.fixed.CopyFrom(patch.fixed)
             continue
         fd = rules_pb2.Campaign.DESCRIPTOR.fields_by_name[path]
-        out.ClearField(path)
+        out.ClearField(path)  # type: ignore[arg-type]  # a validated field name
         if fd.message_type is not None and not _repeated(fd):
-            if patch.HasField(path):
+            if patch.HasField(path):  # type: ignore[arg-type]
                 getattr(out, path).CopyFrom(getattr(patch, path))
         elif fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             getattr(out, path).update(getattr(patch, path))
@@ -91,7 +90,7 @@ def _comparable(c: rules_pb2.Campaign) -> bytes:
     x = rules_pb2.Campaign()
     x.CopyFrom(c)
     for name in (*OUTPUT_ONLY, "status"):
-        x.ClearField(name)
+        x.ClearField(name)  # type: ignore[arg-type]
     return x.SerializeToString(deterministic=True)
 
 
