@@ -5,7 +5,13 @@ concurrent duplicate wait and then fail), lock the customer row (read once as
 the profile), qualify the index's shortlist, lock the budgets of the campaigns
 that may pay (campaign_id order), read usage, settle, write usage and awards.
 On PostgreSQL the row locks make concurrent calls exact; on SQLite the write
-transaction (BEGIN IMMEDIATE) already runs alone."""
+transaction (BEGIN IMMEDIATE) already runs alone.
+
+The campaign snapshot is taken (generation checked) just before the write
+transaction, not inside it, so the index rebuild never holds row locks. A
+campaign paused or edited in that instant may still score one order with the
+version it had; the award records that version, and budgets stay exact
+because they are read under the lock."""
 
 from __future__ import annotations
 
