@@ -60,6 +60,7 @@ async def running_service(
     env: Mapping[str, str] | None = None,
     keys_file: Path | None = None,
 ) -> AsyncIterator[ServiceHandle]:
+    own_keys = keys_file is None
     if keys_file is None:
         fd, name = tempfile.mkstemp(suffix=".keys.json")
         os.close(fd)
@@ -76,6 +77,8 @@ async def running_service(
         yield handle
     finally:
         await handle.stop()
+        if own_keys:
+            keys_file.unlink(missing_ok=True)
 
 
 def auth(role: str = "ops") -> tuple[tuple[str, str], ...]:
