@@ -44,6 +44,7 @@ ENV_VARS = (
     "CASHBACK_TLS_CLIENT_CA",
     "CASHBACK_TLS_CA",
     "CASHBACK_TRACING",
+    "WALLET_SWEEP_INTERVAL_SECONDS",
 )
 
 
@@ -71,6 +72,8 @@ class Settings:
     tls_client_ca: str
     tls_ca: str
     tracing: str
+    # Wallet: seconds between sweeps (mature, expire, release stale holds); 0 = off.
+    wallet_sweep_interval: str
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +104,7 @@ class Settings:
             tls_client_ca=e.get("CASHBACK_TLS_CLIENT_CA", ""),
             tls_ca=e.get("CASHBACK_TLS_CA", ""),
             tracing=e.get("CASHBACK_TRACING", "off"),
+            wallet_sweep_interval=e.get("WALLET_SWEEP_INTERVAL_SECONDS", "30"),
         )
 
     @property

@@ -17,14 +17,18 @@ err_console = Console(stderr=True)
 
 def audit(
     database_url: str = typer.Option(
-        ..., "--database-url", envvar="WALLET_DATABASE_URL",
-        help="The wallet's SQLAlchemy URL (postgresql+asyncpg://... or sqlite+aiosqlite:///...).",
+        "", "--database-url", envvar="WALLET_DATABASE_URL", show_default=False,
+        help="The wallet's SQLAlchemy URL (postgresql+asyncpg://... or sqlite+aiosqlite:///...); "
+        "default: WALLET_DATABASE_URL, else make run's var/wallet.db.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the violations as JSON."),
 ) -> None:
     """Check the wallet's books: every transaction balances, balances equal their
     entries, every lot adds up, held equals the active holds. Exit 1 on any violation."""
+    from cashback_kit.config import Settings
     from services.wallet.auditor import audit_database
+
+    database_url = database_url or Settings.from_env("wallet").database_url
 
     try:
         violations = asyncio.run(audit_database(database_url))

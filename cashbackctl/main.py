@@ -12,6 +12,7 @@ import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cashbackctl import campaigns, customers, notify_cmds
+from cashbackctl.audit import audit
 from cashbackctl.common import STATE, Ctx, ctx, dev_ops_key
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -22,6 +23,7 @@ app.add_typer(notify_cmds.templates, name="templates")
 app.add_typer(notify_cmds.reminders, name="reminders")
 app.command("adjust")(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)
+app.command("audit")(audit)
 
 
 @app.callback()

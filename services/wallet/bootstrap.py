@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from cashback.wallet.v1 import wallet_pb2_grpc
 
@@ -24,8 +23,8 @@ SWEEP_INTERVAL_ENV = "WALLET_SWEEP_INTERVAL_SECONDS"
 log = logging.getLogger("cashback.wallet.sweeper")
 
 
-def wallet_config(env: Mapping[str, str]) -> WalletConfig:
-    raw = env.get(SWEEP_INTERVAL_ENV, "30")
+def wallet_config(settings: Settings) -> WalletConfig:
+    raw = settings.wallet_sweep_interval
     try:
         interval = float(raw)
     except ValueError as exc:
@@ -49,8 +48,7 @@ def sweeper(service: WalletService) -> Callable[[], Awaitable[None]]:
 
 
 async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
-    # The sweep interval is wallet-only, so it is read here rather than in the kit's Settings.
-    config = wallet_config(os.environ)
+    config = wallet_config(settings)
     rules = GrpcRules(settings)
     service = WalletService(db, rules, config=config)
     parts = ServiceParts(
