@@ -74,6 +74,7 @@ def describe_error(exc: grpc.RpcError) -> str:
                 bad = error_details_pb2.BadRequest()
                 if detail.Unpack(bad):
                     fields += [f"{v.field}: {v.description}" for v in bad.field_violations]
+    fields = [f for f in fields if f not in text]  # the message often names the first violation already
     suffix = f" ({'; '.join(fields)})" if fields else ""
     return f"{code}: {text}{suffix}"
 
@@ -83,7 +84,7 @@ def call(fn: Callable[..., T], request: Message, *, timeout: float = 30) -> T:
     try:
         return fn(request, metadata=ctx().metadata(), timeout=timeout)
     except grpc.RpcError as exc:
-        err_console.print(f"[red]error[/red] {describe_error(exc)}", highlight=False)
+        err_console.print(f"[red]error[/red] {describe_error(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -126,5 +127,5 @@ def emit(data: Message | Sequence[Message] | dict[str, Any], columns: Sequence[t
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[red]error[/red] {message}", highlight=False)
+    err_console.print(f"[red]error[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
