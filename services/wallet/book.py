@@ -185,7 +185,7 @@ class Book:
 
     async def update_lot(self, lot: dict[str, Any], **values: Any) -> None:
         """Write new values for a lot row read in this transaction (we hold the lock)."""
-        await self.conn.execute(update(t.lots).where(t.lots.c.lot_id == lot["lot_id"]).values(**values))
+        await self.conn.execute(update(t.lots).where(self._me(t.lots), t.lots.c.lot_id == lot["lot_id"]).values(**values))
         lot.update(values)
 
     # -- holds ------------------------------------------------------------------------
@@ -202,7 +202,7 @@ class Book:
     async def allocations(self, hold_id: str) -> list[dict[str, Any]]:
         q = (
             select(t.hold_allocations)
-            .where(t.hold_allocations.c.hold_id == hold_id)
+            .where(self._me(t.hold_allocations), t.hold_allocations.c.hold_id == hold_id)
             .order_by(t.hold_allocations.c.seq)
         )
         return [dict(r) for r in (await self.conn.execute(q)).mappings().all()]
@@ -210,6 +210,8 @@ class Book:
     async def update_allocation(self, alloc: dict[str, Any], **values: Any) -> None:
         ha = t.hold_allocations
         await self.conn.execute(
-            update(ha).where(ha.c.hold_id == alloc["hold_id"], ha.c.lot_id == alloc["lot_id"]).values(**values)
+            update(ha)
+            .where(self._me(ha), ha.c.hold_id == alloc["hold_id"], ha.c.lot_id == alloc["lot_id"])
+            .values(**values)
         )
         alloc.update(values)

@@ -170,7 +170,8 @@ async def _close_hold(book: Book, hold: dict[str, Any], captured: int, status: H
         await book.event(EventType.RELEASED, hold["currency"], released, transaction_id=tx,
                          order_id=hold["order_id"], hold_id=hold["hold_id"])
     values = {"status": status.value, "captured": captured, "closed_at": book.now}
-    await book.conn.execute(t.holds.update().where(H.hold_id == hold["hold_id"]).values(**values))
+    await book.conn.execute(
+        t.holds.update().where(book._me(t.holds), H.hold_id == hold["hold_id"]).values(**values))
     hold.update(values)
     await _expire_if_due(book, touched)
 

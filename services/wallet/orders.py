@@ -159,7 +159,8 @@ async def refund_order(svc: WalletService, cmd: RefundOrder) -> RefundResult:
             taken, debt = 0, 0
         await book.conn.execute(
             update(t.awards)
-            .where(A.merchant_id == cmd.merchant_id, A.kind == "order", A.source_id == cmd.order_id)
+            .where(A.merchant_id == cmd.merchant_id, A.customer_id == order["customer_id"], A.kind == "order",
+                   A.source_id == cmd.order_id)
             .values(refunded=after, credit_returned=int(order["credit_returned"]) + returned)
         )
         await book.conn.execute(insert(t.refunds).values(
