@@ -49,6 +49,8 @@ class Book:
         self._stored: set[str] = set()
         self._dirty: set[str] = set()
         self.customer: dict[str, Any] = {}
+        # Types of the ledger transactions posted, counted in metrics once committed.
+        self.posted: list[str] = []
 
     # -- locking -----------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class Book:
                     raise NegativeBalance(f"{col} would go to {bal[col]} for {self.customer_id}")
         self._dirty.add(currency)
         tx_id = new_id("tx")
+        self.posted.append(tx_type.value)
         await self.conn.execute(
             insert(t.transactions).values(
                 transaction_id=tx_id, merchant_id=self.merchant_id, customer_id=self.customer_id,
@@ -185,7 +188,9 @@ class Book:
 
     async def update_lot(self, lot: dict[str, Any], **values: Any) -> None:
         """Write new values for a lot row read in this transaction (we hold the lock)."""
-        await self.conn.execute(update(t.lots).where(self._me(t.lots), t.lots.c.lot_id == lot["lot_id"]).values(**values))
+        await self.conn.execute(
+            update(t.lots).where(self._me(t.lots), t.lots.c.lot_id == lot["lot_id"]).values(**values)
+        )
         lot.update(values)
 
     # -- holds ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from services.wallet import tables as t
 from services.wallet.book import Book
 from services.wallet.commands import Adjust, Authorize, RulesPort
 from services.wallet.domain.ledger import HoldStatus, LotStatus
+from services.wallet.metrics import ledger_committed
 
 Clock = Callable[[], datetime]
 log = logging.getLogger("cashback.wallet")
@@ -73,6 +74,7 @@ class WalletService:
             await ops.settle(book)
             yield book
             await book.flush()
+        ledger_committed(book.posted)
         self.notify_changed()
 
     def notify_changed(self) -> None:
@@ -311,7 +313,8 @@ class WalletService:
                         continue
                     await ops.settle(book)
                     await book.flush()
-                    settled += 1
+                ledger_committed(book.posted)
+                settled += 1
             except Exception:
                 log.exception("sweep failed for a customer", extra={"merchant_id": merchant_id})
         if settled:

@@ -97,6 +97,23 @@ def test_metrics_count_rpcs_by_method_and_code(stack):
     assert "cashback_rpc_seconds_bucket" in body
 
 
+def test_wallet_metrics_count_committed_ledger_transactions(stack):
+    import re
+    import urllib.request
+
+    from cashback.common.v1 import common_pb2
+
+    with grpc.insecure_channel(stack["wallet"].target) as ch:
+        wallet_pb2_grpc.WalletServiceStub(ch).AdjustBalance(
+            wallet_pb2.AdjustBalanceRequest(merchant_id="m1", customer_id="metrics-c", reason="test",
+                                            idempotency_key="metrics-1",
+                                            amount=common_pb2.Money(currency_code="SAR", amount_minor=100)),
+            metadata=bearer(TEST_KEYS["ops"]), timeout=5)
+    line = next(x for x in stack["wallet"].log_lines if " metrics on " in x)
+    body = urllib.request.urlopen(re.search(r"(http://\S+)", line).group(1), timeout=5).read().decode()
+    assert re.search(r'cashback_ledger_transactions_total\{type="adjustment"\} 1\.0', body), body[-3000:]
+
+
 def test_tracing_is_off_by_default_and_spans_appear_when_configured(tmp_path):
     from cashback_kit.procs import start_process
     from tests.support.keys import write_keys_file
