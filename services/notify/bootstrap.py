@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cashback.notify.v1 import notify_pb2_grpc
+
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.server import ServiceParts
