@@ -40,7 +40,8 @@ def _validator(spec: dict, schema: dict) -> jsonschema.Validator:
             return [convert(v) for v in node]
         return node
 
-    registry = Registry().with_resource("spec", Resource.from_contents(convert(spec), default_specification=DRAFT202012))
+    resource = Resource.from_contents(convert(spec), default_specification=DRAFT202012)
+    registry = Registry().with_resource("spec", resource)
     root = {"$ref": "spec" + schema["$ref"]} if "$ref" in schema else convert(schema)
     return jsonschema.Draft202012Validator(root, registry=registry)
 

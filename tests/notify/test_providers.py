@@ -16,8 +16,8 @@ from tests.notify import fake_twilio as ft
 from tests.support.pgcluster import free_port
 
 
-async def _send(fake: ft.FakeTwilio, to: str, timeout: float = 5.0) -> SendResult:
-    sms = TwilioSms(ft.ACCOUNT_SID, ft.AUTH_TOKEN, ft.FROM_NUMBER, base_url=fake.base_url, timeout=timeout)
+async def _send(fake: ft.FakeTwilio, to: str, read_timeout: float = 5.0) -> SendResult:
+    sms = TwilioSms(ft.ACCOUNT_SID, ft.AUTH_TOKEN, ft.FROM_NUMBER, base_url=fake.base_url, timeout=read_timeout)
     try:
         return await sms.send(OutboundSms("d-1", to, "سلام"))
     finally:
@@ -44,7 +44,7 @@ async def test_twilio_answers_map_to_what_is_safe_to_do_next(number, outcome):
 
 async def test_a_request_that_went_out_and_got_no_answer_is_unknown_not_retried():
     async with ft.FakeTwilio() as fake:
-        result = await _send(fake, ft.HANG, timeout=0.5)
+        result = await _send(fake, ft.HANG, read_timeout=0.5)
     assert result.outcome is Outcome.UNKNOWN
 
 
