@@ -1,4 +1,5 @@
-"""Wires the notify service: database, servicer, background jobs."""
+"""Wires the notify service: the servicer, the stream follower, the senders (in
+every process) and the scheduler (in the leader)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,38 @@ from cashback.notify.v1 import notify_pb2_grpc
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.server import ServiceParts
+from services.notify.deliveries import Sender
+from services.notify.providers import build_providers
+from services.notify.runtime import Leader, follow, send_forever
+from services.notify.service import NotifyService
+from services.notify.servicer import NotifyServicer
+from services.notify.wallet_client import WalletGateway
 
 SERVICE_NAME = "cashback.notify.v1.NotifyService"
 
 
 async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
-    # Until the notify issue lands, the generated base servicer answers UNIMPLEMENTED.
-    servicer = notify_pb2_grpc.NotifyServiceServicer()
-    return ServiceParts(SERVICE_NAME, servicer, notify_pb2_grpc.add_NotifyServiceServicer_to_server)
+    wallet = WalletGateway(settings)
+    router, email = build_providers(settings)
+    service = NotifyService(db, wallet)
+    sender = Sender(db, router, email, wallet)
+    leader = Leader(service, settings.database_url)
+
+    async def follower() -> None:
+        await follow(db, wallet)
+
+    async def senders() -> None:
+        await send_forever(sender)
+
+    async def scheduler() -> None:
+        await leader.run()
+
+    async def close() -> None:
+        await router.close()
+        await email.close()
+        await wallet.close()
+
+    parts = ServiceParts(SERVICE_NAME, NotifyServicer(service), notify_pb2_grpc.add_NotifyServiceServicer_to_server,
+                         background=[follower, senders, scheduler], on_stop=[close])
+    parts.servicer.leader = leader  # tests look at who leads
+    return parts

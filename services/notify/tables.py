@@ -1,0 +1,112 @@
+"""Notify's tables (SQLAlchemy Core). Migration 0002 creates the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out on both databases."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id(name: str, **kw: Any) -> Column[str]:
+    return Column(name, String(128), **kw)
+
+
+contacts = Table(
+    "notify_contacts", metadata,
+    _id("merchant_id", primary_key=True), _id("customer_id", primary_key=True),
+    Column("phone_e164", String(20), nullable=False, default=""),
+    Column("email", String(320), nullable=False, default=""),
+    Column("locale", String(35), nullable=False), Column("timezone", String(64), nullable=False),
+    Column("sms_opt_in", Boolean, nullable=False), Column("email_opt_in", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+templates = Table(
+    "notify_templates", metadata,
+    _id("merchant_id", primary_key=True), Column("kind", String(20), primary_key=True),
+    Column("channel", String(8), primary_key=True), Column("locale", String(35), primary_key=True),
+    Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+policies = Table(
+    "notify_policies", metadata,
+    _id("merchant_id", primary_key=True),
+    Column("expiry_warning_days", String(200), nullable=False),  # "7,1"
+    Column("quiet_hours_start", String(5), nullable=False), Column("quiet_hours_end", String(5), nullable=False),
+    Column("notify_on_credit", Boolean, nullable=False), Column("notify_on_available", Boolean, nullable=False),
+)
+# Numbers that replied STOP (Twilio 21610): never texted again by any merchant's sender number.
+optouts = Table(
+    "notify_optouts", metadata,
+    Column("phone_e164", String(20), primary_key=True), _id("merchant_id", nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+reminders = Table(
+    "notify_reminders", metadata,
+    Column("campaign_id", String(64), primary_key=True), _id("merchant_id", nullable=False),
+    Column("name", String(200), nullable=False), Column("cron", String(100), nullable=False),
+    Column("timezone", String(64), nullable=False), Column("min_currency", String(3), nullable=False),
+    Column("min_amount", BigInteger, nullable=False), Column("inactive_days", Integer, nullable=False),
+    Column("channels", String(40), nullable=False), Column("active", Boolean, nullable=False),
+    Column("fingerprint", String(64), nullable=False), Column("created_at", UtcDateTime, nullable=False),
+)
+runs = Table(
+    "notify_runs", metadata,
+    Column("run_id", String(64), primary_key=True), Column("campaign_id", String(64), nullable=False),
+    _id("merchant_id", nullable=False), Column("local_date", String(10), nullable=False),
+    Column("customers_matched", Integer, nullable=False), Column("deliveries_created", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+)
+cursor = Table(
+    "notify_cursor", metadata,
+    Column("name", String(32), primary_key=True), Column("position", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+inbox = Table(
+    "notify_inbox", metadata,
+    Column("event_id", String(64), primary_key=True), Column("position", BigInteger, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+deliveries = Table(
+    "notify_deliveries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(64), nullable=False, unique=True),
+    # One message per (event or lot or campaign run, kind, channel, customer).
+    Column("dedupe_key", String(400), nullable=False, unique=True),
+    _id("merchant_id", nullable=False), _id("customer_id", nullable=False),
+    Column("kind", String(20), nullable=False), Column("channel", String(8), nullable=False),
+    Column("status", String(12), nullable=False), Column("to_addr", String(320), nullable=False),
+    Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
+    Column("encoding", String(8), nullable=False), Column("segments", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False), Column("scheduled_for", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False), Column("lease_until", UtcDateTime),
+    Column("sent_at", UtcDateTime), Column("provider_message_id", String(64), nullable=False),
+    Column("error", Text, nullable=False),
+    # Expiry warnings: the credit warned about, re-checked at send time.
+    Column("check_currency", String(3)), Column("check_expires_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+Index("ix_notify_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_notify_deliveries_customer", deliveries.c.merchant_id, deliveries.c.customer_id, deliveries.c.id)
