@@ -59,8 +59,8 @@ def irr_order(order_id: str, customer: str, amount: int, placed_at: datetime) ->
     return o
 
 
-async def eventually(check: Callable[[], object], timeout: float = 15.0, step: float = 0.1) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Callable[[], object], within: float = 15.0, step: float = 0.1) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = check()
         if asyncio.iscoroutine(result):
