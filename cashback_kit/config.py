@@ -45,6 +45,7 @@ ENV_VARS = (
     "CASHBACK_TLS_CA",
     "CASHBACK_TRACING",
     "WALLET_SWEEP_INTERVAL_SECONDS",
+    "NOTIFY_LEASE_SECONDS",
 )
 
 
@@ -74,6 +75,8 @@ class Settings:
     tracing: str
     # Wallet: seconds between sweeps (mature, expire, release stale holds); 0 = off.
     wallet_sweep_interval: str
+    # Notify: how long a sender's claim on a delivery lasts before another sender may take it.
+    notify_lease_seconds: float
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +108,7 @@ class Settings:
             tls_ca=e.get("CASHBACK_TLS_CA", ""),
             tracing=e.get("CASHBACK_TRACING", "off"),
             wallet_sweep_interval=e.get("WALLET_SWEEP_INTERVAL_SECONDS", "30"),
+            notify_lease_seconds=float(e.get("NOTIFY_LEASE_SECONDS", "60") or 60),
         )
 
     @property

@@ -3,6 +3,8 @@ every process) and the scheduler (in the leader)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cashback.notify.v1 import notify_pb2_grpc
 
 from cashback_kit.config import Settings
@@ -22,7 +24,7 @@ async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
     wallet = WalletGateway(settings)
     router, email = build_providers(settings)
     service = NotifyService(db, wallet)
-    sender = Sender(db, router, email, wallet)
+    sender = Sender(db, router, email, wallet, lease=timedelta(seconds=settings.notify_lease_seconds))
     leader = Leader(service, settings.database_url)
 
     async def follower() -> None:

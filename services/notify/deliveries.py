@@ -70,8 +70,9 @@ async def create(conn: AsyncConnection, *, merchant_id: str, customer_id: str, k
 class Sender:
     def __init__(self, db: Database, router: SmsRouter, email: EmailProvider, wallet: WalletGateway | None,
                  clock: Callable[[], datetime] = utcnow, max_attempts: int = MAX_ATTEMPTS,
-                 concurrency: int = 16) -> None:
+                 concurrency: int = 16, lease: timedelta = LEASE) -> None:
         self.db, self.router, self.email, self.wallet, self.clock = db, router, email, wallet, clock
+        self.lease = lease
         self.max_attempts = max_attempts
         self.gate = asyncio.Semaphore(concurrency)
 
@@ -83,7 +84,7 @@ class Sender:
         if self.db.is_postgres:
             pick = pick.with_for_update(skip_locked=True)
         stmt = (update(D).where(D.c.id.in_(pick.scalar_subquery()))
-                .values(status="SENDING", lease_until=now + LEASE, attempts=D.c.attempts + 1).returning(D))
+                .values(status="SENDING", lease_until=now + self.lease, attempts=D.c.attempts + 1).returning(D))
         async with self.db.write() as conn:
             return [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
 

@@ -35,7 +35,7 @@ def vars_the_code_reads() -> set[str]:
 
 
 def test_every_variable_in_env_vars_changes_the_settings():
-    samples = {"PORT": "1234", "GRACE": "7", "METRICS_PORT": "9999"}
+    samples = {"PORT": "1234", "GRACE": "7", "METRICS_PORT": "9999", "SECONDS": "7"}
     for var in ENV_VARS:
         value = next((v for suffix, v in samples.items() if var.endswith(suffix)), "/x/y")
         changed = [s for s in ("rules", "wallet", "notify")

@@ -49,6 +49,7 @@ class FakeTwilio:
     messages: list[dict[str, str]] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     fail_next: dict[str, list[int]] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering, to keep requests in flight
     port: int = 0
     _runner: web.AppRunner | None = None
     _hung: asyncio.Event = field(default_factory=asyncio.Event)
@@ -83,6 +84,8 @@ class FakeTwilio:
             return self.error(400, 21603, "A 'From' phone number is required.")
         if not (form.get("Body") or form.get("MediaUrl") or form.get("ContentSid")):
             return self.error(400, 21602, "Message body is required.")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if to == HANG:
             await self._hung.wait()
             return self.error(500, 20500, "server stopping")
