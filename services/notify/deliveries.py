@@ -25,6 +25,7 @@ from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
 from services.notify import tables as t
 from services.notify.domain import MAX_ATTEMPTS, after_quiet_hours, backoff_seconds, targets
+from services.notify.metrics import DELIVERIES
 from services.notify.providers.base import EmailProvider, OutboundEmail, OutboundSms, Outcome, SendResult, SmsRouter
 from services.notify.rendering import MessageContext, render
 from services.notify.store import insert_ignore, load_contact, load_policy, load_template, opted_out
@@ -63,7 +64,10 @@ async def create(conn: AsyncConnection, *, merchant_id: str, customer_id: str, k
             "segments": rendered.segments, "attempts": 0, "scheduled_for": when, "next_attempt_at": when,
             "provider_message_id": "", "error": target.suppressed, "created_at": now, **(check or {}),
         }
-        created += (await conn.execute(insert_ignore(conn, D, values))).rowcount or 0
+        new = (await conn.execute(insert_ignore(conn, D, values))).rowcount or 0
+        if new:
+            DELIVERIES.labels(kind, target.channel, values["status"]).inc()
+        created += new
     return created
 
 
@@ -149,5 +153,6 @@ class Sender:
                     "phone_e164": row["to_addr"], "merchant_id": row["merchant_id"], "created_at": now}))
                 await conn.execute(update(t.contacts).where(t.contacts.c.phone_e164 == row["to_addr"])
                                    .values(sms_opt_in=False, updated_at=now))
+        DELIVERIES.labels(row["kind"], row["channel"], values["status"]).inc()
         log.info("delivery finished", extra={"delivery_id": row["delivery_id"], "status": values["status"],
                                              "attempts": row["attempts"]})

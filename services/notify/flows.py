@@ -15,6 +15,7 @@ from cashback_kit.db import Database
 from cashback_kit.money import Money
 from services.notify import tables as t
 from services.notify.deliveries import create
+from services.notify.metrics import STREAM_CURSOR, STREAM_LAG
 from services.notify.rendering import MessageContext
 from services.notify.store import insert_ignore, load_policy
 from services.notify.wallet_client import WalletGateway
@@ -53,6 +54,10 @@ async def ingest(db: Database, event: wallet_pb2.WalletEvent, now: datetime) -> 
                                     .values(position=event.cursor, updated_at=now))).rowcount
         if not moved:
             await conn.execute(insert(t.cursor).values(name=STREAM, position=event.cursor, updated_at=now))
+    STREAM_CURSOR.set(event.cursor)
+    occurred = _dt(event.occurred_at)
+    if occurred is not None:
+        STREAM_LAG.set(max(0.0, (now - occurred).total_seconds()))
     return created
 
 

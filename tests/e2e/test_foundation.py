@@ -126,3 +126,13 @@ def test_tracing_is_off_by_default_and_spans_appear_when_configured(tmp_path):
         proc.terminate()
         traced = any('"name": "/grpc.health.v1.Health/Check"' in line for line in proc.log_lines)
         assert traced is expect, f"tracing={mode}"
+
+
+def test_notify_metrics_show_stream_lag_and_deliveries_by_status(stack):
+    import re
+    import urllib.request
+
+    line = next(x for x in stack["notify"].log_lines if " metrics on " in x)
+    body = urllib.request.urlopen(re.search(r"(http://\S+)", line).group(1), timeout=5).read().decode()
+    assert "cashback_notify_stream_lag_seconds" in body and "cashback_notify_stream_cursor" in body
+    assert "# TYPE cashback_deliveries_total counter" in body
