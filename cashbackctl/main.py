@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cashbackctl import campaigns, customers, notify_cmds
 from cashbackctl.audit import audit
 from cashbackctl.common import STATE, Ctx, ctx, dev_ops_key
+from cashbackctl.program_report import report
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 app.add_typer(campaigns.app, name="campaigns")
@@ -24,6 +25,7 @@ app.add_typer(notify_cmds.reminders, name="reminders")
 app.command("adjust")(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)
 app.command("audit")(audit)
+app.command("report")(report)
 
 
 @app.callback()

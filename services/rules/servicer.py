@@ -5,23 +5,26 @@ interceptor maps them to status codes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeAlias
 
 import grpc
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 
-from cashback_kit.errors import InvalidArgument
+from cashback_kit.errors import InvalidArgument, NotFound
+from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from services.rules.campaign_pb import normalize
 from services.rules.order_pb import event_from_pb, money_pb, order_from_pb
 from services.rules.service.campaigns import Campaigns
 from services.rules.service.customers import Customers, ProfileView, validate_policy
 from services.rules.service.refunds import Refunds
+from services.rules.service.report import campaign_report
 from services.rules.service.scoring import Scoring
 from services.rules.service.simulate import Simulator
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_pb2.CustomerProfile:
@@ -133,3 +136,24 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         view = await self.customers.profile(request.merchant_id, request.customer_id, self.now())
         return rules_pb2.GetCustomerProfileResponse(
             profile=_profile_pb(request.merchant_id, request.customer_id, view))
+
+    async def GetCampaignReport(self, request: rules_pb2.GetCampaignReportRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        end = ts_from_pb(request.to, "to") if request.HasField("to") else self.now()
+        start = ts_from_pb(getattr(request, "from"), "from") if request.HasField("from") else _EPOCH
+        if end <= start:
+            raise InvalidArgument("to must be after from", field="to")
+        currency = validate_currency(request.currency_code or "SAR", "currency_code")
+        lines, repeat = await campaign_report(self.campaigns.db, request.merchant_id, currency, start, end)
+        out = rules_pb2.GetCampaignReportResponse(repeat_purchase=rules_pb2.RepeatPurchase(
+            earners=repeat.earners, earners_repeat=repeat.earners_repeat, non_earners=repeat.non_earners,
+            non_earners_repeat=repeat.non_earners_repeat))
+        for line in lines:
+            try:
+                name = (await self.campaigns.get(request.merchant_id, line.campaign_id, 0)).name
+            except NotFound:
+                name = line.campaign_id
+            out.campaigns.append(rules_pb2.CampaignCost(
+                campaign_id=line.campaign_id, name=name, orders=line.orders,
+                cost=money_pb(Money(currency, line.cost)), gmv=money_pb(Money(currency, line.gmv))))
+        return out

@@ -5,8 +5,9 @@ InvalidArgument with field paths; everything else is the service layer's."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from cashback.common.v1 import common_pb2
@@ -27,7 +28,7 @@ from cashback_kit.pb import (
     ts_from_pb,
     ts_to_pb,
 )
-from services.wallet import commands, events, orders, reads
+from services.wallet import commands, events, orders, reads, timeline
 from services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from services.wallet.service import WalletService
 
@@ -272,6 +273,32 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
                 item.last_order_at.CopyFrom(last)
             out.append(item)
         return pb.ListBalancesResponse(balances=out, next_page_token=token)
+
+    async def GetProgramTimeline(self, request: pb.GetProgramTimelineRequest,
+                                 context: Any) -> pb.GetProgramTimelineResponse:
+        require_id(request.merchant_id, "merchant_id")
+        end = optional_ts(request, "to") or self.svc.clock()
+        start = optional_ts(request, "from") or end - timedelta(days=30)
+        v = Violations()
+        v.check(end > start, "to", "to must be after from")
+        v.check(end - start <= timedelta(days=timeline.MAX_DAYS), "from", "at most 366 days per request")
+        zone_name = request.timezone or "UTC"
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            v.add("timezone", f"unknown time zone {zone_name!r}")
+        v.raise_if_any("invalid timeline request")
+        if request.currency_code:
+            cur = validate_currency(request.currency_code, "currency_code")
+        else:
+            cur = await reads.default_currency(self.svc.db, request.merchant_id)
+        days, delays = await timeline.program_timeline(self.svc.db, request.merchant_id, cur, start, end, zone)
+        return pb.GetProgramTimelineResponse(
+            days=[pb.ProgramDay(date=str(d["date"]), earned=money_to_pb(Money(cur, int(d["earned"]))),
+                                redeemed=money_to_pb(Money(cur, int(d["redeemed"]))),
+                                expired=money_to_pb(Money(cur, int(d["expired"]))),
+                                liability=money_to_pb(Money(cur, int(d["liability"])))) for d in days],
+            redemption_delay=[pb.DelayBucket(min_days=lo, max_days=hi, customers=n) for lo, hi, n in delays])
 
     async def GetProgramStats(self, request: pb.GetProgramStatsRequest, context: Any) -> pb.GetProgramStatsResponse:
         require_id(request.merchant_id, "merchant_id")

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
+from cashback.wallet.v1 import wallet_pb2
 from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import event
 
-from cashback.wallet.v1 import wallet_pb2
 from tests.support.servers import auth, running_service
 from tests.wallet.stack import Stack, order, sar
 
@@ -34,10 +34,10 @@ def _flatten(params: object) -> Iterator[str]:
 
 
 @contextmanager
-def recorded(engine) -> Iterator[list[tuple[str, list[str]]]]:  # noqa: ANN001
+def recorded(engine) -> Iterator[list[tuple[str, list[str]]]]:
     seen: list[tuple[str, list[str]]] = []
 
-    def before(_conn, _cursor, statement, parameters, _context, _many) -> None:  # noqa: ANN001
+    def before(_conn, _cursor, statement, parameters, _context, _many) -> None:
         seen.append((" ".join(statement.split()), list(_flatten(parameters))))
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)

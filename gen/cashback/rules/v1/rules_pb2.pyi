@@ -1365,3 +1365,117 @@ class GetCustomerProfileResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCustomerProfileResponse: _TypeAlias = GetCustomerProfileResponse  # noqa: Y015
+
+@_typing.final
+class GetCampaignReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    FROM_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    currency_code: _builtins.str
+    @_builtins.property
+    def to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        to: _timestamp_pb2.Timestamp | None = ...,
+        currency_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code", "from", b"from", "merchant_id", b"merchant_id", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignReportRequest: _TypeAlias = GetCampaignReportRequest  # noqa: Y015
+
+@_typing.final
+class CampaignCost(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    GMV_FIELD_NUMBER: _builtins.int
+    ORDERS_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    name: _builtins.str
+    orders: _builtins.int
+    @_builtins.property
+    def cost(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def gmv(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        cost: _common_pb2.Money | None = ...,
+        gmv: _common_pb2.Money | None = ...,
+        orders: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "gmv", b"gmv"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "cost", b"cost", "gmv", b"gmv", "name", b"name", "orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignCost: _TypeAlias = CampaignCost  # noqa: Y015
+
+@_typing.final
+class RepeatPurchase(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EARNERS_FIELD_NUMBER: _builtins.int
+    EARNERS_REPEAT_FIELD_NUMBER: _builtins.int
+    NON_EARNERS_FIELD_NUMBER: _builtins.int
+    NON_EARNERS_REPEAT_FIELD_NUMBER: _builtins.int
+    earners: _builtins.int
+    earners_repeat: _builtins.int
+    non_earners: _builtins.int
+    non_earners_repeat: _builtins.int
+    def __init__(
+        self,
+        *,
+        earners: _builtins.int = ...,
+        earners_repeat: _builtins.int = ...,
+        non_earners: _builtins.int = ...,
+        non_earners_repeat: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["earners", b"earners", "earners_repeat", b"earners_repeat", "non_earners", b"non_earners", "non_earners_repeat", b"non_earners_repeat"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepeatPurchase: _TypeAlias = RepeatPurchase  # noqa: Y015
+
+@_typing.final
+class GetCampaignReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGNS_FIELD_NUMBER: _builtins.int
+    REPEAT_PURCHASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignCost]:
+        """Most expensive first."""
+
+    @_builtins.property
+    def repeat_purchase(self) -> Global___RepeatPurchase: ...
+    def __init__(
+        self,
+        *,
+        campaigns: _abc.Iterable[Global___CampaignCost] | None = ...,
+        repeat_purchase: Global___RepeatPurchase | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["repeat_purchase", b"repeat_purchase"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "repeat_purchase", b"repeat_purchase"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignReportResponse: _TypeAlias = GetCampaignReportResponse  # noqa: Y015

@@ -109,6 +109,11 @@ class RulesServiceStub:
                 request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCustomerProfileRequest.SerializeToString,
                 response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCustomerProfileResponse.FromString,
                 _registered_method=True)
+        self.GetCampaignReport = channel.unary_unary(
+                '/cashback.rules.v1.RulesService/GetCampaignReport',
+                request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.SerializeToString,
+                response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.FromString,
+                _registered_method=True)
 
 
 class RulesServiceServicer:
@@ -282,6 +287,17 @@ class RulesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCampaignReport(self, request, context):
+        """For orders placed in [from, to): per campaign, the cashback it paid (net
+        of reversals), the GMV (net merchandise, net of refunds) of the orders it
+        paid on, and how many; and how many customers who earned vs did not earn
+        bought again (placed another order after their first order in the period).
+        Read-only. Errors: INVALID_ARGUMENT (to <= from).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RulesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +365,11 @@ def add_RulesServiceServicer_to_server(servicer, server):
                     servicer.GetCustomerProfile,
                     request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCustomerProfileRequest.FromString,
                     response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCustomerProfileResponse.SerializeToString,
+            ),
+            'GetCampaignReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignReport,
+                    request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.FromString,
+                    response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -711,6 +732,33 @@ class RulesService:
             '/cashback.rules.v1.RulesService/GetCustomerProfile',
             cashback_dot_rules_dot_v1_dot_rules__pb2.GetCustomerProfileRequest.SerializeToString,
             cashback_dot_rules_dot_v1_dot_rules__pb2.GetCustomerProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.rules.v1.RulesService/GetCampaignReport',
+            cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.SerializeToString,
+            cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -150,6 +150,13 @@ class RulesServiceStub:
     """The customer's profile: effective tier, scored order count, spend in the
     policy window. An unknown customer has an empty profile (not NOT_FOUND).
     """
+    GetCampaignReport: _grpc.UnaryUnaryMultiCallable[_rules_pb2.GetCampaignReportRequest, _rules_pb2.GetCampaignReportResponse]
+    """For orders placed in [from, to): per campaign, the cashback it paid (net
+    of reversals), the GMV (net merchandise, net of refunds) of the orders it
+    paid on, and how many; and how many customers who earned vs did not earn
+    bought again (placed another order after their first order in the period).
+    Read-only. Errors: INVALID_ARGUMENT (to <= from).
+    """
 
 @_typing.type_check_only
 class RulesServiceAsyncStub(RulesServiceStub):
@@ -271,6 +278,13 @@ class RulesServiceAsyncStub(RulesServiceStub):
     GetCustomerProfile: _aio.UnaryUnaryMultiCallable[_rules_pb2.GetCustomerProfileRequest, _rules_pb2.GetCustomerProfileResponse]  # type: ignore[assignment]
     """The customer's profile: effective tier, scored order count, spend in the
     policy window. An unknown customer has an empty profile (not NOT_FOUND).
+    """
+    GetCampaignReport: _aio.UnaryUnaryMultiCallable[_rules_pb2.GetCampaignReportRequest, _rules_pb2.GetCampaignReportResponse]  # type: ignore[assignment]
+    """For orders placed in [from, to): per campaign, the cashback it paid (net
+    of reversals), the GMV (net merchandise, net of refunds) of the orders it
+    paid on, and how many; and how many customers who earned vs did not earn
+    bought again (placed another order after their first order in the period).
+    Read-only. Errors: INVALID_ARGUMENT (to <= from).
     """
 
 class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -468,6 +482,19 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_rules_pb2.GetCustomerProfileResponse, _abc.Awaitable[_rules_pb2.GetCustomerProfileResponse]]:
         """The customer's profile: effective tier, scored order count, spend in the
         policy window. An unknown customer has an empty profile (not NOT_FOUND).
+        """
+
+    @_abc_1.abstractmethod
+    def GetCampaignReport(
+        self,
+        request: _rules_pb2.GetCampaignReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rules_pb2.GetCampaignReportResponse, _abc.Awaitable[_rules_pb2.GetCampaignReportResponse]]:
+        """For orders placed in [from, to): per campaign, the cashback it paid (net
+        of reversals), the GMV (net merchandise, net of refunds) of the orders it
+        paid on, and how many; and how many customers who earned vs did not earn
+        bought again (placed another order after their first order in the period).
+        Read-only. Errors: INVALID_ARGUMENT (to <= from).
         """
 
 def add_RulesServiceServicer_to_server(servicer: RulesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1172,3 +1172,124 @@ class GetProgramStatsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetProgramStatsResponse: _TypeAlias = GetProgramStatsResponse  # noqa: Y015
+
+@_typing.final
+class GetProgramTimelineRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    FROM_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    TIMEZONE_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    currency_code: _builtins.str
+    timezone: _builtins.str
+    """IANA zone the days are counted in; default UTC."""
+    @_builtins.property
+    def to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        to: _timestamp_pb2.Timestamp | None = ...,
+        currency_code: _builtins.str = ...,
+        timezone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code", "from", b"from", "merchant_id", b"merchant_id", "timezone", b"timezone", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProgramTimelineRequest: _TypeAlias = GetProgramTimelineRequest  # noqa: Y015
+
+@_typing.final
+class ProgramDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    EARNED_FIELD_NUMBER: _builtins.int
+    REDEEMED_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
+    LIABILITY_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """Local date, "YYYY-MM-DD"."""
+    @_builtins.property
+    def earned(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def redeemed(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expired(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def liability(self) -> _common_pb2.Money:
+        """Available + pending + held credit owed at the end of the day."""
+
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        earned: _common_pb2.Money | None = ...,
+        redeemed: _common_pb2.Money | None = ...,
+        expired: _common_pb2.Money | None = ...,
+        liability: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["earned", b"earned", "expired", b"expired", "liability", b"liability", "redeemed", b"redeemed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "earned", b"earned", "expired", b"expired", "liability", b"liability", "redeemed", b"redeemed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProgramDay: _TypeAlias = ProgramDay  # noqa: Y015
+
+@_typing.final
+class DelayBucket(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_DAYS_FIELD_NUMBER: _builtins.int
+    MAX_DAYS_FIELD_NUMBER: _builtins.int
+    CUSTOMERS_FIELD_NUMBER: _builtins.int
+    min_days: _builtins.int
+    """Days from first earning to first redemption: min_days <= d < max_days
+    (max_days 0 = no upper bound).
+    """
+    max_days: _builtins.int
+    customers: _builtins.int
+    def __init__(
+        self,
+        *,
+        min_days: _builtins.int = ...,
+        max_days: _builtins.int = ...,
+        customers: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customers", b"customers", "max_days", b"max_days", "min_days", b"min_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DelayBucket: _TypeAlias = DelayBucket  # noqa: Y015
+
+@_typing.final
+class GetProgramTimelineResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAYS_FIELD_NUMBER: _builtins.int
+    REDEMPTION_DELAY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProgramDay]: ...
+    @_builtins.property
+    def redemption_delay(self) -> _containers.RepeatedCompositeFieldContainer[Global___DelayBucket]: ...
+    def __init__(
+        self,
+        *,
+        days: _abc.Iterable[Global___ProgramDay] | None = ...,
+        redemption_delay: _abc.Iterable[Global___DelayBucket] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days", "redemption_delay", b"redemption_delay"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProgramTimelineResponse: _TypeAlias = GetProgramTimelineResponse  # noqa: Y015

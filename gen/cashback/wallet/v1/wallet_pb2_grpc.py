@@ -112,6 +112,11 @@ class WalletServiceStub:
                 request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramStatsRequest.SerializeToString,
                 response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramStatsResponse.FromString,
                 _registered_method=True)
+        self.GetProgramTimeline = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/GetProgramTimeline',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -260,6 +265,18 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProgramTimeline(self, request, context):
+        """Per local day of [from, to) in `timezone` (default UTC): cashback earned,
+        redeemed and expired, and the outstanding liability at the end of the day;
+        plus the distribution of days from a customer's first earning to their
+        first redemption (for first redemptions in the period). For reports.
+        Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
+        unknown zone).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -327,6 +344,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetProgramStats,
                     request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramStatsRequest.FromString,
                     response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramStatsResponse.SerializeToString,
+            ),
+            'GetProgramTimeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgramTimeline,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -692,6 +714,33 @@ class WalletService:
             '/cashback.wallet.v1.WalletService/GetProgramStats',
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramStatsRequest.SerializeToString,
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProgramTimeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/GetProgramTimeline',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
             options,
             channel_credentials,
             insecure,

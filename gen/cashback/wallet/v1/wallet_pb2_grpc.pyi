@@ -124,6 +124,14 @@ class WalletServiceStub:
     """
     GetProgramStats: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetProgramStatsRequest, _wallet_pb2.GetProgramStatsResponse]
     """Program KPIs over [from, to). Read-only."""
+    GetProgramTimeline: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetProgramTimelineRequest, _wallet_pb2.GetProgramTimelineResponse]
+    """Per local day of [from, to) in `timezone` (default UTC): cashback earned,
+    redeemed and expired, and the outstanding liability at the end of the day;
+    plus the distribution of days from a customer's first earning to their
+    first redemption (for first redemptions in the period). For reports.
+    Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
+    unknown zone).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -220,6 +228,14 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """
     GetProgramStats: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetProgramStatsRequest, _wallet_pb2.GetProgramStatsResponse]  # type: ignore[assignment]
     """Program KPIs over [from, to). Read-only."""
+    GetProgramTimeline: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetProgramTimelineRequest, _wallet_pb2.GetProgramTimelineResponse]  # type: ignore[assignment]
+    """Per local day of [from, to) in `timezone` (default UTC): cashback earned,
+    redeemed and expired, and the outstanding liability at the end of the day;
+    plus the distribution of days from a customer's first earning to their
+    first redemption (for first redemptions in the period). For reports.
+    Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
+    unknown zone).
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """WalletService owns the ledger: lots of cashback credit per customer,
@@ -391,5 +407,19 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.GetProgramStatsResponse, _abc.Awaitable[_wallet_pb2.GetProgramStatsResponse]]:
         """Program KPIs over [from, to). Read-only."""
+
+    @_abc_1.abstractmethod
+    def GetProgramTimeline(
+        self,
+        request: _wallet_pb2.GetProgramTimelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.GetProgramTimelineResponse, _abc.Awaitable[_wallet_pb2.GetProgramTimelineResponse]]:
+        """Per local day of [from, to) in `timezone` (default UTC): cashback earned,
+        redeemed and expired, and the outstanding liability at the end of the day;
+        plus the distribution of days from a customer's first earning to their
+        first redemption (for first redemptions in the period). For reports.
+        Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
+        unknown zone).
+        """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

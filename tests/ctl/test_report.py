@@ -1,0 +1,117 @@
+"""`cashbackctl report` writes a self-contained HTML report from real services,
+and it renders in a real headless Chromium with no console errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from cashback.common.v1 import common_pb2
+from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
+from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from google.protobuf.duration_pb2 import Duration
+from PIL import Image
+from typer.testing import CliRunner
+
+from cashback_kit.client import bearer
+from cashback_kit.procs import ServiceProcess, start_process
+from cashbackctl.main import app
+from tests.support.keys import TEST_KEYS, write_keys_file
+
+pytestmark = pytest.mark.e2e
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe:
+        return exe
+    if os.geteuid() != 0:
+        pytest.fail("Chromium is not installed and this is not root: apt-get install chromium")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return shutil.which("chromium") or pytest.fail("installed chromium but found no binary")
+
+
+def sar(minor: int) -> common_pb2.Money:
+    return common_pb2.Money(currency_code="SAR", amount_minor=minor)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+    root = tmp_path_factory.mktemp("report")
+    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(root / "keys.json")),
+           "CASHBACK_SERVICE_KEY": TEST_KEYS["service"], "CASHBACK_VAR_DIR": str(root),
+           "WALLET_SWEEP_INTERVAL_SECONDS": "0.2"}
+    rules = start_process("rules", env)
+    wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
+    try:
+        yield {"rules": rules, "wallet": wallet}
+    finally:
+        wallet.terminate()
+        rules.terminate()
+
+
+def seed(stack: dict[str, ServiceProcess]) -> None:
+    """Orders from five customers, one redemption, and one lot that has expired."""
+    now = datetime.now(UTC)
+    with grpc.insecure_channel(stack["rules"].target) as rch, grpc.insecure_channel(stack["wallet"].target) as wch:
+        r, w = rules_pb2_grpc.RulesServiceStub(rch), wallet_pb2_grpc.WalletServiceStub(wch)
+        for name, bps, expires in (("Welcome 10%", 1000, 90), ("Flash 5% (1 day)", 500, 1)):
+            r.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=rules_pb2.Campaign(
+                merchant_id="m1", name=name, status=rules_pb2.CAMPAIGN_STATUS_ACTIVE, currency_code="SAR",
+                percent_bps=bps, timezone="UTC", expires_after_days=expires)), metadata=bearer(TEST_KEYS["ops"]))
+        for i in range(6):
+            line = rules_pb2.OrderLine(sku="s", unit_price=sar(20_000 + 5_000 * i), quantity=1)
+            order = rules_pb2.Order(merchant_id="m1", order_id=f"rep-{i}", customer_id=f"c{i % 5}",
+                                    currency_code="SAR", channel=rules_pb2.CHANNEL_WEB, payment_method="card",
+                                    lines=[line])
+            order.placed_at.FromDatetime(now - timedelta(days=3, hours=-i))
+            w.AwardOrder(wallet_pb2.AwardOrderRequest(order=order), metadata=bearer(TEST_KEYS["checkout"]), timeout=10)
+        hold = w.AuthorizeRedemption(wallet_pb2.AuthorizeRedemptionRequest(
+            merchant_id="m1", customer_id="c0", order_id="next", amount=sar(1000), idempotency_key="r1",
+            hold_ttl=Duration(seconds=60)), metadata=bearer(TEST_KEYS["checkout"]), timeout=10).hold
+        w.CaptureRedemption(wallet_pb2.CaptureRedemptionRequest(merchant_id="m1", hold_id=hold.hold_id),
+                            metadata=bearer(TEST_KEYS["checkout"]), timeout=10)
+
+
+def test_the_report_has_every_chart_and_renders_in_headless_chromium(stack, tmp_path: Path):
+    seed(stack)
+    out = tmp_path / "report.html"
+    today = datetime.now(UTC).date()
+    env = {"RULES_ADDR": stack["rules"].target, "WALLET_ADDR": stack["wallet"].target,
+           "CASHBACK_OPS_KEY": TEST_KEYS["ops"]}
+    result = CliRunner().invoke(app, ["report", "--from", str(today - timedelta(days=7)),
+                                      "--to", str(today + timedelta(days=1)), "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert page.count("<svg") == 5
+    for title in ("earned, redeemed and expired per day", "Outstanding liability", "Redemption delay",
+                  "Repeat purchase rate", "Top campaigns by cost"):
+        assert title in page
+    assert "Welcome 10%" in page and "Flash 5% (1 day)" in page
+    assert not re.search(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", page)  # self-contained: nothing fetched
+    assert "10.00 SAR" in page  # the redemption
+
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         f"--screenshot={shot}", "--window-size=1280,2400", out.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console_errors = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert console_errors == []
+    image = Image.open(shot)
+    assert image.format == "PNG" and image.size == (1280, 2400)
+    colours = image.convert("RGB").getcolors(maxcolors=1_000_000) or []
+    assert len(colours) > 200, "the screenshot looks blank"
+    shutil.copy(shot, Path(os.environ.get("CASHBACK_REPORT_SCREENSHOT", tmp_path / "copy.png")))
