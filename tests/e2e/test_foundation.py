@@ -136,3 +136,19 @@ def test_notify_metrics_show_stream_lag_and_deliveries_by_status(stack):
     body = urllib.request.urlopen(re.search(r"(http://\S+)", line).group(1), timeout=5).read().decode()
     assert "cashback_notify_stream_lag_seconds" in body and "cashback_notify_stream_cursor" in body
     assert "# TYPE cashback_deliveries_total counter" in body
+
+
+def test_log_lines_carry_the_callers_request_id(stack):
+    import json
+    import time
+
+    with grpc.insecure_channel(stack["wallet"].target) as ch, pytest.raises(grpc.RpcError):
+        wallet_pb2_grpc.WalletServiceStub(ch).GetBalance(
+            wallet_pb2.GetBalanceRequest(merchant_id="m2", customer_id="c1", currency_code="SAR"),
+            metadata=(*bearer(TEST_KEYS["checkout"]), ("x-request-id", "req-trace-4711")), timeout=5)
+    for _ in range(50):
+        lines = [json.loads(x) for x in stack["wallet"].log_lines if "req-trace-4711" in x]
+        if lines:
+            break
+        time.sleep(0.05)
+    assert lines and lines[0]["request_id"] == "req-trace-4711" and lines[0]["code"] == "PERMISSION_DENIED"
