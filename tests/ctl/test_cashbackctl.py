@@ -17,7 +17,7 @@ from cashback_kit.client import bearer
 from cashback_kit.procs import ServiceProcess, start_process
 from cashbackctl.campaigns import last_month
 from cashbackctl.main import app
-from tests.support.keys import TEST_KEYS, write_keys_file
+from tests.support.keys import TEST_KEYS, process_env
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -26,8 +26,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
     root = tmp_path_factory.mktemp("ctl")
-    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(root / "keys.json")),
-           "CASHBACK_SERVICE_KEY": TEST_KEYS["service"], "CASHBACK_VAR_DIR": str(root)}
+    env = process_env(root)
     procs = {"rules": start_process("rules", env)}
     procs["wallet"] = start_process("wallet", {**env, "RULES_TARGET": procs["rules"].target})
     procs["root"] = root  # type: ignore[assignment]

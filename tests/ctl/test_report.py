@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from cashback_kit.client import bearer
 from cashback_kit.procs import ServiceProcess, start_process
 from cashbackctl.main import app
-from tests.support.keys import TEST_KEYS, write_keys_file
+from tests.support.keys import TEST_KEYS, process_env
 
 pytestmark = pytest.mark.e2e
 
@@ -47,9 +47,7 @@ def sar(minor: int) -> common_pb2.Money:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
     root = tmp_path_factory.mktemp("report")
-    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(root / "keys.json")),
-           "CASHBACK_SERVICE_KEY": TEST_KEYS["service"], "CASHBACK_VAR_DIR": str(root),
-           "WALLET_SWEEP_INTERVAL_SECONDS": "0.2"}
+    env = process_env(root, WALLET_SWEEP_INTERVAL_SECONDS="0.2")
     rules = start_process("rules", env)
     wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
     try:

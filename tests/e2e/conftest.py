@@ -8,20 +8,13 @@ from pathlib import Path
 import pytest
 
 from cashback_kit.procs import ServiceProcess, start_process
-from tests.support.keys import TEST_KEYS, write_keys_file
+from tests.support.keys import process_env
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
     root: Path = tmp_path_factory.mktemp("stack")
-    keys = write_keys_file(root / "keys.json")
-    base = {
-        "CASHBACK_API_KEYS_FILE": str(keys),
-        "CASHBACK_SERVICE_KEY": TEST_KEYS["service"],
-        "CASHBACK_VAR_DIR": str(root),
-        "CASHBACK_SHUTDOWN_GRACE": "1",
-        "CASHBACK_METRICS_PORT": "0",
-    }
+    base = process_env(root, CASHBACK_SHUTDOWN_GRACE="1", CASHBACK_METRICS_PORT="0")
     procs: dict[str, ServiceProcess] = {}
     try:
         procs["rules"] = start_process("rules", base)

@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from cashback_kit.client import bearer
-from tests.support.keys import TEST_KEYS
+from tests.support.keys import TEST_KEYS, process_env
 
 pytestmark = pytest.mark.e2e
 
@@ -116,9 +116,8 @@ def test_wallet_metrics_count_committed_ledger_transactions(stack):
 
 def test_tracing_is_off_by_default_and_spans_appear_when_configured(tmp_path):
     from cashback_kit.procs import start_process
-    from tests.support.keys import write_keys_file
 
-    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(tmp_path / "k.json")), "CASHBACK_VAR_DIR": str(tmp_path)}
+    env = process_env(tmp_path)
     for mode, expect in (("off", False), ("console", True)):
         proc = start_process("rules", {**env, "CASHBACK_TRACING": mode})
         with grpc.insecure_channel(proc.target) as ch:

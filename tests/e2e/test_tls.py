@@ -11,7 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cashback_kit.procs import start_process
-from tests.support.keys import write_keys_file
+from tests.support.keys import process_env
 
 pytestmark = pytest.mark.e2e
 
@@ -42,8 +42,7 @@ def _check(target: str, creds: grpc.ChannelCredentials) -> int:
 
 
 def test_a_service_serves_tls_with_a_configured_certificate(pki, tmp_path):
-    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(tmp_path / "k.json")), "CASHBACK_VAR_DIR": str(tmp_path),
-           "CASHBACK_TLS_CERT": str(pki / "server.pem"), "CASHBACK_TLS_KEY": str(pki / "server.key")}
+    env = process_env(tmp_path, CASHBACK_TLS_CERT=str(pki / "server.pem"), CASHBACK_TLS_KEY=str(pki / "server.key"))
     proc = start_process("rules", env)
     try:
         ca = (pki / "ca.pem").read_bytes()
@@ -55,9 +54,8 @@ def test_a_service_serves_tls_with_a_configured_certificate(pki, tmp_path):
 
 
 def test_client_certificates_are_required_when_a_client_ca_is_configured(pki, tmp_path):
-    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(tmp_path / "k.json")), "CASHBACK_VAR_DIR": str(tmp_path),
-           "CASHBACK_TLS_CERT": str(pki / "server.pem"), "CASHBACK_TLS_KEY": str(pki / "server.key"),
-           "CASHBACK_TLS_CLIENT_CA": str(pki / "ca.pem")}
+    env = process_env(tmp_path, CASHBACK_TLS_CERT=str(pki / "server.pem"), CASHBACK_TLS_KEY=str(pki / "server.key"),
+                      CASHBACK_TLS_CLIENT_CA=str(pki / "ca.pem"))
     proc = start_process("rules", env)
     try:
         ca = (pki / "ca.pem").read_bytes()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cashback_kit.procs import start_process
-from tests.support.keys import TEST_KEYS, write_keys_file
+from tests.support.keys import TEST_KEYS, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -20,8 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_the_walkthrough_seeds_campaigns_and_runs_a_checkout(tmp_path):
-    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(tmp_path / "keys.json")),
-           "CASHBACK_SERVICE_KEY": TEST_KEYS["service"], "CASHBACK_VAR_DIR": str(tmp_path)}
+    env = process_env(tmp_path)
     rules = start_process("rules", env)
     wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
     notify = start_process("notify", {**env, "WALLET_TARGET": wallet.target})

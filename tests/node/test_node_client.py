@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cashback_kit.procs import start_process
-from tests.support.keys import TEST_KEYS, write_keys_file
+from tests.support.keys import TEST_KEYS, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -21,9 +21,7 @@ def test_a_node_checkout_quotes_awards_redeems_and_captures(tmp_path):
     node = shutil.which("node")
     assert node, "Node.js is required for this test (the machine image ships it)"
     assert (ROOT / "node_modules" / "@grpc" / "grpc-js").exists(), "run `npm install` (make test does)"
-    env = {"CASHBACK_API_KEYS_FILE": str(write_keys_file(tmp_path / "keys.json")),
-           "CASHBACK_SERVICE_KEY": TEST_KEYS["service"], "CASHBACK_VAR_DIR": str(tmp_path),
-           "WALLET_SWEEP_INTERVAL_SECONDS": "0.2"}
+    env = process_env(tmp_path, WALLET_SWEEP_INTERVAL_SECONDS="0.2")
     rules = start_process("rules", env)
     wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
     try:

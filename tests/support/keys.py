@@ -27,3 +27,14 @@ _ENTRIES = [
 def write_keys_file(path: Path) -> Path:
     path.write_text(json.dumps({"keys": _ENTRIES}, indent=2))
     return path
+
+
+def process_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment for services started as processes by a test: its own keys file,
+    the service key, and SQLite files under `root`."""
+    return {
+        "CASHBACK_API_KEYS_FILE": str(write_keys_file(root / "keys.json")),
+        "CASHBACK_SERVICE_KEY": TEST_KEYS["service"],
+        "CASHBACK_VAR_DIR": str(root),
+        **extra,
+    }
