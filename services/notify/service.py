@@ -23,7 +23,7 @@ from services.notify import tables as t
 from services.notify.domain import CHANNELS, KINDS, Contact, Policy, normalise_contact, parse_hhmm, zone_ok
 from services.notify.flows import run_reminder
 from services.notify.rendering import MessageContext, Rendered, render, sample_context, validate_template
-from services.notify.store import load_contact, load_policy, load_template, upsert
+from services.notify.store import insert_ignore, load_contact, load_policy, load_template, upsert
 from services.notify.wallet_client import WalletGateway
 
 
@@ -136,16 +136,15 @@ class NotifyService:
                                     "inactive_days", "channels", "active")}
         fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         campaign_id = c["campaign_id"] or f"rc_{uuid.uuid4().hex[:16]}"
+        row = {**fields, "campaign_id": campaign_id, "fingerprint": fingerprint, "created_at": self.clock()}
         async with self.db.write() as conn:
-            existing = (await conn.execute(select(t.reminders).where(t.reminders.c.campaign_id == campaign_id))
-                        ).mappings().first()
-            if existing is not None:
-                if existing["fingerprint"] != fingerprint or existing["merchant_id"] != c["merchant_id"]:
-                    raise AlreadyExists(f"reminder campaign {campaign_id!r} exists with other content")
-                return dict(existing)
-            row = {**fields, "campaign_id": campaign_id, "fingerprint": fingerprint, "created_at": self.clock()}
-            await conn.execute(t.reminders.insert().values(**row))
-        return row
+            # Insert-if-absent, then read back: concurrent creates with one id all see the same row.
+            await conn.execute(insert_ignore(conn, t.reminders, row))
+            stored = (await conn.execute(select(t.reminders).where(t.reminders.c.campaign_id == campaign_id))
+                      ).mappings().one()
+        if stored["fingerprint"] != fingerprint or stored["merchant_id"] != c["merchant_id"]:
+            raise AlreadyExists(f"reminder campaign {campaign_id!r} exists with other content")
+        return dict(stored)
 
     async def list_reminders(self, merchant_id: str) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
