@@ -43,8 +43,11 @@ class Outcome:
 
 
 class CheckoutLoad:
-    def __init__(self, wallet_target: str, customers: int, *, seed: int = 7, deadline_s: float = 5.0) -> None:
-        self.target, self.customers, self.rng, self.deadline = wallet_target, customers, random.Random(seed), deadline_s
+    def __init__(self, wallet_target: str | list[str], customers: int, *, seed: int = 7,
+                 deadline_s: float = 5.0) -> None:
+        # Several targets: customers (and each retry) spread over them, like clients behind a balancer.
+        self.targets = [wallet_target] if isinstance(wallet_target, str) else list(wallet_target)
+        self.customers, self.rng, self.deadline = customers, random.Random(seed), deadline_s
         self.out = Outcome()
         self.md = bearer(TEST_KEYS["checkout"])
 
@@ -53,7 +56,7 @@ class CheckoutLoad:
         time, so a restarted server on the same address is found again."""
         while True:
             self.out.operations += 1
-            async with grpc.aio.insecure_channel(self.target) as ch:
+            async with grpc.aio.insecure_channel(self.rng.choice(self.targets)) as ch:
                 fn = getattr(wallet_pb2_grpc.WalletServiceStub(ch), stub_fn_name)
                 try:
                     resp = await fn(request, metadata=self.md, timeout=self.deadline)
