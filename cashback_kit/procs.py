@@ -19,6 +19,8 @@ from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
 _LISTEN = re.compile(r"^(\w+) listening on ([\d.]+):(\d+)$")
+# Every process started here, so a test session can read all their output (the PII scan does).
+STARTED: list[ServiceProcess] = []
 
 
 @dataclass
@@ -100,4 +102,6 @@ def start_process(
     if not port_box:
         proc.wait(5)
         raise RuntimeError(f"{service} exited ({proc.returncode}) before listening:\n" + "\n".join(lines[-30:]))
-    return ServiceProcess(service, proc, port_box[0], lines, reader)
+    started = ServiceProcess(service, proc, port_box[0], lines, reader)
+    STARTED.append(started)
+    return started

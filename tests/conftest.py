@@ -3,6 +3,8 @@ both SQLite and PostgreSQL, and test API keys."""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +61,26 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if counts:
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         terminalreporter.write_line(f"PostgreSQL-backed tests: {summary}")
+
+
+# Personal data that must never reach a log line: E.164 phone numbers and email addresses.
+# (Broader than, and independent of, the scrubber in cashback_kit.logs.)
+_PII = re.compile(r"\+\d{7,15}\b|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_personal_data_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every log line of the session, from in-process services (through the services'
+    own JSON handler) and from every service process, is scanned for phones and emails."""
+    from cashback_kit.logs import configure_logging
+    from cashback_kit.procs import STARTED
+
+    path = tmp_path_factory.mktemp("logs") / "in-process.log"
+    with path.open("w") as sink:
+        configure_logging("tests", "INFO", stream=sink)
+        yield
+        logging.getLogger().handlers.clear()
+    lines = path.read_text().splitlines() + [line for p in STARTED for line in p.log_lines]
+    leaks = [line for line in lines if _PII.search(line)]
+    assert lines, "the log scan read nothing"
+    assert not leaks, f"{len(leaks)} log lines carry personal data, e.g. {leaks[:3]}"
