@@ -51,3 +51,7 @@ clean:
 ## make bench: baselines and targets in one table (a few minutes; see docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+## make soak: the reliability suites at full length, then a table of figures (docs/reliability.md)
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py

@@ -18,6 +18,7 @@ from cashback_kit.client import bearer
 from cashback_kit.db import Database
 from cashback_kit.procs import ServiceProcess, start_process
 from services.wallet.auditor import audit
+from tests.reliability.figures import record
 from tests.reliability.load import CheckoutLoad
 from tests.support.keys import TEST_KEYS, process_env
 from tests.support.pgcluster import free_port
@@ -99,6 +100,8 @@ async def test_kill_9_of_every_service_during_checkout_load_loses_nothing(pg_url
                 "SELECT count(*) FROM wallet_holds WHERE status='active' AND expires_at < now()"))).scalar()
     finally:
         await db.dispose()
+    record("crash", operations=out.operations, retries=out.retries, kills=stack.kills, customers=CUSTOMERS,
+           violations=len(violations), codes=dict(out.codes))
     print(f"\ncrash: {out.operations} operations, {out.retries} retries, {stack.kills} kills, codes {dict(out.codes)}")
     assert not violations, [str(v) for v in violations]
     assert stack.kills >= 3, "the kills must land while the load runs"

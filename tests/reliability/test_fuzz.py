@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from cashback_kit.client import bearer
 from cashback_kit.procs import ServiceProcess, start_process
 from services.wallet.auditor import audit_database
+from tests.reliability.figures import record
 from tests.reliability.protofuzz import strategy
 from tests.support.keys import TEST_KEYS, process_env
 
@@ -51,6 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
         for p in procs.values():
             p.terminate()
         violations = asyncio.run(audit_database(f"sqlite+aiosqlite:///{root / 'wallet.db'}"))
+        record("fuzz-audit", violations=len(violations))
         assert not violations, [str(v) for v in violations]
 
 
@@ -104,6 +106,7 @@ def test_no_request_gets_internal_or_unknown_and_a_refused_one_changes_nothing(s
             assert row_counts(db) == before, f"a refused {method} ({code.name}) changed rows"
 
     fuzz()
+    record("fuzz", rpc=f"{service}.{method}", cases=EXAMPLES)
 
 
 def test_a_message_over_the_size_limit_is_refused(stack):

@@ -17,6 +17,7 @@ from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from cashback_kit.client import bearer
 from cashback_kit.db import Database
 from services.wallet.auditor import audit
+from tests.reliability.figures import record
 from tests.reliability.load import CheckoutLoad
 from tests.reliability.test_crash import Stack
 from tests.support.keys import TEST_KEYS
@@ -73,6 +74,8 @@ async def test_a_database_outage_answers_unavailable_and_recovers_by_itself(pg_c
             violations = await audit(conn)
     finally:
         await db.dispose()
+    record("outage", operations=out.operations, outage_s=OUTAGE_S, recovered_s=recovered,
+           violations=len(violations), answers_while_down=seen, codes=dict(out.codes))
     print(f"\noutage: {OUTAGE_S:.0f} s down, answers while down {seen}, recovered in {recovered} s, "
           f"load codes {dict(out.codes)}")
     assert "UNAVAILABLE" in seen and set(seen) <= {"UNAVAILABLE", "OK"}, seen

@@ -18,6 +18,7 @@ from cashback_kit.db import Database
 from cashback_kit.procs import start_process
 from services.wallet.auditor import audit
 from tests.notify import fake_twilio as ft
+from tests.reliability.figures import record
 from tests.reliability.load import CheckoutLoad
 from tests.support.keys import TEST_KEYS, process_env
 from tests.support.pgcluster import free_port
@@ -79,6 +80,8 @@ async def test_two_wallets_and_two_notifies_behave_like_one(pg_url, tmp_path):
     finally:
         await db.dispose()
     per_number = Counter(m["To"] for m in twilio.messages)
+    record("two-of-everything", operations=out.operations, sms=len(twilio.messages),
+           duplicates=sum(n - 1 for n in per_number.values()), violations=len(violations), leader_moved=took_over)
     assert not violations, [str(v) for v in violations]
     assert len(out.awarded) == CUSTOMERS
     assert len(per_number) == CUSTOMERS and set(per_number.values()) == {2}, "no duplicate SMS"
