@@ -32,17 +32,18 @@ def main() -> int:
     fuzz = by("fuzz")
     ops = sum(r.get("operations", 0) for r in rows)
     violations = sum(int(r.get("violations", 0)) for r in rows)
+    def each(suite: str, fmt: str) -> str:
+        return ", ".join(fmt.format(**r) for r in by(suite)) or "-"
+
+    fuzz_total = f"{fuzz[0]['cases']} × {len(fuzz)} = {sum(r['cases'] for r in fuzz):,}" if fuzz else "-"
     figures = [
         ("operations driven (checkout calls, incl. retries)", f"{ops:,}"),
-        ("customers in the crash load", ", ".join(str(r["customers"]) for r in by("crash")) or "-"),
-        ("kills survived (SIGKILL of wallet, rules, notify)", ", ".join(str(r["kills"]) for r in by("crash")) or "-"),
-        ("PostgreSQL outage (s down / s to recover)",
-         ", ".join(f"{r['outage_s']:.0f} / {r['recovered_s']:.2f}" for r in by("outage") if r.get("recovered_s") is not None)
-         or "-"),
-        ("fuzz cases per RPC × RPCs", f"{fuzz[0]['cases']} × {len(fuzz)} = {sum(r['cases'] for r in fuzz):,}" if fuzz else "-"),
-        ("SMS sent by two notify processes / duplicates",
-         ", ".join(f"{r['sms']} / {r['duplicates']}" for r in by("two-of-everything")) or "-"),
-        ("scheduler leadership moved on kill", ", ".join(str(r["leader_moved"]) for r in by("two-of-everything")) or "-"),
+        ("customers in the crash load", each("crash", "{customers}")),
+        ("kills survived (SIGKILL of wallet, rules, notify)", each("crash", "{kills}")),
+        ("PostgreSQL outage (s down / s to recover)", each("outage", "{outage_s:.0f} / {recovered_s:.2f}")),
+        ("fuzz cases per RPC × RPCs", fuzz_total),
+        ("SMS sent by two notify processes / duplicates", each("two-of-everything", "{sms} / {duplicates}")),
+        ("scheduler leadership moved on kill", each("two-of-everything", "{leader_moved}")),
         ("invariant violations (auditor, all suites)", str(violations)),
         ("pytest", "passed" if result.returncode == 0 else f"FAILED (exit {result.returncode})"),
     ]
