@@ -74,7 +74,7 @@ async def test_a_database_outage_answers_unavailable_and_recovers_by_itself(pg_c
             violations = await audit(conn)
     finally:
         await db.dispose()
-    record("outage", operations=out.operations, outage_s=OUTAGE_S, recovered_s=recovered,
+    record("outage", operations=out.operations, outage_s=OUTAGE_S, recovered_s=-1.0 if recovered is None else recovered,
            violations=len(violations), answers_while_down=seen, codes=dict(out.codes))
     print(f"\noutage: {OUTAGE_S:.0f} s down, answers while down {seen}, recovered in {recovered} s, "
           f"load codes {dict(out.codes)}")
