@@ -22,12 +22,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
-from cashback_kit.pb import utcnow
+from cashback_kit.pb import ts_from_pb, utcnow
 from services.notify import tables as t
-from services.notify.domain import MAX_ATTEMPTS, after_quiet_hours, backoff_seconds, targets
+from services.notify.domain import MAX_ATTEMPTS, backoff_seconds
 from services.notify.metrics import DELIVERIES
+from services.notify.planning import Message, plan
 from services.notify.providers.base import EmailProvider, OutboundEmail, OutboundSms, Outcome, SendResult, SmsRouter
-from services.notify.rendering import MessageContext, render
 from services.notify.store import insert_ignore, load_contact, load_policy, load_template, opted_out
 from services.notify.wallet_client import WalletGateway
 
@@ -37,36 +37,32 @@ LEASE = timedelta(seconds=60)
 SPENT = "the credit was already spent"
 
 
-async def create(conn: AsyncConnection, *, merchant_id: str, customer_id: str, kind: str, key_base: str,
-                 context: Callable[[str, str], MessageContext], now: datetime,
+async def create(conn: AsyncConnection, message: Message, now: datetime,
                  channels: tuple[str, ...] = ("sms", "email"), check: dict[str, Any] | None = None) -> int:
-    """Deliveries for one message to one customer; returns how many were new.
-    No contact means nothing to send (the event is still recorded in the inbox)."""
-    contact = await load_contact(conn, merchant_id, customer_id)
+    """Load what `plan` needs, insert its deliveries (a unique key per event or lot
+    or campaign run, kind, channel and customer) and return how many were new."""
+    contact = await load_contact(conn, message.merchant_id, message.customer_id)
     if contact is None:
         return 0
-    policy = await load_policy(conn, merchant_id)
+    policy = await load_policy(conn, message.merchant_id)
     stopped = await opted_out(conn, [contact.phone_e164] if contact.phone_e164 else [])
+    templates = {}
+    for channel in channels:
+        custom = await load_template(conn, message.merchant_id, message.kind, channel, contact.locale)
+        if custom is not None:
+            templates[channel] = custom
     created = 0
-    for target in targets(contact, stopped, channels):
-        ctx = context(contact.locale, contact.timezone)
-        custom = await load_template(conn, merchant_id, kind, target.channel, contact.locale)
-        try:
-            rendered = render(target.channel, ctx, *(custom or (None, None)))
-        except Exception:
-            rendered = render(target.channel, ctx)
-        when = after_quiet_hours(now, contact.timezone, policy.quiet_hours_start, policy.quiet_hours_end)
+    for p in plan(message, contact, policy, templates, stopped, now, channels):
         values = {
-            "delivery_id": f"dl_{uuid.uuid4().hex}", "dedupe_key": f"{key_base}:{kind}:{target.channel}:{customer_id}",
-            "merchant_id": merchant_id, "customer_id": customer_id, "kind": kind, "channel": target.channel,
-            "status": "SUPPRESSED" if target.suppressed else "SCHEDULED", "to_addr": target.to,
-            "subject": rendered.subject, "body": rendered.body, "encoding": rendered.encoding,
-            "segments": rendered.segments, "attempts": 0, "scheduled_for": when, "next_attempt_at": when,
-            "provider_message_id": "", "error": target.suppressed, "created_at": now, **(check or {}),
+            "delivery_id": f"dl_{uuid.uuid4().hex}", "dedupe_key": p.dedupe_key, "merchant_id": message.merchant_id,
+            "customer_id": message.customer_id, "kind": message.kind, "channel": p.channel, "status": p.status,
+            "to_addr": p.to, "subject": p.subject, "body": p.body, "encoding": p.encoding, "segments": p.segments,
+            "attempts": 0, "scheduled_for": p.scheduled_for, "next_attempt_at": p.scheduled_for,
+            "provider_message_id": "", "error": p.error, "created_at": now, **(check or {}),
         }
         new = (await conn.execute(insert_ignore(conn, D, values))).rowcount or 0
         if new:
-            DELIVERIES.labels(kind, target.channel, values["status"]).inc()
+            DELIVERIES.labels(message.kind, p.channel, p.status).inc()
         created += new
     return created
 
@@ -124,7 +120,7 @@ class Sender:
             raise ConnectionError(f"wallet {exc.code().name}") from exc
         if bal.available.amount_minor <= 0 or not bal.HasField("next_expiry_at"):
             return False
-        return bal.next_expiry_at.ToDatetime().timestamp() <= row["check_expires_at"].timestamp() + 1
+        return ts_from_pb(bal.next_expiry_at, "next_expiry_at") <= row["check_expires_at"] + timedelta(seconds=1)
 
     async def finish(self, row: dict[str, Any], result: SendResult) -> None:
         now = self.clock()

@@ -4,7 +4,6 @@ warnings, and reminder campaign runs."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,23 +15,12 @@ from cashback_kit.money import Money
 from services.notify import tables as t
 from services.notify.deliveries import create
 from services.notify.metrics import STREAM_CURSOR, STREAM_LAG
-from services.notify.rendering import MessageContext
+from services.notify.planning import Message, for_customer, message_for_event, ts
 from services.notify.store import insert_ignore, load_policy
 from services.notify.wallet_client import WalletGateway
 
 E = wallet_pb2.WalletEventType
 STREAM = "wallet"
-
-
-def _dt(ts) -> datetime | None:
-    from cashback_kit.pb import ts_from_pb
-
-    return ts_from_pb(ts, "ts") if ts.seconds or ts.nanos else None
-
-
-def for_customer(**fields: object) -> Callable[[str, str], MessageContext]:
-    """A message context completed with the customer's locale and zone when the contact is read."""
-    return lambda locale, zone: MessageContext(locale=locale, timezone=zone, **fields)  # type: ignore[arg-type]
 
 
 async def read_cursor(db: Database) -> int:
@@ -55,29 +43,15 @@ async def ingest(db: Database, event: wallet_pb2.WalletEvent, now: datetime) -> 
         if not moved:
             await conn.execute(insert(t.cursor).values(name=STREAM, position=event.cursor, updated_at=now))
     STREAM_CURSOR.set(event.cursor)
-    occurred = _dt(event.occurred_at)
+    occurred = ts(event.occurred_at)
     if occurred is not None:
         STREAM_LAG.set(max(0.0, (now - occurred).total_seconds()))
     return created
 
 
 async def _deliveries_for(conn, event: wallet_pb2.WalletEvent, now: datetime) -> int:
-    if event.type not in (E.WALLET_EVENT_TYPE_CREDITED, E.WALLET_EVENT_TYPE_AVAILABLE):
-        return 0
-    policy = await load_policy(conn, event.merchant_id)
-    credited = event.type == E.WALLET_EVENT_TYPE_CREDITED
-    if (credited and not policy.notify_on_credit) or (not credited and not policy.notify_on_available):
-        return 0
-    amount = Money(event.amount.currency_code, event.amount.amount_minor)
-    kind = "credited" if credited else "available"
-
-    context = for_customer(kind=kind, amount=amount, available_at=_dt(event.available_at),
-                           expires_at=_dt(event.expires_at), customer_id=event.customer_id,
-                           merchant_id=event.merchant_id)
-    # "Credit added" is once per event; "now available" once per lot.
-    key = f"event:{event.event_id}" if credited else f"lot:{event.lot_id or event.event_id}"
-    return await create(conn, merchant_id=event.merchant_id, customer_id=event.customer_id, kind=kind,
-                        key_base=key, context=context, now=now)
+    message = message_for_event(event, await load_policy(conn, event.merchant_id))
+    return 0 if message is None else await create(conn, message, now)
 
 
 async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime) -> int:
@@ -93,7 +67,7 @@ async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime) -> int
         if not days:
             continue
         async for credit in wallet.expiring(merchant, now, now + timedelta(days=days[-1])):
-            expires = _dt(credit.earliest_expiry)
+            expires = ts(credit.earliest_expiry)
             if expires is None:
                 continue
             d = next(d for d in days if expires <= now + timedelta(days=d))
@@ -101,11 +75,10 @@ async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime) -> int
             context = for_customer(kind="expiry_warning", amount=amount, expires_at=expires,
                                    customer_id=credit.customer_id, merchant_id=merchant)
             lots = ",".join(sorted(credit.lot_ids)) or expires.isoformat()
+            message = Message(merchant, credit.customer_id, "expiry_warning", f"expiry:{lots}:{d}d", context)
             async with db.write() as conn:
-                created += await create(
-                    conn, merchant_id=merchant, customer_id=credit.customer_id, kind="expiry_warning",
-                    key_base=f"expiry:{lots}:{d}d", context=context, now=now,
-                    check={"check_currency": amount.currency, "check_expires_at": expires})
+                created += await create(conn, message, now,
+                                        check={"check_currency": amount.currency, "check_expires_at": expires})
     return created
 
 
@@ -125,9 +98,9 @@ async def run_reminder(db: Database, wallet: WalletGateway, campaign: dict, now:
                           cb.balance.available.amount_minor)
         context = for_customer(kind="reminder", amount=available, balance=available)
         async with db.write() as conn:
-            created += await create(conn, merchant_id=campaign["merchant_id"], customer_id=cb.customer_id,
-                                    kind="reminder", key_base=f"reminder:{campaign['campaign_id']}:{local_date}",
-                                    context=context, now=now, channels=channels)
+            message = Message(campaign["merchant_id"], cb.customer_id, "reminder",
+                              f"reminder:{campaign['campaign_id']}:{local_date}", context)
+            created += await create(conn, message, now, channels=channels)
     run = {"run_id": f"run_{uuid.uuid4().hex[:16]}", "campaign_id": campaign["campaign_id"],
            "merchant_id": campaign["merchant_id"], "local_date": local_date, "customers_matched": matched,
            "deliveries_created": created, "started_at": now}

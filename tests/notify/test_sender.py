@@ -13,8 +13,8 @@ from cashback_kit.money import Money
 from services.notify import tables as t
 from services.notify.deliveries import Sender, create
 from services.notify.domain import MAX_ATTEMPTS
-from services.notify.flows import for_customer
 from services.notify.main import MIGRATIONS
+from services.notify.planning import Message, for_customer
 from services.notify.providers.base import Outcome, SendResult, SmsRouter
 from services.notify.providers.logsink import LogEmailSink, LogSmsSink
 
@@ -86,8 +86,8 @@ async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_
         await conn.execute(insert(t.contacts).values(
             merchant_id="m1", customer_id="c1", phone_e164="+966501234567", email="", locale="en",
             timezone="UTC", sms_opt_in=False, email_opt_in=False, updated_at=now))
-        created = await create(conn, merchant_id="m1", customer_id="c1", kind="credited", key_base="event:e1",
-                               context=for_customer(kind="credited", amount=Money("SAR", 100)), now=now)
+        message = Message("m1", "c1", "credited", "event:e1", for_customer(kind="credited", amount=Money("SAR", 100)))
+        created = await create(conn, message, now)
     provider = Scripted(Outcome.SENT)
     await Sender(db, SmsRouter(provider), LogEmailSink(), None).send_due()
     row = await _row(db)
