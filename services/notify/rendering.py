@@ -31,7 +31,25 @@ _GSM_BASIC = set(
     "¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXT = set("^{}\\[~]|€\f")
-_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox stops attribute access, not arithmetic: a merchant's
+    `{{ "x" * 10**9 }}` or `{{ 9**9**9 }}` would eat the process, so these are capped."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context, operator, left, right):  # type: ignore[no-untyped-def]
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise ValueError("exponent too large")
+        if operator == "*" and any(isinstance(x, str | list | tuple) for x in (left, right)):
+            count = right if isinstance(right, int) else left
+            if isinstance(count, int) and count > 1000:
+                raise ValueError("repetition too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_env = _Sandbox(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
 
 @dataclass(frozen=True)
@@ -125,8 +143,10 @@ def render(channel: str, ctx: MessageContext, body: str | None = None, subject: 
     try:
         text = _env.from_string(body).render(values).strip()
         subj = _env.from_string(subject or "").render(values).strip() if channel == "email" else ""
-    except TemplateError as exc:
-        raise InvalidArgument(f"the template does not render: {exc}", field="template.body") from exc
+    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        # Template code is the merchant's: whatever it raises is a bad template, not a server fault.
+        raise InvalidArgument(f"the template does not render: {type(exc).__name__}: {exc}",
+                              field="template.body") from exc
     if channel != "sms":
         return Rendered(subj, text, "", 0)
     encoding, segments = sms_encoding_and_segments(text)

@@ -143,6 +143,11 @@ async def test_bad_contacts_and_overlong_templates_are_refused_with_field_violat
                 merchant_id="m1", kind=N.MESSAGE_KIND_CREDITED, channel=N.CHANNEL_SMS, locale="fa",
                 body="{{ amount }} " + "سلام " * 40)), metadata=auth("ops"))
         assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "segments" in info.value.details()
+        with pytest.raises(grpc.aio.AioRpcError) as info:  # a template that raises is the client's fault
+            await s.n.SetTemplate(N.SetTemplateRequest(template=N.Template(
+                merchant_id="m1", kind=N.MESSAGE_KIND_CREDITED, channel=N.CHANNEL_SMS, locale="en",
+                body="{{ amount + 1 }}")), metadata=auth("ops"))
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "TypeError" in info.value.details()
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await s.n.GetContact(N.GetContactRequest(merchant_id="m1", customer_id="c-x"), metadata=auth("ops"))
         assert info.value.code() is grpc.StatusCode.NOT_FOUND

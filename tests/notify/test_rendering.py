@@ -62,3 +62,16 @@ def test_the_sandbox_refuses_reaching_into_python_internals():
 def test_email_has_a_subject():
     r = render("email", ctx("en", Money("SAR", 5050)))
     assert "cashback added" in r.subject and r.encoding == "" and r.segments == 0
+
+
+@pytest.mark.parametrize("body", ["{{ amount + 1 }}", "{{ amount|int // 0 }}", "{{ 'x' * 10**9 }}",
+                                  "{{ [0] * 100000000 }}", "{{ 9 ** (9 ** 9) }}"])
+def test_a_template_that_raises_or_would_eat_the_process_is_an_invalid_argument(body):
+    with pytest.raises(InvalidArgument) as info:
+        validate_template("credited", "sms", "en", body, "")
+    assert info.value.violations[0].field == "template.body"
+
+
+def test_small_arithmetic_in_a_template_still_works():
+    r = validate_template("credited", "sms", "en", "{{ '*' * 3 }} {{ 2 ** 10 }} {{ amount }}", "")
+    assert r.body.startswith("*** 1024 ")
