@@ -105,10 +105,17 @@ class Sender:
     async def _send(self, row: dict[str, Any]) -> SendResult:
         if row["kind"] == "expiry_warning" and not await self._still_expiring(row):
             return SendResult(Outcome.SUPPRESS, error=SPENT)
-        if row["channel"] == "sms":
-            provider = self.router.for_number(row["to_addr"])
-            return await provider.send(OutboundSms(row["delivery_id"], row["to_addr"], row["body"]))
-        return await self.email.send(OutboundEmail(row["delivery_id"], row["to_addr"], row["subject"], row["body"]))
+        try:
+            if row["channel"] == "sms":
+                provider = self.router.for_number(row["to_addr"])
+                return await provider.send(OutboundSms(row["delivery_id"], row["to_addr"], row["body"]))
+            return await self.email.send(OutboundEmail(row["delivery_id"], row["to_addr"], row["subject"],
+                                                       row["body"]))
+        except Exception as exc:
+            # Providers map what they know; anything else may have happened after the message
+            # went out, so it is not safe to resend.
+            log.exception("provider raised", extra={"delivery_id": row["delivery_id"]})
+            return SendResult(Outcome.UNKNOWN, error=f"the provider raised {type(exc).__name__}")
 
     async def _still_expiring(self, row: dict[str, Any]) -> bool:
         """Checked at send time: is there still available credit expiring by then?"""

@@ -79,6 +79,28 @@ async def test_an_unknown_outcome_is_never_resent(db_url):
     assert provider.sent == 1 and row["status"] == "DEAD" and "not resent" in row["error"]
 
 
+class Raising(Scripted):
+    """A provider that blows up mid-send, the way an unexpected SDK error would."""
+
+    async def send(self, msg):
+        self.sent += 1
+        raise RuntimeError("unexpected")
+
+
+async def test_a_provider_that_raises_unexpectedly_is_not_resent(db_url):
+    db = await _db(db_url)
+    clock = {"now": datetime.now(UTC)}
+    provider = Raising(Outcome.SENT)
+    sender = Sender(db, SmsRouter(provider), LogEmailSink(), None, clock=lambda: clock["now"])
+    await _one(db, clock["now"])
+    for _ in range(3):
+        await sender.send_due()
+        clock["now"] += timedelta(hours=1)
+    row = await _row(db)
+    await db.dispose()
+    assert provider.sent == 1 and row["status"] == "DEAD" and "RuntimeError" in row["error"]
+
+
 async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_message(db_url):
     db = await _db(db_url)
     now = datetime.now(UTC)
