@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select
 
 from cashback_kit.db import Database
@@ -65,20 +66,6 @@ async def test_a_delivery_that_keeps_failing_safely_is_retried_then_dead(db_url)
     assert row["status"] == "DEAD" and row["attempts"] == MAX_ATTEMPTS and "gave up" in row["error"]
 
 
-async def test_an_unknown_outcome_is_never_resent(db_url):
-    db = await _db(db_url)
-    clock = {"now": datetime.now(UTC)}
-    provider = Scripted(Outcome.UNKNOWN)
-    sender = Sender(db, SmsRouter(provider), LogEmailSink(), None, clock=lambda: clock["now"])
-    await _one(db, clock["now"])
-    for _ in range(3):
-        await sender.send_due()
-        clock["now"] += timedelta(hours=1)
-    row = await _row(db)
-    await db.dispose()
-    assert provider.sent == 1 and row["status"] == "DEAD" and "not resent" in row["error"]
-
-
 class Raising(Scripted):
     """A provider that blows up mid-send, the way an unexpected SDK error would."""
 
@@ -87,18 +74,22 @@ class Raising(Scripted):
         raise RuntimeError("unexpected")
 
 
-async def test_a_provider_that_raises_unexpectedly_is_not_resent(db_url):
+@pytest.mark.parametrize("provider, error", [
+    (lambda: Scripted(Outcome.UNKNOWN), "not resent"),
+    (lambda: Raising(Outcome.SENT), "the provider raised RuntimeError"),
+], ids=["unknown-outcome", "provider-raised"])
+async def test_a_send_that_may_have_gone_out_is_never_resent(db_url, provider, error):
     db = await _db(db_url)
     clock = {"now": datetime.now(UTC)}
-    provider = Raising(Outcome.SENT)
-    sender = Sender(db, SmsRouter(provider), LogEmailSink(), None, clock=lambda: clock["now"])
+    sms = provider()
+    sender = Sender(db, SmsRouter(sms), LogEmailSink(), None, clock=lambda: clock["now"])
     await _one(db, clock["now"])
     for _ in range(3):
         await sender.send_due()
         clock["now"] += timedelta(hours=1)
     row = await _row(db)
     await db.dispose()
-    assert provider.sent == 1 and row["status"] == "DEAD" and "RuntimeError" in row["error"]
+    assert sms.sent == 1 and row["status"] == "DEAD" and error in row["error"]
 
 
 async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_message(db_url):
