@@ -81,9 +81,11 @@ async def test_two_wallets_and_two_notifies_behave_like_one(pg_url, tmp_path):
         await db.dispose()
     per_number = Counter(m["To"] for m in twilio.messages)
     record("two-of-everything", operations=out.operations, sms=len(twilio.messages),
-           duplicates=sum(n - 1 for n in per_number.values()), violations=len(violations), leader_moved=took_over)
+           duplicates=len(twilio.messages) - len({(m["To"], m["Body"]) for m in twilio.messages}),
+           violations=len(violations), leader_moved=took_over)
     assert not violations, [str(v) for v in violations]
     assert len(out.awarded) == CUSTOMERS
     assert len(per_number) == CUSTOMERS and set(per_number.values()) == {2}, "no duplicate SMS"
+    assert len({(m["To"], m["Body"]) for m in twilio.messages}) == 2 * CUSTOMERS
     assert sent == 2 * CUSTOMERS
     assert took_over, "the other notify process took over the scheduler"
