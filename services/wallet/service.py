@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select
+from sqlalchemy import and_, exists, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
@@ -228,41 +228,55 @@ class WalletService:
 
     # -- balances and history --------------------------------------------------------------
 
-    async def _due(self, merchant_id: str, customer_id: str, now: datetime) -> bool:
+    @staticmethod
+    def _due_query(merchant_id: str, customer_id: str, now: datetime) -> Any:
         lots, holds = t.lots.c, t.holds.c
         me_l = and_(lots.merchant_id == merchant_id, lots.customer_id == customer_id)
         me_h = and_(holds.merchant_id == merchant_id, holds.customer_id == customer_id)
-        q = select(
+        return select(
             exists().where(me_l, or_(
                 and_(lots.status == LotStatus.PENDING.value, lots.available_at <= now),
                 and_(lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now),
             )),
             exists().where(me_h, holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now),
         )
-        async with self.db.read() as conn:
-            lots_due, holds_due = (await conn.execute(q)).one()
-        return bool(lots_due or holds_due)
 
-    async def get_balance(self, merchant_id: str, customer_id: str, currency: str) -> dict[str, Any]:
-        """Maintained row + the next expiry. Settles first if something fell
-        due and the sweeper has not come by yet, so the answer is never stale."""
-        if await self._due(merchant_id, customer_id, self.clock()):
-            async with self.customer(merchant_id, customer_id):
-                pass
+    async def _read_balance(self, merchant_id: str, customer_id: str, currency: str,
+                            now: datetime) -> tuple[bool, dict[str, Any]]:
+        """One read transaction: is anything due, the balance row, the next expiry."""
         b, lots = t.balances.c, t.lots.c
         async with self.db.read() as conn:
+            lots_due, holds_due = (await conn.execute(self._due_query(merchant_id, customer_id, now))).one()
             row = (await conn.execute(select(t.balances).where(
                 b.merchant_id == merchant_id, b.customer_id == customer_id, b.currency == currency
             ))).mappings().first()
-            nxt = (await conn.execute(
-                select(lots.expires_at, lots.remaining).where(
+            first = (await conn.execute(
+                select(lots.expires_at).where(
                     lots.merchant_id == merchant_id, lots.customer_id == customer_id, lots.currency == currency,
                     lots.status == LotStatus.AVAILABLE.value, lots.remaining > 0, lots.expires_at.is_not(None),
-                ).order_by(lots.expires_at)
-            )).all()
+                ).order_by(lots.expires_at).limit(1)
+            )).scalar()
+            amount = 0
+            if first is not None:
+                amount = int((await conn.execute(select(func.coalesce(func.sum(lots.remaining), 0)).where(
+                    lots.merchant_id == merchant_id, lots.customer_id == customer_id, lots.currency == currency,
+                    lots.status == LotStatus.AVAILABLE.value, lots.remaining > 0, lots.expires_at == first,
+                ))).scalar() or 0)
         out: dict[str, Any] = {f: int(row[f]) if row else 0 for f in ("available", "pending", "held", "debt")}
-        out["next_expiry_at"] = nxt[0][0] if nxt else None
-        out["next_expiry_amount"] = sum(int(r[1]) for r in nxt if r[0] == nxt[0][0]) if nxt else 0
+        out["next_expiry_at"] = first
+        out["next_expiry_amount"] = amount
+        return bool(lots_due or holds_due), out
+
+    async def get_balance(self, merchant_id: str, customer_id: str, currency: str) -> dict[str, Any]:
+        """Maintained row + the next expiry, in one read. If something fell due and
+        the sweeper has not come by yet, settle it first and read again, so the
+        answer is never stale."""
+        now = self.clock()
+        due, out = await self._read_balance(merchant_id, customer_id, currency, now)
+        if due:
+            async with self.customer(merchant_id, customer_id):
+                pass
+            _, out = await self._read_balance(merchant_id, customer_id, currency, now)
         return out
 
     async def list_transactions(
