@@ -43,5 +43,4 @@ async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
 
     parts = ServiceParts(SERVICE_NAME, NotifyServicer(service), notify_pb2_grpc.add_NotifyServiceServicer_to_server,
                          background=[follower, senders, scheduler], on_stop=[close])
-    parts.servicer.leader = leader  # tests look at who leads
     return parts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 from cashback.common.v1 import common_pb2
 from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -33,31 +34,27 @@ class WalletGateway:
             timeout=DEADLINE)
         return resp.balance
 
-    async def balances(self, merchant_id: str, min_available: common_pb2.Money,
-                       inactive_since: datetime) -> AsyncIterator[wallet_pb2.CustomerBalance]:
-        token = ""
+    async def _pages(self, rpc: Any, request: Any, items: str) -> AsyncIterator[Any]:
+        """Every item of a paged List RPC, following next_page_token."""
         while True:
-            resp = await self.stub.ListBalances(wallet_pb2.ListBalancesRequest(
-                merchant_id=merchant_id, min_available=min_available, inactive_since=ts_to_pb(inactive_since),
-                page_size=500, page_token=token), metadata=self.md, timeout=DEADLINE)
-            for b in resp.balances:
-                yield b
-            token = resp.next_page_token
-            if not token:
+            resp = await rpc(request, metadata=self.md, timeout=DEADLINE)
+            for item in getattr(resp, items):
+                yield item
+            if not resp.next_page_token:
                 return
+            request.page_token = resp.next_page_token
 
-    async def expiring(self, merchant_id: str, after: datetime,
-                       before: datetime) -> AsyncIterator[wallet_pb2.ExpiringCredit]:
-        token = ""
-        while True:
-            resp = await self.stub.ListExpiringCredits(wallet_pb2.ListExpiringCreditsRequest(
-                merchant_id=merchant_id, expires_after=ts_to_pb(after), expires_before=ts_to_pb(before),
-                page_size=500, page_token=token), metadata=self.md, timeout=DEADLINE)
-            for c in resp.credits:
-                yield c
-            token = resp.next_page_token
-            if not token:
-                return
+    def balances(self, merchant_id: str, min_available: common_pb2.Money,
+                 inactive_since: datetime) -> AsyncIterator[wallet_pb2.CustomerBalance]:
+        return self._pages(self.stub.ListBalances, wallet_pb2.ListBalancesRequest(
+            merchant_id=merchant_id, min_available=min_available, inactive_since=ts_to_pb(inactive_since),
+            page_size=500), "balances")
+
+    def expiring(self, merchant_id: str, after: datetime,
+                 before: datetime) -> AsyncIterator[wallet_pb2.ExpiringCredit]:
+        return self._pages(self.stub.ListExpiringCredits, wallet_pb2.ListExpiringCreditsRequest(
+            merchant_id=merchant_id, expires_after=ts_to_pb(after), expires_before=ts_to_pb(before),
+            page_size=500), "credits")
 
     async def close(self) -> None:
         await self.channel.close()
