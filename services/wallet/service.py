@@ -301,24 +301,32 @@ class WalletService:
         """Settle every customer with something due at `now`: matures pending
         lots, expires due lots to breakage, releases expired holds. Safe with
         several sweepers: a customer locked by someone else is skipped (who holds
-        the lock settles it anyway). Returns the customers settled."""
+        the lock settles it anyway). Returns the customers settled.
+
+        On PostgreSQL, due lots are expired set-based (bulk_sweep), after the
+        per-customer pass has released expired holds and matured due lots (the
+        order settle() keeps: credit a release gives back to a lot past expiry
+        expires with it)."""
+        from services.wallet.bulk_sweep import expire_due
+
         now = now or self.clock()
         lots, holds = t.lots.c, t.holds.c
         batch = self.config.sweep_batch
         queries = [
             select(lots.merchant_id, lots.customer_id).where(
                 lots.status == LotStatus.PENDING.value, lots.available_at <= now).limit(batch),
-            select(lots.merchant_id, lots.customer_id).where(
-                lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now).limit(batch),
             select(holds.merchant_id, holds.customer_id).where(
                 holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now).limit(batch),
         ]
+        if not self.db.is_postgres:
+            queries.insert(1, select(lots.merchant_id, lots.customer_id).where(
+                lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now).limit(batch))
         due: dict[tuple[str, str], None] = {}
         async with self.db.read() as conn:
             for q in queries:
                 for m, c in (await conn.execute(q)).all():
                     due[(m, c)] = None
-        settled = 0
+        settled: set[tuple[str, str]] = set()
         for merchant_id, customer_id in due:
             try:
                 async with self.db.write() as conn:
@@ -328,12 +336,17 @@ class WalletService:
                     await ops.settle(book)
                     await book.flush()
                 ledger_committed(book.posted)
-                settled += 1
+                settled.add((merchant_id, customer_id))
             except Exception:
                 log.exception("sweep failed for a customer", extra={"merchant_id": merchant_id})
+        if self.db.is_postgres:
+            try:
+                settled |= (await expire_due(self.db, now, batch_customers=max(batch, 1000))).customers
+            except Exception:
+                log.exception("bulk expiry failed")
         if settled:
             self.notify_changed()
-        return settled
+        return len(settled)
 
 
 def encode_token(last_id: int) -> str:
