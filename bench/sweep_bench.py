@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from cashback_kit.db import Database
 from services.wallet.bulk_sweep import expire_due_lots
@@ -81,9 +82,17 @@ _SEED = [
 ]
 
 
+def _untimed(url: str) -> Database:
+    """A Database without the services' 30 s statement timeout (seeding and the
+    one big UPDATE run longer than any service statement)."""
+    db = Database(url)
+    db.engine = create_async_engine(url, connect_args={"command_timeout": None})
+    return db
+
+
 async def seed(url: str, customers: int, lots_per_customer: int, now: datetime) -> None:
     """Migrate and fill a fresh wallet database; all lots are due at `now`."""
-    db = Database(url)
+    db = _untimed(url)
     try:
         await db.migrate(MIGRATIONS, "wallet_alembic_version")
         params = {"now": now, "t0": now - timedelta(days=60)}
@@ -114,7 +123,7 @@ async def _time_sweep(url: str, now: datetime, batch: int) -> tuple[float, int]:
 
 
 async def _time_update(url: str) -> tuple[float, int]:
-    db = Database(url)
+    db = _untimed(url)
     try:
         start = time.perf_counter()
         async with db.write() as conn:

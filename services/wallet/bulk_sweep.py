@@ -174,6 +174,8 @@ async def _expire_batch_pg(db: Database, now: datetime, batch: list[Key], out: E
         out.skipped += len(batch) - len(locked)
         if not locked:
             return
+        # The batch's rows are sorted three times (for id order); keep the sorts in memory.
+        await conn.execute(text("SET LOCAL work_mem = '64MB'"))
         rows = (await conn.execute(_EXPIRE, {
             "ms": [m for m, _ in locked], "cs": [c for _, c in locked], "now": now,
             "available": LotStatus.AVAILABLE.value, "expired": LotStatus.EXPIRED.value,

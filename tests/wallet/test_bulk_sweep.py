@@ -1,0 +1,198 @@
+"""Set-based expiry (services/wallet/bulk_sweep.py) on PostgreSQL: it must write
+exactly what the per-customer path (ops.settle -> expire_lot) writes, under
+the same customer locks. The auditor runs after each test on pg_url."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from cashback_kit.db import Database
+from services.wallet import operations as ops
+from services.wallet import tables as t
+from services.wallet.auditor import audit
+from services.wallet.book import Book
+from services.wallet.bulk_sweep import expire_due, expire_due_lots
+from services.wallet.main import MIGRATIONS
+from services.wallet.service import WalletService
+from tests.support.pgcluster import PgCluster
+from tests.wallet.conftest import Clock
+from tests.wallet.helpers import M, balance, credit, hold
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def pg_wallet(pg_url: str, clock: Clock) -> AsyncIterator[WalletService]:
+    db = Database(pg_url)
+    await db.migrate(MIGRATIONS, "wallet_alembic_version")
+    yield WalletService(db, None, clock=clock)
+    await db.dispose()
+
+
+async def _award(wallet: WalletService, customer: str, amount: int, order_id: str,
+                 available_in: timedelta, expires_in: timedelta) -> None:
+    now = wallet.clock()
+    line = ops.AwardLine("camp", "SAR", amount, now + available_in, now + expires_in)
+    async with wallet.customer(M, customer) as book:
+        await ops.credit_award(book, line, "order", order_id)
+
+
+async def _scenario(wallet: WalletService, clock: Clock) -> datetime:
+    """Customers with every kind of due lot; returns a time at which they are due
+    (and no hold is)."""
+    day = timedelta(days=1)
+    await credit(wallet, 300, customer="c1", expires_in=day)
+    clock.advance(minutes=1)
+    await credit(wallet, 200, customer="c1")  # never expires
+    clock.advance(minutes=1)
+    await credit(wallet, 150, customer="c1", expires_in=day)
+    await credit(wallet, 500, customer="c2", expires_in=day)
+    await credit(wallet, 80, customer="c2", expires_in=day * 3)  # not due yet
+    await credit(wallet, 100, customer="c3", expires_in=day)
+    await credit(wallet, -100, customer="c3")  # its lot: nothing left, still available until due
+    await credit(wallet, 70, customer="c4", currency="USD", expires_in=day)
+    await credit(wallet, 90, customer="c4", currency="SAR", expires_in=day)
+    await _award(wallet, "c5", 250, "order-c5", timedelta(hours=1), day)
+    await credit(wallet, 40, customer="c6")  # nothing due
+    clock.advance(hours=2)
+    async with wallet.customer(M, "c5"):
+        pass  # matures c5's award: an available lot with an order_id
+    clock.advance(hours=10)
+    await hold(wallet, 120, customer="c2", ttl=timedelta(hours=24))  # held from the 500 lot, which expires first
+    return clock.now + timedelta(hours=13)
+
+
+async def _per_customer(db: Database, now: datetime) -> None:
+    """The path the bulk expiry replaces: settle each due customer under its lock."""
+    L = t.lots.c
+    async with db.read() as conn:
+        due = sorted(set((await conn.execute(select(L.merchant_id, L.customer_id).where(
+            L.status == "available", L.expires_at <= now))).all()))
+    for merchant_id, customer_id in due:
+        async with db.write() as conn:
+            book = await Book.open(conn, merchant_id, customer_id, now)
+            assert book is not None
+            await ops.settle(book)
+            await book.flush()
+
+
+async def _dump(db: Database) -> dict[str, Any]:
+    """Everything expiry writes, with the random ids (transaction, event) replaced
+    by their rank, and rows in id order."""
+    async with db.read() as conn:
+        txs = [dict(r) for r in (await conn.execute(select(t.transactions).order_by(t.transactions.c.id))).mappings()]
+        rank = {tx["transaction_id"]: i for i, tx in enumerate(txs)}
+        entries = [dict(r) for r in (await conn.execute(select(t.entries).order_by(t.entries.c.id))).mappings()]
+        events = [dict(r) for r in (await conn.execute(select(t.events).order_by(t.events.c.id))).mappings()]
+        lots = [dict(r) for r in (await conn.execute(select(t.lots).order_by(t.lots.c.lot_id))).mappings()]
+        balances = [dict(r) for r in (await conn.execute(select(t.balances).order_by(
+            t.balances.c.merchant_id, t.balances.c.customer_id, t.balances.c.currency))).mappings()]
+    for tx in txs:
+        tx.pop("id")
+        tx["transaction_id"] = rank[tx["transaction_id"]]
+    for e in entries:
+        e.pop("id")
+        e["transaction_id"] = rank[e["transaction_id"]]
+    for ev in events:
+        for k in ("id", "event_id", "position"):
+            ev.pop(k)
+        ev["transaction_id"] = rank.get(ev["transaction_id"])
+    return {"transactions": txs, "entries": entries, "events": events, "lots": lots, "balances": balances}
+
+
+async def test_bulk_expiry_writes_what_the_per_customer_path_writes(
+    pg_wallet: WalletService, clock: Clock, pg_url: str, pg_cluster: PgCluster
+) -> None:
+    due_at = await _scenario(pg_wallet, clock)
+    await pg_wallet.db.dispose()  # CREATE DATABASE ... TEMPLATE needs the source idle
+    src = pg_url.rsplit("/", 1)[1]
+    twin = f"twin_{uuid.uuid4().hex[:12]}"
+    pg_cluster.psql(f'CREATE DATABASE "{twin}" TEMPLATE "{src}"')
+    other = Database(pg_cluster.url(twin))
+    try:
+        result = await expire_due(pg_wallet.db, due_at)
+        await _per_customer(other, due_at)
+        bulk, reference = await _dump(pg_wallet.db), await _dump(other)
+        async with other.read() as conn:
+            assert [str(v) for v in await audit(conn)] == []
+    finally:
+        await other.dispose()
+    # c1: 2 lots, c2: 1 (held part stays), c3: 1 (empty), c4: 2 currencies, c5: 1.
+    assert (result.lots, result.posted, result.skipped) == (7, 6, 0)
+    assert result.customers == {(M, c) for c in ("c1", "c2", "c3", "c4", "c5")}
+    for table in ("lots", "balances", "transactions", "entries", "events"):
+        assert bulk[table] == reference[table], table
+    expiries = [tx for tx in bulk["transactions"] if tx["type"] == "expiry"]
+    assert sorted(-tx["amount"] for tx in expiries) == [70, 90, 150, 250, 300, 380]
+    assert [tx["order_id"] for tx in expiries if tx["customer_id"] == "c5"] == ["order-c5"]
+
+
+async def test_held_credit_stays_on_the_expired_lot_and_expires_when_released(
+    pg_wallet: WalletService, clock: Clock
+) -> None:
+    due_at = await _scenario(pg_wallet, clock)
+    assert await expire_due_lots(pg_wallet.db, due_at) == 7
+    clock.now = due_at
+    b = await balance(pg_wallet, "c2")
+    assert (b["available"], b["held"]) == (80, 120)
+    async with pg_wallet.db.read() as conn:
+        lot = (await conn.execute(select(t.lots).where(
+            t.lots.c.customer_id == "c2", t.lots.c.amount == 500))).mappings().one()
+        assert (lot["status"], lot["remaining"], lot["held"], lot["expired"]) == ("expired", 0, 120, 380)
+        hold_id = (await conn.execute(select(t.holds.c.hold_id).where(t.holds.c.customer_id == "c2"))).scalar()
+    await pg_wallet.void(M, hold_id)  # the released 120 goes back to an expired lot: it expires at once
+    b = await balance(pg_wallet, "c2")
+    assert (b["available"], b["held"]) == (80, 0)
+    assert await expire_due_lots(pg_wallet.db, due_at) == 0
+
+
+async def test_a_locked_customer_is_skipped_and_expired_next_pass(pg_wallet: WalletService, clock: Clock) -> None:
+    await credit(pg_wallet, 100, customer="c1", expires_in=timedelta(days=1))
+    await credit(pg_wallet, 200, customer="c2", expires_in=timedelta(days=1))
+    later = clock.now + timedelta(days=2)
+    db = pg_wallet.db
+    async with db.write() as conn:
+        assert await Book.open(conn, M, "c1", later) is not None  # c1 busy elsewhere
+        first = await expire_due(db, later, batch_customers=1)
+    assert (first.lots, first.skipped, first.customers) == (1, 1, {(M, "c2")})
+    second = await expire_due(db, later)
+    assert (second.lots, second.skipped, second.customers) == (1, 0, {(M, "c1")})
+    async with db.read() as conn:
+        n = (await conn.execute(select(func.count()).select_from(t.transactions).where(
+            t.transactions.c.type == "expiry"))).scalar()
+    assert n == 2
+
+
+async def test_sweep_once_releases_then_expires_once(pg_wallet: WalletService, clock: Clock) -> None:
+    """A hold expired on a lot past expiry: released by the per-customer pass,
+    whose settle expires the whole lot in one EXPIRY, before the bulk pass."""
+    await credit(pg_wallet, 300, customer="c1", expires_in=timedelta(hours=1))
+    await hold(pg_wallet, 100, customer="c1", ttl=timedelta(minutes=15))
+    await credit(pg_wallet, 50, customer="c2", expires_in=timedelta(hours=1))
+    assert await pg_wallet.sweep_once(clock.now + timedelta(hours=2)) == 2
+    async with pg_wallet.db.read() as conn:
+        amounts = sorted((await conn.execute(select(t.transactions.c.amount).where(
+            t.transactions.c.type == "expiry"))).scalars().all())
+    assert amounts == [-300, -50]
+    assert await pg_wallet.sweep_once(clock.now + timedelta(hours=2)) == 0
+
+
+async def test_the_bench_seed_is_consistent_and_sweeps_clean(pg_url: str) -> None:
+    from bench.sweep_bench import seed
+
+    now = datetime.now(UTC)
+    await seed(pg_url, 40, 5, now)
+    db = Database(pg_url)
+    try:
+        async with db.read() as conn:
+            assert [str(v) for v in await audit(conn)] == []
+        assert await expire_due_lots(db, now, batch_customers=15) == 200
+        assert await expire_due_lots(db, now) == 0
+    finally:
+        await db.dispose()
