@@ -44,8 +44,10 @@ _SEED = [
                              remaining, held, spent, expired, reversed, debited, status, available_at,
                              expires_at, created_at)
     SELECT 'lot_' || md5('lot' || i || '-' || j), 'm1', 'c' || lpad(i::text, 8, '0'), 'SAR', 'adjustment',
-           NULL, NULL, 100 + j, 100 + j, 0, 0, 0, 0, 0, 'available', CAST(:t0 AS timestamptz) + j * interval '1 second',
-           CAST(:now AS timestamptz) - interval '1 day' + j * interval '1 second', CAST(:t0 AS timestamptz) + j * interval '1 second'
+           NULL, NULL, 100 + j, 100 + j, 0, 0, 0, 0, 0, 'available',
+           CAST(:t0 AS timestamptz) + j * interval '1 second',
+           CAST(:now AS timestamptz) - interval '1 day' + j * interval '1 second',
+           CAST(:t0 AS timestamptz) + j * interval '1 second'
       FROM generate_series(1, {n}) AS i, generate_series(1, {k}) AS j
      ORDER BY i, j
     """,
@@ -70,7 +72,8 @@ _SEED = [
                                transaction_id, expires_at, occurred_at)
     SELECT (i - 1) * {k} + j, 'ev_' || md5('ev' || i || '-' || j), 'adjusted', 'm1', 'c' || lpad(i::text, 8, '0'),
            'SAR', 100 + j, 'lot_' || md5('lot' || i || '-' || j), 'tx_' || md5('tx' || i || '-' || j),
-           CAST(:now AS timestamptz) - interval '1 day' + j * interval '1 second', CAST(:t0 AS timestamptz) + j * interval '1 second'
+           CAST(:now AS timestamptz) - interval '1 day' + j * interval '1 second',
+           CAST(:t0 AS timestamptz) + j * interval '1 second'
       FROM generate_series(1, {n}) AS i, generate_series(1, {k}) AS j
      ORDER BY i, j
     """,

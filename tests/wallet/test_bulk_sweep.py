@@ -145,7 +145,7 @@ async def test_held_credit_stays_on_the_expired_lot_and_expires_when_released(
         lot = (await conn.execute(select(t.lots).where(
             t.lots.c.customer_id == "c2", t.lots.c.amount == 500))).mappings().one()
         assert (lot["status"], lot["remaining"], lot["held"], lot["expired"]) == ("expired", 0, 120, 380)
-        hold_id = (await conn.execute(select(t.holds.c.hold_id).where(t.holds.c.customer_id == "c2"))).scalar()
+        hold_id = (await conn.execute(select(t.holds.c.hold_id).where(t.holds.c.customer_id == "c2"))).scalar_one()
     await pg_wallet.void(M, hold_id)  # the released 120 goes back to an expired lot: it expires at once
     b = await balance(pg_wallet, "c2")
     assert (b["available"], b["held"]) == (80, 0)
