@@ -45,6 +45,7 @@ ENV_VARS = (
     "CASHBACK_TLS_CA",
     "CASHBACK_TRACING",
     "WALLET_SWEEP_INTERVAL_SECONDS",
+    "WALLET_WRITE_BATCH",
     "NOTIFY_LEASE_SECONDS",
 )
 
@@ -75,6 +76,8 @@ class Settings:
     tracing: str
     # Wallet: seconds between sweeps (mature, expire, release stale holds); 0 = off.
     wallet_sweep_interval: str
+    # Wallet: most credit writes grouped into one database transaction; 0 or 1 = each alone.
+    wallet_write_batch: str
     # Notify: how long a sender's claim on a delivery lasts before another sender may take it.
     notify_lease_seconds: float
 
@@ -108,6 +111,7 @@ class Settings:
             tls_ca=e.get("CASHBACK_TLS_CA", ""),
             tracing=e.get("CASHBACK_TRACING", "off"),
             wallet_sweep_interval=e.get("WALLET_SWEEP_INTERVAL_SECONDS", "30"),
+            wallet_write_batch=e.get("WALLET_WRITE_BATCH", "256"),
             notify_lease_seconds=float(e.get("NOTIFY_LEASE_SECONDS", "60") or 60),
         )
 

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,9 +39,64 @@ class NegativeBalance(AssertionError):
     """A bug: a posting would take a customer balance below zero."""
 
 
+class WriteBuffer:
+    """The inserts of a group of Books sharing one transaction (the grouped write
+    path, batch.py), written at the end with one multi-row INSERT per table, in
+    an order that respects references. Lots inserted here and changed again in
+    the same group (an award that matures at once) are changed in the buffer."""
+
+    ORDER = (t.transactions, t.entries, t.lots, t.events, t.idempotency, t.awards)
+
+    def __init__(self) -> None:
+        self.rows: dict[Any, list[dict[str, Any]]] = {table: [] for table in self.ORDER}
+        self._lots: set[str] = set()
+        self.customer_updates: dict[tuple[str, str], dict[str, Any]] = {}
+        self._txs: dict[str, dict[str, Any]] = {}
+
+    def add(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        self.rows[table].extend(rows)
+        if table is t.lots:
+            self._lots.update(r["lot_id"] for r in rows)
+        elif table is t.transactions:
+            self._txs.update((r["transaction_id"], {**r, "entries": []}) for r in rows)
+        elif table is t.entries:
+            for r in rows:
+                self._txs[r["transaction_id"]]["entries"].append(
+                    {k: r[k] for k in ("transaction_id", "account", "currency", "amount")})
+
+    def holds_lot(self, lot_id: str) -> bool:
+        return lot_id in self._lots
+
+    def size(self) -> int:
+        return sum(len(rows) for rows in self.rows.values()) + len(self.customer_updates)
+
+    def transaction(self, transaction_id: str) -> dict[str, Any]:
+        """A transaction posted in this group, as service.transaction_by_id reads it."""
+        return self._txs[transaction_id]
+
+    async def write(self, conn: AsyncConnection) -> None:
+        for table in self.ORDER:
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in self.rows[table]:
+                by_columns.setdefault(tuple(row), []).append(row)
+            for rows in by_columns.values():
+                await conn.execute(insert(table), rows)
+        by_columns = {}
+        for (merchant_id, customer_id), values in self.customer_updates.items():
+            by_columns.setdefault(tuple(sorted(values)), []).append(
+                {"m": merchant_id, "c": customer_id, **values})
+        c = t.customers.c
+        for cols, params in by_columns.items():
+            await conn.execute(
+                update(t.customers).where(c.merchant_id == bindparam("m"), c.customer_id == bindparam("c"))
+                .values({col: bindparam(col) for col in cols}), params)
+
+
 class Book:
     def __init__(self, conn: AsyncConnection, merchant_id: str, customer_id: str, now: datetime) -> None:
         self.conn = conn
+        # When set, inserts wait in the buffer for the group's one write (batch.py).
+        self.buffer: WriteBuffer | None = None
         self.merchant_id = merchant_id
         self.customer_id = customer_id
         self.now = now
@@ -49,6 +104,8 @@ class Book:
         self._stored: set[str] = set()
         self._dirty: set[str] = set()
         self.customer: dict[str, Any] = {}
+        # Lots inserted in this transaction, as inserted and changed since.
+        self.inserted_lots: dict[str, dict[str, Any]] = {}
         # Types of the ledger transactions posted, counted in metrics once committed.
         self.posted: list[str] = []
 
@@ -60,23 +117,46 @@ class Book:
     ) -> Book | None:
         """Lock the customer's row (creating it first). With skip_locked, returns
         None when another transaction holds it (the sweeper moves on)."""
-        book = cls(conn, merchant_id, customer_id, now)
-        values = {"merchant_id": merchant_id, "customer_id": customer_id, "created_at": now}
+        books = await cls.open_many(conn, [(merchant_id, customer_id)], now, skip_locked=skip_locked)
+        return books.get((merchant_id, customer_id))
+
+    @classmethod
+    async def open_many(
+        cls, conn: AsyncConnection, keys: list[tuple[str, str]], now: datetime, *, skip_locked: bool = False
+    ) -> dict[tuple[str, str], Book]:
+        """Lock several customers' rows (creating them first) with three statements
+        in all, in (merchant, customer) order so that two groups never deadlock."""
+        keys = sorted(set(keys))
+        values = [{"merchant_id": m, "customer_id": c, "created_at": now} for m, c in keys]
         if conn.dialect.name == "postgresql":
-            stmt: Any = pg_insert(t.customers).values(values).on_conflict_do_nothing()
+            stmt: Any = pg_insert(t.customers).on_conflict_do_nothing()
         else:
-            stmt = sqlite_insert(t.customers).values(values).on_conflict_do_nothing()
-        await conn.execute(stmt)
-        q = select(t.customers).where(book._me(t.customers)).with_for_update(skip_locked=skip_locked)
-        row = (await conn.execute(q)).mappings().first()
-        if row is None:
-            return None
-        book.customer = dict(row)
-        rows = (await conn.execute(select(t.balances).where(book._me(t.balances)))).mappings().all()
-        for r in rows:
-            book._balances[r["currency"]] = {f: int(r[f]) for f in BALANCE_FIELDS}
-            book._stored.add(r["currency"])
-        return book
+            stmt = sqlite_insert(t.customers).on_conflict_do_nothing()
+        await conn.execute(stmt, values)
+        cu, b = t.customers.c, t.balances.c
+        q = (select(t.customers).where(tuple_(cu.merchant_id, cu.customer_id).in_(keys))
+             .order_by(cu.merchant_id, cu.customer_id).with_for_update(skip_locked=skip_locked))
+        books: dict[tuple[str, str], Book] = {}
+        for row in (await conn.execute(q)).mappings().all():
+            book = cls(conn, row["merchant_id"], row["customer_id"], now)
+            book.customer = dict(row)
+            books[(book.merchant_id, book.customer_id)] = book
+        if books:
+            rows = (await conn.execute(
+                select(t.balances).where(tuple_(b.merchant_id, b.customer_id).in_(list(books)))
+            )).mappings().all()
+            for r in rows:
+                book = books[(r["merchant_id"], r["customer_id"])]
+                book._balances[r["currency"]] = {f: int(r[f]) for f in BALANCE_FIELDS}
+                book._stored.add(r["currency"])
+        return books
+
+    async def insert(self, table: Any, *rows: dict[str, Any]) -> None:
+        """Insert now, or into the group's buffer when this Book is in a group."""
+        if self.buffer is not None:
+            self.buffer.add(table, list(rows))
+        else:
+            await self.conn.execute(insert(table), list(rows) if len(rows) > 1 else rows[0])
 
     def _me(self, table: Any) -> Any:
         return and_(table.c.merchant_id == self.merchant_id, table.c.customer_id == self.customer_id)
@@ -111,21 +191,16 @@ class Book:
         self._dirty.add(currency)
         tx_id = new_id("tx")
         self.posted.append(tx_type.value)
-        await self.conn.execute(
-            insert(t.transactions).values(
-                transaction_id=tx_id, merchant_id=self.merchant_id, customer_id=self.customer_id,
-                type=tx_type.value, currency=currency, amount=customer_delta(postings), order_id=order_id,
-                hold_id=hold_id, refund_id=refund_id, reason=reason, created_at=self.now,
-            )
-        )
-        await self.conn.execute(
-            insert(t.entries),
-            [
-                {"transaction_id": tx_id, "merchant_id": self.merchant_id, "customer_id": self.customer_id,
-                 "account": acc.value, "currency": currency, "amount": amt}
-                for acc, amt in postings.items()
-            ],
-        )
+        await self.insert(t.transactions, dict(
+            transaction_id=tx_id, merchant_id=self.merchant_id, customer_id=self.customer_id,
+            type=tx_type.value, currency=currency, amount=customer_delta(postings), order_id=order_id,
+            hold_id=hold_id, refund_id=refund_id, reason=reason, created_at=self.now,
+        ))
+        await self.insert(t.entries, *(
+            {"transaction_id": tx_id, "merchant_id": self.merchant_id, "customer_id": self.customer_id,
+             "account": acc.value, "currency": currency, "amount": amt}
+            for acc, amt in postings.items()
+        ))
         return tx_id
 
     async def event(
@@ -133,35 +208,23 @@ class Book:
         order_id: str | None = None, lot_id: str | None = None, hold_id: str | None = None,
         available_at: datetime | None = None, expires_at: datetime | None = None,
     ) -> None:
-        await self.conn.execute(
-            insert(t.events).values(
-                event_id=new_id("ev"), type=type_.value, merchant_id=self.merchant_id,
-                customer_id=self.customer_id, currency=currency, amount=amount, order_id=order_id,
-                lot_id=lot_id, hold_id=hold_id, transaction_id=transaction_id, available_at=available_at,
-                expires_at=expires_at, occurred_at=self.now,
-            )
-        )
+        await self.insert(t.events, dict(
+            event_id=new_id("ev"), type=type_.value, merchant_id=self.merchant_id,
+            customer_id=self.customer_id, currency=currency, amount=amount, order_id=order_id,
+            lot_id=lot_id, hold_id=hold_id, transaction_id=transaction_id, available_at=available_at,
+            expires_at=expires_at, occurred_at=self.now,
+        ))
 
     async def touch_customer(self, **values: Any) -> None:
-        await self.conn.execute(update(t.customers).where(self._me(t.customers)).values(**values))
+        if self.buffer is not None:
+            self.buffer.customer_updates.setdefault((self.merchant_id, self.customer_id), {}).update(values)
+        else:
+            await self.conn.execute(update(t.customers).where(self._me(t.customers)).values(**values))
         self.customer.update(values)
 
     async def flush(self) -> None:
         """Write the maintained balance rows changed in this transaction."""
-        for currency in sorted(self._dirty):
-            values = {**self._balances[currency], "updated_at": self.now}
-            if currency in self._stored:
-                await self.conn.execute(
-                    update(t.balances).where(self._me(t.balances), t.balances.c.currency == currency).values(**values)
-                )
-            else:
-                await self.conn.execute(
-                    insert(t.balances).values(
-                        merchant_id=self.merchant_id, customer_id=self.customer_id, currency=currency, **values
-                    )
-                )
-                self._stored.add(currency)
-        self._dirty.clear()
+        await flush_balances(self.conn, [self])
 
     # -- lots -------------------------------------------------------------------------
 
@@ -178,19 +241,23 @@ class Book:
     async def insert_lot(self, **values: Any) -> str:
         lot_id = new_id("lot")
         counters = dict.fromkeys(("held", "spent", "expired", "reversed", "debited"), 0)
-        await self.conn.execute(
-            insert(t.lots).values(
-                lot_id=lot_id, merchant_id=self.merchant_id, customer_id=self.customer_id,
-                created_at=self.now, remaining=values["amount"], **counters, **values,
-            )
+        row = dict(
+            lot_id=lot_id, merchant_id=self.merchant_id, customer_id=self.customer_id,
+            created_at=self.now, remaining=values["amount"], **counters, **values,
         )
+        self.inserted_lots[lot_id] = row
+        await self.insert(t.lots, row)
         return lot_id
 
     async def update_lot(self, lot: dict[str, Any], **values: Any) -> None:
         """Write new values for a lot row read in this transaction (we hold the lock)."""
-        await self.conn.execute(
-            update(t.lots).where(self._me(t.lots), t.lots.c.lot_id == lot["lot_id"]).values(**values)
-        )
+        buffered = self.buffer is not None and self.buffer.holds_lot(lot["lot_id"])
+        if buffered:
+            self.inserted_lots[lot["lot_id"]].update(values)  # the row the buffer will insert
+        else:
+            await self.conn.execute(
+                update(t.lots).where(self._me(t.lots), t.lots.c.lot_id == lot["lot_id"]).values(**values)
+            )
         lot.update(values)
 
     # -- holds ------------------------------------------------------------------------
@@ -220,3 +287,28 @@ class Book:
             .values(**values)
         )
         alloc.update(values)
+
+
+async def flush_balances(conn: AsyncConnection, books: list[Book]) -> None:
+    """Write the maintained balance rows the books changed: one UPDATE and one
+    INSERT statement at most, however many books."""
+    changed: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
+    for book in books:
+        for currency in sorted(book._dirty):
+            row = {"m": book.merchant_id, "c": book.customer_id, "cur": currency, **book._balances[currency],
+                   "updated_at": book.now}
+            (changed if currency in book._stored else added).append(row)
+            book._stored.add(currency)
+        book._dirty.clear()
+    b = t.balances.c
+    cols = (*BALANCE_FIELDS, "updated_at")
+    if changed:
+        await conn.execute(
+            update(t.balances).where(b.merchant_id == bindparam("m"), b.customer_id == bindparam("c"),
+                                     b.currency == bindparam("cur")).values({f: bindparam(f) for f in cols}),
+            changed)
+    if added:
+        await conn.execute(insert(t.balances), [
+            {"merchant_id": r["m"], "customer_id": r["c"], "currency": r["cur"], **{f: r[f] for f in cols}}
+            for r in added])

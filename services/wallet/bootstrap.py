@@ -20,6 +20,7 @@ from services.wallet.servicer import WalletServicer
 SERVICE_NAME = "cashback.wallet.v1.WalletService"
 # Seconds between sweeps; 0 turns the sweeper off (tests that drive it themselves).
 SWEEP_INTERVAL_ENV = "WALLET_SWEEP_INTERVAL_SECONDS"
+WRITE_BATCH_ENV = "WALLET_WRITE_BATCH"
 log = logging.getLogger("cashback.wallet.sweeper")
 
 
@@ -31,7 +32,10 @@ def wallet_config(settings: Settings) -> WalletConfig:
         raise ValueError(f"{SWEEP_INTERVAL_ENV} must be a number of seconds, not {raw!r}") from exc
     if interval < 0:
         raise ValueError(f"{SWEEP_INTERVAL_ENV} must not be negative")
-    return WalletConfig(sweep_interval=interval)
+    raw = settings.wallet_write_batch
+    if not raw.strip().isdigit():
+        raise ValueError(f"{WRITE_BATCH_ENV} must be a whole number of writes (0 = each alone), not {raw!r}")
+    return WalletConfig(sweep_interval=interval, write_batch=int(raw))
 
 
 def sweeper(service: WalletService) -> Callable[[], Awaitable[None]]:

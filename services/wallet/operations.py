@@ -52,6 +52,19 @@ async def settle(book: Book) -> None:
         await expire_lot(book, lot)
 
 
+async def settle_new_lots(book: Book, lot_ids: list[str]) -> None:
+    """settle() for lots inserted in this transaction, which is all that can have
+    fallen due since the Book was opened and settled at the same `now`: mature the
+    due ones, then expire those already past expiry, in settle()'s order."""
+    lots = sorted((book.inserted_lots[i] for i in lot_ids), key=lambda lot: lot["lot_id"])
+    for lot in lots:
+        if lot["status"] == LotStatus.PENDING.value and lot["available_at"] <= book.now:
+            await mature_lot(book, lot)
+    for lot in lots:
+        if lot["status"] == LotStatus.AVAILABLE.value and past_expiry(lot, book.now):
+            await expire_lot(book, lot)
+
+
 async def mature_lot(book: Book, lot: dict[str, Any]) -> None:
     amount = lot["remaining"]
     if amount > 0:
@@ -226,9 +239,9 @@ class AwardLine:
     expires_at: datetime | None
 
 
-async def credit_award(book: Book, line: AwardLine, kind: str, source_id: str) -> tuple[int, int]:
+async def credit_award(book: Book, line: AwardLine, kind: str, source_id: str) -> tuple[int, int, str | None]:
     """Credit one award as a pending lot, paying refund debt off first.
-    Returns (credited, debt_repaid)."""
+    Returns (credited, debt_repaid, the new lot's id or None)."""
     debt = book.balance(line.currency)["debt"]
     repaid = min(line.amount, debt)
     credited = line.amount - repaid
@@ -252,7 +265,7 @@ async def credit_award(book: Book, line: AwardLine, kind: str, source_id: str) -
             EventType.CREDITED, line.currency, credited, transaction_id=tx, order_id=order_id, lot_id=lot_id,
             available_at=line.available_at, expires_at=line.expires_at,
         )
-    return credited, repaid
+    return credited, repaid, lot_id
 
 
 # -- refunds ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ written and the caller gets UNAVAILABLE."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,8 @@ from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgume
 from cashback_kit.money import Money
 from services.wallet import operations as ops
 from services.wallet import tables as t
+from services.wallet.batch import Group
+from services.wallet.book import Book
 from services.wallet.commands import (
     AwardEvent,
     AwardOrder,
@@ -60,40 +63,75 @@ async def _award(
     score: Callable[[], Awaitable[Scored]], base: int, placed_at: datetime,
 ) -> AwardResult:
     """Score with rules (idempotent there), then credit one lot per award in
-    one transaction, unless this order/event was credited already."""
+    one transaction, unless this order/event was credited already. The credit
+    goes through the grouped write path when it is on (batch.py)."""
     what = "order_id" if kind == "order" else "event_id"
     async with svc.db.read() as conn:
         row = await _award_row(conn, merchant_id, kind, source_id)
     if row is not None:
         return _replay(row, fingerprint, what)
     scored = await score()
-    async with svc.customer(merchant_id, customer_id) as book:
-        row = await _award_row(book.conn, merchant_id, kind, source_id)
-        if row is not None:  # a concurrent retry got here first
-            return _replay(row, fingerprint, what)
+    award = _Award(kind, source_id, fingerprint, scored, base, placed_at, what)
+
+    async def alone() -> AwardResult:
+        async with svc.customer(merchant_id, customer_id) as book:
+            return await award.credit(book, await _award_row(book.conn, merchant_id, kind, source_id))
+
+    if svc.batcher is None:
+        return await alone()
+    key = (merchant_id, kind, source_id)
+
+    async def in_group(book: Book, group: Group) -> AwardResult:
+        result = await award.credit(book, group.awards.get(key))
+        group.awards[key] = award.row
+        return result
+
+    return await svc.batcher.submit((merchant_id, customer_id), in_group, alone, award=key)
+
+
+@dataclass
+class _Award:
+    """Crediting one scored order or event under the customer's lock, alone or in a group."""
+
+    kind: str
+    source_id: str
+    fingerprint: str
+    scored: Scored
+    base: int
+    placed_at: datetime
+    what: str
+    row: dict[str, Any] | None = None
+
+    async def credit(self, book: Book, existing: dict[str, Any] | None) -> AwardResult:
+        if existing is not None:  # a concurrent retry got here first
+            return _replay(existing, self.fingerprint, self.what)
+        scored, kind = self.scored, self.kind
         credited = repaid = earned = 0
+        new_lots: list[str] = []
         for line in scored.awards:
             if line.amount <= 0:
                 continue
-            c, r = await ops.credit_award(book, line, kind, source_id)
+            c, r, lot_id = await ops.credit_award(book, line, kind, self.source_id)
+            new_lots += [lot_id] if lot_id else []
             if line.currency == scored.currency:
                 credited, repaid, earned = credited + c, repaid + r, earned + line.amount
-        await book.conn.execute(insert(t.awards).values(
-            merchant_id=merchant_id, kind=kind, source_id=source_id, customer_id=customer_id,
-            fingerprint=fingerprint, score=scored.blob, currency=scored.currency, earned=earned,
-            credited=credited, debt_repaid=repaid, base=base, refunded=0, credit_returned=0,
-            placed_at=placed_at, created_at=book.now,
-        ))
+        self.row = dict(
+            merchant_id=book.merchant_id, kind=kind, source_id=self.source_id, customer_id=book.customer_id,
+            fingerprint=self.fingerprint, score=scored.blob, currency=scored.currency, earned=earned,
+            credited=credited, debt_repaid=repaid, base=self.base, refunded=0, credit_returned=0,
+            placed_at=self.placed_at, created_at=book.now,
+        )
+        await book.insert(t.awards, self.row)
         customer: dict[str, Any] = {}
         if kind == "order":
             last = book.customer.get("last_order_at")
-            customer["last_order_at"] = max(last, placed_at) if last else placed_at
+            customer["last_order_at"] = max(last, self.placed_at) if last else self.placed_at
         if earned and book.customer.get("first_earned_at") is None:
             customer["first_earned_at"] = book.now
         if customer:
             await book.touch_customer(**customer)
-        await ops.settle(book)  # awards already past available_at mature at once
-    return AwardResult(scored.blob, Money(scored.currency, credited), Money(scored.currency, repaid))
+        await ops.settle_new_lots(book, new_lots)  # awards already past available_at mature at once
+        return AwardResult(scored.blob, Money(scored.currency, credited), Money(scored.currency, repaid))
 
 
 async def award_order(svc: WalletService, cmd: AwardOrder) -> AwardResult:

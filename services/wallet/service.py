@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
@@ -32,6 +32,7 @@ from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
 from services.wallet import operations as ops
 from services.wallet import tables as t
+from services.wallet.batch import Batcher, Group
 from services.wallet.book import Book
 from services.wallet.commands import Adjust, Authorize, RulesPort
 from services.wallet.domain.ledger import HoldStatus, LotStatus
@@ -47,10 +48,24 @@ class WalletConfig:
     hold_ttl_max: timedelta = timedelta(hours=24)
     sweep_interval: float = 30.0
     sweep_batch: int = 500
+    # Most credit writes grouped into one database transaction; 0 or 1 = every write alone.
+    write_batch: int = 256
 
 
 class StoredFailure(FailedPrecondition):
     """A failure replayed from an idempotency record (never stored again)."""
+
+
+def check_prior(row: dict[str, Any] | None, key: str, fingerprint: str) -> dict[str, Any] | None:
+    """An idempotency record found for a request: the same request again returns
+    it (or raises its stored failure again); a different request is refused."""
+    if row is None:
+        return None
+    if row["fingerprint"] != fingerprint:
+        raise AlreadyExists(f"idempotency_key {key!r} was already used for a different request")
+    if row["error_code"]:
+        raise StoredFailure(row["error_message"])
+    return row
 
 
 class WalletService:
@@ -63,6 +78,8 @@ class WalletService:
         self.clock = clock
         self.config = config or WalletConfig()
         self._changed: asyncio.Event | None = None
+        # The grouped write path for credits (batch.py); None runs every write alone.
+        self.batcher: Batcher | None = Batcher(self, self.config.write_batch) if self.config.write_batch > 1 else None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -96,21 +113,17 @@ class WalletService:
         idem = t.idempotency.c
         q = select(t.idempotency).where(idem.merchant_id == merchant_id, idem.scope == scope, idem.key == key)
         row = (await conn.execute(q)).mappings().first()
-        if row is None:
-            return None
-        if row["fingerprint"] != fingerprint:
-            raise AlreadyExists(f"idempotency_key {key!r} was already used for a different request")
-        if row["error_code"]:
-            raise StoredFailure(row["error_message"])
-        return dict(row)
+        return check_prior(dict(row) if row else None, key, fingerprint)
 
     async def _remember(self, book: Book, scope: str, key: str, fingerprint: str, *,
-                        result_id: str | None = None, error: DomainError | None = None) -> None:
-        await book.conn.execute(insert(t.idempotency).values(
+                        result_id: str | None = None, error: DomainError | None = None) -> dict[str, Any]:
+        row = dict(
             merchant_id=book.merchant_id, scope=scope, key=key, customer_id=book.customer_id,
             fingerprint=fingerprint, result_id=result_id, error_code=error.code if error else None,
             error_message=error.message if error else None, created_at=book.now,
-        ))
+        )
+        await book.insert(t.idempotency, row)
+        return row
 
     async def _remember_failure(self, merchant_id: str, customer_id: str, scope: str, key: str,
                                 fingerprint: str, error: DomainError) -> None:
@@ -213,18 +226,45 @@ class WalletService:
     # -- adjustments -------------------------------------------------------------------
 
     async def adjust(self, cmd: Adjust) -> dict[str, Any]:
-        async def fresh(book: Book) -> str:
-            if cmd.expires_at is not None and cmd.expires_at <= book.now:
-                raise InvalidArgument("expires_at must be in the future", field="expires_at")
-            if cmd.expires_at is not None and cmd.amount.minor < 0:
-                raise InvalidArgument("expires_at is only for credits", field="expires_at")
-            return await ops.adjust(book, cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at)
+        """Credits go through the grouped write path when it is on (batch.py);
+        debits, which can be refused for want of funds, always run alone."""
+        if self.batcher is not None and cmd.amount.minor > 0:
+            key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
+            return await self.batcher.submit(
+                (cmd.merchant_id, cmd.customer_id), lambda book, group: self._adjust_in_group(cmd, book, group),
+                lambda: self._adjust_alone(cmd), idempotency=key)
+        return await self._adjust_alone(cmd)
 
+    @staticmethod
+    async def _adjust_fresh(cmd: Adjust, book: Book) -> str:
+        if cmd.expires_at is not None and cmd.expires_at <= book.now:
+            raise InvalidArgument("expires_at must be in the future", field="expires_at")
+        if cmd.expires_at is not None and cmd.amount.minor < 0:
+            raise InvalidArgument("expires_at is only for credits", field="expires_at")
+        return await ops.adjust(book, cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at)
+
+    async def _adjust_alone(self, cmd: Adjust) -> dict[str, Any]:
         async def result(book: Book, tx_id: str) -> dict[str, Any]:
             return await transaction_by_id(book.conn, tx_id)
 
         return await self._idempotent(cmd.merchant_id, cmd.customer_id, "adjust", cmd.idempotency_key,
-                                      cmd.fingerprint, fresh, result)
+                                      cmd.fingerprint, lambda book: self._adjust_fresh(cmd, book), result)
+
+    async def _adjust_in_group(self, cmd: Adjust, book: Book, group: Group) -> dict[str, Any]:
+        """The same as _adjust_alone, inside a group's transaction: the idempotency
+        record was read for the whole group, and a key used twice in one group is
+        answered from the first use."""
+        key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
+        prior = check_prior(group.idempotency.get(key), cmd.idempotency_key, cmd.fingerprint)
+        if prior is not None:
+            return group.transactions.get(prior["result_id"]) or await transaction_by_id(
+                book.conn, prior["result_id"])
+        tx_id = await self._adjust_fresh(cmd, book)
+        group.idempotency[key] = await self._remember(book, "adjust", cmd.idempotency_key, cmd.fingerprint,
+                                                      result_id=tx_id)
+        assert book.buffer is not None
+        tx = group.transactions[tx_id] = book.buffer.transaction(tx_id)
+        return tx
 
     # -- balances and history --------------------------------------------------------------
 
