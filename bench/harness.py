@@ -5,12 +5,18 @@ in the same run on the same machine (these machines are shared and noisy)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import shutil
+import signal
 import statistics
 import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.support.pgcluster import PgCluster
 
@@ -123,3 +129,45 @@ def print_table(rows: list[Row]) -> None:
     notes = [f"- {r.name}: {r.note}" for r in rows if r.note]
     if notes:
         print("\n" + "\n".join(notes))
+
+
+@contextlib.contextmanager
+def profiled(pid: int, name: str, out_dir: Path | None) -> Iterator[None]:
+    """With out_dir set (`make bench PROFILE=1`), py-spy samples process `pid`
+    while the block runs; the collapsed stacks land in out_dir/name.txt and the
+    functions with the most samples are printed."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if out_dir is None or not Path(exe).exists():
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{name}.txt"
+    spy = subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking",
+                            "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+    if out.exists():
+        print(f"\nprofile {name} ({out}):\n" + "\n".join(top_functions(out)))
+
+
+def top_functions(collapsed: Path, n: int = 25) -> list[str]:
+    """Share of samples each function appears in (inclusive), from py-spy's
+    collapsed stacks, for the functions of our code and the libraries we call."""
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        total += int(count)
+        frames = {f.split(" (")[0] + " " + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1]
+                  for f in stack.split(";")}
+        for frame in frames:
+            inclusive[frame] += int(count)
+    return [f"{100 * c / total:5.1f}%  {frame}" for frame, c in inclusive.most_common(n)] if total else []

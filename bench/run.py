@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.harness import Load, Row, closed_loop, pgbench_tps, print_table
+from bench.harness import Load, Row, closed_loop, pgbench_tps, print_table, profiled
 from cashback_kit.procs import ServiceProcess, start_process
 from tests.support.keys import TEST_KEYS, write_keys_file
 from tests.support.pgcluster import PgCluster, remove_cluster, start_cluster
@@ -30,6 +30,7 @@ class Stack:
         self.keys = write_keys_file(root / "keys.json")
         self.procs: dict[str, ServiceProcess] = {}
         self.urls: dict[str, str] = {}
+        self.profiles: Path | None = None  # where py-spy profiles go (--profile)
 
     def env(self, service: str) -> dict[str, str]:
         env = {
@@ -51,9 +52,13 @@ class Stack:
             self.urls[service] = self.cluster.url(self.cluster.create_database(service))
         return self.urls[service]
 
-    def start(self, service: str) -> ServiceProcess:
-        self.procs[service] = start_process(service, self.env(service))
+    def start(self, service: str, **extra: str) -> ServiceProcess:
+        self.procs[service] = start_process(service, {**self.env(service), **extra})
         return self.procs[service]
+
+    def restart(self, service: str, **extra: str) -> ServiceProcess:
+        self.procs.pop(service).terminate()
+        return self.start(service, **extra)
 
     def stop(self) -> None:
         for p in reversed(list(self.procs.values())):
@@ -73,7 +78,7 @@ def ratio_row(name: str, base: Load, got: Load, target: float) -> Row:
                r, f">= {target:.1f}x no-op", r >= target)
 
 
-async def measure(stack: Stack, seconds: float, rows: list[Row]) -> None:
+async def measure(stack: Stack, seconds: float, tps: float, rows: list[Row], only: set[str]) -> None:
     from bench import targets as tg
 
     rules = stack.procs["rules"].target
@@ -81,52 +86,95 @@ async def measure(stack: Stack, seconds: float, rows: list[Row]) -> None:
     noop = await noop_rpc(rules, seconds)
     rows.append(Row("baseline: no-op RPC (health, 32 in flight)", "-",
                     f"{noop.rate:,.0f}/s p50 {noop.p50_ms:.2f} ms p99 {noop.p99_ms:.2f} ms", None, "-", None))
-    await tg.seed_campaigns(rules, "m1", 10)
-    await tg.seed_campaigns(rules, "m2", 1000)
-    q10 = await tg.quote_load(rules, "m1", seconds)
-    q1000 = await tg.quote_load(rules, "m2", seconds)
-    rows.append(ratio_row("1. QuoteOrder, 1,000 campaigns, 10 lines", noop, q1000, 0.7))
-    spread = abs(q10.rate - q1000.rate) / max(q10.rate, q1000.rate) if q10.rate else 1.0
-    rows.append(Row("1b. QuoteOrder 10 vs 1,000 campaigns", f"{q10.rate:,.0f}/s", f"{q1000.rate:,.0f}/s",
-                    spread, "differ <= 20%", spread <= 0.20))
-    await tg.seed_history(stack.url("wallet"), wallet, "hist-small", 10)
-    await tg.seed_history(stack.url("wallet"), wallet, "hist-big", 100_000)
-    b_small = await tg.balance_load(wallet, "hist-small", seconds)
-    b_big = await tg.balance_load(wallet, "hist-big", seconds)
-    rows.append(ratio_row("2. GetBalance, 100,000 history entries", noop, b_big, 0.8))
-    lat = abs(b_big.mean_ms - b_small.mean_ms) / b_small.mean_ms if b_small.mean_ms else 1.0
-    rows.append(Row("2b. GetBalance latency 10 vs 100,000 entries", f"{b_small.mean_ms:.2f} ms",
-                    f"{b_big.mean_ms:.2f} ms", lat, "differ <= 10%", lat <= 0.10))
-    mix = await tg.checkout_mix(rules, wallet, seconds)
-    rows.append(Row("4. checkout mix (Authorize+Capture+AwardOrder)", "-",
-                    f"{mix.rate:,.0f} orders/s p50 {mix.p50_ms:.1f} ms p99 {mix.p99_ms:.1f} ms (errors {mix.errors})",
-                    None, "measure first", None))
+    if "1" in only:
+        await tg.seed_campaigns(rules, "m1", 10)
+        await tg.seed_campaigns(rules, "m2", 1000)
+        q10 = await tg.quote_load(rules, "m1", seconds)
+        q1000 = await tg.quote_load(rules, "m2", seconds)
+        rows.append(ratio_row("1. QuoteOrder, 1,000 campaigns, 10 lines", noop, q1000, 0.7))
+        spread = abs(q10.rate - q1000.rate) / max(q10.rate, q1000.rate) if q10.rate else 1.0
+        rows.append(Row("1b. QuoteOrder 10 vs 1,000 campaigns", f"{q10.rate:,.0f}/s", f"{q1000.rate:,.0f}/s",
+                        spread, "differ <= 20%", spread <= 0.20))
+    if "2" in only:
+        await tg.seed_history(stack.url("wallet"), wallet, "hist-small", 10)
+        await tg.seed_history(stack.url("wallet"), wallet, "hist-big", 100_000)
+        b_small = await tg.balance_load(wallet, "hist-small", seconds)
+        b_big = await tg.balance_load(wallet, "hist-big", seconds)
+        rows.append(ratio_row("2. GetBalance, 100,000 history entries", noop, b_big, 0.8))
+        lat = abs(b_big.mean_ms - b_small.mean_ms) / b_small.mean_ms if b_small.mean_ms else 1.0
+        rows.append(Row("2b. GetBalance latency 10 vs 100,000 entries", f"{b_small.mean_ms:.2f} ms",
+                        f"{b_big.mean_ms:.2f} ms", lat, "differ <= 10%", lat <= 0.10))
+    if "3" in only:
+        await credit_rows(stack, seconds, tps, rows)
+    if "4" in only:
+        mix = await tg.checkout_mix(rules, stack.procs["wallet"].target, seconds)
+        rows.append(Row("4. checkout mix (Authorize+Capture+AwardOrder)", "-",
+                        f"{mix.rate:,.0f} orders/s p50 {mix.p50_ms:.1f} ms p99 {mix.p99_ms:.1f} ms "
+                        f"(errors {mix.errors})", None, "measure first", None))
+
+
+def write_row(name: str, tps: float, got: Load, target: bool = True) -> Row:
+    r = got.rate / tps if tps else 0.0
+    return Row(name, f"{tps:,.0f} tps",
+               f"{got.rate:,.0f}/s p50 {got.p50_ms:.1f} ms p99 {got.p99_ms:.1f} ms (errors {got.errors})", r,
+               ">= 1.0x pgbench, p99 <= 50 ms" if target else "-",
+               (r >= 1.0 and got.p99_ms <= 50) if target else None)
+
+
+async def credit_rows(stack: Stack, seconds: float, tps: float, rows: list[Row]) -> None:
+    """Target 3: credit writes, grouped (the default) and, for comparison, one
+    transaction per call (WALLET_WRITE_BATCH=0), then AwardEvent through rules."""
+    from bench import targets as tg
+
+    with profiled(stack.procs["wallet"].proc.pid, "wallet-credit-writes", stack.profiles):
+        grouped = await tg.credit_writes(stack.procs["wallet"].target, seconds, tag="grp")
+    rows.append(write_row("3. credit writes (AdjustBalance, 64 clients, 10k customers)", tps, grouped))
+    stack.restart("wallet", WALLET_WRITE_BATCH="0")
+    alone = await tg.credit_writes(stack.procs["wallet"].target, seconds, tag="one")
+    rows.append(write_row("3-. same, one transaction per call (WALLET_WRITE_BATCH=0)", tps, alone, False))
+    stack.restart("wallet")
+    await tg.seed_event_campaign(stack.procs["rules"].target)
+    events = await tg.award_events(stack.procs["wallet"].target, seconds, tag="ev")
+    rows.append(write_row("3b. credit writes (AwardEvent via rules, 64 clients)", tps, events))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
+    parser.add_argument("--profile", action="store_true", help="py-spy the services under load (var/profiles)")
+    parser.add_argument("--only", default="123456", help="which targets to run, e.g. 35 (default: all)")
     args = parser.parse_args()
+    only = set(args.only)
     cluster = start_cluster()
     root = Path(tempfile.mkdtemp(prefix="cashback-bench-"))
     stack = Stack(cluster, root)
+    stack.profiles = Path("var/profiles") if args.profile else None
     rows: list[Row] = []
     try:
-        stack.start("rules")
-        stack.start("wallet")
-        asyncio.run(measure(stack, args.seconds, rows))
         tps = pgbench_tps(cluster, seconds=int(max(5, args.seconds)))
         rows.append(Row("baseline: pgbench tpcb-like (8 clients, scale 10)", "-", f"{tps:,.0f} tps", None, "-", None))
-        for name, why in (
-            ("3. wallet credit writes vs pgbench", "not measured yet: needs the batched write path (issue #7)"),
-            ("5. expiry sweep of 1,000,000 lots vs UPDATE", "not measured yet (issue #7)"),
-            ("6. notify 10,000 SMS vs bare twilio loop", "not measured yet (issue #7)"),
-        ):
-            rows.append(Row(name, "-", "-", None, "see issue #7", None, why))
+        stack.start("rules")
+        stack.start("wallet")
+        asyncio.run(measure(stack, args.seconds, tps, rows, only))
+        stack.stop()
+        if "5" in only:
+            rows.append(sweep_row(cluster))
+        if "6" in only:
+            rows.append(Row("6. notify 10,000 SMS vs bare twilio loop", "-", "-", None, ">= 0.8x", None,
+                            "not wired yet"))
     finally:
         stack.stop()
         remove_cluster(cluster)
     print_table(rows)
+
+
+def sweep_row(cluster: PgCluster) -> Row:
+    from bench.sweep_bench import sweep_vs_update
+
+    sweep_s, update_s, note = sweep_vs_update(cluster)
+    r = sweep_s / update_s if update_s else float("inf")
+    return Row("5. expiry sweep of 1,000,000 lots vs plain UPDATE", f"{update_s:.1f} s", f"{sweep_s:.1f} s", r,
+               "<= 3x the UPDATE", r <= 3.0, note)
 
 
 if __name__ == "__main__":

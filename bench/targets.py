@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from cashback.common.v1 import common_pb2
@@ -118,3 +119,44 @@ async def checkout_mix(rules_target: str, wallet_target: str, seconds: float) ->
             await w.AwardOrder(wallet_pb2.AwardOrderRequest(order=o), metadata=CHECKOUT, timeout=10)
 
         return await closed_loop(order, concurrency=CONCURRENCY, seconds=seconds)
+
+
+WRITERS = 64
+CUSTOMERS = 10_000
+
+
+async def credit_writes(wallet_target: str, seconds: float, *, tag: str) -> Load:
+    """AdjustBalance credits from 64 concurrent clients over 10,000 customers, each
+    with its own idempotency key (so each is a balanced ledger transaction, a lot,
+    an idempotency record and an event)."""
+    async with grpc.aio.insecure_channel(wallet_target) as ch:
+        stub = wallet_pb2_grpc.WalletServiceStub(ch)
+        amount = sar(100)
+        return await closed_loop(
+            lambda i: stub.AdjustBalance(wallet_pb2.AdjustBalanceRequest(
+                merchant_id="m1", customer_id=f"w{(i * 7919) % CUSTOMERS}", amount=amount, reason="bench",
+                idempotency_key=f"{tag}-{i}"), metadata=OPS, timeout=10),
+            concurrency=WRITERS, seconds=seconds)
+
+
+async def seed_event_campaign(rules_target: str) -> None:
+    async with grpc.aio.insecure_channel(rules_target) as ch:
+        c = rules_pb2.Campaign(merchant_id="m1", name="reviews", currency_code="SAR", timezone="UTC",
+                               status=rules_pb2.CAMPAIGN_STATUS_ACTIVE, trigger=rules_pb2.TRIGGER_EVENT,
+                               event_type="product_review", fixed=sar(300))
+        await rules_pb2_grpc.RulesServiceStub(ch).CreateCampaign(
+            rules_pb2.CreateCampaignRequest(campaign=c), metadata=OPS, timeout=30)
+
+
+async def award_events(wallet_target: str, seconds: float, *, tag: str) -> Load:
+    """AwardEvent (rules scores the event, the wallet credits it) from 64 clients over 10,000 customers."""
+    async with grpc.aio.insecure_channel(wallet_target) as ch:
+        stub = wallet_pb2_grpc.WalletServiceStub(ch)
+
+        def call(i: int) -> Any:
+            req = wallet_pb2.AwardEventRequest(merchant_id="m1", customer_id=f"w{(i * 7919) % CUSTOMERS}",
+                                               event_type="product_review", event_id=f"{tag}-{i}")
+            req.occurred_at.GetCurrentTime()
+            return stub.AwardEvent(req, metadata=CHECKOUT, timeout=10)
+
+        return await closed_loop(call, concurrency=WRITERS, seconds=seconds)
