@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
@@ -68,12 +69,24 @@ async def create(conn: AsyncConnection, message: Message, now: datetime,
 
 
 class Sender:
+    """Claims due deliveries under a lease, sends them, and records the outcome.
+
+    `run` keeps `concurrency` sends in flight: it claims only as many rows as there
+    are free slots (so nothing sits leased waiting for a slot), and the outcomes are
+    written by one finisher in batches (one transaction for all the sends that
+    completed meanwhile) instead of a transaction per message. An outcome waiting
+    for its batch is still SENDING under its lease, exactly like a send in flight."""
+
     def __init__(self, db: Database, router: SmsRouter, email: EmailProvider, wallet: WalletGateway | None,
                  clock: Callable[[], datetime] = utcnow, max_attempts: int = MAX_ATTEMPTS,
                  concurrency: int = 16, lease: timedelta = LEASE) -> None:
         self.db, self.router, self.email, self.wallet, self.clock = db, router, email, wallet, clock
         self.lease = lease
         self.max_attempts = max_attempts
+        self.concurrency = concurrency
+        # `run` claims ahead, up to this many claimed-but-unfinished sends: a claim takes
+        # about as long as a send, so slots would sit empty waiting for it otherwise.
+        self.ahead = 2 * concurrency
         self.gate = asyncio.Semaphore(concurrency)
 
     async def claim(self, limit: int) -> list[dict[str, Any]]:
@@ -89,18 +102,96 @@ class Sender:
             return [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
 
     async def send_due(self, limit: int = 100) -> int:
+        """One round: claim up to `limit`, send them (`concurrency` at a time), record the outcomes."""
         batch = await self.claim(limit)
-        await asyncio.gather(*(self._one(row) for row in batch))
+
+        async def one(row: dict[str, Any]) -> tuple[dict[str, Any], SendResult]:
+            async with self.gate:
+                return row, await self.attempt(row)
+
+        await self.finish_many(list(await asyncio.gather(*(one(row) for row in batch))))
         return len(batch)
 
-    async def _one(self, row: dict[str, Any]) -> None:
-        async with self.gate:
-            try:
-                result = await self._send(row)
-            except Exception as exc:
-                log.exception("send failed", extra={"delivery_id": row["delivery_id"]})
-                result = SendResult(Outcome.RETRY, error=f"{type(exc).__name__}")
-            await self.finish(row, result)
+    async def run(self, idle: float = 0.5, until_idle: bool = False) -> None:
+        """Send continuously with `concurrency` in flight; sleep `idle` when nothing is
+        due (or return, with `until_idle`, once nothing is due or in flight)."""
+        done: asyncio.Queue[tuple[dict[str, Any], SendResult]] = asyncio.Queue()
+        sending: set[asyncio.Task[None]] = set()
+        recording: list[tuple[dict[str, Any], SendResult]] = []  # the batch the finisher is writing
+        refill = max(1, self.concurrency // 4)
+
+        async def one(row: dict[str, Any]) -> None:
+            done.put_nowait((row, await self.attempt(row)))
+
+        async def finisher() -> None:
+            while True:
+                recording[:] = [await done.get()]
+                recording.extend(done.get_nowait() for _ in range(done.qsize()))
+                while True:
+                    try:
+                        await self.finish_many(recording)
+                        break
+                    except Exception as exc:  # the database is away: keep the outcomes, try again
+                        log.warning("recording outcomes failed; retrying",
+                                    extra={"error": type(exc).__name__, "deliveries": len(recording)})
+                        await asyncio.sleep(1.0)
+                for _ in range(len(recording)):
+                    done.task_done()
+                recording.clear()
+
+        loop = asyncio.get_running_loop()
+        ready: deque[dict[str, Any]] = deque()  # claimed, waiting for a free slot
+        claiming: asyncio.Task[list[dict[str, Any]]] | None = None
+        next_claim = 0.0  # after an empty claim, wait `idle` before asking again
+        writer = asyncio.create_task(finisher())
+        try:
+            while True:
+                while ready and len(sending) < self.concurrency:
+                    task = asyncio.create_task(one(ready.popleft()))
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                want = self.ahead - len(sending) - len(ready)
+                if claiming is None and want >= refill and loop.time() >= next_claim:
+                    claiming = asyncio.create_task(self.claim(want))
+                if claiming is None and not sending:
+                    if until_idle:
+                        break
+                    await asyncio.sleep(max(0.0, next_claim - loop.time()))
+                    continue
+                waiting = sending | ({claiming} if claiming else set())
+                timeout = None if claiming or loop.time() >= next_claim else next_claim - loop.time()
+                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if claiming is not None and claiming.done():
+                    rows, claiming = await self._claimed(claiming), None
+                    ready.extend(rows)
+                    if not rows:
+                        next_claim = loop.time() + idle
+            await done.join()
+        finally:
+            # Sends still in flight stay SENDING and go again when their lease runs out (as after a
+            # crash); outcomes already known are recorded now rather than left to the lease.
+            for task in [*sending, *([claiming] if claiming else [])]:
+                task.cancel()
+            writer.cancel()
+            await asyncio.wait([writer])
+            leftover = recording + [done.get_nowait() for _ in range(done.qsize())]
+            if leftover:
+                await self.finish_many(leftover)
+
+    @staticmethod
+    async def _claimed(claiming: asyncio.Task[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        try:
+            return await claiming
+        except Exception as exc:  # the database is away: treat as nothing due, ask again later
+            log.warning("claiming deliveries failed", extra={"error": type(exc).__name__})
+            return []
+
+    async def attempt(self, row: dict[str, Any]) -> SendResult:
+        try:
+            return await self._send(row)
+        except Exception as exc:
+            log.exception("send failed", extra={"delivery_id": row["delivery_id"]})
+            return SendResult(Outcome.RETRY, error=f"{type(exc).__name__}")
 
     async def _send(self, row: dict[str, Any]) -> SendResult:
         if row["kind"] == "expiry_warning" and not await self._still_expiring(row):
@@ -129,12 +220,9 @@ class Sender:
             return False
         return ts_from_pb(bal.next_expiry_at, "next_expiry_at") <= row["check_expires_at"] + timedelta(seconds=1)
 
-    async def finish(self, row: dict[str, Any], result: SendResult) -> None:
-        now = self.clock()
+    def outcome_values(self, row: dict[str, Any], result: SendResult, now: datetime) -> dict[str, Any]:
+        """The columns a send's result sets on its delivery."""
         values: dict[str, Any] = {"lease_until": None, "error": result.error}
-        # The provider said the recipient opted out (Twilio 21610): record it for every future message.
-        suppressed_by_provider = (result.outcome is Outcome.SUPPRESS and row["channel"] == "sms"
-                                  and result.error != SPENT)
         if result.outcome is Outcome.SENT:
             values.update(status="SENT", sent_at=now, provider_message_id=result.provider_message_id)
         elif result.outcome is Outcome.RETRY and row["attempts"] < self.max_attempts:
@@ -149,13 +237,38 @@ class Sender:
                                                f"provider for {row['delivery_id']}")
         else:
             values.update(status="FAILED")
+        return values
+
+    async def finish(self, row: dict[str, Any], result: SendResult) -> None:
+        await self.finish_many([(row, result)])
+
+    async def finish_many(self, outcomes: list[tuple[dict[str, Any], SendResult]]) -> None:
+        """Record many sends' outcomes in one transaction: one executemany UPDATE per
+        set of columns (only rows still SENDING), plus provider opt-outs."""
+        if not outcomes:
+            return
+        now = self.clock()
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        finished = []
+        for row, result in outcomes:
+            values = self.outcome_values(row, result, now)
+            groups.setdefault(tuple(sorted(values)), []).append({"b_id": row["id"], **{
+                f"b_{k}": v for k, v in values.items()}})
+            finished.append((row, values["status"]))
+        # The provider said the recipient opted out (Twilio 21610): record it for every future message.
+        stopped = {row["to_addr"]: row["merchant_id"] for row, result in outcomes
+                   if result.outcome is Outcome.SUPPRESS and row["channel"] == "sms" and result.error != SPENT}
         async with self.db.write() as conn:
-            await conn.execute(update(D).where(D.c.id == row["id"], D.c.status == "SENDING").values(**values))
-            if suppressed_by_provider:
+            for columns, params in groups.items():
+                stmt = (update(D).where(D.c.id == bindparam("b_id"), D.c.status == "SENDING")
+                        .values({c: bindparam(f"b_{c}") for c in columns}))
+                await conn.execute(stmt, params)
+            for phone, merchant_id in stopped.items():
                 await conn.execute(insert_ignore(conn, t.optouts, {
-                    "phone_e164": row["to_addr"], "merchant_id": row["merchant_id"], "created_at": now}))
-                await conn.execute(update(t.contacts).where(t.contacts.c.phone_e164 == row["to_addr"])
+                    "phone_e164": phone, "merchant_id": merchant_id, "created_at": now}))
+                await conn.execute(update(t.contacts).where(t.contacts.c.phone_e164 == phone)
                                    .values(sms_opt_in=False, updated_at=now))
-        DELIVERIES.labels(row["kind"], row["channel"], values["status"]).inc()
-        log.info("delivery finished", extra={"delivery_id": row["delivery_id"], "status": values["status"],
-                                             "attempts": row["attempts"]})
+        for row, status in finished:
+            DELIVERIES.labels(row["kind"], row["channel"], status).inc()
+            log.info("delivery finished", extra={"delivery_id": row["delivery_id"], "status": status,
+                                                 "attempts": row["attempts"]})

@@ -49,9 +49,7 @@ async def follow(db: Database, wallet: WalletGateway, clock: Callable[[], dateti
 
 
 async def send_forever(sender: Sender, idle: float = 0.5) -> None:
-    while True:
-        if await sender.send_due() == 0:
-            await asyncio.sleep(idle)
+    await sender.run(idle)
 
 
 def jobstore_url(database_url: str) -> str:
