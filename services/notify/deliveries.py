@@ -158,7 +158,7 @@ class Sender:
                         break
                     await asyncio.sleep(max(0.0, next_claim - loop.time()))
                     continue
-                waiting = sending | ({claiming} if claiming else set())
+                waiting: set[asyncio.Future[Any]] = {*sending, *([claiming] if claiming else [])}
                 timeout = None if claiming or loop.time() >= next_claim else next_claim - loop.time()
                 await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if claiming is not None and claiming.done():
@@ -170,8 +170,10 @@ class Sender:
         finally:
             # Sends still in flight stay SENDING and go again when their lease runs out (as after a
             # crash); outcomes already known are recorded now rather than left to the lease.
-            for task in [*sending, *([claiming] if claiming else [])]:
+            for task in sending:
                 task.cancel()
+            if claiming is not None:
+                claiming.cancel()
             writer.cancel()
             await asyncio.wait([writer])
             leftover = recording + [done.get_nowait() for _ in range(done.qsize())]
