@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, tuple_, union
+from sqlalchemy import or_, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.errors import DomainError
 from services.wallet import operations as ops
 from services.wallet import tables as t
-from services.wallet.book import Book, WriteBuffer, flush_balances
+from services.wallet.book import Book, WriteBuffer, flush_balances, keys_in
 from services.wallet.domain.ledger import HoldStatus, LotStatus
 from services.wallet.metrics import group_committed, ledger_committed
 
@@ -185,11 +185,11 @@ async def due_customers(conn: AsyncConnection, keys: list[Key], now: datetime) -
     lots, holds = t.lots.c, t.holds.c
     q = union(
         select(lots.merchant_id, lots.customer_id).where(
-            tuple_(lots.merchant_id, lots.customer_id).in_(keys),
+            keys_in(conn, [lots.merchant_id, lots.customer_id], keys),
             or_((lots.status == LotStatus.PENDING.value) & (lots.available_at <= now),
                 (lots.status == LotStatus.AVAILABLE.value) & (lots.expires_at <= now))),
         select(holds.merchant_id, holds.customer_id).where(
-            tuple_(holds.merchant_id, holds.customer_id).in_(keys),
+            keys_in(conn, [holds.merchant_id, holds.customer_id], keys),
             holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now),
     )
     return {(m, c) for m, c in (await conn.execute(q)).all()}
@@ -213,6 +213,6 @@ async def _rows_by_key(
     found: dict[tuple[str, str, str], dict[str, Any] | None] = dict.fromkeys(sorted(keys))
     if keys:
         cols = [table.c[name] for name in columns]
-        for row in (await conn.execute(select(table).where(tuple_(*cols).in_(sorted(keys))))).mappings():
+        for row in (await conn.execute(select(table).where(keys_in(conn, cols, sorted(keys))))).mappings():
             found[(row[columns[0]], row[columns[1]], row[columns[2]])] = dict(row)
     return found

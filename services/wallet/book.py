@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, DateTime, String, and_, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,6 +29,19 @@ from services.wallet.domain.ledger import (
 )
 
 BALANCE_FIELDS = ("available", "pending", "held", "debt")
+
+
+def keys_in(conn: AsyncConnection, columns: list[Any], keys: list[tuple[str, ...]]) -> Any:
+    """`(columns) IN keys`. On PostgreSQL the keys go as one array per column and
+    are joined with unnest(): the SQL text is the same for any number of keys (one
+    prepared statement, one plan: index lookups), where a list of tuples would be
+    a new statement, parsed and planned again, for every group size."""
+    if conn.dialect.name != "postgresql":
+        return tuple_(*columns).in_(keys)
+    arrays = [bindparam("keys", [k[i] for k in keys], type_=ARRAY(String()), unique=True)
+              for i in range(len(columns))]
+    unnested = func.unnest(*arrays).table_valued(*(f"k{i}" for i in range(len(columns)))).render_derived()
+    return tuple_(*columns).in_(select(*unnested.c))
 
 
 def new_id(prefix: str) -> str:
@@ -134,7 +147,7 @@ class Book:
             stmt = sqlite_insert(t.customers).on_conflict_do_nothing()
         await conn.execute(stmt, values)
         cu, b = t.customers.c, t.balances.c
-        q = (select(t.customers).where(tuple_(cu.merchant_id, cu.customer_id).in_(keys))
+        q = (select(t.customers).where(keys_in(conn, [cu.merchant_id, cu.customer_id], keys))
              .order_by(cu.merchant_id, cu.customer_id).with_for_update(skip_locked=skip_locked))
         books: dict[tuple[str, str], Book] = {}
         for row in (await conn.execute(q)).mappings().all():
@@ -143,7 +156,7 @@ class Book:
             books[(book.merchant_id, book.customer_id)] = book
         if books:
             rows = (await conn.execute(
-                select(t.balances).where(tuple_(b.merchant_id, b.customer_id).in_(list(books)))
+                select(t.balances).where(keys_in(conn, [b.merchant_id, b.customer_id], list(books)))
             )).mappings().all()
             for r in rows:
                 book = books[(r["merchant_id"], r["customer_id"])]
@@ -289,6 +302,19 @@ class Book:
         alloc.update(values)
 
 
+_PG_BALANCE_UPDATE = text("""
+    UPDATE wallet_balances AS b
+    SET available = v.available, pending = v.pending, held = v.held, debt = v.debt, updated_at = v.updated_at
+    FROM unnest(:m, :c, :cur, :available, :pending, :held, :debt, :updated_at)
+         AS v(m, c, cur, available, pending, held, debt, updated_at)
+    WHERE b.merchant_id = v.m AND b.customer_id = v.c AND b.currency = v.cur
+""").bindparams(
+    *(bindparam(k, type_=ARRAY(String())) for k in ("m", "c", "cur")),
+    *(bindparam(k, type_=ARRAY(BigInteger())) for k in BALANCE_FIELDS),
+    bindparam("updated_at", type_=ARRAY(DateTime(timezone=True))),
+)
+
+
 async def flush_balances(conn: AsyncConnection, books: list[Book]) -> None:
     """Write the maintained balance rows the books changed: one UPDATE and one
     INSERT statement at most, however many books."""
@@ -303,7 +329,12 @@ async def flush_balances(conn: AsyncConnection, books: list[Book]) -> None:
         book._dirty.clear()
     b = t.balances.c
     cols = (*BALANCE_FIELDS, "updated_at")
-    if changed:
+    if changed and conn.dialect.name == "postgresql":
+        # One statement for the whole group: the new values as arrays, joined by key.
+        await conn.execute(_PG_BALANCE_UPDATE, {
+            "m": [r["m"] for r in changed], "c": [r["c"] for r in changed], "cur": [r["cur"] for r in changed],
+            "updated_at": [r["updated_at"] for r in changed], **{f: [r[f] for r in changed] for f in BALANCE_FIELDS}})
+    elif changed:
         await conn.execute(
             update(t.balances).where(b.merchant_id == bindparam("m"), b.customer_id == bindparam("c"),
                                      b.currency == bindparam("cur")).values({f: bindparam(f) for f in cols}),
