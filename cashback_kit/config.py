@@ -47,6 +47,7 @@ ENV_VARS = (
     "WALLET_SWEEP_INTERVAL_SECONDS",
     "WALLET_WRITE_BATCH",
     "NOTIFY_LEASE_SECONDS",
+    "NOTIFY_SEND_CONCURRENCY",
 )
 
 
@@ -80,6 +81,8 @@ class Settings:
     wallet_write_batch: str
     # Notify: how long a sender's claim on a delivery lasts before another sender may take it.
     notify_lease_seconds: float
+    # Notify: how many sends each process keeps in flight (kept as given; parsed by notify).
+    notify_send_concurrency: str
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +116,7 @@ class Settings:
             wallet_sweep_interval=e.get("WALLET_SWEEP_INTERVAL_SECONDS", "30"),
             wallet_write_batch=e.get("WALLET_WRITE_BATCH", "256"),
             notify_lease_seconds=float(e.get("NOTIFY_LEASE_SECONDS", "60") or 60),
+            notify_send_concurrency=e.get("NOTIFY_SEND_CONCURRENCY", "32"),
         )
 
     @property

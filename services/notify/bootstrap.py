@@ -18,13 +18,23 @@ from services.notify.servicer import NotifyServicer
 from services.notify.wallet_client import WalletGateway
 
 SERVICE_NAME = "cashback.notify.v1.NotifyService"
+SEND_CONCURRENCY_ENV = "NOTIFY_SEND_CONCURRENCY"
+
+
+def send_concurrency(settings: Settings) -> int:
+    """NOTIFY_SEND_CONCURRENCY: sends each process keeps in flight (default 32)."""
+    raw = settings.notify_send_concurrency
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"{SEND_CONCURRENCY_ENV} must be a whole number of sends, at least 1, not {raw!r}")
+    return int(raw)
 
 
 async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
     wallet = WalletGateway(settings)
     router, email = build_providers(settings)
     service = NotifyService(db, wallet)
-    sender = Sender(db, router, email, wallet, lease=timedelta(seconds=settings.notify_lease_seconds))
+    sender = Sender(db, router, email, wallet, lease=timedelta(seconds=settings.notify_lease_seconds),
+                    concurrency=send_concurrency(settings))
     leader = Leader(service, settings.database_url)
 
     async def follower() -> None:

@@ -107,3 +107,14 @@ async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_
     await db.dispose()
     assert created == 1 and row["status"] == "SUPPRESSED" and "opted out" in row["error"]
     assert provider.sent == 0
+
+
+def test_send_concurrency_comes_from_the_environment():
+    from cashback_kit.config import Settings
+    from services.notify.bootstrap import send_concurrency
+
+    assert send_concurrency(Settings.from_env("notify", {})) == 32
+    assert send_concurrency(Settings.from_env("notify", {"NOTIFY_SEND_CONCURRENCY": "8"})) == 8
+    for bad in ("0", "-1", "lots", ""):
+        with pytest.raises(ValueError, match="NOTIFY_SEND_CONCURRENCY"):
+            send_concurrency(Settings.from_env("notify", {"NOTIFY_SEND_CONCURRENCY": bad}))
