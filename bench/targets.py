@@ -28,21 +28,55 @@ def sar(minor: int) -> common_pb2.Money:
     return common_pb2.Money(currency_code="SAR", amount_minor=minor)
 
 
+MATCHING = 8  # campaigns every bench order can earn from, the same for every merchant
+
+
+def bench_campaign(merchant: str, i: int) -> rules_pb2.Campaign:
+    """Campaign i of a bench merchant. The first 8 are the ones the bench orders
+    can match (2 on every line, 6 on the categories the orders use); the rest are
+    what a merchant with a big catalogue also runs and these orders do not touch:
+    other categories and SKUs, point-of-sale or cash only, coupon or tier
+    campaigns, windows that ended or have not begun. So "10 vs 1,000 campaigns"
+    compares the same work per order against 992 more campaigns to skip."""
+    c = rules_pb2.Campaign(merchant_id=merchant, name=f"c{i}", currency_code="SAR", timezone="Asia/Riyadh",
+                           status=rules_pb2.CAMPAIGN_STATUS_ACTIVE, percent_bps=100 + i % 500)
+    if i == 1:
+        c.min_order.CopyFrom(sar(5_000))
+    elif 2 <= i < MATCHING:
+        c.include_category_ids.append(f"cat-{i - 2}")
+    elif i >= MATCHING:
+        kind = i % 8
+        if kind == 0:
+            c.include_category_ids.append(f"other-{i}")
+        elif kind == 1:
+            c.include_skus.append(f"other-sku-{i}")
+        elif kind == 2:
+            c.channels.append(rules_pb2.CHANNEL_POS)
+        elif kind == 3:
+            c.payment_methods.append("cash")
+        elif kind == 4:
+            c.coupon_codes.append(f"code{i}")
+        elif kind == 5:
+            c.customer_tiers.append("gold")
+        elif kind == 6:
+            c.ends_at.FromDatetime(datetime(2025, 1, 1, tzinfo=UTC))
+        else:
+            c.starts_at.FromDatetime(datetime(2031, 1, 1, tzinfo=UTC))
+    return c
+
+
 async def seed_campaigns(rules_target: str, merchant: str, n: int) -> None:
-    """n active campaigns, most of them on one category or SKU each (as merchants run them)."""
     async with grpc.aio.insecure_channel(rules_target) as ch:
         stub = rules_pb2_grpc.RulesServiceStub(ch)
         for i in range(n):
-            c = rules_pb2.Campaign(merchant_id=merchant, name=f"c{i}", currency_code="SAR", timezone="UTC",
-                                   status=rules_pb2.CAMPAIGN_STATUS_ACTIVE, percent_bps=100 + i % 500,
-                                   include_category_ids=[f"cat-{i % 200}"] if i % 10 else [])
-            await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=c), metadata=OPS, timeout=30)
+            await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=bench_campaign(merchant, i)),
+                                      metadata=OPS, timeout=30)
 
 
 def ten_line_order(merchant: str, i: int) -> rules_pb2.Order:
     o = rules_pb2.Order(merchant_id=merchant, order_id=f"q{i}", customer_id=f"qc{i % 1000}", currency_code="SAR",
                         channel=rules_pb2.CHANNEL_WEB, payment_method="card",
-                        lines=[rules_pb2.OrderLine(sku=f"sku-{k}", category_ids=[f"cat-{(i + k) % 200}"],
+                        lines=[rules_pb2.OrderLine(sku=f"sku-{k}", category_ids=[f"cat-{(i + k) % 10}"],
                                                    unit_price=sar(1_000 + k), quantity=1) for k in range(10)])
     o.placed_at.FromDatetime(datetime.now(UTC))
     return o

@@ -22,6 +22,7 @@ from services.rules.adapters import campaign_repo
 from services.rules.campaign_pb import to_rule
 from services.rules.domain.index import CampaignIndex
 from services.rules.domain.tiers import TierDef, TierPolicy
+from services.rules.service.skips import SkipList
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Snapshot:
     generation: int
     index: CampaignIndex
     policy: TierPolicy
+    skips: SkipList
 
 
 def policy_from_json(body: str | None) -> TierPolicy:
@@ -69,6 +71,7 @@ class MerchantCache:
         rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=rules_pb2.CAMPAIGN_STATUS_ACTIVE)
         rules = [to_rule(rules_pb2.Campaign.FromString(body), row.seq) for row, body in rows]
         policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
-        snap = Snapshot(gen, CampaignIndex.build(rules), policy)
+        index = CampaignIndex.build(rules)
+        snap = Snapshot(gen, index, policy, SkipList(index.order_rules()))
         self._snapshots[merchant_id] = snap
         return snap

@@ -29,10 +29,11 @@ from services.rules.adapters import campaign_repo, history_repo
 from services.rules.adapters.sql import to_micros
 from services.rules.domain.base import merchandise
 from services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
-from services.rules.domain.model import EventIn, OrderIn, ScoreOut, SkipCode, SkipOut, Usage
+from services.rules.domain.model import EventIn, OrderIn, Profile, ScoreOut, SkipCode, SkipOut, Usage
 from services.rules.order_pb import score_to_pb
-from services.rules.service.cache import MerchantCache
+from services.rules.service.cache import MerchantCache, Snapshot
 from services.rules.service.customers import load_profile
+from services.rules.service.skips import skipped_entry
 
 
 async def _usage(conn: AsyncConnection, merchant_id: str, customer_id: str, candidates: list[Candidate],
@@ -77,6 +78,30 @@ def _pack(score: rules_pb2.Score) -> bytes:
     return zlib.compress(score.SerializeToString(deterministic=True), 1)
 
 
+def _judge(snap: Snapshot, order: OrderIn, profile: Profile) -> tuple[list[Candidate], dict[str, SkipOut | None]]:
+    """Qualify the campaigns the index shortlisted that also pass precheck (in
+    campaign order); each is a candidate (None) or has its reason. The rest only
+    need a reason, which skips.py keeps."""
+    short = sorted(snap.index.shortlist(order) & snap.skips.live(order, profile),
+                   key=snap.skips.position.__getitem__)
+    candidates, skipped = qualify(order, [snap.index.by_id[cid] for cid in short], profile)
+    judged: dict[str, SkipOut | None] = dict.fromkeys(short)
+    judged.update((s.campaign_id, s) for s in skipped)
+    return candidates, judged
+
+
+def _order_score(snap: Snapshot, order: OrderIn, profile: Profile, judged: dict[str, SkipOut | None],
+                 out: ScoreOut) -> rules_pb2.Score:
+    """The Score, `skipped` in campaign order (every order campaign that did not
+    qualify), then what settle() refused -- as the full evaluation lists them."""
+    limited, out.skipped = out.skipped, []
+    score = score_to_pb(out, merchant_id=order.merchant_id, customer_id=order.customer_id, order_id=order.order_id)
+    score.MergeFromString(snap.skips.serialized(order, profile, judged)
+                          + b"".join(skipped_entry(s) for s in limited))
+    out.skipped = limited
+    return score
+
+
 class Scoring:
     def __init__(self, db: Database, cache: MerchantCache, now: Callable[[], datetime]) -> None:
         self.db, self.cache, self.now = db, cache, now
@@ -86,12 +111,10 @@ class Scoring:
             snap = await self.cache.get(conn, order.merchant_id)
             profile, _ = await load_profile(conn, order.merchant_id, order.customer_id, snap.policy,
                                             order.placed_at)
-            candidates, skipped = qualify(order, snap.index.order_rules(), profile, snap.index.shortlist(order))
+            candidates, judged = _judge(snap, order, profile)
             usage = await _usage(conn, order.merchant_id, order.customer_id, candidates, order.placed_at, lock=False)
         out = settle(candidates, usage, order.placed_at, order.currency)
-        out.skipped[:0] = skipped
-        return score_to_pb(out, merchant_id=order.merchant_id, customer_id=order.customer_id,
-                           order_id=order.order_id)
+        return _order_score(snap, order, profile, judged, out)
 
     async def score(self, order: OrderIn, fingerprint: str, order_body: bytes) -> rules_pb2.Score:
         key = f"order_id {order.order_id!r}"
@@ -124,12 +147,11 @@ class Scoring:
             order_body=order_body, created_at=to_micros(self.now()))
         profile, _ = await load_profile(conn, m, c, snap.policy, order.placed_at, lock=True, add_orders=1,
                                         exclude_order=order.order_id)
-        candidates, skipped = qualify(order, snap.index.order_rules(), profile, snap.index.shortlist(order))
+        candidates, judged = _judge(snap, order, profile)
         usage = await _usage(conn, m, c, candidates, order.placed_at, lock=True)
         out = settle(candidates, usage, order.placed_at, order.currency)
-        out.skipped[:0] = skipped
         await _commit_awards(conn, m, c, out, order.order_id)
-        score = score_to_pb(out, merchant_id=m, customer_id=c, order_id=order.order_id)
+        score = _order_score(snap, order, profile, judged, out)
         await history_repo.set_order_score(conn, m, order.order_id, _pack(score))
         return score
 
