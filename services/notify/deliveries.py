@@ -13,14 +13,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    DateTime,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from cashback_kit.db import Database
 from cashback_kit.pb import ts_from_pb, utcnow
@@ -68,6 +85,89 @@ async def create(conn: AsyncConnection, message: Message, now: datetime,
     return created
 
 
+def claim_statement(postgres: bool) -> ReturningUpdate[Any]:
+    """Lease up to :limit due deliveries (expired leases first, then due SCHEDULED rows,
+    each oldest first) and return them. Each kind is read from its partial index in
+    order and stops at the limit, so a claim costs the same however long the backlog.
+    Built once; :now, :lease_until and :limit are bound per call."""
+    now = bindparam("now", type_=D.c.next_attempt_at.type)
+    limit: Any = bindparam("limit", type_=Integer())
+
+    def first(status: str, column: Any) -> Any:
+        # The status as a literal, not a parameter: a prepared statement's generic plan can only
+        # use a partial index whose predicate the query states outright.
+        pick = select(D.c.id).where(D.c.status == literal_column(f"'{status}'"),
+                                    column < now if status == "SENDING" else column <= now)
+        pick = pick.order_by(column, D.c.id).limit(limit)
+        if postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        return select(pick.subquery().c.id)
+
+    picked = select(union_all(first("SENDING", D.c.lease_until), first("SCHEDULED", D.c.next_attempt_at))
+                    .subquery().c.id).limit(limit).subquery()
+    # PostgreSQL: `id = ANY(array)`, so the rows are fetched by primary key (with `IN` the
+    # planner may hash-join against a scan of the whole table).
+    chosen = (D.c.id == any_(cast(select(func.array_agg(picked.c.id)).scalar_subquery(), ARRAY(BigInteger())))
+              if postgres
+              else D.c.id.in_(select(picked.c.id)))
+    return (update(D).where(chosen)
+            .values(status="SENDING", lease_until=bindparam("lease_until", type_=D.c.lease_until.type),
+                    attempts=D.c.attempts + 1).returning(D))
+
+
+# PostgreSQL: all of a batch's outcomes in one statement, the new values as arrays joined by id
+# (columns an outcome does not set are NULL in their array and keep the row's value).
+_PG_FINISH = text("""
+    UPDATE notify_deliveries AS d
+    SET status = v.status, lease_until = NULL, error = v.error,
+        sent_at = COALESCE(v.sent_at, d.sent_at),
+        provider_message_id = COALESCE(v.provider_message_id, d.provider_message_id),
+        next_attempt_at = COALESCE(v.next_attempt_at, d.next_attempt_at)
+    FROM unnest(:id, :status, :error, :sent_at, :provider_message_id, :next_attempt_at)
+         AS v(id, status, error, sent_at, provider_message_id, next_attempt_at)
+    WHERE d.id = v.id AND d.status = 'SENDING'
+""").bindparams(
+    bindparam("id", type_=ARRAY(BigInteger())),
+    *(bindparam(k, type_=ARRAY(Text())) for k in ("status", "error", "provider_message_id")),
+    *(bindparam(k, type_=ARRAY(DateTime(timezone=True))) for k in ("sent_at", "next_attempt_at")),
+)
+_FINISH_COLUMNS = ("status", "error", "sent_at", "provider_message_id", "next_attempt_at")
+
+
+class HeldConnection:
+    """One connection kept for a loop's write transactions, so each one skips the
+    pool checkout and its pre-ping round trip. After any error the connection is
+    dropped and the next transaction opens a fresh one (the database may have
+    restarted under it)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: AsyncConnection | None = None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        if self.conn is None:
+            conn = await self.db.engine.connect()
+            self.conn = await conn.execution_options(cashback_write=True)
+        try:
+            async with self.conn.begin():
+                yield self.conn
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception as exc:  # already broken: the pool discards it
+                log.debug("closing a sender connection failed", extra={"error": type(exc).__name__})
+
+
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
 class Sender:
     """Claims due deliveries under a lease, sends them, and records the outcome.
 
@@ -88,18 +188,13 @@ class Sender:
         # about as long as a send, so slots would sit empty waiting for it otherwise.
         self.ahead = 2 * concurrency
         self.gate = asyncio.Semaphore(concurrency)
+        self.claim_stmt = claim_statement(db.is_postgres)
 
-    async def claim(self, limit: int) -> list[dict[str, Any]]:
+    async def claim(self, limit: int, tx: Transaction | None = None) -> list[dict[str, Any]]:
         now = self.clock()
-        due = or_(and_(D.c.status == "SCHEDULED", D.c.next_attempt_at <= now),
-                  and_(D.c.status == "SENDING", D.c.lease_until < now))
-        pick = select(D.c.id).where(due).order_by(D.c.next_attempt_at, D.c.id).limit(limit)
-        if self.db.is_postgres:
-            pick = pick.with_for_update(skip_locked=True)
-        stmt = (update(D).where(D.c.id.in_(pick.scalar_subquery()))
-                .values(status="SENDING", lease_until=now + self.lease, attempts=D.c.attempts + 1).returning(D))
-        async with self.db.write() as conn:
-            return [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
+        params = {"now": now, "lease_until": now + self.lease, "limit": limit}
+        async with (tx or self.db.write)() as conn:
+            return [dict(r) for r in (await conn.execute(self.claim_stmt, params)).mappings().all()]
 
     async def send_due(self, limit: int = 100) -> int:
         """One round: claim up to `limit`, send them (`concurrency` at a time), record the outcomes."""
@@ -123,13 +218,16 @@ class Sender:
         async def one(row: dict[str, Any]) -> None:
             done.put_nowait((row, await self.attempt(row)))
 
+        # The claim loop and the finisher each keep one connection (no checkout per transaction).
+        claims, finishes = HeldConnection(self.db), HeldConnection(self.db)
+
         async def finisher() -> None:
             while True:
                 recording[:] = [await done.get()]
                 recording.extend(done.get_nowait() for _ in range(done.qsize()))
                 while True:
                     try:
-                        await self.finish_many(recording)
+                        await self.finish_many(recording, finishes.write)
                         break
                     except Exception as exc:  # the database is away: keep the outcomes, try again
                         log.warning("recording outcomes failed; retrying",
@@ -152,7 +250,7 @@ class Sender:
                     task.add_done_callback(sending.discard)
                 want = self.ahead - len(sending) - len(ready)
                 if claiming is None and want >= refill and loop.time() >= next_claim:
-                    claiming = asyncio.create_task(self.claim(want))
+                    claiming = asyncio.create_task(self.claim(want, claims.write))
                 if claiming is None and not sending:
                     if until_idle:
                         break
@@ -176,6 +274,8 @@ class Sender:
                 claiming.cancel()
             writer.cancel()
             await asyncio.wait([writer])
+            await claims.close()
+            await finishes.close()
             leftover = recording + [done.get_nowait() for _ in range(done.qsize())]
             if leftover:
                 await self.finish_many(leftover)
@@ -244,33 +344,44 @@ class Sender:
     async def finish(self, row: dict[str, Any], result: SendResult) -> None:
         await self.finish_many([(row, result)])
 
-    async def finish_many(self, outcomes: list[tuple[dict[str, Any], SendResult]]) -> None:
-        """Record many sends' outcomes in one transaction: one executemany UPDATE per
-        set of columns (only rows still SENDING), plus provider opt-outs."""
+    async def finish_many(self, outcomes: list[tuple[dict[str, Any], SendResult]],
+                          tx: Transaction | None = None) -> None:
+        """Record many sends' outcomes in one transaction (only rows still SENDING):
+        on PostgreSQL one UPDATE for the batch, elsewhere one executemany UPDATE per set
+        of columns; plus provider opt-outs."""
         if not outcomes:
             return
         now = self.clock()
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         finished = []
         for row, result in outcomes:
             values = self.outcome_values(row, result, now)
-            groups.setdefault(tuple(sorted(values)), []).append({"b_id": row["id"], **{
-                f"b_{k}": v for k, v in values.items()}})
-            finished.append((row, values["status"]))
+            values["id"] = row["id"]
+            finished.append((row, values))
         # The provider said the recipient opted out (Twilio 21610): record it for every future message.
         stopped = {row["to_addr"]: row["merchant_id"] for row, result in outcomes
                    if result.outcome is Outcome.SUPPRESS and row["channel"] == "sms" and result.error != SPENT}
-        async with self.db.write() as conn:
-            for columns, params in groups.items():
-                stmt = (update(D).where(D.c.id == bindparam("b_id"), D.c.status == "SENDING")
-                        .values({c: bindparam(f"b_{c}") for c in columns}))
-                await conn.execute(stmt, params)
+        async with (tx or self.db.write)() as conn:
+            await self._record(conn, [values for _, values in finished])
             for phone, merchant_id in stopped.items():
                 await conn.execute(insert_ignore(conn, t.optouts, {
                     "phone_e164": phone, "merchant_id": merchant_id, "created_at": now}))
                 await conn.execute(update(t.contacts).where(t.contacts.c.phone_e164 == phone)
                                    .values(sms_opt_in=False, updated_at=now))
-        for row, status in finished:
-            DELIVERIES.labels(row["kind"], row["channel"], status).inc()
-            log.info("delivery finished", extra={"delivery_id": row["delivery_id"], "status": status,
+        counts = Counter((row["kind"], row["channel"], values["status"]) for row, values in finished)
+        for labels, n in counts.items():
+            DELIVERIES.labels(*labels).inc(n)
+        for row, values in finished:
+            log.info("delivery finished", extra={"delivery_id": row["delivery_id"], "status": values["status"],
                                                  "attempts": row["attempts"]})
+
+    async def _record(self, conn: AsyncConnection, outcomes: list[dict[str, Any]]) -> None:
+        if self.db.is_postgres:
+            await conn.execute(_PG_FINISH, {c: [v.get(c) for v in outcomes] for c in ("id", *_FINISH_COLUMNS)})
+            return
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for values in outcomes:
+            groups.setdefault(tuple(sorted(values)), []).append({f"b_{k}": v for k, v in values.items()})
+        for columns, params in groups.items():
+            stmt = (update(D).where(D.c.id == bindparam("b_id"), D.c.status == "SENDING")
+                    .values({c: bindparam(f"b_{c}") for c in columns if c != "id"}))
+            await conn.execute(stmt, params)

@@ -89,5 +89,11 @@ deliveries = Table(
     Column("check_currency", String(3)), Column("check_expires_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
 )
-Index("ix_notify_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+# What senders claim (migration 0003): due SCHEDULED rows and expired leases, each scanned in
+# index order so a claim stops after LIMIT rows instead of sorting the backlog. Partial, so
+# finished deliveries are in neither.
+Index("ix_notify_deliveries_scheduled", deliveries.c.next_attempt_at, deliveries.c.id,
+      postgresql_where=deliveries.c.status == "SCHEDULED", sqlite_where=deliveries.c.status == "SCHEDULED")
+Index("ix_notify_deliveries_leased", deliveries.c.lease_until, deliveries.c.id,
+      postgresql_where=deliveries.c.status == "SENDING", sqlite_where=deliveries.c.status == "SENDING")
 Index("ix_notify_deliveries_customer", deliveries.c.merchant_id, deliveries.c.customer_id, deliveries.c.id)
