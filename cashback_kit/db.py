@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import ARRAY, String, any_, bindparam, event, func, select, text, tuple_
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
+
+# A pooled PostgreSQL connection idle for longer than this is pinged before use.
+IDLE_PING_SECONDS = 2.0
 
 
 class Database:
@@ -40,7 +45,8 @@ class Database:
             kwargs.update(
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
+                # Pinged on checkout only after sitting idle (below), not every time.
+                pool_pre_ping=False,
                 pool_timeout=10,
                 pool_recycle=1800,
                 connect_args={"timeout": 5, "command_timeout": 30},
@@ -48,6 +54,33 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             self._sqlite_setup()
+        else:
+            self._ping_when_idle()
+
+    def _ping_when_idle(self) -> None:
+        """Pessimistic disconnect handling without a round trip per checkout: a
+        pooled connection that sat idle for more than IDLE_PING_SECONDS (when the
+        database may have restarted under it) is pinged first; a dead one is
+        replaced (the pool retries the checkout on DisconnectionError). A
+        connection in steady use is not pinged: if the database goes away
+        mid-use, the statement fails, SQLAlchemy invalidates the pool, and the
+        call answers UNAVAILABLE (tests/reliability/test_outage.py)."""
+        sync_engine = self.engine.sync_engine
+        dialect = self.engine.dialect
+
+        @event.listens_for(sync_engine, "checkin")
+        def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+            record.info["idle_since"] = time.monotonic()
+
+        @event.listens_for(sync_engine, "checkout")
+        def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+            idle_since = record.info.pop("idle_since", None)
+            if idle_since is None or time.monotonic() - idle_since <= IDLE_PING_SECONDS:
+                return
+            try:
+                dialect.do_ping(dbapi_conn)
+            except Exception as exc:
+                raise DisconnectionError("pooled connection is dead") from exc
 
     def _sqlite_setup(self) -> None:
         sync_engine = self.engine.sync_engine
@@ -78,8 +111,14 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (never committed, so nothing can leak out)."""
+        """A read-only transaction (never committed, so nothing can leak out).
+
+        On PostgreSQL it runs in autocommit: at READ COMMITTED every statement
+        takes its own snapshot anyway, so BEGIN and ROLLBACK around reads bought
+        nothing but two round trips. On SQLite a read transaction is one snapshot."""
         async with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             async with conn.begin() as tx:
                 yield conn
                 await tx.rollback()
@@ -122,3 +161,24 @@ async def wait_for_database(db: Database, *, attempts: int = 30, delay: float = 
                 raise
             log.warning("database not reachable yet, retrying", extra={"error": type(exc).__name__})
             await asyncio.sleep(delay)
+
+
+def keys_in(conn: AsyncConnection, columns: list[Any], keys: list[tuple[Any, ...]]) -> Any:
+    """`(columns) IN keys`. On PostgreSQL the keys go as one array per column,
+    joined with unnest(): the SQL text is the same for any number of keys (one
+    prepared statement, one plan: index lookups), where a list of tuples would be
+    a new statement, parsed and planned again, for every length."""
+    if conn.dialect.name != "postgresql":
+        return tuple_(*columns).in_(keys)
+    arrays = [bindparam("keys", [k[i] for k in keys], type_=ARRAY(String()), unique=True)
+              for i in range(len(columns))]
+    unnested = func.unnest(*arrays).table_valued(*(f"k{i}" for i in range(len(columns)))).render_derived()
+    return tuple_(*columns).in_(select(*unnested.c))
+
+
+def any_of(conn: AsyncConnection, column: Any, values: list[str]) -> Any:
+    """`column IN values`, as `= ANY(array)` on PostgreSQL (same SQL text, so one
+    prepared statement, whatever the number of values)."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam("values", list(values), type_=ARRAY(String()), unique=True))

@@ -43,10 +43,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit.db import keys_in
 from cashback_kit.errors import DomainError
 from services.wallet import operations as ops
 from services.wallet import tables as t
-from services.wallet.book import Book, WriteBuffer, flush_balances, keys_in
+from services.wallet.book import Book, WriteBuffer, flush_balances
 from services.wallet.domain.ledger import HoldStatus, LotStatus
 from services.wallet.metrics import group_committed, ledger_committed
 

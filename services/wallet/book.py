@@ -13,11 +13,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, DateTime, String, and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import ARRAY, BigInteger, DateTime, String, and_, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit.db import keys_in
 from services.wallet import tables as t
 from services.wallet.domain.ledger import (
     BALANCE_COLUMNS,
@@ -29,19 +30,6 @@ from services.wallet.domain.ledger import (
 )
 
 BALANCE_FIELDS = ("available", "pending", "held", "debt")
-
-
-def keys_in(conn: AsyncConnection, columns: list[Any], keys: list[tuple[str, ...]]) -> Any:
-    """`(columns) IN keys`. On PostgreSQL the keys go as one array per column and
-    are joined with unnest(): the SQL text is the same for any number of keys (one
-    prepared statement, one plan: index lookups), where a list of tuples would be
-    a new statement, parsed and planned again, for every group size."""
-    if conn.dialect.name != "postgresql":
-        return tuple_(*columns).in_(keys)
-    arrays = [bindparam("keys", [k[i] for k in keys], type_=ARRAY(String()), unique=True)
-              for i in range(len(columns))]
-    unnested = func.unnest(*arrays).table_valued(*(f"k{i}" for i in range(len(columns)))).render_derived()
-    return tuple_(*columns).in_(select(*unnested.c))
 
 
 def new_id(prefix: str) -> str:

@@ -66,7 +66,7 @@ def test_the_cached_skip_list_gives_the_full_evaluations_score(specs, order_spec
         r = rule(f"c{i}", seq=i, **spec)
         rules.append(r if currency == "SAR" else type(r)(**{**r.__dict__, "currency": currency}))
     index = CampaignIndex.build(rules)
-    snap = Snapshot(1, index, TierPolicy(), SkipList(index.order_rules()))
+    snap = Snapshot(1, index, TierPolicy(), SkipList(index.order_rules(), index.every_line))
 
     def usage(candidates):  # type: ignore[no-untyped-def]
         return {c.rule.campaign_id: Usage(budget_used=spent) for c in candidates}

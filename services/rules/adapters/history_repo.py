@@ -11,16 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit.db import any_of
 from services.rules.adapters.sql import insert_for
 from services.rules.adapters.tables import (
     awards,
+    campaigns,
     customer_day_usage,
     customer_usage,
     customers,
     events,
+    merchants,
     orders,
     refunds,
 )
@@ -46,6 +49,51 @@ async def lock_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
     ).returning(customers.c.manual_tier, customers.c.order_count)
     r = (await conn.execute(stmt)).one()
     return CustomerRow(r.manual_tier, int(r.order_count) - add_orders)
+
+
+async def generation_and_customer(conn: AsyncConnection, merchant_id: str,
+                                  customer_id: str) -> tuple[int, CustomerRow]:
+    """The merchant's campaign generation and the customer row (as read_customer
+    gives it), in one round trip: what every quote reads first."""
+    c = customers.c
+    me = (c.merchant_id == merchant_id) & (c.customer_id == customer_id)
+    stmt = select(
+        select(merchants.c.generation).where(merchants.c.merchant_id == merchant_id).scalar_subquery(),
+        select(c.manual_tier).where(me).scalar_subquery(),
+        select(c.order_count).where(me).scalar_subquery(),
+    )
+    gen, tier, count = (await conn.execute(stmt)).one()
+    return int(gen or 0), (CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0))
+
+
+UsageSnapshot = tuple[dict[str, int], dict[str, tuple[int, int]], dict[tuple[str, str], int]]
+
+
+async def usage_snapshot(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_ids: list[str],
+                         days: list[str]) -> UsageSnapshot:
+    """Budgets used, the customer's usage and their per-day usage of these
+    campaigns, unlocked (for quotes), in one statement."""
+    u, d, cp = customer_usage.c, customer_day_usage.c, campaigns.c
+    stmt = union_all(
+        select(literal("b"), cp.campaign_id, literal(""), cp.budget_used, literal(0)).where(
+            cp.merchant_id == merchant_id, any_of(conn, cp.campaign_id, campaign_ids)),
+        select(literal("c"), u.campaign_id, literal(""), u.amount_minor, u.award_count).where(
+            u.merchant_id == merchant_id, u.customer_id == customer_id, any_of(conn, u.campaign_id, campaign_ids)),
+        select(literal("d"), d.campaign_id, d.local_day, d.award_count, literal(0)).where(
+            d.merchant_id == merchant_id, d.customer_id == customer_id, any_of(conn, d.campaign_id, campaign_ids),
+            any_of(conn, d.local_day, days)),
+    )
+    budgets: dict[str, int] = {}
+    usage: dict[str, tuple[int, int]] = {}
+    per_day: dict[tuple[str, str], int] = {}
+    for kind, cid, day, a, b in (await conn.execute(stmt)).all():
+        if kind == "b":
+            budgets[cid] = int(a)
+        elif kind == "c":
+            usage[cid] = (int(a), int(b))
+        else:
+            per_day[(cid, day)] = int(a)
+    return budgets, usage, per_day
 
 
 async def read_customer(conn: AsyncConnection, merchant_id: str, customer_id: str) -> CustomerRow:

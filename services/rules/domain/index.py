@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from services.rules.domain.model import OrderIn, Rule, Trigger
 
 _ANY = ""  # key for "no restriction" in the channel/payment maps
+_EMPTY: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -56,6 +57,23 @@ class CampaignIndex:
 
     def event_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.trigger is Trigger.EVENT]
+
+    @property
+    def every_line(self) -> set[str]:
+        """Order campaigns with no include list (they cover every line)."""
+        return self._all_lines
+
+    def line_matches(self, order: OrderIn, among: frozenset[str]) -> set[str]:
+        """Campaigns in `among` whose include list names a SKU or category of
+        the order: per line, the small posting lists, each intersected with
+        `among` (Python iterates the smaller set), so the cost does not grow
+        with the number of campaigns that match nothing here."""
+        out: set[str] = set()
+        for line in order.lines:
+            out |= among & self._sku.get(line.sku, _EMPTY)
+            for cat in line.category_ids:
+                out |= among & self._category.get(cat, _EMPTY)
+        return out
 
     def shortlist(self, order: OrderIn) -> set[str]:
         """Ids of the order campaigns that could pay on this order."""

@@ -53,11 +53,13 @@ class MerchantCache:
         # new generation waits for a single rebuild instead of each doing one.
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def get(self, conn: AsyncConnection, merchant_id: str) -> Snapshot:
+    async def get(self, conn: AsyncConnection, merchant_id: str, generation: int | None = None) -> Snapshot:
+        """The snapshot at the merchant's current generation (read here, or just
+        read by the caller along with something else)."""
         # Generation first, then the campaigns: a write that lands in between
         # leaves us with newer data under an older number, which only causes
         # one extra rebuild, never a stale index kept.
-        gen = await campaign_repo.generation(conn, merchant_id)
+        gen = await campaign_repo.generation(conn, merchant_id) if generation is None else generation
         snap = self._snapshots.get(merchant_id)
         if snap is not None and snap.generation == gen:
             return snap
@@ -72,6 +74,6 @@ class MerchantCache:
         rules = [to_rule(rules_pb2.Campaign.FromString(body), row.seq) for row, body in rows]
         policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
         index = CampaignIndex.build(rules)
-        snap = Snapshot(gen, index, policy, SkipList(index.order_rules()))
+        snap = Snapshot(gen, index, policy, SkipList(index.order_rules(), index.every_line))
         self._snapshots[merchant_id] = snap
         return snap

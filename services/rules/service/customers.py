@@ -12,6 +12,7 @@ from cashback_kit.db import Database
 from cashback_kit.errors import Violations
 from cashback_kit.money import Money
 from services.rules.adapters import campaign_repo, history_repo
+from services.rules.adapters.history_repo import CustomerRow
 from services.rules.adapters.sql import to_micros
 from services.rules.domain.model import Profile
 from services.rules.domain.tiers import TierDef, TierPolicy, effective_tier
@@ -29,14 +30,15 @@ class ProfileView:
 
 async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str, policy: TierPolicy,
                        at: datetime, *, lock: bool = False, add_orders: int = 0,
-                       exclude_order: str = "", want_spend: bool = False) -> tuple[Profile, ProfileView]:
+                       exclude_order: str = "", want_spend: bool = False,
+                       row: CustomerRow | None = None) -> tuple[Profile, ProfileView]:
     """The one read of the customer a scoring call makes. With lock=True the
     customer row is created if needed and locked (and `add_orders` counted).
     Rolling spend is only summed when a policy tier depends on it (no manual
     tier) or `want_spend` asks for it (the profile RPC)."""
     if lock:
         row = await history_repo.lock_customer(conn, merchant_id, customer_id, add_orders)
-    else:
+    elif row is None:
         row = await history_repo.read_customer(conn, merchant_id, customer_id)
     spends: dict[int, int] = {}
     spend: Money | None = None

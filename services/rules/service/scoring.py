@@ -39,13 +39,16 @@ from services.rules.service.skips import skipped_entry
 async def _usage(conn: AsyncConnection, merchant_id: str, customer_id: str, candidates: list[Candidate],
                  when: datetime, *, lock: bool) -> dict[str, Usage]:
     ids = sorted({c.rule.campaign_id for c in candidates})
+    days = {c.rule.campaign_id: local_day(c.rule, when) for c in candidates}
+    if not ids:
+        return {}
     if lock:
         budgets = await campaign_repo.lock_budgets(conn, merchant_id, ids)
-    else:
-        budgets = await campaign_repo.budgets(conn, merchant_id, ids)
-    per_customer = await history_repo.usage(conn, merchant_id, customer_id, ids)
-    days = {c.rule.campaign_id: local_day(c.rule, when) for c in candidates}
-    per_day = await history_repo.day_usage(conn, merchant_id, customer_id, list(days.items()))
+        per_customer = await history_repo.usage(conn, merchant_id, customer_id, ids)
+        per_day = await history_repo.day_usage(conn, merchant_id, customer_id, list(days.items()))
+    else:  # a quote: one unlocked read of all three
+        budgets, per_customer, per_day = await history_repo.usage_snapshot(
+            conn, merchant_id, customer_id, ids, sorted(set(days.values())))
     out: dict[str, Usage] = {}
     for cid in ids:
         amount, count = per_customer.get(cid, (0, 0))
@@ -79,11 +82,11 @@ def _pack(score: rules_pb2.Score) -> bytes:
 
 
 def _judge(snap: Snapshot, order: OrderIn, profile: Profile) -> tuple[list[Candidate], dict[str, SkipOut | None]]:
-    """Qualify the campaigns the index shortlisted that also pass precheck (in
-    campaign order); each is a candidate (None) or has its reason. The rest only
-    need a reason, which skips.py keeps."""
-    short = sorted(snap.index.shortlist(order) & snap.skips.live(order, profile),
-                   key=snap.skips.position.__getitem__)
+    """Qualify the campaigns that pass precheck and cover a line of the order
+    (in campaign order); each is a candidate (None) or has its reason. The rest
+    only need a reason, which skips.py keeps."""
+    live, every_line = snap.skips.live(order, profile)
+    short = sorted(every_line | snap.index.line_matches(order, live), key=snap.skips.position.__getitem__)
     candidates, skipped = qualify(order, [snap.index.by_id[cid] for cid in short], profile)
     judged: dict[str, SkipOut | None] = dict.fromkeys(short)
     judged.update((s.campaign_id, s) for s in skipped)
@@ -108,9 +111,11 @@ class Scoring:
 
     async def quote(self, order: OrderIn) -> rules_pb2.Score:
         async with self.db.read() as conn:
-            snap = await self.cache.get(conn, order.merchant_id)
+            generation, customer = await history_repo.generation_and_customer(
+                conn, order.merchant_id, order.customer_id)
+            snap = await self.cache.get(conn, order.merchant_id, generation)
             profile, _ = await load_profile(conn, order.merchant_id, order.customer_id, snap.policy,
-                                            order.placed_at)
+                                            order.placed_at, row=customer)
             candidates, judged = _judge(snap, order, profile)
             usage = await _usage(conn, order.merchant_id, order.customer_id, candidates, order.placed_at, lock=False)
         out = settle(candidates, usage, order.placed_at, order.currency)

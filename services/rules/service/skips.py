@@ -49,17 +49,26 @@ def skipped_entry(s: SkipOut) -> bytes:
     return _SKIPPED_TAG + _varint(len(body)) + body
 
 
+@dataclass(frozen=True)
+class _Entry:
+    blob: bytes  # every campaign's skipped entry, in campaign order
+    offsets: list[int]  # where each starts (and the end)
+    live: frozenset[str]  # those passing precheck
+    live_every_line: frozenset[str]  # ... that cover every line
+
+
 @dataclass
 class SkipList:
     """For one snapshot: the order campaigns in order, and the skipped entries of
     all of them per combination of the attributes precheck() reads."""
 
     rules: list[Rule]
+    every_line: set[str]  # the campaigns with no include list (CampaignIndex.every_line)
     max_entries: int = 64
     position: dict[str, int] = field(init=False)
     _bounds: list[datetime] = field(init=False)
     _coupons: frozenset[str] = field(init=False)
-    _cache: OrderedDict[tuple[object, ...], tuple[bytes, list[int], frozenset[str]]] = field(init=False)
+    _cache: OrderedDict[tuple[object, ...], _Entry] = field(init=False)
 
     def __post_init__(self) -> None:
         self.position = {r.campaign_id: i for i, r in enumerate(self.rules)}
@@ -75,7 +84,7 @@ class SkipList:
         return (order.currency, interval, order.channel, order.payment_method.lower(), coupons, profile.tier,
                 profile.prior_orders)
 
-    def _all(self, order: OrderIn, profile: Profile) -> tuple[bytes, list[int], frozenset[str]]:
+    def _all(self, order: OrderIn, profile: Profile) -> _Entry:
         key = self._key(order, profile)
         hit = self._cache.get(key)
         if hit is not None:
@@ -91,23 +100,25 @@ class SkipList:
             entry = skipped_entry(skip or _no_lines(rule))
             parts.append(entry)
             offsets.append(offsets[-1] + len(entry))
-        hit = (b"".join(parts), offsets, frozenset(live))
+        hit = _Entry(b"".join(parts), offsets, frozenset(live), frozenset(live & self.every_line))
         self._cache[key] = hit
         if len(self._cache) > self.max_entries:
             self._cache.popitem(last=False)
         return hit
 
-    def live(self, order: OrderIn, profile: Profile) -> frozenset[str]:
-        """The campaigns that pass precheck() for this order and customer: the
+    def live(self, order: OrderIn, profile: Profile) -> tuple[frozenset[str], frozenset[str]]:
+        """The campaigns that pass precheck() for this order and customer -- the
         only ones worth judging line by line (for the others the cached entry
-        already says why)."""
-        return self._all(order, profile)[2]
+        already says why) -- and those of them that cover every line."""
+        entry = self._all(order, profile)
+        return entry.live, entry.live_every_line
 
     def serialized(self, order: OrderIn, profile: Profile, judged: dict[str, SkipOut | None]) -> bytes:
         """The `skipped` entries for every order campaign, in campaign order:
         those in `judged` by their own outcome -- a SkipOut, or None when the
         campaign is a candidate -- the rest from the cache."""
-        blob, offsets, _ = self._all(order, profile)
+        entry = self._all(order, profile)
+        blob, offsets = entry.blob, entry.offsets
         out: list[bytes] = []
         start = 0
         for pos in sorted(self.position[cid] for cid in judged):
