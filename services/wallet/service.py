@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import String, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
@@ -30,6 +30,7 @@ from cashback_kit.errors import (
 )
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
+from cashback_kit.sqltypes import UtcDateTime
 from services.wallet import operations as ops
 from services.wallet import tables as t
 from services.wallet.batch import Batcher, Group
@@ -269,42 +270,44 @@ class WalletService:
     # -- balances and history --------------------------------------------------------------
 
     @staticmethod
-    def _due_query(merchant_id: str, customer_id: str, now: datetime) -> Any:
-        lots, holds = t.lots.c, t.holds.c
+    def _balance_query() -> Any:
+        """Everything GetBalance needs, in one statement (one round trip): is
+        anything due for settling, the maintained balance row, and the next
+        expiry with the amount that expires then. Each part is an index lookup;
+        none reads history, so the cost does not grow with it. Built once, with
+        bound parameters m, c, cur, now (building it per call cost more than
+        running it)."""
+        merchant_id, customer_id = bindparam("m", type_=String()), bindparam("c", type_=String())
+        currency, now = bindparam("cur", type_=String()), bindparam("now", type_=UtcDateTime())
+        lots, holds, b = t.lots.c, t.holds.c, t.balances.c
         me_l = and_(lots.merchant_id == merchant_id, lots.customer_id == customer_id)
         me_h = and_(holds.merchant_id == merchant_id, holds.customer_id == customer_id)
+        me_b = and_(b.merchant_id == merchant_id, b.customer_id == customer_id, b.currency == currency)
+        expiring = and_(me_l, lots.currency == currency, lots.status == LotStatus.AVAILABLE.value,
+                        lots.remaining > 0, lots.expires_at.is_not(None))
+        first = (select(lots.expires_at).where(expiring).order_by(lots.expires_at).limit(1)).scalar_subquery()
         return select(
             exists().where(me_l, or_(
                 and_(lots.status == LotStatus.PENDING.value, lots.available_at <= now),
                 and_(lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now),
             )),
             exists().where(me_h, holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now),
+            *(select(b[f]).where(me_b).scalar_subquery() for f in ("available", "pending", "held", "debt")),
+            first,
+            select(func.coalesce(func.sum(lots.remaining), 0)).where(expiring, lots.expires_at == first)
+            .scalar_subquery(),
         )
 
     async def _read_balance(self, merchant_id: str, customer_id: str, currency: str,
                             now: datetime) -> tuple[bool, dict[str, Any]]:
-        """One read transaction: is anything due, the balance row, the next expiry."""
-        b, lots = t.balances.c, t.lots.c
         async with self.db.read() as conn:
-            lots_due, holds_due = (await conn.execute(self._due_query(merchant_id, customer_id, now))).one()
-            row = (await conn.execute(select(t.balances).where(
-                b.merchant_id == merchant_id, b.customer_id == customer_id, b.currency == currency
-            ))).mappings().first()
-            first = (await conn.execute(
-                select(lots.expires_at).where(
-                    lots.merchant_id == merchant_id, lots.customer_id == customer_id, lots.currency == currency,
-                    lots.status == LotStatus.AVAILABLE.value, lots.remaining > 0, lots.expires_at.is_not(None),
-                ).order_by(lots.expires_at).limit(1)
-            )).scalar()
-            amount = 0
-            if first is not None:
-                amount = int((await conn.execute(select(func.coalesce(func.sum(lots.remaining), 0)).where(
-                    lots.merchant_id == merchant_id, lots.customer_id == customer_id, lots.currency == currency,
-                    lots.status == LotStatus.AVAILABLE.value, lots.remaining > 0, lots.expires_at == first,
-                ))).scalar() or 0)
-        out: dict[str, Any] = {f: int(row[f]) if row else 0 for f in ("available", "pending", "held", "debt")}
+            row = (await conn.execute(_BALANCE, {"m": merchant_id, "c": customer_id, "cur": currency,
+                                                 "now": now})).one()
+        lots_due, holds_due, available, pending, held, debt, first, amount = row
+        out: dict[str, Any] = {f: int(v or 0) for f, v in
+                               (("available", available), ("pending", pending), ("held", held), ("debt", debt))}
         out["next_expiry_at"] = first
-        out["next_expiry_amount"] = amount
+        out["next_expiry_amount"] = int(amount or 0) if first is not None else 0
         return bool(lots_due or holds_due), out
 
     async def get_balance(self, merchant_id: str, customer_id: str, currency: str) -> dict[str, Any]:
@@ -387,6 +390,9 @@ class WalletService:
         if settled:
             self.notify_changed()
         return len(settled)
+
+
+_BALANCE = WalletService._balance_query()
 
 
 def encode_token(last_id: int) -> str:
