@@ -98,12 +98,12 @@ async def measure(stack: Stack, seconds: float, tps: float, rows: list[Row], onl
     if "2" in only:
         await tg.seed_history(stack.url("wallet"), wallet, "hist-small", 10)
         await tg.seed_history(stack.url("wallet"), wallet, "hist-big", 100_000)
-        b_small = await tg.balance_load(wallet, "hist-small", seconds)
         b_big = await tg.balance_load(wallet, "hist-big", seconds)
         rows.append(ratio_row("2. GetBalance, 100,000 history entries", noop, b_big, 0.8))
-        lat = abs(b_big.mean_ms - b_small.mean_ms) / b_small.mean_ms if b_small.mean_ms else 1.0
-        rows.append(Row("2b. GetBalance latency 10 vs 100,000 entries", f"{b_small.mean_ms:.2f} ms",
-                        f"{b_big.mean_ms:.2f} ms", lat, "differ <= 10%", lat <= 0.10))
+        small, big = await tg.balance_pair(wallet, "hist-small", "hist-big", seconds)
+        lat = abs(big.mean_ms - small.mean_ms) / small.mean_ms if small.mean_ms else 1.0
+        rows.append(Row("2b. GetBalance latency 10 vs 100,000 entries (alternating)", f"{small.mean_ms:.2f} ms",
+                        f"{big.mean_ms:.2f} ms", lat, "differ <= 10%", lat <= 0.10))
     if "3" in only:
         await credit_rows(stack, seconds, tps, rows)
     if "4" in only:

@@ -131,6 +131,26 @@ async def balance_load(wallet_target: str, customer: str, seconds: float) -> Loa
                                  concurrency=CONCURRENCY, seconds=seconds)
 
 
+async def balance_pair(wallet_target: str, small: str, big: str, seconds: float) -> tuple[Load, Load]:
+    """GetBalance for two customers in one closed loop, calls alternating, so
+    both latencies are measured under the same load at the same moments (two
+    separate runs on a shared machine differ by more than what is compared)."""
+    async with grpc.aio.insecure_channel(wallet_target) as ch:
+        stub = wallet_pb2_grpc.WalletServiceStub(ch)
+        reqs = [wallet_pb2.GetBalanceRequest(merchant_id="m1", customer_id=c, currency_code="SAR")
+                for c in (small, big)]
+        lat: tuple[list[float], list[float]] = ([], [])
+
+        async def call(i: int) -> None:
+            t0 = time.perf_counter()
+            await stub.GetBalance(reqs[i % 2], metadata=CHECKOUT, timeout=10)
+            lat[i % 2].append(time.perf_counter() - t0)
+
+        both = await closed_loop(call, concurrency=CONCURRENCY, seconds=seconds)
+    # (warm-up calls are in both lists alike)
+    return Load(len(lat[0]), both.seconds, lat[0]), Load(len(lat[1]), both.seconds, lat[1])
+
+
 async def checkout_mix(rules_target: str, wallet_target: str, seconds: float) -> Load:
     """Per order: AuthorizeRedemption, CaptureRedemption, AwardOrder (credit seeded first)."""
     async with grpc.aio.insecure_channel(wallet_target) as ch:
