@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
@@ -85,6 +85,11 @@ async def create(conn: AsyncConnection, message: Message, now: datetime,
     return created
 
 
+# What a send and its outcome need of a claimed delivery.
+CLAIMED = ("id", "delivery_id", "merchant_id", "customer_id", "kind", "channel", "to_addr", "subject", "body",
+           "attempts", "check_currency", "check_expires_at")
+
+
 def claim_statement(postgres: bool) -> ReturningUpdate[Any]:
     """Lease up to :limit due deliveries (expired leases first, then due SCHEDULED rows,
     each oldest first) and return them. Each kind is read from its partial index in
@@ -112,7 +117,7 @@ def claim_statement(postgres: bool) -> ReturningUpdate[Any]:
               else D.c.id.in_(select(picked.c.id)))
     return (update(D).where(chosen)
             .values(status="SENDING", lease_until=bindparam("lease_until", type_=D.c.lease_until.type),
-                    attempts=D.c.attempts + 1).returning(D))
+                    attempts=D.c.attempts + 1).returning(*(D.c[c] for c in CLAIMED)))
 
 
 # PostgreSQL: all of a batch's outcomes in one statement, the new values as arrays joined by id
@@ -135,22 +140,27 @@ _FINISH_COLUMNS = ("status", "error", "sent_at", "provider_message_id", "next_at
 
 
 class HeldConnection:
-    """One connection kept for a loop's write transactions, so each one skips the
-    pool checkout and its pre-ping round trip. After any error the connection is
-    dropped and the next transaction opens a fresh one (the database may have
-    restarted under it)."""
+    """One connection kept for a loop's single-statement writes (a claim, a batch of
+    outcomes), so each skips the pool checkout and its pre-ping round trip. On
+    PostgreSQL it is in autocommit: the statement is its own transaction, with no
+    BEGIN and COMMIT round trips. On SQLite each use is a write transaction.
+    After any error the connection is dropped and the next use opens a fresh one
+    (the database may have restarted under it)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.conn: AsyncConnection | None = None
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
         if self.conn is None:
             conn = await self.db.engine.connect()
-            self.conn = await conn.execution_options(cashback_write=True)
+            if self.db.is_postgres:
+                self.conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                self.conn = await conn.execution_options(cashback_write=True)
         try:
-            async with self.conn.begin():
+            async with self.conn.begin():  # no BEGIN is sent in autocommit
                 yield self.conn
         except BaseException:
             await self.close()
@@ -171,15 +181,16 @@ Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 class Sender:
     """Claims due deliveries under a lease, sends them, and records the outcome.
 
-    `run` keeps `concurrency` sends in flight: it claims only as many rows as there
-    are free slots (so nothing sits leased waiting for a slot), and the outcomes are
-    written by one finisher in batches (one transaction for all the sends that
-    completed meanwhile) instead of a transaction per message. An outcome waiting
-    for its batch is still SENDING under its lease, exactly like a send in flight."""
+    `run` keeps `concurrency` sends in flight and claims a little ahead of them (at
+    most `ahead` claimed-but-unfinished rows), and the outcomes are written by one
+    finisher in batches (one transaction for all the sends that completed meanwhile)
+    instead of a transaction per message. A claimed row waiting for a worker, or an
+    outcome waiting for its batch, is still SENDING under its lease, exactly like a
+    send in flight."""
 
     def __init__(self, db: Database, router: SmsRouter, email: EmailProvider, wallet: WalletGateway | None,
                  clock: Callable[[], datetime] = utcnow, max_attempts: int = MAX_ATTEMPTS,
-                 concurrency: int = 16, lease: timedelta = LEASE) -> None:
+                 concurrency: int = 32, lease: timedelta = LEASE) -> None:
         self.db, self.router, self.email, self.wallet, self.clock = db, router, email, wallet, clock
         self.lease = lease
         self.max_attempts = max_attempts
@@ -190,10 +201,11 @@ class Sender:
         self.gate = asyncio.Semaphore(concurrency)
         self.claim_stmt = claim_statement(db.is_postgres)
 
-    async def claim(self, limit: int, tx: Transaction | None = None) -> list[dict[str, Any]]:
+    async def claim(self, limit: int, single: Transaction | None = None) -> list[dict[str, Any]]:
+        """Lease up to `limit` due deliveries; `single`: where to run the one statement."""
         now = self.clock()
         params = {"now": now, "lease_until": now + self.lease, "limit": limit}
-        async with (tx or self.db.write)() as conn:
+        async with (single or self.db.write)() as conn:
             return [dict(r) for r in (await conn.execute(self.claim_stmt, params)).mappings().all()]
 
     async def send_due(self, limit: int = 100) -> int:
@@ -209,17 +221,48 @@ class Sender:
 
     async def run(self, idle: float = 0.5, until_idle: bool = False) -> None:
         """Send continuously with `concurrency` in flight; sleep `idle` when nothing is
-        due (or return, with `until_idle`, once nothing is due or in flight)."""
+        due (or return, with `until_idle`, once nothing is due or in flight).
+
+        `concurrency` workers take claimed rows from a queue and send them; one claimer
+        keeps that queue topped up (claimed-but-unfinished sends up to `ahead`); one
+        finisher records the outcomes."""
+        ready: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # claimed, waiting for a worker
         done: asyncio.Queue[tuple[dict[str, Any], SendResult]] = asyncio.Queue()
-        sending: set[asyncio.Task[None]] = set()
         recording: list[tuple[dict[str, Any], SendResult]] = []  # the batch the finisher is writing
+        room = asyncio.Event()  # a send ended: there may be room to claim more
+        busy = [0]  # sends in flight
         refill = max(1, self.concurrency // 4)
-
-        async def one(row: dict[str, Any]) -> None:
-            done.put_nowait((row, await self.attempt(row)))
-
-        # The claim loop and the finisher each keep one connection (no checkout per transaction).
+        # The claimer and the finisher each keep one connection (no checkout per transaction).
         claims, finishes = HeldConnection(self.db), HeldConnection(self.db)
+
+        async def worker() -> None:
+            while True:
+                row = await ready.get()
+                busy[0] += 1
+                try:
+                    done.put_nowait((row, await self.attempt(row)))
+                finally:
+                    busy[0] -= 1
+                    room.set()
+
+        async def claimer() -> None:
+            while True:
+                room.clear()
+                want = self.ahead - busy[0] - ready.qsize()
+                if want < refill:
+                    await room.wait()
+                    continue
+                rows = await self._claim_or_nothing(want, claims)
+                for row in rows:
+                    ready.put_nowait(row)
+                if rows:
+                    continue
+                if until_idle:
+                    while busy[0] or ready.qsize():
+                        room.clear()
+                        await room.wait()
+                    return
+                await asyncio.sleep(idle)
 
         async def finisher() -> None:
             while True:
@@ -227,7 +270,7 @@ class Sender:
                 recording.extend(done.get_nowait() for _ in range(done.qsize()))
                 while True:
                     try:
-                        await self.finish_many(recording, finishes.write)
+                        await self.finish_many(recording, finishes.statement)
                         break
                     except Exception as exc:  # the database is away: keep the outcomes, try again
                         log.warning("recording outcomes failed; retrying",
@@ -237,53 +280,27 @@ class Sender:
                     done.task_done()
                 recording.clear()
 
-        loop = asyncio.get_running_loop()
-        ready: deque[dict[str, Any]] = deque()  # claimed, waiting for a free slot
-        claiming: asyncio.Task[list[dict[str, Any]]] | None = None
-        next_claim = 0.0  # after an empty claim, wait `idle` before asking again
         writer = asyncio.create_task(finisher())
+        workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
         try:
-            while True:
-                while ready and len(sending) < self.concurrency:
-                    task = asyncio.create_task(one(ready.popleft()))
-                    sending.add(task)
-                    task.add_done_callback(sending.discard)
-                want = self.ahead - len(sending) - len(ready)
-                if claiming is None and want >= refill and loop.time() >= next_claim:
-                    claiming = asyncio.create_task(self.claim(want, claims.write))
-                if claiming is None and not sending:
-                    if until_idle:
-                        break
-                    await asyncio.sleep(max(0.0, next_claim - loop.time()))
-                    continue
-                waiting: set[asyncio.Future[Any]] = {*sending, *([claiming] if claiming else [])}
-                timeout = None if claiming or loop.time() >= next_claim else next_claim - loop.time()
-                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                if claiming is not None and claiming.done():
-                    rows, claiming = await self._claimed(claiming), None
-                    ready.extend(rows)
-                    if not rows:
-                        next_claim = loop.time() + idle
+            await claimer()
             await done.join()
         finally:
-            # Sends still in flight stay SENDING and go again when their lease runs out (as after a
-            # crash); outcomes already known are recorded now rather than left to the lease.
-            for task in sending:
+            # Sends still in flight and claimed rows not yet started stay SENDING and go again
+            # when their lease runs out (as after a crash); outcomes already known are recorded
+            # now rather than left to the lease.
+            for task in [*workers, writer]:
                 task.cancel()
-            if claiming is not None:
-                claiming.cancel()
-            writer.cancel()
-            await asyncio.wait([writer])
+            await asyncio.wait([*workers, writer])
             await claims.close()
             await finishes.close()
             leftover = recording + [done.get_nowait() for _ in range(done.qsize())]
             if leftover:
                 await self.finish_many(leftover)
 
-    @staticmethod
-    async def _claimed(claiming: asyncio.Task[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    async def _claim_or_nothing(self, limit: int, held: HeldConnection) -> list[dict[str, Any]]:
         try:
-            return await claiming
+            return await self.claim(limit, held.statement)
         except Exception as exc:  # the database is away: treat as nothing due, ask again later
             log.warning("claiming deliveries failed", extra={"error": type(exc).__name__})
             return []
@@ -345,10 +362,11 @@ class Sender:
         await self.finish_many([(row, result)])
 
     async def finish_many(self, outcomes: list[tuple[dict[str, Any], SendResult]],
-                          tx: Transaction | None = None) -> None:
+                          single: Transaction | None = None) -> None:
         """Record many sends' outcomes in one transaction (only rows still SENDING):
         on PostgreSQL one UPDATE for the batch, elsewhere one executemany UPDATE per set
-        of columns; plus provider opt-outs."""
+        of columns; plus provider opt-outs. `single`: where to run it when it is one
+        statement (a `HeldConnection`)."""
         if not outcomes:
             return
         now = self.clock()
@@ -360,7 +378,8 @@ class Sender:
         # The provider said the recipient opted out (Twilio 21610): record it for every future message.
         stopped = {row["to_addr"]: row["merchant_id"] for row, result in outcomes
                    if result.outcome is Outcome.SUPPRESS and row["channel"] == "sms" and result.error != SPENT}
-        async with (tx or self.db.write)() as conn:
+        # `single` may only run one statement as its own transaction: opt-outs (rare) need a real one.
+        async with (single if single and not stopped else self.db.write)() as conn:
             await self._record(conn, [values for _, values in finished])
             for phone, merchant_id in stopped.items():
                 await conn.execute(insert_ignore(conn, t.optouts, {

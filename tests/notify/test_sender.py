@@ -3,11 +3,12 @@ attempt then DEAD, an opted-out channel is SUPPRESSED, UNKNOWN is never resent."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from cashback_kit.db import Database
 from cashback_kit.money import Money
@@ -24,10 +25,12 @@ class Scripted(LogSmsSink):
     """An SMS provider that answers what the test says, and counts the sends."""
 
     def __init__(self, outcome: Outcome) -> None:
-        self.outcome, self.sent = outcome, 0
+        self.outcome, self.sent, self.to = outcome, 0, []
 
     async def send(self, msg):
         self.sent += 1
+        self.to.append(msg.to)
+        await asyncio.sleep(0.001)
         return SendResult(self.outcome, error=f"scripted {self.outcome.value}")
 
 
@@ -37,13 +40,13 @@ async def _db(url: str) -> Database:
     return db
 
 
-async def _one(db: Database, now: datetime) -> None:
+async def _one(db: Database, now: datetime, n: int = 1, key: str = "k") -> None:
     async with db.write() as conn:
-        await conn.execute(insert(t.deliveries).values(
-            delivery_id=f"dl_{uuid.uuid4().hex}", dedupe_key="k1", merchant_id="m1", customer_id="c1",
-            kind="reminder", channel="sms", status="SCHEDULED", to_addr="+966501234567", subject="", body="hi",
+        await conn.execute(insert(t.deliveries), [dict(
+            delivery_id=f"dl_{uuid.uuid4().hex}", dedupe_key=f"{key}{i + 1}", merchant_id="m1", customer_id="c1",
+            kind="reminder", channel="sms", status="SCHEDULED", to_addr=f"+9665012{i:05d}", subject="", body="hi",
             encoding="GSM-7", segments=1, attempts=0, scheduled_for=now, next_attempt_at=now,
-            provider_message_id="", error="", created_at=now))
+            provider_message_id="", error="", created_at=now) for i in range(n)])
 
 
 async def _row(db: Database) -> dict:
@@ -118,3 +121,53 @@ def test_send_concurrency_comes_from_the_environment():
     for bad in ("0", "-1", "lots", ""):
         with pytest.raises(ValueError, match="NOTIFY_SEND_CONCURRENCY"):
             send_concurrency(Settings.from_env("notify", {"NOTIFY_SEND_CONCURRENCY": bad}))
+
+
+async def _statuses(db: Database) -> dict[str, int]:
+    async with db.read() as conn:
+        rows = (await conn.execute(select(t.deliveries.c.status, func.count()).group_by(t.deliveries.c.status))).all()
+    return {status: n for status, n in rows}
+
+
+async def test_run_sends_every_due_delivery_exactly_once(db_url):
+    db = await _db(db_url)
+    await _one(db, datetime.now(UTC), n=300)
+    provider = Scripted(Outcome.SENT)
+    await Sender(db, SmsRouter(provider), LogEmailSink(), None, concurrency=8).run(until_idle=True)
+    statuses = await _statuses(db)
+    await db.dispose()
+    assert statuses == {"SENT": 300}
+    assert provider.sent == 300 and len(set(provider.to)) == 300
+
+
+@pytest.mark.postgres
+async def test_run_carries_on_after_the_database_restarts(pg_cluster, pg_url):
+    """The claimer and finisher keep a connection each: a restart breaks them, and
+    the sender must open new ones rather than stop sending."""
+    db = await _db(pg_url)
+    await _one(db, datetime.now(UTC), n=20, key="before")
+    provider = Scripted(Outcome.SENT)
+    running = asyncio.create_task(Sender(db, SmsRouter(provider), LogEmailSink(), None, concurrency=4).run(idle=0.05))
+    try:
+        for _ in range(200):
+            if provider.sent >= 20 and (await _statuses(db)) == {"SENT": 20}:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(pg_cluster.stop, "fast")
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(pg_cluster.start)
+        await _one(db, datetime.now(UTC), n=20, key="after")
+        statuses: dict[str, int] = {}
+        for _ in range(600):
+            try:
+                statuses = await _statuses(db)
+            except Exception:  # the pool may still hold connections from before the restart
+                statuses = {}
+            if statuses == {"SENT": 40}:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await db.dispose()
+    assert statuses == {"SENT": 40} and provider.sent == 40

@@ -71,6 +71,8 @@ class SmsRouter:
         self.by_country_code = dict(by_country_code or {})
 
     def for_number(self, e164: str) -> SmsProvider:
+        if not self.by_country_code:
+            return self.default
         try:
             code = str(phonenumbers.parse(e164).country_code)
         except phonenumbers.NumberParseException:
