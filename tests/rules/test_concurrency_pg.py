@@ -47,6 +47,32 @@ async def test_fifty_concurrent_orders_never_pay_past_a_nearly_spent_budget(pg_s
     assert got.campaign.budget_used.amount_minor == 50_000
 
 
+async def test_concurrent_orders_and_events_count_every_award_in_budget_used_without_a_budget(pg_stub) -> None:
+    """A campaign with no budget is not locked for the whole scoring (only bumped
+    at the end): concurrent orders and events on two such campaigns (each order
+    pays both) still add up exactly."""
+    for cid in ("a", "b"):
+        await pg_stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=campaign(cid, percent_bps=1000)),
+                                     metadata=OPS)
+    ev = campaign("rev", fixed=250)
+    ev.trigger, ev.event_type = rules_pb2.TRIGGER_EVENT, "review"
+    await pg_stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=ev), metadata=OPS)
+    orders = [order(f"o{i}", line("mug", 3_000 + i), customer_id=f"c{i % 7}") for i in range(40)]
+    events = [rules_pb2.ScoreEventRequest(merchant_id="m1", customer_id=f"c{i % 7}", event_type="review",
+                                          event_id=f"e{i}") for i in range(40)]
+    for e in events:
+        e.occurred_at.GetCurrentTime()
+    scores = await asyncio.gather(*(_score(pg_stub, o) for o in orders),
+                                  *(pg_stub.ScoreEvent(e, metadata=SVC) for e in events))
+    per_order = [((3_000 + i) * 1000 + 5_000) // 10_000 for i in range(40)]  # 10%, half-up
+    assert [s.total.amount_minor for s in scores[:40]] == [2 * x for x in per_order]
+    assert all(s.score.total.amount_minor == 250 for s in scores[40:])
+    for cid, want in (("a", sum(per_order)), ("b", sum(per_order)), ("rev", 40 * 250)):
+        got = await pg_stub.GetCampaign(rules_pb2.GetCampaignRequest(merchant_id="m1", campaign_id=cid),
+                                        metadata=OPS)
+        assert got.campaign.budget_used.amount_minor == want
+
+
 async def test_concurrent_orders_of_one_customer_respect_the_per_customer_limits(pg_stub) -> None:
     c = campaign("ten", percent_bps=1000, max_per_customer=1_000, max_awards_per_customer=4)
     await pg_stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=c), metadata=OPS)

@@ -43,7 +43,13 @@ async def _usage(conn: AsyncConnection, merchant_id: str, customer_id: str, cand
     if not ids:
         return {}
     if lock:
-        budgets = await campaign_repo.lock_budgets(conn, merchant_id, ids)
+        # Only a campaign with a budget needs its row locked for the whole call
+        # (its remaining budget decides the award). The others' budget_used is
+        # only a counter: it is bumped at the very end (_spend_budgets), so the
+        # row -- shared by every order the campaign pays -- is held for the last
+        # statement and the commit, not for the whole scoring.
+        budgets = await campaign_repo.lock_budgets(
+            conn, merchant_id, sorted({c.rule.campaign_id for c in candidates if c.rule.budget is not None}))
         per_customer = await history_repo.usage(conn, merchant_id, customer_id, ids)
         per_day = await history_repo.day_usage(conn, merchant_id, customer_id, list(days.items()))
     else:  # a quote: one unlocked read of all three
@@ -56,9 +62,16 @@ async def _usage(conn: AsyncConnection, merchant_id: str, customer_id: str, cand
     return out
 
 
+async def _spend_budgets(conn: AsyncConnection, merchant_id: str, out: ScoreOut) -> None:
+    """Add the awards to their campaigns' budget_used: the last write before
+    commit, in campaign_id order (as lock_budgets takes them: no deadlock)."""
+    await campaign_repo.add_budget_used_many(
+        conn, merchant_id, sorted((a.campaign_id, a.amount.minor) for a in out.awards))
+
+
 async def _commit_awards(conn: AsyncConnection, merchant_id: str, customer_id: str, out: ScoreOut,
                          order_id: str | None) -> None:
-    await campaign_repo.add_budget_used_many(conn, merchant_id, [(a.campaign_id, a.amount.minor) for a in out.awards])
+    """Usage and award rows; budgets come last (_spend_budgets)."""
     await history_repo.add_usage_many(conn, merchant_id, customer_id,
                                       [(a.campaign_id, a.amount.minor, a.local_day) for a in out.awards])
     if order_id is not None:
@@ -158,6 +171,7 @@ class Scoring:
         await _commit_awards(conn, m, c, out, order.order_id)
         score = _order_score(snap, order, profile, judged, out)
         await history_repo.set_order_score(conn, m, order.order_id, _pack(score))
+        await _spend_budgets(conn, m, out)
         return score
 
     async def score_event(self, event: EventIn, fingerprint: str) -> rules_pb2.Score:
@@ -191,6 +205,7 @@ class Scoring:
                 await history_repo.insert_event(
                     conn, merchant_id=m, event_id=event.event_id, customer_id=c, fingerprint=fingerprint,
                     score_body=_pack(score), created_at=to_micros(self.now()))
+                await _spend_budgets(conn, m, out)
                 return score
         except IntegrityError:
             async with self.db.read() as conn:
