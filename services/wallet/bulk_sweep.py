@@ -29,7 +29,6 @@ this: there the same function expires lot by lot through the Book."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -67,49 +66,27 @@ _LOCK = text(
 # Everything else for the locked customers, in one statement. `due` is
 # materialised once (it is read by every part and generates the ids), and all
 # parts see the same snapshot, taken after the locks above were granted.
-# Rows are inserted in (customer, created_at, lot_id) order, `ord`: the order
-# settle() expires a customer's lots in, so ids and event order match. `due` is
-# produced in that order, so the inserts' ORDER BY ord finds it presorted.
-#
-# Ids are 32 hex digits like the service's (uuid4().hex) but time-ordered:
-# :id_prefix (12 hex digits of milliseconds since the epoch, per batch), the
-# row's ord (8), then 12 random (from one gen_random_uuid() per lot). A sweep
-# writes millions of ids into the unique indexes on transaction_id / event_id
-# and the entries' index on transaction_id, and the FK and balance checks look
-# them up again: ordered ids keep all of that on a few hot leaf pages instead
-# of random pages all over indexes larger than memory.
-#
-# The lot UPDATE finds its rows by ctid (read in `due`, same snapshot, rows
-# locked through their customer): no second pkey lookup per lot.
+# Rows are inserted in (customer, created_at, lot_id) order: the order
+# settle() expires a customer's lots in, so ids and event order match.
 _EXPIRE = text(
     f"""
     WITH k AS (
       SELECT * FROM unnest(CAST(:ms AS varchar[]), CAST(:cs AS varchar[])) AS k(merchant_id, customer_id)
     ),
     due AS MATERIALIZED (
-      SELECT r.*,
-             CASE WHEN r.amount > 0 THEN 'tx_' || :id_prefix || r.ordhex || substr(r.u, 1, 12) END AS tx_id,
-             CASE WHEN r.amount > 0 THEN 'ev_' || :id_prefix || r.ordhex || substr(r.u, 21, 12) END AS ev_id
-        FROM (
-          SELECT o.*, lpad(to_hex(o.ord), 8, '0') AS ordhex, replace(gen_random_uuid()::text, '-', '') AS u
-            FROM (
-              SELECT l.ctid AS lot_ctid, l.lot_id, l.merchant_id, l.customer_id, l.currency, l.order_id,
-                     l.expires_at, l.created_at, l.remaining AS amount,
-                     row_number() OVER (ORDER BY l.merchant_id, l.customer_id, l.created_at, l.lot_id) AS ord
-                FROM wallet_lots l
-               WHERE (l.merchant_id, l.customer_id) >= (:m0, :c0)
-                 AND (l.merchant_id, l.customer_id) <= (:m1, :c1)
-                 AND l.status = :available AND l.expires_at <= :now
-                 AND (l.merchant_id, l.customer_id) IN (SELECT merchant_id, customer_id FROM k)
-            ) o
-        ) r
+      SELECT l.lot_id, l.merchant_id, l.customer_id, l.currency, l.order_id, l.expires_at, l.created_at,
+             l.remaining AS amount,
+             CASE WHEN l.remaining > 0 THEN 'tx_' || replace(gen_random_uuid()::text, '-', '') END AS tx_id,
+             CASE WHEN l.remaining > 0 THEN 'ev_' || replace(gen_random_uuid()::text, '-', '') END AS ev_id
+        FROM wallet_lots l
+        JOIN k ON l.merchant_id = k.merchant_id AND l.customer_id = k.customer_id
+       WHERE l.status = :available AND l.expires_at <= :now
     ),
     lots AS (
       UPDATE wallet_lots l
          SET status = :expired, expired = l.expired + d.amount, remaining = l.remaining - d.amount
         FROM due d
-       WHERE l.ctid = ANY (ARRAY(SELECT lot_ctid FROM due)) AND l.ctid = d.lot_ctid
-         AND l.lot_id = d.lot_id AND l.status = :available
+       WHERE l.lot_id = d.lot_id AND l.status = :available
       RETURNING l.lot_id
     ),
     txs AS (
@@ -117,7 +94,7 @@ _EXPIRE = text(
              (transaction_id, merchant_id, customer_id, type, currency, amount, order_id, created_at)
       SELECT tx_id, merchant_id, customer_id, :tx_type, currency, -amount, order_id, :now
         FROM due WHERE amount > 0
-       ORDER BY ord
+       ORDER BY merchant_id, customer_id, created_at, lot_id
       RETURNING 1
     ),
     entries AS (
@@ -127,7 +104,7 @@ _EXPIRE = text(
        CROSS JOIN (VALUES (1, '{Account.AVAILABLE.value}', -1), (2, '{Account.BREAKAGE.value}', 1))
              AS a(ord, account, sign)
        WHERE d.amount > 0
-       ORDER BY d.ord, a.ord
+       ORDER BY d.merchant_id, d.customer_id, d.created_at, d.lot_id, a.ord
       RETURNING 1
     ),
     events AS (
@@ -137,7 +114,7 @@ _EXPIRE = text(
       SELECT ev_id, :ev_type, merchant_id, customer_id, currency, amount, order_id, lot_id, tx_id,
              expires_at, :now
         FROM due WHERE amount > 0
-       ORDER BY ord
+       ORDER BY merchant_id, customer_id, created_at, lot_id
       RETURNING 1
     ),
     balances AS (
@@ -201,8 +178,6 @@ async def _expire_batch_pg(db: Database, now: datetime, batch: list[Key], out: E
         await conn.execute(text("SET LOCAL work_mem = '64MB'"))
         rows = (await conn.execute(_EXPIRE, {
             "ms": [m for m, _ in locked], "cs": [c for _, c in locked], "now": now,
-            "id_prefix": f"{time.time_ns() // 1_000_000:012x}",
-            "m0": locked[0][0], "c0": locked[0][1], "m1": locked[-1][0], "c1": locked[-1][1],
             "available": LotStatus.AVAILABLE.value, "expired": LotStatus.EXPIRED.value,
             "tx_type": TxType.EXPIRY.value, "ev_type": EventType.EXPIRED.value,
         })).mappings().all()

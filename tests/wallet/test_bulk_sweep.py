@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
 from cashback_kit.db import Database
 from services.wallet import operations as ops
@@ -196,3 +197,77 @@ async def test_the_bench_seed_is_consistent_and_sweeps_clean(pg_url: str) -> Non
         assert await expire_due_lots(db, now) == 0
     finally:
         await db.dispose()
+
+
+# The deferred balance check (0002) sums each entry's transaction at commit. A
+# cheaper check that remembers sums already done would have to refuse all of
+# these too: the ways a remembered sum could go stale (docs/perf-sweep.md).
+
+async def _tx(conn: Any, tx_id: str, *amounts: tuple[str, int], now: datetime) -> None:
+    await conn.execute(insert(t.transactions).values(
+        transaction_id=tx_id, merchant_id=M, customer_id="c1", type="adjustment", currency="SAR", amount=0,
+        created_at=now))
+    await _entries(conn, tx_id, *amounts)
+
+
+async def _entries(conn: Any, tx_id: str, *amounts: tuple[str, int], **ids: int) -> None:
+    for i, (currency, amount) in enumerate(amounts):
+        row: dict[str, Any] = dict(transaction_id=tx_id, merchant_id=M, customer_id="c1",
+                                   account=f"acct:{i}", currency=currency, amount=amount)
+        if f"id{i}" in ids:
+            row["id"] = ids[f"id{i}"]
+        await conn.execute(insert(t.entries).values(**row))
+
+
+async def test_balance_check_refuses_an_entry_added_after_the_transaction_was_found_balanced(
+    pg_wallet: WalletService, clock: Clock
+) -> None:
+    db = pg_wallet.db
+    await credit(pg_wallet, 100, customer="c1")
+    for immediate_again in (True, False):
+        with pytest.raises(DBAPIError, match="unbalanced"):
+            async with db.write() as conn:
+                await _tx(conn, "tx_late", ("SAR", 5), ("SAR", -5), now=clock.now)
+                await conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # summed (balanced) and remembered
+                if not immediate_again:
+                    await conn.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+                await _entries(conn, "tx_late", ("SAR", 1))
+
+
+async def test_balance_check_refuses_after_truncate_reuses_a_remembered_entry_id(
+    pg_wallet: WalletService, clock: Clock
+) -> None:
+    db = pg_wallet.db
+    await credit(pg_wallet, 100, customer="c1")
+    with pytest.raises(DBAPIError, match="unbalanced"):
+        async with db.write() as conn:
+            await _tx(conn, "tx_trunc", ("SAR", 5), ("SAR", -5), now=clock.now)
+            await conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            ids = (await conn.execute(select(t.entries.c.id).where(
+                t.entries.c.transaction_id == "tx_trunc").order_by(t.entries.c.id))).scalars().all()
+            await conn.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+            await conn.execute(text("TRUNCATE wallet_entries"))
+            await _entries(conn, "tx_trunc", ("SAR", 5), id0=ids[0])  # same id, its partner gone
+
+
+class _Checked(Exception):
+    pass
+
+
+async def test_balance_check_per_currency(pg_wallet: WalletService, clock: Clock) -> None:
+    db = pg_wallet.db
+    await credit(pg_wallet, 100, customer="c1")
+    with pytest.raises(_Checked):  # balanced in each currency: accepted (then rolled back for the auditor)
+        async with db.write() as conn:
+            await _tx(conn, "tx_two", ("SAR", 5), ("USD", 7), ("SAR", -5), ("USD", -7), now=clock.now)
+            await conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            raise _Checked
+    with pytest.raises(DBAPIError, match="unbalanced"):  # sums to zero, but not per currency
+        async with db.write() as conn:
+            await _tx(conn, "tx_mixed", ("SAR", 5), ("USD", -5), now=clock.now)
+    with pytest.raises(DBAPIError, match="unbalanced"):  # many balanced transactions, one bad among them
+        async with db.write() as conn:
+            for i in range(5):
+                await _tx(conn, f"tx_ok{i}", ("SAR", i + 1), ("SAR", -i - 1), now=clock.now)
+            await _tx(conn, "tx_off", ("SAR", 3), ("SAR", -2), now=clock.now)
+            await _tx(conn, "tx_ok9", ("SAR", 1), ("SAR", -1), now=clock.now)
