@@ -300,9 +300,8 @@ class WalletService:
 
     async def _read_balance(self, merchant_id: str, customer_id: str, currency: str,
                             now: datetime) -> tuple[bool, dict[str, Any]]:
-        async with self.db.read() as conn:
-            row = (await conn.execute(_BALANCE, {"m": merchant_id, "c": customer_id, "cur": currency,
-                                                 "now": now})).one()
+        row = await self.db.fetch_row(_BALANCE, {"m": merchant_id, "c": customer_id, "cur": currency, "now": now})
+        assert row is not None  # a SELECT without FROM returns one row
         lots_due, holds_due, available, pending, held, debt, first, amount = row
         out: dict[str, Any] = {f: int(v or 0) for f, v in
                                (("available", available), ("pending", pending), ("held", held), ("debt", debt))}

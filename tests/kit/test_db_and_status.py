@@ -80,3 +80,44 @@ async def test_a_unique_violation_race_maps_to_aborted(db_url):
         assert classify(info.value).code is grpc.StatusCode.ABORTED
     finally:
         await db.dispose()
+
+
+async def test_fetch_row_answers_as_a_read_does_and_keeps_literals_and_types(db_url):
+    """fetch_row (asyncpg's own pool on PostgreSQL) gives the row an ordinary
+    read gives, for a statement with literals, bound values and a timestamp."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import Integer, String, bindparam, literal, select
+
+    from cashback_kit.sqltypes import UtcDateTime
+
+    when = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    stmt = select(literal("fixed"), bindparam("n", type_=Integer()) + 1, bindparam("s", type_=String()),
+                  bindparam("t", type_=UtcDateTime()))
+    db = Database(db_url)
+    try:
+        async with db.read() as conn:
+            want = tuple((await conn.execute(stmt, {"n": 41, "s": "x", "t": when})).one())
+        for n in (41, 41, 7):  # the second call reuses the compiled, prepared statement
+            got = await db.fetch_row(stmt, {"n": n, "s": "x", "t": when})
+            assert got is not None and got[:3] == ("fixed", n + 1, "x")
+            assert got[3] == when and got[3].utcoffset() is not None
+        assert (await db.fetch_row(stmt, {"n": 41, "s": "x", "t": when}))[:3] == want[:3]
+    finally:
+        await db.dispose()
+
+
+async def test_fetch_row_maps_a_database_that_is_down_to_unavailable(pg_cluster, pg_url):
+    db = Database(pg_url)
+    stmt = text("SELECT 1")
+    try:
+        assert await db.fetch_row(stmt, {}) == (1,)
+        await asyncio.to_thread(pg_cluster.stop, "fast")
+        try:
+            with pytest.raises(errors.Unavailable):
+                await db.fetch_row(stmt, {})
+        finally:
+            await asyncio.to_thread(pg_cluster.start)
+        assert await db.fetch_row(stmt, {}) == (1,)  # and recovers by itself
+    finally:
+        await db.dispose()
