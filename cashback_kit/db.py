@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ARRAY, String, any_, bindparam, event, func, select, text, tuple_
+from sqlalchemy import ARRAY, String, bindparam, event, func, select, text, tuple_
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -155,7 +155,12 @@ class Database:
         log.info("schema migrated", extra={"version_table": version_table})
 
     async def fetch_row(self, stmt: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row of a read-only statement, for the hottest reads.
+        """The first row of a read-only statement, for the hottest reads (see fetch_rows)."""
+        rows = await self.fetch_rows(stmt, params, first=True)
+        return rows[0] if rows else None
+
+    async def fetch_rows(self, stmt: Any, params: dict[str, Any], *, first: bool = False) -> list[tuple[Any, ...]]:
+        """The rows of a read-only statement, for the hottest reads.
 
         On PostgreSQL it goes straight through a small asyncpg pool of its own:
         the statement is compiled by SQLAlchemy once, asyncpg keeps it prepared
@@ -167,8 +172,9 @@ class Database:
         (SQLite) it is an ordinary `read()`."""
         if not self.is_postgres:
             async with self.read() as conn:
-                row = (await conn.execute(stmt, params)).first()
-            return tuple(row) if row is not None else None
+                result = await conn.execute(stmt, params)
+                rows = [result.first()] if first else result.all()
+            return [tuple(r) for r in rows if r is not None]
         compiled = self._compiled.get(id(stmt))
         if compiled is None or compiled[0] is not stmt:
             c = stmt.compile(dialect=self.engine.dialect)
@@ -178,7 +184,10 @@ class Database:
         args = [params[n] if n in params else static[n] for n in names]
         try:
             pool = self._fast_pool or await self._open_fast_pool()
-            record = await pool.fetchrow(sql, *args)
+            if first:
+                record = await pool.fetchrow(sql, *args)
+                return [tuple(record)] if record is not None else []
+            return [tuple(r) for r in await pool.fetch(sql, *args)]
         except (asyncpg.InterfaceError, OSError) as exc:  # a dropped connection, a refused connect, a timeout
             raise Unavailable("the database is unavailable; retry later") from exc
         except asyncpg.PostgresError as exc:
@@ -186,7 +195,6 @@ class Database:
             if str(getattr(exc, "sqlstate", "") or "")[:2] in {"08", "57", "53"}:
                 raise Unavailable("the database is unavailable; retry later") from exc
             raise
-        return tuple(record) if record is not None else None
 
     async def _open_fast_pool(self) -> asyncpg.Pool:
         async with self._fast_pool_lock:
@@ -229,10 +237,3 @@ def keys_in(conn: AsyncConnection, columns: list[Any], keys: list[tuple[Any, ...
     unnested = func.unnest(*arrays).table_valued(*(f"k{i}" for i in range(len(columns)))).render_derived()
     return tuple_(*columns).in_(select(*unnested.c))
 
-
-def any_of(conn: AsyncConnection, column: Any, values: list[str]) -> Any:
-    """`column IN values`, as `= ANY(array)` on PostgreSQL (same SQL text, so one
-    prepared statement, whatever the number of values)."""
-    if conn.dialect.name != "postgresql":
-        return column.in_(values)
-    return column == any_(bindparam("values", list(values), type_=ARRAY(String()), unique=True))

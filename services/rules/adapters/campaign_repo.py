@@ -139,11 +139,3 @@ async def set_tier_policy_json(conn: AsyncConnection, merchant_id: str, body: st
                                       set_={"generation": merchants.c.generation + 1, "tier_policy": body})
     await conn.execute(stmt)
 
-
-async def budgets(conn: AsyncConnection, merchant_id: str, campaign_ids: list[str]) -> dict[str, int]:
-    """Budget used without locking, for quotes."""
-    if not campaign_ids:
-        return {}
-    stmt = select(campaigns.c.campaign_id, campaigns.c.budget_used).where(
-        campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id.in_(campaign_ids))
-    return {r.campaign_id: int(r.budget_used) for r in (await conn.execute(stmt)).all()}

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, union_all, update
+from sqlalchemy import ARRAY, String, and_, any_, bindparam, case, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cashback_kit.db import any_of
+from cashback_kit.db import Database
 from services.rules.adapters.sql import insert_for
 from services.rules.adapters.tables import (
     awards,
@@ -51,42 +51,65 @@ async def lock_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
     return CustomerRow(r.manual_tier, int(r.order_count) - add_orders)
 
 
-async def generation_and_customer(conn: AsyncConnection, merchant_id: str,
-                                  customer_id: str) -> tuple[int, CustomerRow]:
-    """The merchant's campaign generation and the customer row (as read_customer
-    gives it), in one round trip: what every quote reads first."""
+def _generation_and_customer_stmt() -> Any:
     c = customers.c
-    me = (c.merchant_id == merchant_id) & (c.customer_id == customer_id)
-    stmt = select(
-        select(merchants.c.generation).where(merchants.c.merchant_id == merchant_id).scalar_subquery(),
+    m, cid = bindparam("m", type_=String()), bindparam("c", type_=String())
+    me = (c.merchant_id == m) & (c.customer_id == cid)
+    return select(
+        select(merchants.c.generation).where(merchants.c.merchant_id == m).scalar_subquery(),
         select(c.manual_tier).where(me).scalar_subquery(),
         select(c.order_count).where(me).scalar_subquery(),
     )
-    gen, tier, count = (await conn.execute(stmt)).one()
+
+
+_GENERATION_AND_CUSTOMER = _generation_and_customer_stmt()
+
+
+async def generation_and_customer(db: Database, merchant_id: str, customer_id: str) -> tuple[int, CustomerRow]:
+    """The merchant's campaign generation and the customer row (as read_customer
+    gives it), in one round trip on the fast read path: what every quote reads first."""
+    row = await db.fetch_row(_GENERATION_AND_CUSTOMER, {"m": merchant_id, "c": customer_id})
+    gen, tier, count = row if row is not None else (None, None, None)
     return int(gen or 0), (CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0))
 
 
 UsageSnapshot = tuple[dict[str, int], dict[str, tuple[int, int]], dict[tuple[str, str], int]]
 
 
-async def usage_snapshot(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_ids: list[str],
+def _usage_stmt(ids: Any, days: Any) -> Any:
+    """Budgets used, the customer's usage and per-day usage of some campaigns, as
+    (kind, campaign_id, day, a, b) rows. ids/days: how to match the lists."""
+    u, d, cp = customer_usage.c, customer_day_usage.c, campaigns.c
+    m, c = bindparam("m", type_=String()), bindparam("c", type_=String())
+    return union_all(
+        select(literal("b"), cp.campaign_id, literal(""), cp.budget_used, literal(0)).where(
+            cp.merchant_id == m, ids(cp.campaign_id)),
+        select(literal("c"), u.campaign_id, literal(""), u.amount_minor, u.award_count).where(
+            u.merchant_id == m, u.customer_id == c, ids(u.campaign_id)),
+        select(literal("d"), d.campaign_id, d.local_day, d.award_count, literal(0)).where(
+            d.merchant_id == m, d.customer_id == c, ids(d.campaign_id), days(d.local_day)),
+    )
+
+
+# On PostgreSQL the lists go as arrays: one statement, built and prepared once.
+_USAGE_PG = _usage_stmt(lambda col: col == any_(bindparam("ids", type_=ARRAY(String()))),
+                        lambda col: col == any_(bindparam("days", type_=ARRAY(String()))))
+
+
+async def usage_snapshot(db: Database, merchant_id: str, customer_id: str, campaign_ids: list[str],
                          days: list[str]) -> UsageSnapshot:
     """Budgets used, the customer's usage and their per-day usage of these
-    campaigns, unlocked (for quotes), in one statement."""
-    u, d, cp = customer_usage.c, customer_day_usage.c, campaigns.c
-    stmt = union_all(
-        select(literal("b"), cp.campaign_id, literal(""), cp.budget_used, literal(0)).where(
-            cp.merchant_id == merchant_id, any_of(conn, cp.campaign_id, campaign_ids)),
-        select(literal("c"), u.campaign_id, literal(""), u.amount_minor, u.award_count).where(
-            u.merchant_id == merchant_id, u.customer_id == customer_id, any_of(conn, u.campaign_id, campaign_ids)),
-        select(literal("d"), d.campaign_id, d.local_day, d.award_count, literal(0)).where(
-            d.merchant_id == merchant_id, d.customer_id == customer_id, any_of(conn, d.campaign_id, campaign_ids),
-            any_of(conn, d.local_day, days)),
-    )
+    campaigns, unlocked (for quotes), in one statement on the fast read path."""
+    params = {"m": merchant_id, "c": customer_id, "ids": campaign_ids, "days": days}
+    if db.is_postgres:
+        rows = await db.fetch_rows(_USAGE_PG, params)
+    else:
+        stmt = _usage_stmt(lambda col: col.in_(campaign_ids), lambda col: col.in_(days))
+        rows = await db.fetch_rows(stmt, {"m": merchant_id, "c": customer_id})
     budgets: dict[str, int] = {}
     usage: dict[str, tuple[int, int]] = {}
     per_day: dict[tuple[str, str], int] = {}
-    for kind, cid, day, a, b in (await conn.execute(stmt)).all():
+    for kind, cid, day, a, b in rows:
         if kind == "b":
             budgets[cid] = int(a)
         elif kind == "c":

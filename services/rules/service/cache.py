@@ -53,6 +53,11 @@ class MerchantCache:
         # new generation waits for a single rebuild instead of each doing one.
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    def peek(self, merchant_id: str, generation: int) -> Snapshot | None:
+        """The snapshot if it is at `generation` (no rebuild, no read)."""
+        snap = self._snapshots.get(merchant_id)
+        return snap if snap is not None and snap.generation == generation else None
+
     async def get(self, conn: AsyncConnection, merchant_id: str, generation: int | None = None) -> Snapshot:
         """The snapshot at the merchant's current generation (read here, or just
         read by the caller along with something else)."""

@@ -28,6 +28,17 @@ class ProfileView:
     window_days: int
 
 
+def needs_spend(policy: TierPolicy, row: CustomerRow, want_spend: bool = False) -> bool:
+    """Whether the customer's tier depends on their rolling spend (a policy tier
+    and no manual tier), or the caller wants the spend anyway."""
+    return bool(policy.tiers and policy.currency and (want_spend or not row.manual_tier))
+
+
+def profile_of(row: CustomerRow, policy: TierPolicy) -> Profile:
+    """The profile when no spend is needed (needs_spend is False)."""
+    return Profile(tier=effective_tier(row.manual_tier, policy, {}), prior_orders=row.order_count)
+
+
 async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str, policy: TierPolicy,
                        at: datetime, *, lock: bool = False, add_orders: int = 0,
                        exclude_order: str = "", want_spend: bool = False,
@@ -43,7 +54,7 @@ async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str
     spends: dict[int, int] = {}
     spend: Money | None = None
     window = max(policy.windows, default=0)
-    if policy.tiers and policy.currency and (want_spend or not row.manual_tier):
+    if needs_spend(policy, row, want_spend):
         windows = policy.windows
         since = [to_micros(at - timedelta(days=d)) for d in windows]
         sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since,

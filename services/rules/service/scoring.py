@@ -32,31 +32,35 @@ from services.rules.domain.evaluate import Candidate, local_day, qualify, qualif
 from services.rules.domain.model import EventIn, OrderIn, Profile, ScoreOut, SkipCode, SkipOut, Usage
 from services.rules.order_pb import score_to_pb
 from services.rules.service.cache import MerchantCache, Snapshot
-from services.rules.service.customers import load_profile
+from services.rules.service.customers import load_profile, needs_spend, profile_of
 from services.rules.service.skips import skipped_entry
 
 
-async def _usage(conn: AsyncConnection, merchant_id: str, customer_id: str, candidates: list[Candidate],
-                 when: datetime, *, lock: bool) -> dict[str, Usage]:
+async def _locked_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, candidates: list[Candidate],
+                        when: datetime) -> dict[str, Usage]:
+    """Usage for a committing score, in its transaction (quotes read it unlocked
+    with history_repo.usage_snapshot)."""
     ids = sorted({c.rule.campaign_id for c in candidates})
     days = {c.rule.campaign_id: local_day(c.rule, when) for c in candidates}
     if not ids:
         return {}
-    if lock:
-        # Only a campaign with a budget needs its row locked for the whole call
-        # (its remaining budget decides the award). The others' budget_used is
-        # only a counter: it is bumped at the very end (_spend_budgets), so the
-        # row -- shared by every order the campaign pays -- is held for the last
-        # statement and the commit, not for the whole scoring.
-        budgets = await campaign_repo.lock_budgets(
-            conn, merchant_id, sorted({c.rule.campaign_id for c in candidates if c.rule.budget is not None}))
-        per_customer = await history_repo.usage(conn, merchant_id, customer_id, ids)
-        per_day = await history_repo.day_usage(conn, merchant_id, customer_id, list(days.items()))
-    else:  # a quote: one unlocked read of all three
-        budgets, per_customer, per_day = await history_repo.usage_snapshot(
-            conn, merchant_id, customer_id, ids, sorted(set(days.values())))
+    # Only a campaign with a budget needs its row locked for the whole call
+    # (its remaining budget decides the award). The others' budget_used is
+    # only a counter: it is bumped at the very end (_spend_budgets), so the
+    # row -- shared by every order the campaign pays -- is held for the last
+    # statement and the commit, not for the whole scoring.
+    budgets = await campaign_repo.lock_budgets(
+        conn, merchant_id, sorted({c.rule.campaign_id for c in candidates if c.rule.budget is not None}))
+    per_customer = await history_repo.usage(conn, merchant_id, customer_id, ids)
+    per_day = await history_repo.day_usage(conn, merchant_id, customer_id, list(days.items()))
+    return _usage_from(days, budgets, per_customer, per_day)
+
+
+def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dict[str, tuple[int, int]],
+                per_day: dict[tuple[str, str], int]) -> dict[str, Usage]:
+    """Usage per campaign (keys of `days`: campaign -> its local day of the order)."""
     out: dict[str, Usage] = {}
-    for cid in ids:
+    for cid in sorted(days):
         amount, count = per_customer.get(cid, (0, 0))
         out[cid] = Usage(budgets.get(cid, 0), amount, count, per_day.get((cid, days[cid]), 0))
     return out
@@ -123,14 +127,28 @@ class Scoring:
         self.db, self.cache, self.now = db, cache, now
 
     async def quote(self, order: OrderIn) -> rules_pb2.Score:
-        async with self.db.read() as conn:
-            generation, customer = await history_repo.generation_and_customer(
-                conn, order.merchant_id, order.customer_id)
-            snap = await self.cache.get(conn, order.merchant_id, generation)
-            profile, _ = await load_profile(conn, order.merchant_id, order.customer_id, snap.policy,
-                                            order.placed_at, row=customer)
-            candidates, judged = _judge(snap, order, profile)
-            usage = await _usage(conn, order.merchant_id, order.customer_id, candidates, order.placed_at, lock=False)
+        """Unlocked, and on the fast read path (Database.fetch_rows): one read for
+        the generation and the customer, one for all the usage the candidates need
+        (plus a spend read when a tier policy needs it, and a rebuild of the
+        campaign snapshot when it changed)."""
+        m, c = order.merchant_id, order.customer_id
+        generation, customer = await history_repo.generation_and_customer(self.db, m, c)
+        snap = self.cache.peek(m, generation)
+        if snap is None:
+            async with self.db.read() as conn:
+                snap = await self.cache.get(conn, m, generation)
+        if needs_spend(snap.policy, customer):
+            async with self.db.read() as conn:
+                profile, _ = await load_profile(conn, m, c, snap.policy, order.placed_at, row=customer)
+        else:
+            profile = profile_of(customer, snap.policy)
+        candidates, judged = _judge(snap, order, profile)
+        usage: dict[str, Usage] = {}
+        if candidates:
+            days = {x.rule.campaign_id: local_day(x.rule, order.placed_at) for x in candidates}
+            budgets, per_customer, per_day = await history_repo.usage_snapshot(
+                self.db, m, c, sorted(days), sorted(set(days.values())))
+            usage = _usage_from(days, budgets, per_customer, per_day)
         out = settle(candidates, usage, order.placed_at, order.currency)
         return _order_score(snap, order, profile, judged, out)
 
@@ -166,7 +184,7 @@ class Scoring:
         profile, _ = await load_profile(conn, m, c, snap.policy, order.placed_at, lock=True, add_orders=1,
                                         exclude_order=order.order_id)
         candidates, judged = _judge(snap, order, profile)
-        usage = await _usage(conn, m, c, candidates, order.placed_at, lock=True)
+        usage = await _locked_usage(conn, m, c, candidates, order.placed_at)
         out = settle(candidates, usage, order.placed_at, order.currency)
         await _commit_awards(conn, m, c, out, order.order_id)
         score = _order_score(snap, order, profile, judged, out)
@@ -197,7 +215,7 @@ class Scoring:
                 skipped += [SkipOut(x.rule.campaign_id, x.rule.version, SkipCode.CURRENCY,
                                     f"pays in {x.rule.currency}, this event is scored in {currency}")
                             for x in candidates if x.rule.currency != currency]
-                usage = await _usage(conn, m, c, same, event.occurred_at, lock=True)
+                usage = await _locked_usage(conn, m, c, same, event.occurred_at)
                 out = settle(same, usage, event.occurred_at, currency)
                 out.skipped[:0] = skipped
                 await _commit_awards(conn, m, c, out, None)
