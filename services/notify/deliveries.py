@@ -52,6 +52,10 @@ from services.notify.wallet_client import WalletGateway
 log = logging.getLogger("cashback.notify.deliveries")
 D = t.deliveries
 LEASE = timedelta(seconds=60)
+# How long the finisher waits for more outcomes to join a small batch (they stay SENDING, under
+# their lease, meanwhile). Each write is a round trip and a statement for the database to plan
+# and commit, so batches of a few outcomes cost nearly as much as batches of dozens.
+GATHER = 0.005
 SPENT = "the credit was already spent"
 
 
@@ -139,6 +143,21 @@ _PG_FINISH = text("""
 _FINISH_COLUMNS = ("status", "error", "sent_at", "provider_message_id", "next_attempt_at")
 
 
+class DriverStatement:
+    """A statement compiled once for asyncpg and run on the driver connection itself:
+    none of SQLAlchemy's per-call work (cache lookup, execution context, result
+    processing) for the sender's two statements that run per batch."""
+
+    def __init__(self, stmt: Any, dialect: Any) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.names: list[str] = list(compiled.positiontup or ())
+        self.defaults: dict[str, Any] = dict(compiled.params)
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        return [params[n] if n in params else self.defaults[n] for n in self.names]
+
+
 class HeldConnection:
     """One connection kept for a loop's single-statement writes (a claim, a batch of
     outcomes), so each skips the pool checkout and its pre-ping round trip. On
@@ -164,6 +183,23 @@ class HeldConnection:
                 yield self.conn
         except BaseException:
             await self.close()
+            raise
+
+    async def fetch(self, stmt: DriverStatement, params: dict[str, Any]) -> list[Any]:
+        """PostgreSQL: run `stmt` on the asyncpg connection, outside any transaction (so
+        it commits by itself); asyncpg prepares it once per connection."""
+        try:
+            if self.conn is None:
+                self.conn = await self.db.engine.connect()
+            raw = await self.conn.get_raw_connection()
+            return list(await raw.driver_connection.fetch(stmt.sql, *stmt.args(params)))  # type: ignore[union-attr]
+        except BaseException:
+            conn, self.conn = self.conn, None
+            if conn is not None:  # SQLAlchemy did not see the error: make sure the pool discards it
+                try:
+                    await conn.invalidate()
+                except Exception as exc:
+                    log.debug("dropping a sender connection failed", extra={"error": type(exc).__name__})
             raise
 
     async def close(self) -> None:
@@ -197,15 +233,20 @@ class Sender:
         self.concurrency = concurrency
         # `run` claims ahead, up to this many claimed-but-unfinished sends: a claim takes
         # about as long as a send, so slots would sit empty waiting for it otherwise.
-        self.ahead = 2 * concurrency
+        self.ahead = 3 * concurrency
         self.gate = asyncio.Semaphore(concurrency)
         self.claim_stmt = claim_statement(db.is_postgres)
+        if db.is_postgres:  # `run`'s fast path: on its held connections, straight to asyncpg
+            self.driver_claim = DriverStatement(self.claim_stmt, db.engine.dialect)
+            self.driver_finish = DriverStatement(_PG_FINISH, db.engine.dialect)
 
-    async def claim(self, limit: int, single: Transaction | None = None) -> list[dict[str, Any]]:
-        """Lease up to `limit` due deliveries; `single`: where to run the one statement."""
+    async def claim(self, limit: int, held: HeldConnection | None = None) -> list[dict[str, Any]]:
+        """Lease up to `limit` due deliveries (one statement, on `held` if given)."""
         now = self.clock()
         params = {"now": now, "lease_until": now + self.lease, "limit": limit}
-        async with (single or self.db.write)() as conn:
+        if held is not None and self.db.is_postgres:
+            return [dict(r) for r in await held.fetch(self.driver_claim, params)]
+        async with (held.statement if held else self.db.write)() as conn:
             return [dict(r) for r in (await conn.execute(self.claim_stmt, params)).mappings().all()]
 
     async def send_due(self, limit: int = 100) -> int:
@@ -231,7 +272,7 @@ class Sender:
         recording: list[tuple[dict[str, Any], SendResult]] = []  # the batch the finisher is writing
         room = asyncio.Event()  # a send ended: there may be room to claim more
         busy = [0]  # sends in flight
-        refill = max(1, self.concurrency // 4)
+        refill = max(1, self.concurrency // 2)
         # The claimer and the finisher each keep one connection (no checkout per transaction).
         claims, finishes = HeldConnection(self.db), HeldConnection(self.db)
 
@@ -243,7 +284,10 @@ class Sender:
                     done.put_nowait((row, await self.attempt(row)))
                 finally:
                     busy[0] -= 1
-                    room.set()
+                    # Wake the claimer only when it has something to do: room for a claim, or idle.
+                    waiting = ready.qsize()
+                    if self.ahead - busy[0] - waiting >= refill or not (busy[0] or waiting):
+                        room.set()
 
         async def claimer() -> None:
             while True:
@@ -267,10 +311,12 @@ class Sender:
         async def finisher() -> None:
             while True:
                 recording[:] = [await done.get()]
+                if done.qsize() < self.concurrency // 2:
+                    await asyncio.sleep(GATHER)  # let more outcomes join: fewer, bigger writes
                 recording.extend(done.get_nowait() for _ in range(done.qsize()))
                 while True:
                     try:
-                        await self.finish_many(recording, finishes.statement)
+                        await self.finish_many(recording, finishes)
                         break
                     except Exception as exc:  # the database is away: keep the outcomes, try again
                         log.warning("recording outcomes failed; retrying",
@@ -300,7 +346,7 @@ class Sender:
 
     async def _claim_or_nothing(self, limit: int, held: HeldConnection) -> list[dict[str, Any]]:
         try:
-            return await self.claim(limit, held.statement)
+            return await self.claim(limit, held)
         except Exception as exc:  # the database is away: treat as nothing due, ask again later
             log.warning("claiming deliveries failed", extra={"error": type(exc).__name__})
             return []
@@ -362,11 +408,10 @@ class Sender:
         await self.finish_many([(row, result)])
 
     async def finish_many(self, outcomes: list[tuple[dict[str, Any], SendResult]],
-                          single: Transaction | None = None) -> None:
+                          held: HeldConnection | None = None) -> None:
         """Record many sends' outcomes in one transaction (only rows still SENDING):
         on PostgreSQL one UPDATE for the batch, elsewhere one executemany UPDATE per set
-        of columns; plus provider opt-outs. `single`: where to run it when it is one
-        statement (a `HeldConnection`)."""
+        of columns; plus provider opt-outs. On `held` when it is one statement."""
         if not outcomes:
             return
         now = self.clock()
@@ -378,14 +423,13 @@ class Sender:
         # The provider said the recipient opted out (Twilio 21610): record it for every future message.
         stopped = {row["to_addr"]: row["merchant_id"] for row, result in outcomes
                    if result.outcome is Outcome.SUPPRESS and row["channel"] == "sms" and result.error != SPENT}
-        # `single` may only run one statement as its own transaction: opt-outs (rare) need a real one.
-        async with (single if single and not stopped else self.db.write)() as conn:
-            await self._record(conn, [values for _, values in finished])
-            for phone, merchant_id in stopped.items():
-                await conn.execute(insert_ignore(conn, t.optouts, {
-                    "phone_e164": phone, "merchant_id": merchant_id, "created_at": now}))
-                await conn.execute(update(t.contacts).where(t.contacts.c.phone_e164 == phone)
-                                   .values(sms_opt_in=False, updated_at=now))
+        records = [values for _, values in finished]
+        # `held` runs one statement as its own transaction: opt-outs (rare) need a real one.
+        if held is not None and not stopped and self.db.is_postgres:
+            await held.fetch(self.driver_finish, self._pg_arrays(records))
+        else:
+            await self._record_in_transaction(held.statement if held and not stopped else self.db.write,
+                                              records, stopped, now)
         counts = Counter((row["kind"], row["channel"], values["status"]) for row, values in finished)
         for labels, n in counts.items():
             DELIVERIES.labels(*labels).inc(n)
@@ -393,9 +437,23 @@ class Sender:
             log.info("delivery finished", extra={"delivery_id": row["delivery_id"], "status": values["status"],
                                                  "attempts": row["attempts"]})
 
+    @staticmethod
+    def _pg_arrays(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+        return {c: [v.get(c) for v in records] for c in ("id", *_FINISH_COLUMNS)}
+
+    async def _record_in_transaction(self, tx: Transaction, records: list[dict[str, Any]], stopped: dict[str, str],
+                                     now: datetime) -> None:
+        async with tx() as conn:
+            await self._record(conn, records)
+            for phone, merchant_id in stopped.items():
+                await conn.execute(insert_ignore(conn, t.optouts, {
+                    "phone_e164": phone, "merchant_id": merchant_id, "created_at": now}))
+                await conn.execute(update(t.contacts).where(t.contacts.c.phone_e164 == phone)
+                                   .values(sms_opt_in=False, updated_at=now))
+
     async def _record(self, conn: AsyncConnection, outcomes: list[dict[str, Any]]) -> None:
         if self.db.is_postgres:
-            await conn.execute(_PG_FINISH, {c: [v.get(c) for v in outcomes] for c in ("id", *_FINISH_COLUMNS)})
+            await conn.execute(_PG_FINISH, self._pg_arrays(outcomes))
             return
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for values in outcomes:
