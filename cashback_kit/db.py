@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,9 @@ class Database:
         self._fast_pool: asyncpg.Pool | None = None
         self._fast_pool_lock = asyncio.Lock()
         self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
+        # Called with (sql, args) before each fast-path statement: what the engine's
+        # before_cursor_execute event is for the rest (tests list every statement).
+        self.fast_path_listeners: list[Callable[[str, list[Any]], None]] = []
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgres = parsed.get_backend_name() == "postgresql"
@@ -182,6 +185,8 @@ class Database:
             compiled = self._compiled[id(stmt)] = (stmt, str(c), tuple(c.positiontup or ()), static)
         _, sql, names, static = compiled
         args = [params[n] if n in params else static[n] for n in names]
+        for listener in self.fast_path_listeners:
+            listener(sql, args)
         try:
             pool = self._fast_pool or await self._open_fast_pool()
             if first:

@@ -3,41 +3,23 @@ does not grow with the number of campaigns, and the customer is read once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import grpc
 import pytest
 from cashback.rules.v1 import rules_pb2
-from sqlalchemy import event
 
 from tests.rules.builders import campaign, line, order
 from tests.support.servers import auth
+from tests.support.sql import recorded
 
 OPS, SVC = auth("ops"), auth("service")
-
-
-@contextmanager
-def recorded_sql(rules) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    statements: list[str] = []
-    engine = rules.db.engine.sync_engine
-
-    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def _statements_for_one_order(stub, rules, order_id: str) -> list[str]:  # type: ignore[no-untyped-def]
     # Warm the index first, so what is counted is the steady state.
     await stub.QuoteOrder(rules_pb2.QuoteOrderRequest(order=order("warm", line("a", 1000))), metadata=SVC)
-    with recorded_sql(rules) as statements:
+    with recorded(rules.db) as seen:
         await stub.ScoreOrder(rules_pb2.ScoreOrderRequest(order=order(order_id, line("a", 1000))), metadata=SVC)
-    return statements
+    return [sql for sql, _ in seen]
 
 
 async def test_scoring_runs_the_same_sql_for_one_campaign_or_forty(stub, rules) -> None:

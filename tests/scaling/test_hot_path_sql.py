@@ -5,46 +5,19 @@ customer (Citus) with no cross-shard transaction. See docs/scaling.md."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from cashback.wallet.v1 import wallet_pb2
 from google.protobuf.duration_pb2 import Duration
-from sqlalchemy import event
 
 from tests.support.servers import auth, running_service
+from tests.support.sql import recorded
 from tests.wallet.stack import Stack, order, sar
 
 pytestmark = pytest.mark.postgres
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)|FOR UPDATE", re.IGNORECASE | re.DOTALL)
 _TABLE = re.compile(r"\b(wallet_\w+)\b")
-
-
-def _flatten(params: object) -> Iterator[str]:
-    """Bound values as strings, for one row or many (executemany)."""
-    if isinstance(params, dict):
-        params = list(params.values())
-    if isinstance(params, list | tuple):
-        for p in params:
-            yield from _flatten(p)
-    elif params is not None:
-        yield str(params)
-
-
-@contextmanager
-def recorded(engine) -> Iterator[list[tuple[str, list[str]]]]:
-    seen: list[tuple[str, list[str]]] = []
-
-    def before(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        seen.append((" ".join(statement.split()), list(_flatten(parameters))))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", before)
 
 
 async def test_the_checkout_hot_path_never_writes_or_locks_another_customers_rows(pg_url, capsys):
@@ -61,24 +34,24 @@ async def test_the_checkout_hot_path_never_writes_or_locks_another_customers_row
         calls: dict[str, list[tuple[str, list[str]]]] = {}
         w = stack.w
         md = auth("checkout")
-        with recorded(wallet.db.engine) as seen:
+        with recorded(wallet.db) as seen:
             await w.AwardOrder(wallet_pb2.AwardOrderRequest(order=order("o-a1", 100000, customer=a,
                                placed_at=datetime(2026, 1, 1, tzinfo=UTC))), metadata=md)
         calls["AwardOrder"] = list(seen)
-        with recorded(wallet.db.engine) as seen:
+        with recorded(wallet.db) as seen:
             await w.GetBalance(wallet_pb2.GetBalanceRequest(merchant_id="m1", customer_id=a, currency_code="SAR"),
                                metadata=md)
         calls["GetBalance"] = list(seen)
-        with recorded(wallet.db.engine) as seen:
+        with recorded(wallet.db) as seen:
             hold = (await w.AuthorizeRedemption(wallet_pb2.AuthorizeRedemptionRequest(
                 merchant_id="m1", customer_id=a, order_id="o-a2", amount=sar(5000), hold_ttl=Duration(seconds=60),
                 idempotency_key="auth-a2"), metadata=md)).hold
         calls["AuthorizeRedemption"] = list(seen)
-        with recorded(wallet.db.engine) as seen:
+        with recorded(wallet.db) as seen:
             await w.CaptureRedemption(wallet_pb2.CaptureRedemptionRequest(
                 merchant_id="m1", hold_id=hold.hold_id, amount=sar(3000)), metadata=md)
         calls["CaptureRedemption"] = list(seen)
-        with recorded(wallet.db.engine) as seen:
+        with recorded(wallet.db) as seen:
             await w.RefundOrder(wallet_pb2.RefundOrderRequest(
                 merchant_id="m1", order_id="o-a1", refund_id="r-a1", refunded_amount=sar(50000)), metadata=md)
         calls["RefundOrder"] = list(seen)
