@@ -169,6 +169,7 @@ class HeldConnection:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.conn: AsyncConnection | None = None
+        self.driver: Any = None  # PostgreSQL: conn's asyncpg connection, for `fetch`
 
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:
@@ -189,12 +190,12 @@ class HeldConnection:
         """PostgreSQL: run `stmt` on the asyncpg connection, outside any transaction (so
         it commits by itself); asyncpg prepares it once per connection."""
         try:
-            if self.conn is None:
-                self.conn = await self.db.engine.connect()
-            raw = await self.conn.get_raw_connection()
-            return list(await raw.driver_connection.fetch(stmt.sql, *stmt.args(params)))  # type: ignore[union-attr]
+            if self.conn is None or self.driver is None:
+                self.conn = self.conn or await self.db.engine.connect()
+                self.driver = (await self.conn.get_raw_connection()).driver_connection
+            return list(await self.driver.fetch(stmt.sql, *stmt.args(params)))
         except BaseException:
-            conn, self.conn = self.conn, None
+            conn, self.conn, self.driver = self.conn, None, None
             if conn is not None:  # SQLAlchemy did not see the error: make sure the pool discards it
                 try:
                     await conn.invalidate()
@@ -203,7 +204,7 @@ class HeldConnection:
             raise
 
     async def close(self) -> None:
-        conn, self.conn = self.conn, None
+        conn, self.conn, self.driver = self.conn, None, None
         if conn is not None:
             try:
                 await conn.close()
