@@ -48,7 +48,7 @@ lint: $(STAMP) lint-protos
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache
 
-## make bench: baselines and targets in one table (a few minutes; see docs/performance.md)
+## make bench: baselines and targets in one table (about 11 minutes, most of it seeding 1M lots; see docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
