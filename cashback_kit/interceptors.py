@@ -126,6 +126,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, keys: KeyRing, observers: list[RpcObserver] | None = None) -> None:
         self.keys = keys
         self.observers = observers or []
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def _begin(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
         md = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
@@ -147,6 +148,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
+        # The wrapper holds no per-call state: build it once per registered handler.
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 

@@ -53,12 +53,17 @@ def currency_exponent(code: str) -> int:
     return int(get_currency_precision(code))
 
 
+@lru_cache(maxsize=1)
+def _iso_currencies() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
+
+
 def validate_currency(code: str, field: str = "currency_code") -> str:
     if not _CODE.match(code or ""):
         raise InvalidArgument(f"{field} must be an ISO 4217 code such as SAR or IRR", field=field)
-    from babel.numbers import list_currencies
-
-    if code not in list_currencies():
+    if code not in _iso_currencies():
         raise InvalidArgument(f"{field} {code!r} is not an ISO 4217 currency", field=field)
     return code
 
