@@ -156,7 +156,7 @@ def main() -> None:
         stack.start("rules")
         stack.start("wallet")
         asyncio.run(measure(stack, args.seconds, tps, rows, only))
-        stack.stop()
+        stack.stop()  # the services are done: targets 5 and 6 get the CPU (finally stops them on errors)
         if "5" in only:
             rows.append(sweep_row(cluster))
         if "6" in only:

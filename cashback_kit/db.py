@@ -31,6 +31,22 @@ log = logging.getLogger(__name__)
 IDLE_PING_SECONDS = 2.0
 
 
+class CompiledStatement:
+    """A SQLAlchemy statement compiled once for asyncpg, to run on a driver
+    connection with none of SQLAlchemy's per-call work (cache lookup, execution
+    context, result processing): `sql` and the positional `args` for a call's
+    values (the statement's own literals filled in)."""
+
+    def __init__(self, stmt: Any, dialect: Any) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.defaults: dict[str, Any] = compiled.construct_params(_check=False)
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        return [params[n] if n in params else self.defaults[n] for n in self.names]
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
@@ -38,7 +54,7 @@ class Database:
         # fetch_row's own asyncpg pool (PostgreSQL) and its compiled statements.
         self._fast_pool: asyncpg.Pool | None = None
         self._fast_pool_lock = asyncio.Lock()
-        self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any]]] = {}
+        self._compiled: dict[int, tuple[Any, CompiledStatement]] = {}
         # Called with (sql, args) before each fast-path statement: what the engine's
         # before_cursor_execute event is for the rest (tests list every statement).
         self.fast_path_listeners: list[Callable[[str, list[Any]], None]] = []
@@ -178,13 +194,11 @@ class Database:
                 result = await conn.execute(stmt, params)
                 rows = [result.first()] if first else result.all()
             return [tuple(r) for r in rows if r is not None]
-        compiled = self._compiled.get(id(stmt))
-        if compiled is None or compiled[0] is not stmt:
-            c = stmt.compile(dialect=self.engine.dialect)
-            static = c.construct_params(_check=False)  # the literals; the call's own values come per call
-            compiled = self._compiled[id(stmt)] = (stmt, str(c), tuple(c.positiontup or ()), static)
-        _, sql, names, static = compiled
-        args = [params[n] if n in params else static[n] for n in names]
+        cached = self._compiled.get(id(stmt))
+        if cached is None or cached[0] is not stmt:
+            cached = self._compiled[id(stmt)] = (stmt, CompiledStatement(stmt, self.engine.dialect))
+        compiled = cached[1]
+        sql, args = compiled.sql, compiled.args(params)
         for listener in self.fast_path_listeners:
             listener(sql, args)
         try:

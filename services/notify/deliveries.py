@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from cashback_kit.db import Database
+from cashback_kit.db import CompiledStatement, Database
 from cashback_kit.pb import ts_from_pb, utcnow
 from services.notify import tables as t
 from services.notify.domain import MAX_ATTEMPTS, backoff_seconds
@@ -143,24 +143,9 @@ _PG_FINISH = text("""
 _FINISH_COLUMNS = ("status", "error", "sent_at", "provider_message_id", "next_attempt_at")
 
 
-class DriverStatement:
-    """A statement compiled once for asyncpg and run on the driver connection itself:
-    none of SQLAlchemy's per-call work (cache lookup, execution context, result
-    processing) for the sender's two statements that run per batch."""
-
-    def __init__(self, stmt: Any, dialect: Any) -> None:
-        compiled = stmt.compile(dialect=dialect)
-        self.sql: str = compiled.string
-        self.names: list[str] = list(compiled.positiontup or ())
-        self.defaults: dict[str, Any] = dict(compiled.params)
-
-    def args(self, params: dict[str, Any]) -> list[Any]:
-        return [params[n] if n in params else self.defaults[n] for n in self.names]
-
-
 class HeldConnection:
     """One connection kept for a loop's single-statement writes (a claim, a batch of
-    outcomes), so each skips the pool checkout and its pre-ping round trip. On
+    outcomes), so each skips the pool checkout. On
     PostgreSQL it is in autocommit: the statement is its own transaction, with no
     BEGIN and COMMIT round trips. On SQLite each use is a write transaction.
     After any error the connection is dropped and the next use opens a fresh one
@@ -186,7 +171,7 @@ class HeldConnection:
             await self.close()
             raise
 
-    async def fetch(self, stmt: DriverStatement, params: dict[str, Any]) -> list[Any]:
+    async def fetch(self, stmt: CompiledStatement, params: dict[str, Any]) -> list[Any]:
         """PostgreSQL: run `stmt` on the asyncpg connection, outside any transaction (so
         it commits by itself); asyncpg prepares it once per connection."""
         try:
@@ -238,8 +223,8 @@ class Sender:
         self.gate = asyncio.Semaphore(concurrency)
         self.claim_stmt = claim_statement(db.is_postgres)
         if db.is_postgres:  # `run`'s fast path: on its held connections, straight to asyncpg
-            self.driver_claim = DriverStatement(self.claim_stmt, db.engine.dialect)
-            self.driver_finish = DriverStatement(_PG_FINISH, db.engine.dialect)
+            self.driver_claim = CompiledStatement(self.claim_stmt, db.engine.dialect)
+            self.driver_finish = CompiledStatement(_PG_FINISH, db.engine.dialect)
 
     async def claim(self, limit: int, held: HeldConnection | None = None) -> list[dict[str, Any]]:
         """Lease up to `limit` due deliveries (one statement, on `held` if given)."""

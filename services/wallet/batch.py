@@ -62,12 +62,10 @@ Key = tuple[str, str]  # (merchant_id, customer_id)
 @dataclass
 class Group:
     """What the calls of one group share: the idempotency records and award rows
-    read for the whole group (and those its calls add), and the transactions
-    posted in it."""
+    read for the whole group (and those its calls add)."""
 
     idempotency: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
     awards: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
-    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 Run = Callable[[Book, Group], Awaitable[Any]]

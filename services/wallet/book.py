@@ -71,9 +71,9 @@ class WriteBuffer:
     def size(self) -> int:
         return sum(len(rows) for rows in self.rows.values()) + len(self.customer_updates)
 
-    def transaction(self, transaction_id: str) -> dict[str, Any]:
+    def transaction(self, transaction_id: str) -> dict[str, Any] | None:
         """A transaction posted in this group, as service.transaction_by_id reads it."""
-        return self._txs[transaction_id]
+        return self._txs.get(transaction_id)
 
     async def write(self, conn: AsyncConnection) -> None:
         for table in self.ORDER:

@@ -257,14 +257,15 @@ class WalletService:
         answered from the first use."""
         key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
         prior = check_prior(group.idempotency.get(key), cmd.idempotency_key, cmd.fingerprint)
-        if prior is not None:
-            return group.transactions.get(prior["result_id"]) or await transaction_by_id(
+        assert book.buffer is not None
+        if prior is not None:  # posted earlier in this group, or committed before it
+            return book.buffer.transaction(prior["result_id"]) or await transaction_by_id(
                 book.conn, prior["result_id"])
         tx_id = await self._adjust_fresh(cmd, book)
         group.idempotency[key] = await self._remember(book, "adjust", cmd.idempotency_key, cmd.fingerprint,
                                                       result_id=tx_id)
-        assert book.buffer is not None
-        tx = group.transactions[tx_id] = book.buffer.transaction(tx_id)
+        tx = book.buffer.transaction(tx_id)
+        assert tx is not None
         return tx
 
     # -- balances and history --------------------------------------------------------------

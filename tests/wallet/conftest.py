@@ -64,6 +64,14 @@ async def wallet_db(db_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+async def pg_wallet(pg_url: str, clock: Clock) -> AsyncIterator[WalletService]:
+    db = Database(pg_url)
+    await db.migrate(MIGRATIONS, "wallet_alembic_version")
+    yield WalletService(db, None, clock=clock)
+    await db.dispose()
+
+
+@pytest.fixture
 async def wallet(wallet_db: Database, clock: Clock) -> WalletService:
     """The service layer on a real database, with no rules client (for the
     operations that do not need rules) and a hand-moved clock."""

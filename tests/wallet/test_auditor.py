@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError
 
-from cashback_kit.db import Database
 from services.wallet import tables as t
 from services.wallet.auditor import audit
-from services.wallet.main import MIGRATIONS
 from services.wallet.service import WalletService
-from tests.wallet.conftest import Clock
 from tests.wallet.helpers import credit, hold
 
 
@@ -49,12 +44,6 @@ async def test_the_database_refuses_a_negative_lot_remainder(wallet: WalletServi
             await conn.execute(update(t.lots).values(remaining=-1, debited=501))
 
 
-@pytest.fixture
-async def pg_wallet(pg_url: str, clock: Clock) -> AsyncIterator[WalletService]:
-    db = Database(pg_url)
-    await db.migrate(MIGRATIONS, "wallet_alembic_version")
-    yield WalletService(db, None, clock=clock)
-    await db.dispose()
 
 
 @pytest.mark.postgres

@@ -5,7 +5,6 @@ the same customer locks. The auditor runs after each test on pg_url."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,6 @@ from services.wallet import tables as t
 from services.wallet.auditor import audit
 from services.wallet.book import Book
 from services.wallet.bulk_sweep import expire_due, expire_due_lots
-from services.wallet.main import MIGRATIONS
 from services.wallet.service import WalletService
 from tests.support.pgcluster import PgCluster
 from tests.wallet.conftest import Clock
@@ -28,12 +26,6 @@ from tests.wallet.helpers import M, balance, credit, hold
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-async def pg_wallet(pg_url: str, clock: Clock) -> AsyncIterator[WalletService]:
-    db = Database(pg_url)
-    await db.migrate(MIGRATIONS, "wallet_alembic_version")
-    yield WalletService(db, None, clock=clock)
-    await db.dispose()
 
 
 async def _award(wallet: WalletService, customer: str, amount: int, order_id: str,
