@@ -26,7 +26,7 @@ def audit(
     """Check the wallet's books: every transaction balances, balances equal their
     entries, every lot adds up, held equals the active holds. Exit 1 on any violation."""
     from cashback_kit.config import Settings
-    from services.wallet.auditor import audit_database
+    from cashback_services.wallet.auditor import audit_database
 
     database_url = database_url or Settings.from_env("wallet").database_url
 

@@ -29,7 +29,7 @@ def vars_the_code_reads() -> set[str]:
     """ENV_VARS (what Settings reads, checked below) plus any NAME a service reads itself."""
     names = set(ENV_VARS)
     pattern = re.compile(r"""(?:environ\.get|environ\[|getenv|\benv\.get|\be\.get)\(?\s*["']([A-Z][A-Z0-9_]{2,})["']""")
-    for path in [*ROOT.glob("services/**/*.py"), *ROOT.glob("cashback_kit/*.py")]:
+    for path in [*ROOT.glob("cashback_services/**/*.py"), *ROOT.glob("cashback_kit/*.py")]:
         names |= set(pattern.findall(path.read_text()))
     return names
 

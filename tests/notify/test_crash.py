@@ -14,8 +14,8 @@ from sqlalchemy import func, insert, select
 
 from cashback_kit.db import Database
 from cashback_kit.procs import start_process
-from services.notify import tables as t
-from services.notify.main import MIGRATIONS
+from cashback_services.notify import tables as t
+from cashback_services.notify.main import MIGRATIONS
 from tests.notify import fake_twilio as ft
 from tests.support.keys import TEST_KEYS, write_keys_file
 from tests.support.pgcluster import free_port

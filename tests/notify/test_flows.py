@@ -14,8 +14,8 @@ from cashback.notify.v1 import notify_pb2 as N
 from cashback.wallet.v1 import wallet_pb2
 from sqlalchemy import func, select
 
-from services.notify import tables as t
-from services.notify.flows import ingest
+from cashback_services.notify import tables as t
+from cashback_services.notify.flows import ingest
 from tests.notify import fake_twilio as ft
 from tests.notify.stack import eventually, irr_order, notify_stack
 from tests.support.servers import auth

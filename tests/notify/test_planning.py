@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from cashback.common.v1 import common_pb2
 from cashback.wallet.v1 import wallet_pb2
 
-from services.notify.domain import Contact, Policy
-from services.notify.planning import message_for_event, plan
+from cashback_services.notify.domain import Contact, Policy
+from cashback_services.notify.planning import message_for_event, plan
 
 NOW = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)  # 23:30 in Tehran
 FA = Contact("m1", "c1", "+989121234567", "c1@example.com", "fa-IR", "Asia/Tehran", True, True)

@@ -9,7 +9,7 @@ import pytest
 
 from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money
-from services.notify.rendering import RLM, MessageContext, render, sms_encoding_and_segments, validate_template
+from cashback_services.notify.rendering import RLM, MessageContext, render, sms_encoding_and_segments, validate_template
 
 
 def ctx(locale: str, amount: Money, zone: str = "UTC") -> MessageContext:

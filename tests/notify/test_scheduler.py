@@ -16,12 +16,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import update
 
 from cashback_kit.db import Database
-from services.notify import tables as t
-from services.notify.flows import expiry_scan
-from services.notify.main import MIGRATIONS
-from services.notify.runtime import Leader
-from services.notify.service import NotifyService
-from services.notify.wallet_client import WalletGateway
+from cashback_services.notify import tables as t
+from cashback_services.notify.flows import expiry_scan
+from cashback_services.notify.main import MIGRATIONS
+from cashback_services.notify.runtime import Leader
+from cashback_services.notify.service import NotifyService
+from cashback_services.notify.wallet_client import WalletGateway
 from tests.notify.stack import eventually, notify_stack
 from tests.support.servers import auth
 

@@ -12,13 +12,13 @@ from sqlalchemy import func, insert, select
 
 from cashback_kit.db import Database
 from cashback_kit.money import Money
-from services.notify import tables as t
-from services.notify.deliveries import Sender, create
-from services.notify.domain import MAX_ATTEMPTS
-from services.notify.main import MIGRATIONS
-from services.notify.planning import Message, for_customer
-from services.notify.providers.base import Outcome, SendResult, SmsRouter
-from services.notify.providers.logsink import LogEmailSink, LogSmsSink
+from cashback_services.notify import tables as t
+from cashback_services.notify.deliveries import Sender, create
+from cashback_services.notify.domain import MAX_ATTEMPTS
+from cashback_services.notify.main import MIGRATIONS
+from cashback_services.notify.planning import Message, for_customer
+from cashback_services.notify.providers.base import Outcome, SendResult, SmsRouter
+from cashback_services.notify.providers.logsink import LogEmailSink, LogSmsSink
 
 
 class Scripted(LogSmsSink):
@@ -114,7 +114,7 @@ async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_
 
 def test_send_concurrency_comes_from_the_environment():
     from cashback_kit.config import Settings
-    from services.notify.bootstrap import send_concurrency
+    from cashback_services.notify.bootstrap import send_concurrency
 
     assert send_concurrency(Settings.from_env("notify", {})) == 32
     assert send_concurrency(Settings.from_env("notify", {"NOTIFY_SEND_CONCURRENCY": "8"})) == 8

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from cashback_kit.client import bearer
 from cashback_kit.db import Database
 from cashback_kit.procs import ServiceProcess, start_process
-from services.wallet.auditor import audit
+from cashback_services.wallet.auditor import audit
 from tests.reliability.figures import record
 from tests.reliability.load import CheckoutLoad
 from tests.support.keys import TEST_KEYS, process_env

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 
 from cashback_kit.client import bearer
 from cashback_kit.procs import ServiceProcess, start_process
-from services.wallet.auditor import audit_database
+from cashback_services.wallet.auditor import audit_database
 from tests.reliability.figures import record
 from tests.reliability.protofuzz import strategy
 from tests.support.keys import TEST_KEYS, process_env

@@ -16,7 +16,7 @@ from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 from cashback_kit.client import bearer
 from cashback_kit.db import Database
-from services.wallet.auditor import audit
+from cashback_services.wallet.auditor import audit
 from tests.reliability.figures import record
 from tests.reliability.load import CheckoutLoad
 from tests.reliability.test_crash import Stack

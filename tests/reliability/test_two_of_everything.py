@@ -16,7 +16,7 @@ from sqlalchemy import text
 from cashback_kit.client import bearer
 from cashback_kit.db import Database
 from cashback_kit.procs import start_process
-from services.wallet.auditor import audit
+from cashback_services.wallet.auditor import audit
 from tests.notify import fake_twilio as ft
 from tests.reliability.figures import record
 from tests.reliability.load import CheckoutLoad

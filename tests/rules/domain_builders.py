@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cashback_kit.money import Money
-from services.rules.domain.model import Line, OrderIn, Rule
+from cashback_services.rules.domain.model import Line, OrderIn, Rule
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

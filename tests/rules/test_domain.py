@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.rules.domain.base import line_bases
-from services.rules.domain.evaluate import local_day, qualify, settle
-from services.rules.domain.index import CampaignIndex
-from services.rules.domain.model import Profile, SkipCode, Usage
-from services.rules.domain.tiers import TierDef, TierPolicy, effective_tier, reversal_delta
+from cashback_services.rules.domain.base import line_bases
+from cashback_services.rules.domain.evaluate import local_day, qualify, settle
+from cashback_services.rules.domain.index import CampaignIndex
+from cashback_services.rules.domain.model import Profile, SkipCode, Usage
+from cashback_services.rules.domain.tiers import TierDef, TierPolicy, effective_tier, reversal_delta
 from tests.rules.domain_builders import T0, dline, dorder, rule, sar
 
 

@@ -31,7 +31,7 @@ async def _reverse(stub, order_id: str, refund_id: str, amount: int) -> rules_pb
 
 
 async def _row_counts(rules) -> dict[str, int]:
-    from services.rules.adapters import tables
+    from cashback_services.rules.adapters import tables
 
     out = {}
     async with rules.db.read() as conn:

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cashback_kit.money import Money
-from services.rules.domain.evaluate import qualify, settle
-from services.rules.domain.model import Profile, Usage
+from cashback_services.rules.domain.evaluate import qualify, settle
+from cashback_services.rules.domain.model import Profile, Usage
 from tests.rules.domain_builders import dline, dorder, rule, sar
 
 SKUS = ["a", "b", "c", "d"]

@@ -1,4 +1,4 @@
-"""The cached skip list (services/rules/service/skips.py) gives byte for byte the
+"""The cached skip list (cashback_services/rules/service/skips.py) gives byte for byte the
 Score the full evaluation gives: every campaign judged, in campaign order,
 then what settle() refused -- on random catalogues, orders and customers, and
 again from the cache for a second order with the same attributes."""
@@ -10,14 +10,14 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.rules.domain.evaluate import qualify, settle
-from services.rules.domain.index import CampaignIndex
-from services.rules.domain.model import Profile, Usage
-from services.rules.domain.tiers import TierPolicy
-from services.rules.order_pb import score_to_pb
-from services.rules.service.cache import Snapshot
-from services.rules.service.scoring import _judge, _order_score
-from services.rules.service.skips import SkipList
+from cashback_services.rules.domain.evaluate import qualify, settle
+from cashback_services.rules.domain.index import CampaignIndex
+from cashback_services.rules.domain.model import Profile, Usage
+from cashback_services.rules.domain.tiers import TierPolicy
+from cashback_services.rules.order_pb import score_to_pb
+from cashback_services.rules.service.cache import Snapshot
+from cashback_services.rules.service.scoring import _judge, _order_score
+from cashback_services.rules.service.skips import SkipList
 from tests.rules.domain_builders import T0, dline, dorder, rule, sar
 
 CATS = ("a", "b", "c", "d")

@@ -39,7 +39,7 @@ class ServiceHandle:
 
 
 def migrations_of(service: str) -> Path:
-    return ROOT / "services" / service / "migrations"
+    return ROOT / "cashback_services" / service / "migrations"
 
 
 def service_env(service: str, database_url: str, keys_file: Path, env: Mapping[str, str] | None) -> dict[str, str]:
@@ -67,7 +67,7 @@ async def running_service(
         keys_file = write_keys_file(Path(name))
     settings = Settings.from_env(service, service_env(service, database_url, keys_file, env))
     db = await prepare(settings, migrations_of(service))
-    bootstrap = importlib.import_module(f"services.{service}.bootstrap").bootstrap
+    bootstrap = importlib.import_module(f"cashback_services.{service}.bootstrap").bootstrap
     parts = await bootstrap(settings, db)
     parts.on_stop.append(db.dispose)
     running = await start_server(settings, parts, KeyRing.from_file(keys_file))

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import inspect
 
 from cashback_kit.db import Database
-from services.wallet.auditor import audit
-from services.wallet.main import MIGRATIONS
-from services.wallet.service import WalletService
+from cashback_services.wallet.auditor import audit
+from cashback_services.wallet.main import MIGRATIONS
+from cashback_services.wallet.service import WalletService
 
 
 class Clock:

@@ -6,8 +6,8 @@ import uuid
 from datetime import timedelta
 
 from cashback_kit.money import Money
-from services.wallet.commands import Adjust, Authorize
-from services.wallet.service import WalletService
+from cashback_services.wallet.commands import Adjust, Authorize
+from cashback_services.wallet.service import WalletService
 
 M, C = "m1", "c1"
 

@@ -7,8 +7,8 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from cashbackctl.audit import audit
-from services.wallet import tables as t
-from services.wallet.service import WalletService
+from cashback_services.wallet import tables as t
+from cashback_services.wallet.service import WalletService
 from tests.wallet.helpers import credit, hold
 
 

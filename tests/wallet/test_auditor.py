@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError
 
-from services.wallet import tables as t
-from services.wallet.auditor import audit
-from services.wallet.service import WalletService
+from cashback_services.wallet import tables as t
+from cashback_services.wallet.auditor import audit
+from cashback_services.wallet.service import WalletService
 from tests.wallet.helpers import credit, hold
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.wallet.service import WalletService
+from cashback_services.wallet.service import WalletService
 from tests.support.sql import recorded
 from tests.wallet.helpers import balance, credit, hold
 

@@ -1,4 +1,4 @@
-"""The grouped write path (services/wallet/batch.py): concurrent credits share
+"""The grouped write path (cashback_services/wallet/batch.py): concurrent credits share
 one database transaction, and each call keeps exactly its single-call answer.
 The auditor runs after every test here (conftest), on SQLite and PostgreSQL."""
 
@@ -14,9 +14,9 @@ from prometheus_client import REGISTRY
 from cashback_kit.db import Database
 from cashback_kit.errors import AlreadyExists
 from cashback_kit.money import Money
-from services.wallet.commands import Adjust
-from services.wallet.main import MIGRATIONS
-from services.wallet.service import WalletConfig, WalletService
+from cashback_services.wallet.commands import Adjust
+from cashback_services.wallet.main import MIGRATIONS
+from cashback_services.wallet.service import WalletConfig, WalletService
 from tests.support.servers import auth
 from tests.wallet.conftest import Clock
 from tests.wallet.grpc_helpers import balance as grpc_balance

@@ -1,4 +1,4 @@
-"""Set-based expiry (services/wallet/bulk_sweep.py) on PostgreSQL: it must write
+"""Set-based expiry (cashback_services/wallet/bulk_sweep.py) on PostgreSQL: it must write
 exactly what the per-customer path (ops.settle -> expire_lot) writes, under
 the same customer locks. The auditor runs after each test on pg_url."""
 
@@ -13,12 +13,12 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cashback_kit.db import Database
-from services.wallet import operations as ops
-from services.wallet import tables as t
-from services.wallet.auditor import audit
-from services.wallet.book import Book
-from services.wallet.bulk_sweep import expire_due, expire_due_lots
-from services.wallet.service import WalletService
+from cashback_services.wallet import operations as ops
+from cashback_services.wallet import tables as t
+from cashback_services.wallet.auditor import audit
+from cashback_services.wallet.book import Book
+from cashback_services.wallet.bulk_sweep import expire_due, expire_due_lots
+from cashback_services.wallet.service import WalletService
 from tests.support.pgcluster import PgCluster
 from tests.wallet.conftest import Clock
 from tests.wallet.helpers import M, balance, credit, hold

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cashback_kit.errors import InsufficientCredit
-from services.wallet.domain.ledger import (
+from cashback_services.wallet.domain.ledger import (
     Account,
     LotView,
     OrderLineAmounts,

@@ -15,7 +15,7 @@ from cashback_kit.errors import (
     NotFound,
 )
 from cashback_kit.money import Money
-from services.wallet.service import WalletService
+from cashback_services.wallet.service import WalletService
 from tests.wallet.conftest import Clock
 from tests.wallet.helpers import M, balance, credit, hold
 
@@ -126,7 +126,7 @@ async def test_released_credit_of_an_expired_lot_expires_at_once(wallet: WalletS
 
 async def test_authorize_replay_returns_the_same_hold_and_a_new_payload_is_refused(wallet: WalletService) -> None:
     from cashback_kit.errors import AlreadyExists
-    from services.wallet.commands import Authorize
+    from cashback_services.wallet.commands import Authorize
 
     await credit(wallet, 1000)
     cmd = Authorize(M, "c1", "o1", Money("SAR", 100), timedelta(minutes=15), "k1", "fp1")
@@ -139,7 +139,7 @@ async def test_authorize_replay_returns_the_same_hold_and_a_new_payload_is_refus
 
 
 async def test_a_refused_authorize_replays_its_failure(wallet: WalletService) -> None:
-    from services.wallet.commands import Authorize
+    from cashback_services.wallet.commands import Authorize
 
     cmd = Authorize(M, "c1", "o1", Money("SAR", 100), timedelta(minutes=15), "k2", "fp")
     with pytest.raises(InsufficientCredit):

@@ -12,12 +12,12 @@ from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_kit.pb import fingerprint
-from services.wallet import orders
-from services.wallet import tables as t
-from services.wallet.commands import RefundOrder
-from services.wallet.rules_client import GrpcRules
-from services.wallet.service import WalletService
-from services.wallet.servicer import order_command
+from cashback_services.wallet import orders
+from cashback_services.wallet import tables as t
+from cashback_services.wallet.commands import RefundOrder
+from cashback_services.wallet.rules_client import GrpcRules
+from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.servicer import order_command
 from tests.support.keys import TEST_KEYS
 from tests.support.servers import running_service
 from tests.wallet.conftest import Clock

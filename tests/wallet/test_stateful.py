@@ -18,11 +18,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from cashback_kit.db import Database
 from cashback_kit.errors import DomainError, HoldExpired, HoldNotActive, InsufficientCredit, InvalidArgument
 from cashback_kit.money import Money
-from services.wallet import operations as ops
-from services.wallet.auditor import audit
-from services.wallet.commands import Adjust, Authorize
-from services.wallet.main import MIGRATIONS
-from services.wallet.service import WalletService
+from cashback_services.wallet import operations as ops
+from cashback_services.wallet.auditor import audit
+from cashback_services.wallet.commands import Adjust, Authorize
+from cashback_services.wallet.main import MIGRATIONS
+from cashback_services.wallet.service import WalletService
 from tests.wallet.conftest import Clock
 
 M = "m1"

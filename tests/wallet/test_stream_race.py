@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
-from services.wallet import operations as ops
-from services.wallet import tables as t
-from services.wallet.book import Book
+from cashback_services.wallet import operations as ops
+from cashback_services.wallet import tables as t
+from cashback_services.wallet.book import Book
 from tests.support.servers import auth, running_service
 from tests.wallet.grpc_helpers import adjust, stub
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from services.wallet import operations as ops
-from services.wallet import tables as t
-from services.wallet.book import Book
-from services.wallet.service import WalletService
+from cashback_services.wallet import operations as ops
+from cashback_services.wallet import tables as t
+from cashback_services.wallet.book import Book
+from cashback_services.wallet.service import WalletService
 from tests.wallet.conftest import Clock
 from tests.wallet.helpers import M, balance, credit, hold
 

@@ -1,0 +1,314 @@
+"""Customer history and usage: orders, awards, events, refunds, per-customer
+usage (lifetime and per local day) and the customer row.
+
+Row locking: ScoreOrder/ScoreEvent/ReverseOrder lock the customer row first
+(an upsert that always touches it), then campaign rows in campaign_id order.
+Per-customer usage rows are only written under the customer lock, so they
+need no lock of their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ARRAY, String, and_, any_, bindparam, case, func, literal, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.db import Database
+from cashback_services.rules.adapters.sql import insert_for
+from cashback_services.rules.adapters.tables import (
+    awards,
+    campaigns,
+    customer_day_usage,
+    customer_usage,
+    customers,
+    events,
+    merchants,
+    orders,
+    refunds,
+)
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    manual_tier: str
+    order_count: int
+
+
+async def lock_customer(conn: AsyncConnection, merchant_id: str, customer_id: str,
+                        add_orders: int = 0) -> CustomerRow:
+    """Create-or-touch the customer row (which locks it until commit on
+    PostgreSQL) and return it as it was before `add_orders` was added."""
+    # The INSERT values are checked against the CHECK constraint even when the
+    # row exists (SQLite), so a negative delta only goes into the UPDATE part.
+    stmt = insert_for(conn, customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier="",
+                                              order_count=max(add_orders, 0))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[customers.c.merchant_id, customers.c.customer_id],
+        set_={"order_count": customers.c.order_count + add_orders},
+    ).returning(customers.c.manual_tier, customers.c.order_count)
+    r = (await conn.execute(stmt)).one()
+    return CustomerRow(r.manual_tier, int(r.order_count) - add_orders)
+
+
+def _generation_and_customer_stmt() -> Any:
+    c = customers.c
+    m, cid = bindparam("m", type_=String()), bindparam("c", type_=String())
+    me = (c.merchant_id == m) & (c.customer_id == cid)
+    return select(
+        select(merchants.c.generation).where(merchants.c.merchant_id == m).scalar_subquery(),
+        select(c.manual_tier).where(me).scalar_subquery(),
+        select(c.order_count).where(me).scalar_subquery(),
+    )
+
+
+_GENERATION_AND_CUSTOMER = _generation_and_customer_stmt()
+
+
+async def generation_and_customer(db: Database, merchant_id: str, customer_id: str) -> tuple[int, CustomerRow]:
+    """The merchant's campaign generation and the customer row (as read_customer
+    gives it), in one round trip on the fast read path: what every quote reads first."""
+    row = await db.fetch_row(_GENERATION_AND_CUSTOMER, {"m": merchant_id, "c": customer_id})
+    gen, tier, count = row if row is not None else (None, None, None)
+    return int(gen or 0), (CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0))
+
+
+UsageSnapshot = tuple[dict[str, int], dict[str, tuple[int, int]], dict[tuple[str, str], int]]
+
+
+def _usage_stmt(ids: Any, days: Any) -> Any:
+    """Budgets used, the customer's usage and per-day usage of some campaigns, as
+    (kind, campaign_id, day, a, b) rows. ids/days: how to match the lists."""
+    u, d, cp = customer_usage.c, customer_day_usage.c, campaigns.c
+    m, c = bindparam("m", type_=String()), bindparam("c", type_=String())
+    return union_all(
+        select(literal("b"), cp.campaign_id, literal(""), cp.budget_used, literal(0)).where(
+            cp.merchant_id == m, ids(cp.campaign_id)),
+        select(literal("c"), u.campaign_id, literal(""), u.amount_minor, u.award_count).where(
+            u.merchant_id == m, u.customer_id == c, ids(u.campaign_id)),
+        select(literal("d"), d.campaign_id, d.local_day, d.award_count, literal(0)).where(
+            d.merchant_id == m, d.customer_id == c, ids(d.campaign_id), days(d.local_day)),
+    )
+
+
+# On PostgreSQL the lists go as arrays: one statement, built and prepared once.
+_USAGE_PG = _usage_stmt(lambda col: col == any_(bindparam("ids", type_=ARRAY(String()))),
+                        lambda col: col == any_(bindparam("days", type_=ARRAY(String()))))
+
+
+async def usage_snapshot(db: Database, merchant_id: str, customer_id: str, campaign_ids: list[str],
+                         days: list[str]) -> UsageSnapshot:
+    """Budgets used, the customer's usage and their per-day usage of these
+    campaigns, unlocked (for quotes), in one statement on the fast read path."""
+    params = {"m": merchant_id, "c": customer_id, "ids": campaign_ids, "days": days}
+    if db.is_postgres:
+        rows = await db.fetch_rows(_USAGE_PG, params)
+    else:
+        stmt = _usage_stmt(lambda col: col.in_(campaign_ids), lambda col: col.in_(days))
+        rows = await db.fetch_rows(stmt, {"m": merchant_id, "c": customer_id})
+    budgets: dict[str, int] = {}
+    usage: dict[str, tuple[int, int]] = {}
+    per_day: dict[tuple[str, str], int] = {}
+    for kind, cid, day, a, b in rows:
+        if kind == "b":
+            budgets[cid] = int(a)
+        elif kind == "c":
+            usage[cid] = (int(a), int(b))
+        else:
+            per_day[(cid, day)] = int(a)
+    return budgets, usage, per_day
+
+
+async def read_customer(conn: AsyncConnection, merchant_id: str, customer_id: str) -> CustomerRow:
+    r = (await conn.execute(select(customers.c.manual_tier, customers.c.order_count).where(
+        customers.c.merchant_id == merchant_id, customers.c.customer_id == customer_id))).first()
+    return CustomerRow(r.manual_tier, int(r.order_count)) if r else CustomerRow("", 0)
+
+
+async def set_manual_tier(conn: AsyncConnection, merchant_id: str, customer_id: str, tier: str) -> None:
+    stmt = insert_for(conn, customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier=tier,
+                                              order_count=0)
+    stmt = stmt.on_conflict_do_update(index_elements=[customers.c.merchant_id, customers.c.customer_id],
+                                      set_={"manual_tier": tier})
+    await conn.execute(stmt)
+
+
+async def spend_since(conn: AsyncConnection, merchant_id: str, customer_id: str, currency: str,
+                      since: list[int], until: int, exclude_order: str = "") -> list[int]:
+    """Net merchandise (less refunds) of the customer's orders placed in
+    [since_i, until), one sum per window, in a single query."""
+    if not since:
+        return []
+    net = orders.c.merchandise_minor - orders.c.refunded_minor
+    cols = [func.coalesce(func.sum(case((orders.c.placed_at >= s, net), else_=0)), 0) for s in since]
+    stmt = select(*cols).where(
+        orders.c.merchant_id == merchant_id, orders.c.customer_id == customer_id, orders.c.currency == currency,
+        orders.c.placed_at >= min(since), orders.c.placed_at < until, orders.c.order_id != exclude_order)
+    row = (await conn.execute(stmt)).one()
+    return [int(x) for x in row]
+
+
+async def usage(conn: AsyncConnection, merchant_id: str, customer_id: str,
+                campaign_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """campaign_id -> (amount paid to the customer, number of awards)."""
+    if not campaign_ids:
+        return {}
+    stmt = select(customer_usage.c.campaign_id, customer_usage.c.amount_minor, customer_usage.c.award_count).where(
+        customer_usage.c.merchant_id == merchant_id, customer_usage.c.customer_id == customer_id,
+        customer_usage.c.campaign_id.in_(campaign_ids))
+    return {r.campaign_id: (int(r.amount_minor), int(r.award_count)) for r in (await conn.execute(stmt)).all()}
+
+
+async def day_usage(conn: AsyncConnection, merchant_id: str, customer_id: str,
+                    keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """(campaign_id, local day) -> awards that day."""
+    if not keys:
+        return {}
+    t = customer_day_usage
+    ids = sorted({k[0] for k in keys})
+    days = sorted({k[1] for k in keys})
+    stmt = select(t.c.campaign_id, t.c.local_day, t.c.award_count).where(
+        t.c.merchant_id == merchant_id, t.c.customer_id == customer_id, t.c.campaign_id.in_(ids),
+        t.c.local_day.in_(days))
+    return {(r.campaign_id, r.local_day): int(r.award_count) for r in (await conn.execute(stmt)).all()}
+
+
+async def add_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_id: str,
+                    amount: int, count: int, day: str | None) -> None:
+    t = customer_usage
+    if amount < 0 or count < 0:
+        await _release_usage(conn, merchant_id, customer_id, campaign_id, amount, count, day)
+        return
+    stmt = insert_for(conn, t).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
+                                      amount_minor=amount, award_count=count)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=[t.c.merchant_id, t.c.campaign_id, t.c.customer_id],
+        set_={"amount_minor": t.c.amount_minor + amount, "award_count": t.c.award_count + count}))
+    if day is not None and count:
+        d = customer_day_usage
+        stmt = insert_for(conn, d).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
+                                          local_day=day, award_count=count)
+        await conn.execute(stmt.on_conflict_do_update(
+            index_elements=[d.c.merchant_id, d.c.campaign_id, d.c.customer_id, d.c.local_day],
+            set_={"award_count": d.c.award_count + count}))
+
+
+async def add_usage_many(conn: AsyncConnection, merchant_id: str, customer_id: str,
+                         rows: list[tuple[str, int, str]]) -> None:
+    """Record one award per (campaign_id, amount, local day): two statements
+    for any number of awards, so an order paying many campaigns stays cheap."""
+    if not rows:
+        return
+    t, d = customer_usage, customer_day_usage
+    stmt = insert_for(conn, t)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.merchant_id, t.c.campaign_id, t.c.customer_id],
+        set_={"amount_minor": t.c.amount_minor + stmt.excluded.amount_minor,
+              "award_count": t.c.award_count + stmt.excluded.award_count})
+    await conn.execute(stmt, [{"merchant_id": merchant_id, "campaign_id": cid, "customer_id": customer_id,
+                               "amount_minor": amount, "award_count": 1} for cid, amount, _ in rows])
+    days = insert_for(conn, d)
+    days = days.on_conflict_do_update(
+        index_elements=[d.c.merchant_id, d.c.campaign_id, d.c.customer_id, d.c.local_day],
+        set_={"award_count": d.c.award_count + days.excluded.award_count})
+    await conn.execute(days, [{"merchant_id": merchant_id, "campaign_id": cid, "customer_id": customer_id,
+                               "local_day": day, "award_count": 1} for cid, _, day in rows])
+
+
+async def _release_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_id: str,
+                         amount: int, count: int, day: str | None) -> None:
+    """A reversal gives usage back. Plain UPDATEs: the rows exist (the award
+    created them), and an upsert would test its negative INSERT values against
+    the CHECK constraints first."""
+    t = customer_usage
+    await conn.execute(update(t).where(
+        t.c.merchant_id == merchant_id, t.c.campaign_id == campaign_id, t.c.customer_id == customer_id,
+    ).values(amount_minor=t.c.amount_minor + amount, award_count=t.c.award_count + count))
+    if day is not None and count:
+        d = customer_day_usage
+        await conn.execute(update(d).where(
+            d.c.merchant_id == merchant_id, d.c.campaign_id == campaign_id, d.c.customer_id == customer_id,
+            d.c.local_day == day,
+        ).values(award_count=d.c.award_count + count))
+
+
+# Orders -------------------------------------------------------------------
+
+async def find_order(conn: AsyncConnection, merchant_id: str, order_id: str, *, lock: bool = False) -> Any:
+    stmt = select(orders).where(orders.c.merchant_id == merchant_id, orders.c.order_id == order_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await conn.execute(stmt)).first()
+
+
+async def insert_order(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(orders.insert().values(refunded_minor=0, fully_refunded=False, **values))
+
+
+async def set_order_score(conn: AsyncConnection, merchant_id: str, order_id: str, score: bytes) -> None:
+    await conn.execute(update(orders).where(orders.c.merchant_id == merchant_id, orders.c.order_id == order_id)
+                       .values(score_body=score))
+
+
+async def add_refunded(conn: AsyncConnection, merchant_id: str, order_id: str, refunded: int, full: bool) -> None:
+    await conn.execute(update(orders).where(orders.c.merchant_id == merchant_id, orders.c.order_id == order_id)
+                       .values(refunded_minor=refunded, fully_refunded=full))
+
+
+async def orders_between(conn: AsyncConnection, merchant_id: str, since: int, until: int) -> list[Any]:
+    stmt = (select(orders.c.order_id, orders.c.customer_id, orders.c.placed_at, orders.c.currency,
+                   orders.c.merchandise_minor, orders.c.refunded_minor, orders.c.fully_refunded, orders.c.order_body)
+            .where(orders.c.merchant_id == merchant_id, orders.c.placed_at >= since, orders.c.placed_at < until)
+            .order_by(orders.c.placed_at, orders.c.order_id))
+    return list((await conn.execute(stmt)).all())
+
+
+async def prior_counts(conn: AsyncConnection, merchant_id: str, before: int) -> dict[str, int]:
+    """Per customer: orders placed before `before` and not refunded in full."""
+    stmt = (select(orders.c.customer_id, func.count()).where(
+        orders.c.merchant_id == merchant_id, orders.c.placed_at < before, orders.c.fully_refunded.is_(False))
+        .group_by(orders.c.customer_id))
+    return {r[0]: int(r[1]) for r in (await conn.execute(stmt)).all()}
+
+
+async def insert_awards(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(awards.insert(), rows)
+
+
+async def order_awards(conn: AsyncConnection, merchant_id: str, order_id: str) -> list[Any]:
+    stmt = select(awards).where(awards.c.merchant_id == merchant_id, awards.c.order_id == order_id).order_by(
+        awards.c.campaign_id)
+    return list((await conn.execute(stmt)).all())
+
+
+async def add_reversed(conn: AsyncConnection, merchant_id: str, order_id: str, campaign_id: str, delta: int) -> None:
+    await conn.execute(update(awards).where(and_(
+        awards.c.merchant_id == merchant_id, awards.c.order_id == order_id, awards.c.campaign_id == campaign_id,
+    )).values(reversed_minor=awards.c.reversed_minor + delta))
+
+
+# Events and refunds --------------------------------------------------------
+
+async def find_event(conn: AsyncConnection, merchant_id: str, event_id: str) -> Any:
+    return (await conn.execute(select(events).where(
+        events.c.merchant_id == merchant_id, events.c.event_id == event_id))).first()
+
+
+async def insert_event(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(events.insert().values(**values))
+
+
+async def find_refund(conn: AsyncConnection, merchant_id: str, refund_id: str) -> Any:
+    return (await conn.execute(select(refunds).where(
+        refunds.c.merchant_id == merchant_id, refunds.c.refund_id == refund_id))).first()
+
+
+async def insert_refund(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(refunds.insert().values(**values))
+
+
+async def manual_tiers(conn: AsyncConnection, merchant_id: str) -> dict[str, str]:
+    stmt = select(customers.c.customer_id, customers.c.manual_tier).where(
+        customers.c.merchant_id == merchant_id, customers.c.manual_tier != "")
+    return {r[0]: r[1] for r in (await conn.execute(stmt)).all()}

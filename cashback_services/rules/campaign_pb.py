@@ -1,0 +1,163 @@
+"""Campaign protos: validation with field violations, defaults, and the
+conversion to a domain Rule.
+
+A stored campaign version is the normalised proto (defaults filled in), so a
+later reader never has to guess what an unset field meant when it was written."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cashback.rules.v1 import rules_pb2
+
+from cashback_kit.errors import InvalidArgument, Violations
+from cashback_kit.money import Money, validate_currency
+from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
+from cashback_services.rules.domain.model import Rule, Trigger
+
+MAX_BPS = 10_000
+MAX_DAYS = 3650
+MAX_LIST = 1000
+_STATUS_AT_CREATE = {rules_pb2.CAMPAIGN_STATUS_DRAFT, rules_pb2.CAMPAIGN_STATUS_ACTIVE}
+_CHANNELS = {rules_pb2.CHANNEL_WEB, rules_pb2.CHANNEL_APP, rules_pb2.CHANNEL_POS}
+# Fields the server owns: never taken from a client's campaign.
+OUTPUT_ONLY = ("version", "created_at", "updated_at", "budget_used")
+
+
+def collect(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Run a kit check and turn its InvalidArgument into collected violations."""
+    try:
+        return fn(*args, **kwargs)
+    except InvalidArgument as exc:
+        for fv in exc.violations or []:
+            v.add(fv.field, fv.description)
+        if not exc.violations:
+            v.add("", exc.message)
+        return None
+
+
+def _money(v: Violations, c: rules_pb2.Campaign, name: str, currency: str | None, *, positive: bool) -> None:
+    if c.HasField(name):  # type: ignore[arg-type]
+        kw = {"positive": True} if positive else {"non_negative": True}
+        collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
+
+
+def _bps(v: Violations, value: int, field: str) -> None:
+    v.check(0 <= value <= MAX_BPS, field, "basis points must be between 0 and 10000 (10% = 1000)")
+
+
+def _names(v: Violations, values: list[str], field: str) -> None:
+    v.check(len(values) <= MAX_LIST, field, f"at most {MAX_LIST} entries")
+    for i, s in enumerate(values):
+        v.check(bool(s.strip()) and len(s) <= 200, f"{field}[{i}]", "a non-empty name of at most 200 characters")
+
+
+def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
+    """Validate a client's campaign and return it with defaults filled in.
+    Raises InvalidArgument listing every violation found."""
+    c = rules_pb2.Campaign.FromString(c.SerializeToString())
+    for name in OUTPUT_ONLY:
+        c.ClearField(name)  # type: ignore[arg-type]
+    v = Violations()
+    collect(v, require_id, c.merchant_id, "campaign.merchant_id")
+    if c.campaign_id or not creating:
+        collect(v, require_id, c.campaign_id, "campaign.campaign_id")
+    v.check(bool(c.name.strip()) and len(c.name) <= 200, "campaign.name", "a name of 1 to 200 characters is required")
+    v.check(len(c.description) <= 2000, "campaign.description", "at most 2000 characters")
+    currency = collect(v, validate_currency, c.currency_code, "campaign.currency_code")
+    if creating:
+        if c.status == rules_pb2.CAMPAIGN_STATUS_UNSPECIFIED:
+            c.status = rules_pb2.CAMPAIGN_STATUS_DRAFT
+        v.check(c.status in _STATUS_AT_CREATE, "campaign.status", "a new campaign is DRAFT or ACTIVE")
+    if c.trigger == rules_pb2.TRIGGER_UNSPECIFIED:
+        c.trigger = rules_pb2.TRIGGER_ORDER
+    v.check(c.trigger in (rules_pb2.TRIGGER_ORDER, rules_pb2.TRIGGER_EVENT), "campaign.trigger", "unknown trigger")
+    reward = c.WhichOneof("reward")
+    if c.trigger == rules_pb2.TRIGGER_EVENT:
+        v.check(bool(c.event_type.strip()), "campaign.event_type", "an event campaign needs an event_type")
+        v.check(reward == "fixed", "campaign.fixed", "an event campaign pays a fixed amount")
+    elif reward is None:
+        # A campaign made only of tier rates or rate overrides pays 0% elsewhere.
+        v.check(bool(c.tier_percent_bps or c.rate_overrides), "campaign.reward",
+                "the reward must be a percentage (percent_bps) or a fixed amount")
+    if reward == "percent_bps":
+        _bps(v, c.percent_bps, "campaign.percent_bps")
+    _money(v, c, "fixed", currency, positive=True)
+    for tier, bps in c.tier_percent_bps.items():
+        v.check(bool(tier.strip()), "campaign.tier_percent_bps", "tier names must not be empty")
+        _bps(v, bps, f"campaign.tier_percent_bps[{tier}]")
+    v.check(len(c.rate_overrides) <= MAX_LIST, "campaign.rate_overrides", f"at most {MAX_LIST} overrides")
+    for i, o in enumerate(c.rate_overrides):
+        target = o.WhichOneof("target")
+        v.check(target is not None and bool(getattr(o, target or "sku")), f"campaign.rate_overrides[{i}]",
+                "an override names a sku or a category_id")
+        _bps(v, o.percent_bps, f"campaign.rate_overrides[{i}].percent_bps")
+    _money(v, c, "min_order", currency, positive=False)
+    for name in ("max_per_order", "max_per_customer", "budget"):
+        _money(v, c, name, currency, positive=True)
+    for name in ("max_awards_per_customer", "max_awards_per_customer_per_day", "min_prior_orders"):
+        v.check(getattr(c, name) >= 0, f"campaign.{name}", "must not be negative")
+    for name in ("pending_days", "expires_after_days"):
+        v.check(0 <= getattr(c, name) <= MAX_DAYS, f"campaign.{name}", f"must be between 0 and {MAX_DAYS} days")
+    starts = collect(v, ts_from_pb, c.starts_at, "campaign.starts_at") if c.HasField("starts_at") else None
+    ends = collect(v, ts_from_pb, c.ends_at, "campaign.ends_at") if c.HasField("ends_at") else None
+    if starts and ends:
+        v.check(ends > starts, "campaign.ends_at", "ends_at must be after starts_at")
+    c.timezone = c.timezone or "UTC"
+    try:
+        ZoneInfo(c.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        v.add("campaign.timezone", f"{c.timezone!r} is not an IANA time zone such as Asia/Riyadh")
+    for i, ch in enumerate(c.channels):
+        v.check(ch in _CHANNELS, f"campaign.channels[{i}]", "channel must be WEB, APP or POS")
+    for name in ("payment_methods", "coupon_codes", "include_category_ids", "include_skus",
+                 "exclude_category_ids", "exclude_skus", "customer_tiers"):
+        _names(v, list(getattr(c, name)), f"campaign.{name}")
+    if c.stacking == rules_pb2.STACKING_UNSPECIFIED:
+        c.stacking = rules_pb2.STACKING_STACKABLE
+    v.check(c.stacking in (rules_pb2.STACKING_STACKABLE, rules_pb2.STACKING_EXCLUSIVE), "campaign.stacking",
+            "unknown stacking")
+    v.raise_if_any("invalid campaign")
+    return c
+
+
+def _opt_money(c: rules_pb2.Campaign, name: str) -> Money | None:
+    if not c.HasField(name):  # type: ignore[arg-type]
+        return None
+    m = getattr(c, name)
+    return Money(m.currency_code, m.amount_minor)
+
+
+def _opt_ts(c: rules_pb2.Campaign, name: str) -> datetime | None:
+    return ts_from_pb(getattr(c, name), name) if c.HasField(name) else None  # type: ignore[arg-type]
+
+
+def to_rule(c: rules_pb2.Campaign, seq: int) -> Rule:
+    """A stored (already normalised) campaign version as the domain sees it."""
+    sku_bps: dict[str, int] = {}
+    category_bps: dict[str, int] = {}
+    for o in c.rate_overrides:
+        if o.WhichOneof("target") == "sku":
+            sku_bps.setdefault(o.sku, o.percent_bps)
+        else:
+            category_bps.setdefault(o.category_id, o.percent_bps)
+    return Rule(
+        campaign_id=c.campaign_id, version=c.version, seq=seq, name=c.name, currency=c.currency_code,
+        trigger=Trigger.EVENT if c.trigger == rules_pb2.TRIGGER_EVENT else Trigger.ORDER,
+        event_type=c.event_type,
+        percent_bps=c.percent_bps if c.WhichOneof("reward") == "percent_bps" else None,
+        fixed=_opt_money(c, "fixed"), tier_bps=dict(c.tier_percent_bps), sku_bps=sku_bps,
+        category_bps=category_bps, min_order=_opt_money(c, "min_order"),
+        max_per_order=_opt_money(c, "max_per_order"), max_per_customer=_opt_money(c, "max_per_customer"),
+        max_awards_per_customer=c.max_awards_per_customer, max_awards_per_day=c.max_awards_per_customer_per_day,
+        budget=_opt_money(c, "budget"), starts_at=_opt_ts(c, "starts_at"), ends_at=_opt_ts(c, "ends_at"),
+        timezone=c.timezone or "UTC", channels=frozenset(c.channels),
+        payment_methods=frozenset(p.lower() for p in c.payment_methods),
+        coupon_codes=frozenset(p.lower() for p in c.coupon_codes),
+        include_categories=frozenset(c.include_category_ids), include_skus=frozenset(c.include_skus),
+        exclude_categories=frozenset(c.exclude_category_ids), exclude_skus=frozenset(c.exclude_skus),
+        min_prior_orders=c.min_prior_orders, customer_tiers=frozenset(c.customer_tiers), priority=c.priority,
+        exclusive=c.stacking == rules_pb2.STACKING_EXCLUSIVE, pending_days=c.pending_days,
+        expires_after_days=c.expires_after_days,
+    )

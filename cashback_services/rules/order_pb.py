@@ -1,0 +1,122 @@
+"""Orders, events and scores between protos and the domain, with validation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cashback.common.v1 import common_pb2
+from cashback.rules.v1 import rules_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cashback_kit.errors import Violations
+from cashback_kit.money import Money, validate_currency
+from cashback_kit.pb import money_from_pb, money_to_pb, require_id, ts_from_pb, ts_to_pb
+from cashback_services.rules.campaign_pb import collect
+from cashback_services.rules.domain.model import EventIn, Line, OrderIn, ScoreOut
+
+MAX_LINES = 1000
+MAX_QUANTITY = 1_000_000
+# Far above any real order (10^13 SAR), far below int64: sums and products of
+# amounts stay storable, so an absurd order is INVALID_ARGUMENT, never a
+# database overflow.
+MAX_AMOUNT = 10**15
+_CHANNELS = (rules_pb2.CHANNEL_UNSPECIFIED, rules_pb2.CHANNEL_WEB, rules_pb2.CHANNEL_APP, rules_pb2.CHANNEL_POS)
+
+
+def _opt(v: Violations, parent, name: str, field: str, currency: str | None) -> Money:  # type: ignore[no-untyped-def]
+    if not parent.HasField(name) or currency is None:
+        return Money.zero(currency or "XXX")
+    got = collect(v, money_from_pb, getattr(parent, name), field, currency=currency, non_negative=True)
+    return got if got is not None else Money.zero(currency)
+
+
+def order_from_pb(o: rules_pb2.Order, now: datetime) -> OrderIn:
+    """A validated order; placed_at defaults to now. Raises InvalidArgument
+    with every violation, so a bad order changes nothing."""
+    v = Violations()
+    for name in ("merchant_id", "order_id", "customer_id"):
+        collect(v, require_id, getattr(o, name), f"order.{name}")
+    currency = collect(v, validate_currency, o.currency_code, "order.currency_code")
+    placed = collect(v, ts_from_pb, o.placed_at, "order.placed_at") if o.HasField("placed_at") else now
+    v.check(o.channel in _CHANNELS, "order.channel", "unknown channel")
+    v.check(len(o.payment_method) <= 64, "order.payment_method", "at most 64 characters")
+    v.check(0 < len(o.lines) <= MAX_LINES, "order.lines", f"an order has 1 to {MAX_LINES} lines")
+    lines: list[Line] = []
+    for i, pl in enumerate(o.lines):
+        f = f"order.lines[{i}]"
+        v.check(bool(pl.sku) and len(pl.sku) <= 128, f"{f}.sku", "a sku of 1 to 128 characters is required")
+        v.check(len(pl.category_ids) <= 50, f"{f}.category_ids", "at most 50 categories per line")
+        v.check(0 < pl.quantity <= MAX_QUANTITY, f"{f}.quantity", f"quantity must be 1 to {MAX_QUANTITY}")
+        if currency is None:
+            continue
+        price = (collect(v, money_from_pb, pl.unit_price, f"{f}.unit_price", currency=currency, non_negative=True)
+                 if pl.HasField("unit_price") else None)
+        if price is None:
+            v.check(pl.HasField("unit_price"), f"{f}.unit_price", "unit_price is required")
+            continue
+        discount = _opt(v, pl, "line_discount", f"{f}.line_discount", currency)
+        quantity = max(pl.quantity, 0)
+        if discount > price * quantity:
+            v.add(f"{f}.line_discount", "the line discount is larger than the line")
+            continue
+        if price.minor * quantity > MAX_AMOUNT:
+            v.add(f"{f}.unit_price", "the line amount is too large")
+            continue
+        lines.append(Line(pl.sku, tuple(pl.category_ids), price, quantity, discount))
+    shipping = _opt(v, o, "shipping", "order.shipping", currency)
+    tax = _opt(v, o, "tax", "order.tax", currency)
+    discount = _opt(v, o, "order_discount", "order.order_discount", currency)
+    wallet = _opt(v, o, "wallet_paid", "order.wallet_paid", currency)
+    if sum(ln.net.minor for ln in lines) > MAX_AMOUNT:
+        v.add("order.lines", "the order amount is too large")
+    for name, m in (("shipping", shipping), ("tax", tax), ("order_discount", discount), ("wallet_paid", wallet)):
+        v.check(m.minor <= MAX_AMOUNT, f"order.{name}", "the amount is too large")
+    v.check(len(o.coupon_codes) <= 20, "order.coupon_codes", "at most 20 coupon codes")
+    for i, code in enumerate(o.coupon_codes):
+        v.check(0 < len(code) <= 64, f"order.coupon_codes[{i}]", "coupon codes are 1 to 64 characters")
+    v.raise_if_any("invalid order")
+    assert currency is not None and placed is not None
+    return OrderIn(o.merchant_id, o.order_id, o.customer_id, placed, currency, o.channel, o.payment_method,
+                   tuple(lines), shipping, tax, discount, wallet, tuple(o.coupon_codes))
+
+
+def event_from_pb(r: rules_pb2.ScoreEventRequest, now: datetime) -> EventIn:
+    v = Violations()
+    for name in ("merchant_id", "customer_id", "event_id"):
+        collect(v, require_id, getattr(r, name), name)
+    v.check(0 < len(r.event_type) <= 64, "event_type", "an event_type of 1 to 64 characters is required")
+    v.check(r.channel in _CHANNELS, "channel", "unknown channel")
+    occurred = collect(v, ts_from_pb, r.occurred_at, "occurred_at") if r.HasField("occurred_at") else now
+    v.raise_if_any("invalid event")
+    assert occurred is not None
+    return EventIn(r.merchant_id, r.customer_id, r.event_type, r.event_id, occurred, r.channel)
+
+
+def score_to_pb(score: ScoreOut, *, merchant_id: str, customer_id: str, order_id: str = "",
+                event_id: str = "") -> rules_pb2.Score:
+    pb = rules_pb2.Score(order_id=order_id, event_id=event_id, merchant_id=merchant_id, customer_id=customer_id)
+    if score.currency:
+        pb.total.CopyFrom(money_pb(score.total))
+    for a in score.awards:
+        award = pb.awards.add(campaign_id=a.campaign_id, campaign_version=a.campaign_version,
+                              explanation=a.explanation)
+        award.amount.CopyFrom(money_pb(a.amount))
+        award.available_at.CopyFrom(ts_pb(a.available_at))
+        if a.expires_at is not None:
+            award.expires_at.CopyFrom(ts_pb(a.expires_at))
+    for s in score.skipped:
+        pb.skipped.add(campaign_id=s.campaign_id, campaign_version=s.campaign_version, reason=s.reason,
+                       code=int(s.code))
+    return pb
+
+
+def money_pb(m: Money) -> common_pb2.Money:
+    out = money_to_pb(m)
+    assert out is not None
+    return out
+
+
+def ts_pb(dt: datetime) -> Timestamp:
+    out = ts_to_pb(dt)
+    assert out is not None
+    return out

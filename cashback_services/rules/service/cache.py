@@ -1,0 +1,84 @@
+"""The per-merchant in-memory campaign index and tier policy.
+
+Freshness: every campaign or tier-policy write bumps the merchant's
+`generation` in the same transaction. Before scoring, one primary-key read of
+that number tells whether the snapshot is stale; if so it is rebuilt with one
+query for all active campaigns. This also catches writes made by another rules
+process, at the cost of one tiny indexed read per call (no time-based
+staleness window to reason about)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+from cashback.rules.v1 import rules_pb2
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.money import Money
+from cashback_services.rules.adapters import campaign_repo
+from cashback_services.rules.campaign_pb import to_rule
+from cashback_services.rules.domain.index import CampaignIndex
+from cashback_services.rules.domain.tiers import TierDef, TierPolicy
+from cashback_services.rules.service.skips import SkipList
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    generation: int
+    index: CampaignIndex
+    policy: TierPolicy
+    skips: SkipList
+
+
+def policy_from_json(body: str | None) -> TierPolicy:
+    if not body:
+        return TierPolicy()
+    data = json.loads(body)
+    return TierPolicy(tuple(TierDef(t["name"], Money(t["currency"], int(t["min_minor"])), int(t["window_days"]))
+                            for t in data["tiers"]))
+
+
+def policy_to_json(policy: TierPolicy) -> str:
+    return json.dumps({"tiers": [{"name": t.name, "currency": t.min_spend.currency, "min_minor": t.min_spend.minor,
+                                  "window_days": t.window_days} for t in policy.tiers]}, sort_keys=True)
+
+
+class MerchantCache:
+    def __init__(self) -> None:
+        self._snapshots: dict[str, Snapshot] = {}
+        # One rebuild per merchant at a time: a burst of calls that all see the
+        # new generation waits for a single rebuild instead of each doing one.
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def peek(self, merchant_id: str, generation: int) -> Snapshot | None:
+        """The snapshot if it is at `generation` (no rebuild, no read)."""
+        snap = self._snapshots.get(merchant_id)
+        return snap if snap is not None and snap.generation == generation else None
+
+    async def get(self, conn: AsyncConnection, merchant_id: str, generation: int | None = None) -> Snapshot:
+        """The snapshot at the merchant's current generation (read here, or just
+        read by the caller along with something else)."""
+        # Generation first, then the campaigns: a write that lands in between
+        # leaves us with newer data under an older number, which only causes
+        # one extra rebuild, never a stale index kept.
+        gen = await campaign_repo.generation(conn, merchant_id) if generation is None else generation
+        snap = self._snapshots.get(merchant_id)
+        if snap is not None and snap.generation == gen:
+            return snap
+        async with self._locks[merchant_id]:
+            snap = self._snapshots.get(merchant_id)
+            if snap is not None and snap.generation >= gen:
+                return snap
+            return await self._rebuild(conn, merchant_id, gen)
+
+    async def _rebuild(self, conn: AsyncConnection, merchant_id: str, gen: int) -> Snapshot:
+        rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=rules_pb2.CAMPAIGN_STATUS_ACTIVE)
+        rules = [to_rule(rules_pb2.Campaign.FromString(body), row.seq) for row, body in rows]
+        policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
+        index = CampaignIndex.build(rules)
+        snap = Snapshot(gen, index, policy, SkipList(index.order_rules(), index.every_line))
+        self._snapshots[merchant_id] = snap
+        return snap

@@ -1,0 +1,110 @@
+"""Customer profiles: manual tier, scored order count, rolling spend, and the
+effective tier; plus the merchant's tier policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.db import Database
+from cashback_kit.errors import Violations
+from cashback_kit.money import Money
+from cashback_services.rules.adapters import campaign_repo, history_repo
+from cashback_services.rules.adapters.history_repo import CustomerRow
+from cashback_services.rules.adapters.sql import to_micros
+from cashback_services.rules.domain.model import Profile
+from cashback_services.rules.domain.tiers import TierDef, TierPolicy, effective_tier
+from cashback_services.rules.service.cache import MerchantCache, policy_from_json, policy_to_json
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    tier: str
+    manual_tier: str
+    order_count: int
+    spend: Money | None
+    window_days: int
+
+
+def needs_spend(policy: TierPolicy, row: CustomerRow, want_spend: bool = False) -> bool:
+    """Whether the customer's tier depends on their rolling spend (a policy tier
+    and no manual tier), or the caller wants the spend anyway."""
+    return bool(policy.tiers and policy.currency and (want_spend or not row.manual_tier))
+
+
+def profile_of(row: CustomerRow, policy: TierPolicy) -> Profile:
+    """The profile when no spend is needed (needs_spend is False)."""
+    return Profile(tier=effective_tier(row.manual_tier, policy, {}), prior_orders=row.order_count)
+
+
+async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str, policy: TierPolicy,
+                       at: datetime, *, lock: bool = False, add_orders: int = 0,
+                       exclude_order: str = "", want_spend: bool = False,
+                       row: CustomerRow | None = None) -> tuple[Profile, ProfileView]:
+    """The one read of the customer a scoring call makes. With lock=True the
+    customer row is created if needed and locked (and `add_orders` counted).
+    Rolling spend is only summed when a policy tier depends on it (no manual
+    tier) or `want_spend` asks for it (the profile RPC)."""
+    if lock:
+        row = await history_repo.lock_customer(conn, merchant_id, customer_id, add_orders)
+    elif row is None:
+        row = await history_repo.read_customer(conn, merchant_id, customer_id)
+    spends: dict[int, int] = {}
+    spend: Money | None = None
+    window = max(policy.windows, default=0)
+    if needs_spend(policy, row, want_spend):
+        windows = policy.windows
+        since = [to_micros(at - timedelta(days=d)) for d in windows]
+        sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since,
+                                              to_micros(at), exclude_order)
+        spends = dict(zip(windows, sums, strict=True))
+        spend = Money(policy.currency, spends[window])
+    tier = effective_tier(row.manual_tier, policy, spends)
+    return Profile(tier=tier, prior_orders=row.order_count), ProfileView(
+        tier, row.manual_tier, row.order_count, spend, window)
+
+
+def validate_policy(tiers: list[tuple[str, Money | None, int]]) -> TierPolicy:
+    v = Violations()
+    v.check(0 < len(tiers) <= 100, "tiers", "a policy has 1 to 100 tiers")
+    names: set[str] = set()
+    currencies: set[str] = set()
+    defs: list[TierDef] = []
+    for i, (name, min_spend, window) in enumerate(tiers):
+        v.check(bool(name.strip()) and len(name) <= 128, f"tiers[{i}].name", "a tier needs a name")
+        v.check(name not in names, f"tiers[{i}].name", f"tier {name!r} is listed twice")
+        names.add(name)
+        v.check(1 <= window <= 3650, f"tiers[{i}].window_days", "window_days must be 1 to 3650")
+        if min_spend is None:
+            v.add(f"tiers[{i}].min_spend", "min_spend is required")
+            continue
+        currencies.add(min_spend.currency)
+        defs.append(TierDef(name, min_spend, window))
+    v.check(len(currencies) <= 1, "tiers", "all tiers must use one currency")
+    v.raise_if_any("invalid tier policy")
+    return TierPolicy(tuple(defs))
+
+
+class Customers:
+    def __init__(self, db: Database, cache: MerchantCache) -> None:
+        self.db, self.cache = db, cache
+
+    async def upsert_policy(self, merchant_id: str, policy: TierPolicy) -> TierPolicy:
+        body = policy_to_json(policy)
+        async with self.db.write() as conn:
+            if await campaign_repo.tier_policy_json(conn, merchant_id) != body:
+                await campaign_repo.set_tier_policy_json(conn, merchant_id, body)
+        return policy
+
+    async def set_tier(self, merchant_id: str, customer_id: str, tier: str, now: datetime) -> ProfileView:
+        async with self.db.write() as conn:
+            await history_repo.set_manual_tier(conn, merchant_id, customer_id, tier)
+        return await self.profile(merchant_id, customer_id, now)
+
+    async def profile(self, merchant_id: str, customer_id: str, now: datetime) -> ProfileView:
+        async with self.db.read() as conn:
+            policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
+            _, view = await load_profile(conn, merchant_id, customer_id, policy, now, want_spend=True)
+        return view

@@ -1,0 +1,159 @@
+"""gRPC servicer: proto in -> validated command -> handler -> proto out.
+No SQL and no business rules here; errors are raised as kit exceptions and the
+interceptor maps them to status codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeAlias
+
+import grpc
+from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
+
+from cashback_kit.errors import InvalidArgument, NotFound
+from cashback_kit.money import Money, validate_currency
+from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
+from cashback_services.rules.campaign_pb import normalize
+from cashback_services.rules.order_pb import event_from_pb, money_pb, order_from_pb
+from cashback_services.rules.service.campaigns import Campaigns
+from cashback_services.rules.service.customers import Customers, ProfileView, validate_policy
+from cashback_services.rules.service.refunds import Refunds
+from cashback_services.rules.service.report import campaign_report
+from cashback_services.rules.service.scoring import Scoring
+from cashback_services.rules.service.simulate import Simulator
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_pb2.CustomerProfile:
+    pb = rules_pb2.CustomerProfile(merchant_id=merchant_id, customer_id=customer_id, tier=view.tier,
+                                   manual_tier=view.manual_tier, order_count=view.order_count,
+                                   window_days=view.window_days)
+    if view.spend is not None:
+        pb.spend_in_window.CopyFrom(money_pb(view.spend))
+    return pb
+
+
+class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
+    def __init__(self, campaigns: Campaigns, scoring: Scoring, refunds: Refunds, customers: Customers,
+                 simulator: Simulator, now: Callable[[], datetime]) -> None:
+        self.campaigns, self.scoring, self.refunds = campaigns, scoring, refunds
+        self.customers, self.simulator, self.now = customers, simulator, now
+
+    async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
+        c = await self.campaigns.create(request.campaign, fingerprint(request.campaign))
+        return rules_pb2.CreateCampaignResponse(campaign=c)
+
+    async def UpdateCampaign(self, request: rules_pb2.UpdateCampaignRequest, context: Ctx):
+        c = await self.campaigns.update(request.campaign, list(request.update_mask.paths))
+        return rules_pb2.UpdateCampaignResponse(campaign=c)
+
+    async def GetCampaign(self, request: rules_pb2.GetCampaignRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.campaign_id, "campaign_id")
+        if request.version < 0:
+            raise InvalidArgument("version must not be negative", field="version")
+        c = await self.campaigns.get(request.merchant_id, request.campaign_id, request.version)
+        return rules_pb2.GetCampaignResponse(campaign=c)
+
+    async def ListCampaigns(self, request: rules_pb2.ListCampaignsRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        if request.status not in rules_pb2.CampaignStatus.values():
+            raise InvalidArgument("unknown status", field="status")
+        page, token = await self.campaigns.list(request.merchant_id, request.page_size, request.page_token,
+                                                request.status)
+        return rules_pb2.ListCampaignsResponse(campaigns=page, next_page_token=token)
+
+    async def SetCampaignStatus(self, request: rules_pb2.SetCampaignStatusRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.campaign_id, "campaign_id")
+        c = await self.campaigns.set_status(request.merchant_id, request.campaign_id, request.status)
+        return rules_pb2.SetCampaignStatusResponse(campaign=c)
+
+    async def QuoteOrder(self, request: rules_pb2.QuoteOrderRequest, context: Ctx):
+        order = order_from_pb(request.order, self.now())
+        return rules_pb2.QuoteOrderResponse(score=await self.scoring.quote(order))
+
+    async def ScoreOrder(self, request: rules_pb2.ScoreOrderRequest, context: Ctx):
+        order = order_from_pb(request.order, self.now())
+        body = request.order.SerializeToString(deterministic=True)
+        score = await self.scoring.score(order, fingerprint(request.order), body)
+        return rules_pb2.ScoreOrderResponse(score=score)
+
+    async def ReverseOrder(self, request: rules_pb2.ReverseOrderRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.order_id, "order_id")
+        require_id(request.refund_id, "refund_id")
+        if not request.HasField("refunded_amount"):
+            raise InvalidArgument("refunded_amount is required", field="refunded_amount")
+        amount = money_from_pb(request.refunded_amount, "refunded_amount", positive=True)
+        reversal = await self.refunds.reverse(request.merchant_id, request.order_id, request.refund_id, amount,
+                                              fingerprint(request))
+        return rules_pb2.ReverseOrderResponse(reversal=reversal)
+
+    async def ScoreEvent(self, request: rules_pb2.ScoreEventRequest, context: Ctx):
+        event = event_from_pb(request, self.now())
+        return rules_pb2.ScoreEventResponse(score=await self.scoring.score_event(event, fingerprint(request)))
+
+    async def SimulateCampaign(self, request: rules_pb2.SimulateCampaignRequest, context: Ctx):
+        campaign = rules_pb2.Campaign()
+        campaign.CopyFrom(request.campaign)
+        campaign.status = rules_pb2.CAMPAIGN_STATUS_DRAFT  # a draft, whatever status it was sent with
+        draft = normalize(campaign, creating=True)
+        if not request.HasField("from"):
+            raise InvalidArgument("from is required", field="from")
+        if not request.HasField("to"):
+            raise InvalidArgument("to is required", field="to")
+        start, end = ts_from_pb(getattr(request, "from"), "from"), ts_from_pb(request.to, "to")
+        if end <= start:
+            raise InvalidArgument("to must be after from", field="to")
+        sim = await self.simulator.simulate(draft, start, end)
+        return rules_pb2.SimulateCampaignResponse(simulation=sim)
+
+    async def UpsertTierPolicy(self, request: rules_pb2.UpsertTierPolicyRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days)
+                 for i, t in enumerate(request.tiers)]
+        policy = await self.customers.upsert_policy(request.merchant_id, validate_policy(tiers))
+        out = rules_pb2.TierPolicy(merchant_id=request.merchant_id)
+        for t in policy.tiers:
+            out.tiers.add(name=t.name, min_spend=money_pb(t.min_spend), window_days=t.window_days)
+        return rules_pb2.UpsertTierPolicyResponse(tier_policy=out)
+
+    async def SetCustomerTier(self, request: rules_pb2.SetCustomerTierRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.customer_id, "customer_id")
+        if len(request.tier) > 128 or request.tier != request.tier.strip():
+            raise InvalidArgument("tier is at most 128 characters with no spaces at the ends", field="tier")
+        view = await self.customers.set_tier(request.merchant_id, request.customer_id, request.tier, self.now())
+        return rules_pb2.SetCustomerTierResponse(profile=_profile_pb(request.merchant_id, request.customer_id, view))
+
+    async def GetCustomerProfile(self, request: rules_pb2.GetCustomerProfileRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.customer_id, "customer_id")
+        view = await self.customers.profile(request.merchant_id, request.customer_id, self.now())
+        return rules_pb2.GetCustomerProfileResponse(
+            profile=_profile_pb(request.merchant_id, request.customer_id, view))
+
+    async def GetCampaignReport(self, request: rules_pb2.GetCampaignReportRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        end = ts_from_pb(request.to, "to") if request.HasField("to") else self.now()
+        start = ts_from_pb(getattr(request, "from"), "from") if request.HasField("from") else _EPOCH
+        if end <= start:
+            raise InvalidArgument("to must be after from", field="to")
+        currency = validate_currency(request.currency_code or "SAR", "currency_code")
+        lines, repeat = await campaign_report(self.campaigns.db, request.merchant_id, currency, start, end)
+        out = rules_pb2.GetCampaignReportResponse(repeat_purchase=rules_pb2.RepeatPurchase(
+            earners=repeat.earners, earners_repeat=repeat.earners_repeat, non_earners=repeat.non_earners,
+            non_earners_repeat=repeat.non_earners_repeat))
+        for line in lines:
+            try:
+                name = (await self.campaigns.get(request.merchant_id, line.campaign_id, 0)).name
+            except NotFound:
+                name = line.campaign_id
+            out.campaigns.append(rules_pb2.CampaignCost(
+                campaign_id=line.campaign_id, name=name, orders=line.orders,
+                cost=money_pb(Money(currency, line.cost)), gmv=money_pb(Money(currency, line.gmv))))
+        return out

@@ -1,0 +1,16 @@
+"""cashback-wallet console script."""
+
+from pathlib import Path
+
+from cashback_kit.app import run_main
+from cashback_services.wallet.bootstrap import bootstrap
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def main() -> None:
+    run_main("wallet", bootstrap, MIGRATIONS)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+"""The gRPC servicer: proto in -> command -> handler -> proto out. Shape
+checks (required ids, positive amounts, currencies) happen here and raise
+InvalidArgument with field paths; everything else is the service layer's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import grpc
+from cashback.common.v1 import common_pb2
+from cashback.rules.v1 import rules_pb2
+from cashback.wallet.v1 import wallet_pb2 as pb
+from cashback.wallet.v1 import wallet_pb2_grpc
+
+from cashback_kit.errors import InvalidArgument, Violations
+from cashback_kit.money import Money, validate_currency
+from cashback_kit.pb import (
+    duration_from_pb,
+    fingerprint,
+    money_from_pb,
+    money_to_pb,
+    optional_money,
+    optional_ts,
+    require_id,
+    ts_from_pb,
+    ts_to_pb,
+)
+from cashback_services.wallet import commands, events, orders, reads, timeline
+from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
+from cashback_services.wallet.service import WalletService
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOLD_STATUS = {"active": pb.HOLD_STATUS_ACTIVE, "captured": pb.HOLD_STATUS_CAPTURED,
+               "voided": pb.HOLD_STATUS_VOIDED, "expired": pb.HOLD_STATUS_EXPIRED}
+TX_TYPE = {name.removeprefix("TRANSACTION_TYPE_").lower(): value
+           for name, value in pb.TransactionType.items() if value}
+EVENT_TYPE = {name.removeprefix("WALLET_EVENT_TYPE_").lower(): value
+              for name, value in pb.WalletEventType.items() if value}
+
+
+# No single amount above 10^15 minor units (10^13 SAR, 10^15 IRR): far beyond any
+# real order, and it keeps every sum of amounts inside int64 in both databases.
+MAX_MINOR = 10**15
+
+
+def _amount(msg: Any, name: str, *, positive: bool = True) -> Money:
+    if not msg.HasField(name):
+        raise InvalidArgument(f"{name} is required", field=name)
+    amount = money_from_pb(getattr(msg, name), name, positive=positive)
+    if abs(amount.minor) > MAX_MINOR:
+        raise InvalidArgument(f"{name} is larger than {MAX_MINOR} minor units", field=f"{name}.amount_minor")
+    return amount
+
+
+def _page_size(value: int, default: int = 50, most: int = 500) -> int:
+    if value < 0:
+        raise InvalidArgument("page_size must not be negative", field="page_size")
+    return min(value or default, most)
+
+
+def _m(currency: str, minor: int) -> common_pb2.Money:
+    return common_pb2.Money(currency_code=currency, amount_minor=int(minor))
+
+
+def hold_to_pb(h: dict[str, Any]) -> pb.Hold:
+    return pb.Hold(
+        hold_id=h["hold_id"], merchant_id=h["merchant_id"], customer_id=h["customer_id"], order_id=h["order_id"],
+        amount=_m(h["currency"], h["amount"]), captured=_m(h["currency"], h["captured"]),
+        status=HOLD_STATUS[h["status"]], expires_at=ts_to_pb(h["expires_at"]), created_at=ts_to_pb(h["created_at"]),
+    )
+
+
+def tx_to_pb(tx: dict[str, Any]) -> pb.Transaction:
+    return pb.Transaction(
+        transaction_id=tx["transaction_id"], merchant_id=tx["merchant_id"], customer_id=tx["customer_id"],
+        type=TX_TYPE[tx["type"]], amount=_m(tx["currency"], tx["amount"]), order_id=tx["order_id"] or "",
+        hold_id=tx["hold_id"] or "", refund_id=tx["refund_id"] or "", reason=tx["reason"] or "",
+        created_at=ts_to_pb(tx["created_at"]),
+        entries=[pb.Entry(account=e["account"], amount=_m(e["currency"], e["amount"])) for e in tx["entries"]],
+    )
+
+
+def balance_to_pb(merchant_id: str, customer_id: str, currency: str, b: dict[str, Any]) -> pb.Balance:
+    out = pb.Balance(
+        merchant_id=merchant_id, customer_id=customer_id, available=_m(currency, b["available"]),
+        pending=_m(currency, b["pending"]), held=_m(currency, b["held"]), debt=_m(currency, b["debt"]),
+        next_expiry_amount=_m(currency, b.get("next_expiry_amount", 0)),
+    )
+    expiry = ts_to_pb(b.get("next_expiry_at"))
+    if expiry is not None:
+        out.next_expiry_at.CopyFrom(expiry)
+    return out
+
+
+def event_to_pb(e: dict[str, Any]) -> pb.WalletEvent:
+    out = pb.WalletEvent(
+        cursor=int(e["position"]), event_id=e["event_id"], type=EVENT_TYPE[e["type"]],
+        merchant_id=e["merchant_id"], customer_id=e["customer_id"], amount=_m(e["currency"], e["amount"]),
+        order_id=e["order_id"] or "", lot_id=e["lot_id"] or "", hold_id=e["hold_id"] or "",
+        transaction_id=e["transaction_id"] or "", occurred_at=ts_to_pb(e["occurred_at"]),
+    )
+    for name in ("available_at", "expires_at"):
+        when = ts_to_pb(e[name])
+        if when is not None:
+            getattr(out, name).CopyFrom(when)
+    return out
+
+
+def order_command(order: rules_pb2.Order, fp: str, now: datetime) -> commands.AwardOrder:
+    v = Violations()
+    for name in ("merchant_id", "order_id", "customer_id"):
+        v.check(bool(getattr(order, name)), f"order.{name}", "is required")
+    v.raise_if_any()
+    for name in ("merchant_id", "order_id", "customer_id"):
+        require_id(getattr(order, name), f"order.{name}")
+    cur = validate_currency(order.currency_code, "order.currency_code")
+    lines = []
+    for i, line in enumerate(order.lines):
+        f = f"order.lines[{i}]"
+        unit = money_from_pb(line.unit_price, f"{f}.unit_price", currency=cur, non_negative=True)
+        disc = optional_money(line, "line_discount", f"{f}.line_discount", currency=cur) or Money(cur, 0)
+        if line.quantity <= 0:
+            raise InvalidArgument("quantity must be positive", field=f"{f}.quantity")
+        lines.append(OrderLineAmounts(unit.minor, line.quantity, disc.minor))
+    zero = Money(cur, 0)
+    order_discount = optional_money(order, "order_discount", "order.order_discount", currency=cur) or zero
+    for name in ("shipping", "tax", "wallet_paid"):
+        optional_money(order, name, f"order.{name}", currency=cur)
+    base = net_merchandise(lines, order_discount.minor)
+    if base > MAX_MINOR:
+        raise InvalidArgument(f"the order's merchandise amount is above {MAX_MINOR} minor units", field="order.lines")
+    # Like rules, an order without placed_at was placed now.
+    placed_at = ts_from_pb(order.placed_at, "order.placed_at") if order.HasField("placed_at") else now
+    return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base, placed_at, fp, order)
+
+
+class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
+    def __init__(self, service: WalletService) -> None:
+        self.svc = service
+
+    async def AwardOrder(self, request: pb.AwardOrderRequest, context: Any) -> pb.AwardOrderResponse:
+        if not request.HasField("order"):
+            raise InvalidArgument("order is required", field="order")
+        cmd = order_command(request.order, fingerprint(request.order), self.svc.clock())
+        result = await orders.award_order(self.svc, cmd)
+        return pb.AwardOrderResponse(score=rules_pb2.Score.FromString(result.score_blob),
+                                     credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
+
+    async def AwardEvent(self, request: pb.AwardEventRequest, context: Any) -> pb.AwardEventResponse:
+        for name in ("merchant_id", "customer_id", "event_type", "event_id"):
+            require_id(getattr(request, name), name)
+        if not request.HasField("occurred_at"):
+            raise InvalidArgument("occurred_at is required", field="occurred_at")
+        occurred = ts_from_pb(request.occurred_at, "occurred_at")
+        payload = rules_pb2.ScoreEventRequest(
+            merchant_id=request.merchant_id, customer_id=request.customer_id, event_type=request.event_type,
+            event_id=request.event_id, occurred_at=request.occurred_at, channel=request.channel,
+        )
+        cmd = commands.AwardEvent(request.merchant_id, request.customer_id, request.event_type, request.event_id,
+                                  occurred, fingerprint(request), payload)
+        result = await orders.award_event(self.svc, cmd)
+        return pb.AwardEventResponse(score=rules_pb2.Score.FromString(result.score_blob),
+                                     credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
+
+    async def GetBalance(self, request: pb.GetBalanceRequest, context: Any) -> pb.GetBalanceResponse:
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.customer_id, "customer_id")
+        cur = validate_currency(request.currency_code, "currency_code")
+        b = await self.svc.get_balance(request.merchant_id, request.customer_id, cur)
+        return pb.GetBalanceResponse(balance=balance_to_pb(request.merchant_id, request.customer_id, cur, b))
+
+    async def ListTransactions(self, request: pb.ListTransactionsRequest, context: Any) -> pb.ListTransactionsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.customer_id, "customer_id")
+        txs, token = await self.svc.list_transactions(
+            request.merchant_id, request.customer_id, _page_size(request.page_size), request.page_token
+        )
+        return pb.ListTransactionsResponse(transactions=[tx_to_pb(tx) for tx in txs], next_page_token=token)
+
+    async def AuthorizeRedemption(
+        self, request: pb.AuthorizeRedemptionRequest, context: Any
+    ) -> pb.AuthorizeRedemptionResponse:
+        for name in ("merchant_id", "customer_id", "order_id", "idempotency_key"):
+            require_id(getattr(request, name), name)
+        amount = _amount(request, "amount")
+        ttl = self.svc.config.hold_ttl_default
+        if request.HasField("hold_ttl"):
+            ttl = duration_from_pb(request.hold_ttl, "hold_ttl")
+            if ttl.total_seconds() <= 0:
+                raise InvalidArgument("hold_ttl must be positive", field="hold_ttl")
+        cmd = commands.Authorize(request.merchant_id, request.customer_id, request.order_id, amount, ttl,
+                                 request.idempotency_key, fingerprint(request))
+        return pb.AuthorizeRedemptionResponse(hold=hold_to_pb(await self.svc.authorize(cmd)))
+
+    async def CaptureRedemption(
+        self, request: pb.CaptureRedemptionRequest, context: Any
+    ) -> pb.CaptureRedemptionResponse:
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.hold_id, "hold_id")
+        amount = _amount(request, "amount") if request.HasField("amount") else None
+        hold = await self.svc.capture(request.merchant_id, request.hold_id, amount)
+        return pb.CaptureRedemptionResponse(hold=hold_to_pb(hold))
+
+    async def VoidRedemption(self, request: pb.VoidRedemptionRequest, context: Any) -> pb.VoidRedemptionResponse:
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.hold_id, "hold_id")
+        return pb.VoidRedemptionResponse(hold=hold_to_pb(await self.svc.void(request.merchant_id, request.hold_id)))
+
+    async def RefundOrder(self, request: pb.RefundOrderRequest, context: Any) -> pb.RefundOrderResponse:
+        for name in ("merchant_id", "order_id", "refund_id"):
+            require_id(getattr(request, name), name)
+        amount = _amount(request, "refunded_amount")
+        cmd = commands.RefundOrder(request.merchant_id, request.order_id, request.refund_id, amount,
+                                   fingerprint(request))
+        r = await orders.refund_order(self.svc, cmd)
+        return pb.RefundOrderResponse(credit_returned=money_to_pb(r.credit_returned),
+                                      cashback_reversed=money_to_pb(r.cashback_reversed), debt=money_to_pb(r.debt))
+
+    async def AdjustBalance(self, request: pb.AdjustBalanceRequest, context: Any) -> pb.AdjustBalanceResponse:
+        for name in ("merchant_id", "customer_id", "idempotency_key"):
+            require_id(getattr(request, name), name)
+        if not request.reason.strip():
+            raise InvalidArgument("reason is required", field="reason")
+        if len(request.reason) > 1000:
+            raise InvalidArgument("reason is longer than 1000 characters", field="reason")
+        amount = _amount(request, "amount", positive=False)
+        if amount.minor == 0:
+            raise InvalidArgument("amount must not be zero", field="amount.amount_minor")
+        cmd = commands.Adjust(request.merchant_id, request.customer_id, amount, request.reason,
+                              request.idempotency_key, fingerprint(request), optional_ts(request, "expires_at"))
+        return pb.AdjustBalanceResponse(transaction=tx_to_pb(await self.svc.adjust(cmd)))
+
+    async def StreamEvents(
+        self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
+        if request.after_cursor < 0:
+            raise InvalidArgument("after_cursor must not be negative", field="after_cursor")
+        async for row in events.follow(self.svc, request.after_cursor, request.merchant_id):
+            yield pb.StreamEventsResponse(event=event_to_pb(row))
+
+    async def ListExpiringCredits(
+        self, request: pb.ListExpiringCreditsRequest, context: Any
+    ) -> pb.ListExpiringCreditsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        if not request.HasField("expires_before"):
+            raise InvalidArgument("expires_before is required", field="expires_before")
+        rows, token = await reads.list_expiring(
+            self.svc.db, request.merchant_id, self.svc.clock(), ts_from_pb(request.expires_before, "expires_before"),
+            optional_ts(request, "expires_after"), _page_size(request.page_size), request.page_token,
+        )
+        return pb.ListExpiringCreditsResponse(next_page_token=token, credits=[
+            pb.ExpiringCredit(customer_id=r["customer_id"], amount=money_to_pb(r["amount"]),
+                              earliest_expiry=ts_to_pb(r["earliest_expiry"]), lot_ids=r["lot_ids"])
+            for r in rows
+        ])
+
+    async def ListBalances(self, request: pb.ListBalancesRequest, context: Any) -> pb.ListBalancesResponse:
+        require_id(request.merchant_id, "merchant_id")
+        min_available = optional_money(request, "min_available", "min_available")
+        rows, token = await reads.list_balances(
+            self.svc.db, request.merchant_id, min_available, optional_ts(request, "inactive_since"),
+            _page_size(request.page_size), request.page_token,
+        )
+        out = []
+        for r in rows:
+            item = pb.CustomerBalance(customer_id=r["customer_id"],
+                                      balance=balance_to_pb(r["merchant_id"], r["customer_id"], r["currency"], r))
+            last = ts_to_pb(r["last_order_at"])
+            if last is not None:
+                item.last_order_at.CopyFrom(last)
+            out.append(item)
+        return pb.ListBalancesResponse(balances=out, next_page_token=token)
+
+    async def GetProgramTimeline(self, request: pb.GetProgramTimelineRequest,
+                                 context: Any) -> pb.GetProgramTimelineResponse:
+        require_id(request.merchant_id, "merchant_id")
+        end = optional_ts(request, "to") or self.svc.clock()
+        start = optional_ts(request, "from") or end - timedelta(days=30)
+        v = Violations()
+        v.check(end > start, "to", "to must be after from")
+        v.check(end - start <= timedelta(days=timeline.MAX_DAYS), "from", "at most 366 days per request")
+        zone_name = request.timezone or "UTC"
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            v.add("timezone", f"unknown time zone {zone_name!r}")
+        v.raise_if_any("invalid timeline request")
+        if request.currency_code:
+            cur = validate_currency(request.currency_code, "currency_code")
+        else:
+            cur = await reads.default_currency(self.svc.db, request.merchant_id)
+        days, delays = await timeline.program_timeline(self.svc.db, request.merchant_id, cur, start, end, zone)
+        return pb.GetProgramTimelineResponse(
+            days=[pb.ProgramDay(date=str(d["date"]), earned=money_to_pb(Money(cur, int(d["earned"]))),
+                                redeemed=money_to_pb(Money(cur, int(d["redeemed"]))),
+                                expired=money_to_pb(Money(cur, int(d["expired"]))),
+                                liability=money_to_pb(Money(cur, int(d["liability"])))) for d in days],
+            redemption_delay=[pb.DelayBucket(min_days=lo, max_days=hi, customers=n) for lo, hi, n in delays])
+
+    async def GetProgramStats(self, request: pb.GetProgramStatsRequest, context: Any) -> pb.GetProgramStatsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        start = optional_ts(request, "from") or _EPOCH
+        end = optional_ts(request, "to") or self.svc.clock()
+        if end <= start:
+            raise InvalidArgument("to must be after from", field="to")
+        if request.currency_code:
+            cur = validate_currency(request.currency_code, "currency_code")
+        else:
+            cur = await reads.default_currency(self.svc.db, request.merchant_id)
+        s = await reads.program_stats(self.svc.db, request.merchant_id, cur, start, end)
+        return pb.GetProgramStatsResponse(stats=pb.ProgramStats(
+            customers_earned=s["customers_earned"], customers_redeemed=s["customers_redeemed"],
+            earned=money_to_pb(s["earned"]), redeemed=money_to_pb(s["redeemed"]), expired=money_to_pb(s["expired"]),
+            outstanding_liability=money_to_pb(s["outstanding_liability"]), reversed=money_to_pb(s["reversed"]),
+            avg_days_to_first_redemption=s["avg_days_to_first_redemption"],
+            repeat_purchase_share=s["repeat_purchase_share"],
+        ))
