@@ -17,7 +17,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from cashback_kit import errors
 from cashback_kit.auth import PUBLIC_PREFIXES, KeyRing, authorize, current_principal
-from cashback_kit.logs import request_id
+from cashback_kit.logs import request_id, valid_request_id
 
 log = logging.getLogger("cashback.rpc")
 
@@ -130,7 +130,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _begin(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
         md = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        request_id.set(md.get("x-request-id") or uuid.uuid4().hex[:16])
+        # A client's id is logged and echoed in INTERNAL messages: a malformed one is replaced.
+        request_id.set(valid_request_id(md.get("x-request-id")) or uuid.uuid4().hex[:16])
         principal = self.keys.authenticate(md.get("authorization"))
         current_principal.set(principal)
         authorize(principal, method, request)
