@@ -1,0 +1,91 @@
+"""Issue 15: error reasons (ErrorInfo), all field violations at once, request ids and
+client-streaming authentication, over a real grpc.aio server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from cashback.wallet.v1 import wallet_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from cashback_kit.auth import WALLET
+from cashback_kit.interceptors import ERROR_DOMAIN
+from tests.security.conftest import wallet_stub
+from tests.security.kit_server import IMPORT_METHOD
+from tests.support.servers import auth
+
+
+def _details(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, list[str]]:
+    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    info, fields = error_details_pb2.ErrorInfo(), []
+    for detail in status_pb2.Status.FromString(raw).details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            fields += [v.field for v in bad.field_violations]
+        detail.Unpack(info)
+    return info, fields
+
+
+async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    return caught.value
+
+
+async def _balance_refusal(target: str, customer_id: str) -> grpc.aio.AioRpcError:
+    _, wallet = wallet_stub(target)
+    request = wallet_pb2.GetBalanceRequest(merchant_id="m1", customer_id=customer_id)
+    return await _refusal(wallet.GetBalance(request, metadata=auth("checkout")))
+
+
+async def test_a_domain_error_carries_its_reason_beside_the_message(server_at):
+    async with server_at() as (_, target):
+        err = await _balance_refusal(target, "broke")
+        info, _ = _details(err)
+        assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert (info.reason, info.domain) == ("INSUFFICIENT_CREDIT", ERROR_DOMAIN)
+        assert info.metadata["customer_id"] == "broke"
+
+
+async def test_every_field_violation_is_reported_at_once(server_at):
+    async with server_at() as (_, target):
+        err = await _balance_refusal(target, "bad")
+        info, fields = _details(err)
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert fields == ["customer_id", "currency_code"] and info.reason == "INVALID_ARGUMENT"
+
+
+async def test_a_malformed_request_id_is_never_echoed(server_at):
+    async with server_at() as (_, target):
+        _, wallet = wallet_stub(target)
+        request = wallet_pb2.GetBalanceRequest(merchant_id="m1", customer_id="bug")
+        forged = "x" * 65
+        err = await _refusal(wallet.GetBalance(request, metadata=(*auth("checkout"), ("x-request-id", forged))))
+        assert err.code() is grpc.StatusCode.INTERNAL and forged not in err.details()
+        err = await _refusal(wallet.GetBalance(request, metadata=(*auth("checkout"), ("x-request-id", "req-7"))))
+        assert "req-7" in err.details()
+
+
+async def test_client_streaming_calls_are_authenticated_and_authorised_per_message(server_at):
+    async with server_at() as (running, target):
+        channel, _ = wallet_stub(target)
+        send = channel.stream_unary(
+            f"/{WALLET}/{IMPORT_METHOD}",
+            request_serializer=wallet_pb2.GetBalanceRequest.SerializeToString,
+            response_deserializer=wallet_pb2.GetBalanceResponse.FromString,
+        )
+
+        def rows(*merchants: str) -> list[wallet_pb2.GetBalanceRequest]:
+            return [wallet_pb2.GetBalanceRequest(merchant_id=m, customer_id=f"c-{m}") for m in merchants]
+
+        servicer = running.parts.servicer
+        assert (await _refusal(send(iter(rows("m1"))))).code() is grpc.StatusCode.UNAUTHENTICATED
+        assert (await _refusal(send(iter(rows("m1")), metadata=auth("checkout")))).code() \
+            is grpc.StatusCode.PERMISSION_DENIED  # not a checkout RPC
+        assert servicer.imported == []
+        # ops for m1 and m2: a message for m3 stops the stream there.
+        err = await _refusal(send(iter(rows("m1", "m3", "m2")), metadata=auth("ops")))
+        assert err.code() is grpc.StatusCode.PERMISSION_DENIED and "m3" in err.details()
+        assert servicer.imported == ["c-m1"]
+        await send(iter(rows("m2")), metadata=auth("ops"))
+        assert servicer.imported == ["c-m1", "c-m2"]
