@@ -39,6 +39,8 @@ SERVER_OPTIONS = [
 # Past this many RPCs in flight the server answers RESOURCE_EXHAUSTED; unauthenticated
 # streams can hold only Hardening.max_public_streams of them.
 MAX_CONCURRENT_RPCS = 2000
+# The health-only listener: enough for probes and a few watchers, nothing to exhaust.
+HEALTH_MAX_CONCURRENT_RPCS = 32
 
 
 @dataclass
@@ -68,10 +70,14 @@ class RunningServer:
     def __init__(self, server: grpc.aio.Server, health: HealthServicer, port: int, parts: ServiceParts):
         self.server, self.health, self.port, self.parts = server, health, port, parts
         self.tasks: list[asyncio.Task[None]] = []
+        self.health_server: grpc.aio.Server | None = None
+        self.health_port = 0
 
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -112,11 +118,23 @@ async def start_server(
         raise RuntimeError(f"could not bind {settings.addr}")
     await server.start()
     running = RunningServer(server, health, port, parts)
+    if h.health_addr:
+        running.health_server, running.health_port = await _start_health_server(h.health_addr, health)
     for job in parts.background:
         running.tasks.append(asyncio.create_task(_supervise(job), name=getattr(job, "__name__", "job")))
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(parts.service_name, health_pb2.HealthCheckResponse.SERVING)
     return running
+
+
+async def _start_health_server(addr: str, health: HealthServicer) -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server(options=SERVER_OPTIONS, maximum_concurrent_rpcs=HEALTH_MAX_CONCURRENT_RPCS)
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    port = server.add_insecure_port(addr)
+    if port == 0:
+        raise RuntimeError(f"could not bind the health listener {addr}")
+    await server.start()
+    return server, port
 
 
 async def _supervise(job: Callable[[], Awaitable[None]]) -> None:
@@ -169,7 +187,7 @@ async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
         metrics_port = start_metrics_server(settings.metrics_port, host)
         print(f"{settings.service} metrics on http://{host}:{metrics_port}/metrics", flush=True)
     log.info("serving", extra={"addr": f"{host}:{running.port}", "grpc_service": parts.service_name,
-                               "tls": bool(settings.tls_cert)})
+                               "tls": bool(settings.tls_cert), "health_port": running.health_port or None})
     # A line tests and `make run` wait for; signal handlers are in place before it.
     print(f"{settings.service} listening on {host}:{running.port}", flush=True)
     await stop.wait()
