@@ -7,6 +7,7 @@ WALLET_ADDR, CASHBACK_API_KEYS_FILE, …); it serves until SIGTERM, like a servi
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 import grpc
@@ -18,6 +19,7 @@ from cashback_kit.auth import WALLET
 from cashback_kit.config import Settings
 from cashback_kit.logs import configure_logging
 from cashback_kit.server import ServiceParts, serve_forever
+from cashback_kit.tokens import PageTokens
 
 # Not in the wallet's proto: a client-streaming RPC registered by hand, to show such
 # handlers are authenticated and authorised per message too.
@@ -27,6 +29,18 @@ IMPORT_METHOD = "ImportBalances"
 class SmallWallet(wallet_pb2_grpc.WalletServiceServicer):
     def __init__(self) -> None:
         self.imported: list[str] = []
+        self.tokens = PageTokens(secrets.token_bytes(32))
+
+    async def ListTransactions(
+        self, request: wallet_pb2.ListTransactionsRequest, context: Any
+    ) -> wallet_pb2.ListTransactionsResponse:
+        """Five transactions t5..t1, newest first, paged with the kit's signed tokens."""
+        scope = f"ListTransactions:{request.merchant_id}:{request.customer_id}"
+        before = self.tokens.read(request.page_token, scope) or 6
+        ids = list(range(before - 1, 0, -1))[: request.page_size or 2]
+        token = self.tokens.issue(scope, ids[-1]) if ids and ids[-1] > 1 else ""
+        return wallet_pb2.ListTransactionsResponse(
+            transactions=[wallet_pb2.Transaction(transaction_id=f"t{i}") for i in ids], next_page_token=token)
 
     async def GetBalance(self, request: wallet_pb2.GetBalanceRequest, context: Any) -> wallet_pb2.GetBalanceResponse:
         if request.customer_id == "broke":
