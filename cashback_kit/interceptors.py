@@ -17,7 +17,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from cashback_kit import errors
 from cashback_kit.auth import PUBLIC_PREFIXES, KeyRing, Principal, authorize, authorize_method, current_principal
-from cashback_kit.logs import request_id, valid_request_id
+from cashback_kit.logs import caller_key_id, request_id, valid_request_id
 
 log = logging.getLogger("cashback.rpc")
 
@@ -178,6 +178,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         request_id.set(valid_request_id(md.get("x-request-id")) or uuid.uuid4().hex[:16])
         principal = self.keys.authenticate(md.get("authorization"))
         current_principal.set(principal)
+        caller_key_id.set(principal.key_id)
         if request is _NO_REQUEST_YET:
             authorize_method(principal, method)
         else:

@@ -19,6 +19,8 @@ from typing import Any, TextIO
 from pythonjsonlogger.json import JsonFormatter
 
 request_id: ContextVar[str] = ContextVar("request_id", default="")
+# The calling key's id (8 hex of its digest, never the key): who did what, in every line.
+caller_key_id: ContextVar[str] = ContextVar("caller_key_id", default="")
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 # E.164 and local formats: +989121234567, 09121234567, 0501234567, (+966) 50 123 4567.
@@ -85,6 +87,9 @@ class PiiFilter(logging.Filter):
         rid = request_id.get()
         if rid:
             record.request_id = rid
+        caller = caller_key_id.get()
+        if caller:
+            record.key_id = caller
         return True
 
 

@@ -3,6 +3,11 @@ client-streaming authentication, over a real grpc.aio server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import logging
+
 import grpc
 import pytest
 from cashback.wallet.v1 import wallet_pb2
@@ -10,8 +15,10 @@ from google.rpc import error_details_pb2, status_pb2
 
 from cashback_kit.auth import WALLET
 from cashback_kit.interceptors import ERROR_DOMAIN
+from cashback_kit.logs import PiiFilter, json_formatter
 from tests.security.conftest import wallet_stub
 from tests.security.kit_server import IMPORT_METHOD
+from tests.support.keys import TEST_KEYS
 from tests.support.servers import auth
 
 
@@ -89,3 +96,21 @@ async def test_client_streaming_calls_are_authenticated_and_authorised_per_messa
         assert servicer.imported == ["c-m1"]
         await send(iter(rows("m2")), metadata=auth("ops"))
         assert servicer.imported == ["c-m1", "c-m2"]
+
+
+async def test_log_lines_name_the_calling_key_by_its_id_never_the_key(server_at):
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(json_formatter("test"))
+    handler.addFilter(PiiFilter())
+    rpc_log = logging.getLogger("cashback.rpc")
+    rpc_log.addHandler(handler)
+    try:
+        async with server_at() as (_, target):
+            await _balance_refusal(target, "broke")
+    finally:
+        rpc_log.removeHandler(handler)
+    line = json.loads(buf.getvalue().splitlines()[-1])
+    assert line["message"] == "rpc refused" and line["code"] == "FAILED_PRECONDITION"
+    assert line["key_id"] == hashlib.sha256(TEST_KEYS["checkout"].encode()).hexdigest()[:8]
+    assert TEST_KEYS["checkout"] not in buf.getvalue()
