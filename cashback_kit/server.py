@@ -39,8 +39,10 @@ SERVER_OPTIONS = [
 # Past this many RPCs in flight the server answers RESOURCE_EXHAUSTED; unauthenticated
 # streams can hold only Hardening.max_public_streams of them.
 MAX_CONCURRENT_RPCS = 2000
-# The health-only listener: enough for probes and a few watchers, nothing to exhaust.
+# The health-only listener: enough for probes and a few watchers. Watch streams are
+# capped well below the RPC limit, so holding them open cannot starve kubelet's Checks.
 HEALTH_MAX_CONCURRENT_RPCS = 32
+HEALTH_MAX_WATCHES = 8
 
 
 @dataclass
@@ -119,7 +121,7 @@ async def start_server(
     await server.start()
     running = RunningServer(server, health, port, parts)
     if h.health_addr:
-        running.health_server, running.health_port = await _start_health_server(h.health_addr, health)
+        running.health_server, running.health_port = await _start_health_server(h.health_addr, health, keys)
     for job in parts.background:
         running.tasks.append(asyncio.create_task(_supervise(job), name=getattr(job, "__name__", "job")))
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -127,8 +129,12 @@ async def start_server(
     return running
 
 
-async def _start_health_server(addr: str, health: HealthServicer) -> tuple[grpc.aio.Server, int]:
-    server = grpc.aio.server(options=SERVER_OPTIONS, maximum_concurrent_rpcs=HEALTH_MAX_CONCURRENT_RPCS)
+async def _start_health_server(addr: str, health: HealthServicer, keys: KeyRing) -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(keys, max_public_streams=HEALTH_MAX_WATCHES)],
+        options=SERVER_OPTIONS,
+        maximum_concurrent_rpcs=HEALTH_MAX_CONCURRENT_RPCS,
+    )
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     port = server.add_insecure_port(addr)
     if port == 0:

@@ -3,6 +3,8 @@ probes get their own listener, which serves health and nothing else, with a smal
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -11,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cashback_kit.auth import KeyRing
 from cashback_kit.config import Settings
 from cashback_kit.hardening import Hardening
-from cashback_kit.server import start_server
+from cashback_kit.server import HEALTH_MAX_CONCURRENT_RPCS, HEALTH_MAX_WATCHES, start_server
 from tests.e2e.test_tls import pki  # noqa: F401  (the fixture: a CA and a server certificate)
 from tests.security.kit_server import parts
 from tests.support.servers import auth
@@ -44,5 +46,30 @@ async def test_a_tls_service_answers_probes_in_plaintext_on_its_health_listener_
             await health_pb2_grpc.HealthStub(plain).Check(health_pb2.HealthCheckRequest(), timeout=3)
         for channel in (probe, tls, plain):
             await channel.close()
+    finally:
+        await running.stop(0)
+
+
+async def test_watch_streams_held_on_the_health_listener_cannot_starve_the_probes(keys_file):
+    settings = Settings.from_env("wallet", {"WALLET_ADDR": "127.0.0.1:0"})
+    running = await start_server(settings, parts(), KeyRing.from_file(keys_file),
+                                 Hardening.for_tests(health_addr="127.0.0.1:0"))
+    try:
+        probe = grpc.aio.insecure_channel(f"127.0.0.1:{running.health_port}")
+        stub = health_pb2_grpc.HealthStub(probe)
+        watches = [stub.Watch(health_pb2.HealthCheckRequest()) for _ in range(HEALTH_MAX_CONCURRENT_RPCS)]
+        outcomes = []
+        for call in watches:
+            try:
+                outcomes.append((await call.read()).status)
+            except grpc.aio.AioRpcError as exc:
+                outcomes.append(exc.code())
+        assert outcomes.count(SERVING) == HEALTH_MAX_WATCHES
+        assert outcomes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == HEALTH_MAX_CONCURRENT_RPCS - HEALTH_MAX_WATCHES
+        checks = [stub.Check(health_pb2.HealthCheckRequest(), timeout=5) for _ in range(16)]
+        assert all(r.status == SERVING for r in await asyncio.gather(*checks))
+        for call in watches:
+            call.cancel()
+        await probe.close()
     finally:
         await running.stop(0)
