@@ -197,8 +197,10 @@ def _read_entries(path: Path) -> object:
         data = json.loads(path.read_text())
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read the API keys file ({exc.strerror})") from exc
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise KeyFileError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from exc
+        raise KeyFileError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from None
     if not isinstance(data, dict) or set(data) != {"keys"}:
         raise KeyFileError(f'{path}: expected {{"keys": [...]}} and nothing else')
     return data["keys"]

@@ -187,7 +187,8 @@ async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
     loop.add_signal_handler(signal.SIGHUP, reload_keys, keys, "SIGHUP")
     running = await start_server(settings, parts, keys, hardening)
     if hardening.keys_poll_seconds > 0:
-        running.tasks.append(asyncio.create_task(watch_key_file(keys, hardening.keys_poll_seconds)))
+        poll = hardening.keys_poll_seconds
+        running.tasks.append(asyncio.create_task(_supervise(lambda: watch_key_file(keys, poll)), name="keys"))
     host = settings.addr.rsplit(":", 1)[0]
     if settings.metrics_port >= 0:
         metrics_port = start_metrics_server(settings.metrics_port, host)
