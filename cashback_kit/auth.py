@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,9 +154,10 @@ class KeyRing:
     """The keys a server accepts. `reload()` swaps the whole set at once, so a removed
     key stops working on the next call and a bad file changes nothing."""
 
-    def __init__(self, entries: Iterable[dict[str, object]], path: str | Path | None = None) -> None:
+    def __init__(self, entries: object, path: str | Path | None = None) -> None:
+        """`entries`: the keys file's "keys" list (anything else is refused)."""
         self.path = Path(path) if path is not None else None
-        self._by_digest = load_principals(list(entries), str(path or "keys"))
+        self._by_digest = load_principals(entries, str(path or "keys"))
 
     @classmethod
     def from_file(cls, path: str | Path) -> KeyRing:
@@ -211,14 +211,15 @@ def merchant_of(request: Message) -> str:
     top-level message field that has one (order, campaign, contact, template…)."""
     fields = request.DESCRIPTOR.fields_by_name
     if "merchant_id" in fields:
-        return str(request.merchant_id)
+        return str(request.merchant_id)  # type: ignore[attr-defined]  # checked just above
     for f in request.DESCRIPTOR.fields:
-        if f.message_type is not None and not _is_repeated(f) and "merchant_id" in f.message_type.fields_by_name:
+        if f.message_type is not None and not is_repeated(f) and "merchant_id" in f.message_type.fields_by_name:
             return str(getattr(request, f.name).merchant_id)
     return ""
 
 
-def _is_repeated(field: object) -> bool:
+def is_repeated(field: object) -> bool:
+    """A protobuf field is repeated (protobuf 6 and 7 spell it differently)."""
     is_rep = getattr(field, "is_repeated", None)
     if is_rep is not None:
         return bool(is_rep)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from cashback_kit.auth import is_repeated
 from cashback_kit.errors import FieldViolation, Violations
 
 MAX_ID_CHARS = 64  # ids are VARCHAR(64) columns on PostgreSQL
@@ -125,21 +126,18 @@ def _check_string(v: Violations, where: str, path: str, value: str, rules: _Rule
 def _walk(v: Violations, message: Message, prefix: str, path_prefix: str, rules: _Rules) -> None:
     for fd, value in message.ListFields():
         where, path = f"{prefix}{fd.name}", f"{path_prefix}{fd.name}"
-        is_map = fd.message_type is not None and fd.message_type.GetOptions().map_entry
-        repeated = getattr(fd, "is_repeated", None)
-        if repeated is None:
-            repeated = fd.label == FieldDescriptor.LABEL_REPEATED
-        if is_map:
+        entry_type = fd.message_type
+        if entry_type is not None and entry_type.GetOptions().map_entry:
             if len(value) > rules.max_items:
                 v.add(where, f"must have at most {rules.max_items} entries")
                 continue
-            value_fd = fd.message_type.fields_by_name["value"]
+            value_fd = entry_type.fields_by_name["value"]
             for key, item in value.items():
                 entry = f"{where}[{str(key)[:32]!r}]"
                 if isinstance(key, str):
                     _check_string(v, entry, path, key, rules)
                 _walk_value(v, value_fd, item, entry, path, rules)
-        elif repeated:
+        elif is_repeated(fd):
             if len(value) > rules.max_items:
                 v.add(where, f"must have at most {rules.max_items} items (got {len(value)})")
                 continue
