@@ -211,7 +211,7 @@ def merchant_of(request: Message) -> str:
     top-level message field that has one (order, campaign, contact, template…)."""
     fields = request.DESCRIPTOR.fields_by_name
     if "merchant_id" in fields:
-        return str(request.merchant_id)  # type: ignore[attr-defined]  # checked just above
+        return str(getattr(request, "merchant_id"))  # noqa: B009 (any request type with that field)
     for f in request.DESCRIPTOR.fields:
         if f.message_type is not None and not is_repeated(f) and "merchant_id" in f.message_type.fields_by_name:
             return str(getattr(request, f.name).merchant_id)

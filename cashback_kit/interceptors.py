@@ -130,7 +130,9 @@ async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseExcept
 
 
 RpcObserver = Callable[[str, str, float], None]
-Behaviour = Callable[[Any, grpc.aio.ServicerContext], Any]
+# A handler's behaviour. These are aio behaviours (coroutines, async generators); grpc's
+# stubs type RpcMethodHandler's fields as sync ones, hence the loose type.
+Behaviour = Callable[..., Any]
 
 
 class StreamCounter:
@@ -191,9 +193,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         method = details.method
         if handler is None:
@@ -213,7 +215,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         """No key needed, but no unbounded hold on the server either: open public streams
         (health Watch, reflection) share one small cap, so they can never take the
         server's concurrent-RPC slots from authenticated calls."""
-        inner = handler.unary_stream or handler.stream_stream
+        inner: Behaviour | None = handler.unary_stream or handler.stream_stream
         if inner is None:
             return handler
         counter = self.public_streams
@@ -240,7 +242,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             return _rebuild(handler, stream_unary=self._unary(method, handler.stream_unary, first_request=False))
         if handler.unary_stream is not None:
             return _rebuild(handler, unary_stream=self._stream(method, handler.unary_stream, first_request=True))
-        return _rebuild(handler, stream_stream=self._stream(method, handler.stream_stream, first_request=False))
+        if handler.stream_stream is not None:
+            return _rebuild(handler, stream_stream=self._stream(method, handler.stream_stream, first_request=False))
+        return handler
 
     def _checked_requests(self, method: str, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """A client stream's messages, each authorised for its merchant as it arrives."""

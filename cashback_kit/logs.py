@@ -116,5 +116,5 @@ def configure_logging(service: str, level: str = "INFO", stream: TextIO | None =
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("sqlalchemy.engine", "aiosqlite", "twilio.http_client", "apscheduler.executors"):
+    for noisy in ("sqlalchemy.engine", "twilio.http_client", "apscheduler.executors"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

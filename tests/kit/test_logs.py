@@ -45,7 +45,6 @@ def _log_lines(emit) -> list[dict]:
     return [json.loads(line) for line in buf.getvalue().splitlines()]
 
 
-@pytest.mark.postgres
 async def test_a_real_postgresql_error_logs_its_traceback_without_the_statements_values(pg_url):
     """The phone is written without a '+', so only cutting the values out can hide it."""
     import sqlalchemy as sa

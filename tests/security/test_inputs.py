@@ -85,7 +85,6 @@ def test_every_string_of_a_request_is_checked_and_every_violation_reported_at_on
 _text = st.text(st.characters(codec="utf-8"), max_size=80)
 
 
-@pytest.mark.postgres
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(_text, min_size=1, max_size=20))
 async def test_whatever_passes_the_id_check_fits_a_postgresql_varchar_64_column(pg_url, values):
@@ -105,7 +104,6 @@ async def test_whatever_passes_the_id_check_fits_a_postgresql_varchar_64_column(
         await engine.dispose()
 
 
-@pytest.mark.postgres
 async def test_without_the_check_a_nul_byte_or_a_65_character_id_fails_on_postgresql(pg_url):
     """The failures the checks prevent (they came back as INTERNAL)."""
     engine = create_async_engine(pg_url)
