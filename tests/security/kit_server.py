@@ -30,6 +30,7 @@ class SmallWallet(wallet_pb2_grpc.WalletServiceServicer):
     def __init__(self) -> None:
         self.imported: list[str] = []
         self.tokens = PageTokens(secrets.token_bytes(32))
+        self.fail_with: BaseException | None = None  # the next GetBalance raises this (a test's real error)
 
     async def ListTransactions(
         self, request: wallet_pb2.ListTransactionsRequest, context: Any
@@ -43,6 +44,8 @@ class SmallWallet(wallet_pb2_grpc.WalletServiceServicer):
             transactions=[wallet_pb2.Transaction(transaction_id=f"t{i}") for i in ids], next_page_token=token)
 
     async def GetBalance(self, request: wallet_pb2.GetBalanceRequest, context: Any) -> wallet_pb2.GetBalanceResponse:
+        if self.fail_with is not None:
+            raise self.fail_with
         if request.customer_id == "broke":
             raise errors.InsufficientCredit("not enough credit", metadata={"customer_id": request.customer_id})
         if request.customer_id == "bug":

@@ -15,7 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from cashback_kit.auth import WALLET
 from cashback_kit.interceptors import ERROR_DOMAIN
-from cashback_kit.logs import PiiFilter, json_formatter
+from cashback_kit.logs import PiiFilter, configure_logging, json_formatter
 from tests.security.conftest import wallet_stub
 from tests.security.kit_server import IMPORT_METHOD
 from tests.support.keys import TEST_KEYS
@@ -114,3 +114,36 @@ async def test_log_lines_name_the_calling_key_by_its_id_never_the_key(server_at)
     assert line["message"] == "rpc refused" and line["code"] == "FAILED_PRECONDITION"
     assert line["key_id"] == hashlib.sha256(TEST_KEYS["checkout"].encode()).hexdigest()[:8]
     assert TEST_KEYS["checkout"] not in buf.getvalue()
+
+
+async def test_a_failed_rpc_logs_a_real_database_error_without_its_values(server_at, pg_url):
+    """The interceptor's "rpc failed" line, with its traceback, for a PostgreSQL check
+    violation whose DETAIL and parameters carry a phone number and a message body."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    phone, body = "966501234567", "your code is 991"
+    engine = create_async_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE sms (phone text, body text CHECK (length(body) < 5))"))
+        with pytest.raises(sa.exc.IntegrityError) as caught:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("INSERT INTO sms VALUES (:p, :b)"), {"p": phone, "b": body})
+    finally:
+        await engine.dispose()
+    assert phone in str(caught.value.orig.__cause__)  # the DETAIL line names the failing row
+
+    buf = io.StringIO()
+    saved = logging.getLogger().handlers[:]
+    try:
+        configure_logging("wallet", stream=buf)
+        async with server_at() as (running, target):
+            running.parts.servicer.fail_with = caught.value
+            err = await _balance_refusal(target, "c1")
+    finally:
+        logging.getLogger().handlers[:] = saved
+    assert err.code() is grpc.StatusCode.INTERNAL
+    failed = next(json.loads(x) for x in buf.getvalue().splitlines() if '"rpc failed"' in x)
+    assert "CheckViolationError" in failed["exc_info"] and "DETAIL: <redacted>" in failed["exc_info"]
+    assert phone not in buf.getvalue() and body not in buf.getvalue()
