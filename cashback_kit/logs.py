@@ -32,6 +32,8 @@ _SQL_PARAMS = re.compile(r"\[parameters: [^\n]*")
 _PG_DETAIL = re.compile(r"^(\s*)DETAIL:[^\n]*", re.MULTILINE)
 # asyncpg's DataError names the argument and repeats its value.
 _ASYNCPG_ARG = re.compile(r"(query argument \$\d+):[^\n]*")
+# PostgreSQL quotes the offending value in the message itself for bad input.
+_PG_BAD_INPUT = re.compile(r'(invalid input (?:syntax|value) for [^:\n]*): "[^\n]*"')
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -48,6 +50,7 @@ def scrub(text: str) -> str:
     text = _SQL_PARAMS.sub("[parameters: <redacted>]", text)
     text = _PG_DETAIL.sub(r"\1DETAIL: <redacted>", text)
     text = _ASYNCPG_ARG.sub(r"\1: <redacted>", text)
+    text = _PG_BAD_INPUT.sub(r"\1: <redacted>", text)
     return redact(text)
 
 

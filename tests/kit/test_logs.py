@@ -76,9 +76,11 @@ async def test_a_real_postgresql_error_logs_its_traceback_without_the_statements
     assert "[parameters: <redacted>]" in lines[1]["message"]
 
 
-def test_an_asyncpg_argument_error_loses_the_argument_value():
+def test_an_asyncpg_argument_error_and_a_bad_input_error_lose_the_value():
     text = "invalid input for query argument $2: 'ali.reza.private' (expected str, got int)"
     assert "ali.reza" not in scrub(text) and "query argument $2" in scrub(text)
+    text = 'invalid input syntax for type integer: "ali reza private"\nLINE 1: SELECT 1'
+    assert scrub(text) == "invalid input syntax for type integer: <redacted>\nLINE 1: SELECT 1"
 
 
 def test_the_formatter_scrubs_on_its_own_without_the_filter():
@@ -106,3 +108,20 @@ def test_request_ids_are_taken_only_when_short_and_plain():
     assert valid_request_id("x" * 64) == "x" * 64
     for bad in ("x" * 65, "a\r\nlevel: ERROR", "a b", "+989121234567", "", None, "<script>"):
         assert valid_request_id(bad) is None
+
+
+async def test_a_real_bad_argument_error_logs_without_the_argument(pg_url):
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    secret = "ali.reza.private"
+    engine = create_async_engine(pg_url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError) as caught:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT CAST(:v AS integer)"), {"v": secret})
+    finally:
+        await engine.dispose()
+    assert secret in str(caught.value)
+    lines = _log_lines(lambda: logging.getLogger("x").error("query failed", exc_info=caught.value))
+    assert secret not in json.dumps(lines) and "query argument $1: <redacted>" in lines[0]["exc_info"]
