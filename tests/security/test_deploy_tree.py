@@ -87,3 +87,17 @@ def test_every_service_port_is_tls_with_a_secret_mounted_certificate(tree):
         # Keys and certificates in separate read-only mounts (a mount inside a Secret mount fails).
         assert not tls_dir.startswith(mounts["api-keys"]["mountPath"] + "/")
         assert config["CASHBACK_API_KEYS_FILE"].startswith(mounts["api-keys"]["mountPath"] + "/")
+
+
+def test_rules_takes_grpc_only_from_the_wallet_and_ops_tooling_never_from_notify(tree):
+    policy = tree[("NetworkPolicy", "rules-ingress")]["spec"]
+    rules_labels = tree[("Deployment", "rules")]["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= rules_labels.items()
+    grpc_rule = next(r for r in policy["ingress"] if {"port": PORTS["rules"], "protocol": "TCP"} in r["ports"])
+    allowed = [peer["podSelector"]["matchLabels"] for peer in grpc_rule["from"]]
+    notify_labels = tree[("Deployment", "notify")]["spec"]["template"]["metadata"]["labels"]
+    wallet_labels = tree[("Deployment", "wallet")]["spec"]["template"]["metadata"]["labels"]
+    assert any(a.items() <= wallet_labels.items() for a in allowed)
+    assert not any(a.items() <= notify_labels.items() for a in allowed)
+    # The rules port appears in no other rule (which would let anyone in).
+    assert sum(any(p["port"] == PORTS["rules"] for p in r["ports"]) for r in policy["ingress"]) == 1
