@@ -119,11 +119,12 @@ def classify(exc: BaseException) -> Classified:
     return Classified(grpc.StatusCode.INTERNAL, f"internal error (request {request_id.get()})")
 
 
-async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
+async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException, *, quiet: bool = False) -> None:
+    """`quiet`: no log line (an unauthenticated flood must not become a log flood too)."""
     c = classify(exc)
     if c.code is grpc.StatusCode.INTERNAL:
         log.error("rpc failed", exc_info=exc, extra={"method": method})
-    else:
+    elif not quiet:
         log.info("rpc refused", extra={"method": method, "code": c.code.name, "detail": c.message})
     trailing = (("grpc-status-details-bin", c.details),) if c.details else ()
     await context.abort(c.code, c.message, trailing_metadata=trailing)
@@ -138,13 +139,15 @@ Behaviour = Callable[..., Any]
 class StreamCounter:
     """Open streams per owner (a key id, or one shared owner for public streams)."""
 
-    def __init__(self, limit: int, refusal: str) -> None:
-        self.limit, self.refusal = limit, refusal
+    def __init__(self, limit: int, refusal: str, reason: str) -> None:
+        self.limit, self.refusal, self.reason = limit, refusal, reason
         self.open: dict[str, int] = {}
 
     def acquire(self, owner: str) -> None:
         if self.open.get(owner, 0) >= self.limit:
-            raise errors.ResourceExhausted(self.refusal.format(limit=self.limit), metadata={"limit": str(self.limit)})
+            raise errors.ResourceExhausted(
+                self.refusal.format(limit=self.limit), reason=self.reason, metadata={"limit": str(self.limit)}
+            )
         self.open[owner] = self.open.get(owner, 0) + 1
 
     def release(self, owner: str) -> None:
@@ -167,10 +170,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self.keys = keys
         self.observers = observers or []
         self.key_streams = StreamCounter(
-            max_streams_per_key, "this key already holds {limit} open streams: close one or retry later"
+            max_streams_per_key, "this key already holds {limit} open streams: close one or retry later",
+            "TOO_MANY_STREAMS_PER_KEY",
         )
         self.public_streams = StreamCounter(
-            max_public_streams, "too many open unauthenticated streams ({limit}): retry later"
+            max_public_streams, "too many open unauthenticated streams ({limit}): retry later",
+            "TOO_MANY_PUBLIC_STREAMS",
         )
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
@@ -224,7 +229,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             try:
                 counter.acquire("public")
             except errors.ResourceExhausted as exc:
-                await _abort(context, method, exc)
+                await _abort(context, method, exc, quiet=True)
             try:
                 async for item in _items(inner(request_or_iterator, context)):
                     yield item

@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 from cashback.wallet.v1 import wallet_pb2_grpc
+from google.rpc import error_details_pb2, status_pb2
 
 from cashback_kit.auth import KeyRing
 from cashback_kit.config import Settings
@@ -36,3 +37,15 @@ def server_at(keys_file: Path) -> Callable[..., object]:
 def wallet_stub(target: str) -> tuple[grpc.aio.Channel, wallet_pb2_grpc.WalletServiceStub]:
     channel = grpc.aio.insecure_channel(target)
     return channel, wallet_pb2_grpc.WalletServiceStub(channel)
+
+
+def rich_details(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, list[str]]:
+    """The ErrorInfo and the BadRequest field paths of a failed call's rich status."""
+    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    info, fields = error_details_pb2.ErrorInfo(), []
+    for detail in status_pb2.Status.FromString(raw).details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            fields += [v.field for v in bad.field_violations]
+        detail.Unpack(info)
+    return info, fields

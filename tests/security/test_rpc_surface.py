@@ -11,26 +11,14 @@ import logging
 import grpc
 import pytest
 from cashback.wallet.v1 import wallet_pb2
-from google.rpc import error_details_pb2, status_pb2
 
 from cashback_kit.auth import WALLET
 from cashback_kit.interceptors import ERROR_DOMAIN
 from cashback_kit.logs import PiiFilter, configure_logging, json_formatter
-from tests.security.conftest import wallet_stub
+from tests.security.conftest import rich_details, wallet_stub
 from tests.security.kit_server import IMPORT_METHOD
 from tests.support.keys import TEST_KEYS
 from tests.support.servers import auth
-
-
-def _details(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, list[str]]:
-    raw = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
-    info, fields = error_details_pb2.ErrorInfo(), []
-    for detail in status_pb2.Status.FromString(raw).details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            fields += [v.field for v in bad.field_violations]
-        detail.Unpack(info)
-    return info, fields
 
 
 async def _refusal(call) -> grpc.aio.AioRpcError:  # type: ignore[no-untyped-def]
@@ -48,7 +36,7 @@ async def _balance_refusal(target: str, customer_id: str) -> grpc.aio.AioRpcErro
 async def test_a_domain_error_carries_its_reason_beside_the_message(server_at):
     async with server_at() as (_, target):
         err = await _balance_refusal(target, "broke")
-        info, _ = _details(err)
+        info, _ = rich_details(err)
         assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
         assert (info.reason, info.domain) == ("INSUFFICIENT_CREDIT", ERROR_DOMAIN)
         assert info.metadata["customer_id"] == "broke"
@@ -57,7 +45,7 @@ async def test_a_domain_error_carries_its_reason_beside_the_message(server_at):
 async def test_every_field_violation_is_reported_at_once(server_at):
     async with server_at() as (_, target):
         err = await _balance_refusal(target, "bad")
-        info, fields = _details(err)
+        info, fields = rich_details(err)
         assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert fields == ["customer_id", "currency_code"] and info.reason == "INVALID_ARGUMENT"
 

@@ -11,7 +11,7 @@ from cashback.wallet.v1 import wallet_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cashback_kit.server import MAX_CONCURRENT_RPCS
-from tests.security.conftest import wallet_stub
+from tests.security.conftest import rich_details, wallet_stub
 from tests.support.servers import auth
 
 BALANCE = wallet_pb2.GetBalanceRequest(merchant_id="m1", customer_id="c1", currency_code="EUR")
@@ -90,6 +90,7 @@ async def test_a_key_holds_at_most_its_cap_of_open_event_streams(server_at):
             await ninth.read()
         assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "8 open streams" in refused.value.details()
+        assert rich_details(refused.value)[0].reason == "TOO_MANY_STREAMS_PER_KEY"
 
         # Another key is not affected, and unary calls of the capped key still work.
         other = follow("service")
