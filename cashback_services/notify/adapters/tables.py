@@ -1,12 +1,14 @@
-"""Notify's tables (SQLAlchemy Core). Migration 0002 creates the same."""
+"""Notify's tables (SQLAlchemy Core), on PostgreSQL: migration 0002 created them
+as they were then, later migrations spell out each change."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, false
 
-from cashback_kit.sqltypes import BigId, UtcDateTime
+# Timestamps are timezone-aware (timestamptz), read back as aware UTC datetimes.
+UtcDateTime = DateTime(timezone=True)
 
 metadata = MetaData()
 
@@ -37,6 +39,12 @@ policies = Table(
     Column("expiry_warning_days", String(200), nullable=False),  # "7,1"
     Column("quiet_hours_start", String(5), nullable=False), Column("quiet_hours_end", String(5), nullable=False),
     Column("notify_on_credit", Boolean, nullable=False), Column("notify_on_available", Boolean, nullable=False),
+    # Migration 0004: the shop's name in messages, the region for numbers written nationally,
+    # the Hijri date beside the Gregorian one (Arabic), Latin digits instead of native ones.
+    Column("shop_name", String(40), nullable=False, server_default=""),
+    Column("default_region", String(2), nullable=False, server_default=""),
+    Column("hijri_dates", Boolean, nullable=False, server_default=false()),
+    Column("latin_digits", Boolean, nullable=False, server_default=false()),
 )
 # Numbers that replied STOP (Twilio 21610): never texted again by any merchant's sender number.
 optouts = Table(
@@ -72,9 +80,9 @@ inbox = Table(
 )
 deliveries = Table(
     "notify_deliveries", metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("delivery_id", String(64), nullable=False, unique=True),
-    # One message per (event or lot or campaign run, kind, channel, customer).
+    # One message per (order or event or lot set or campaign run, kind, channel, customer).
     Column("dedupe_key", String(400), nullable=False, unique=True),
     _id("merchant_id", nullable=False), _id("customer_id", nullable=False),
     Column("kind", String(20), nullable=False), Column("channel", String(8), nullable=False),
@@ -93,7 +101,30 @@ deliveries = Table(
 # index order so a claim stops after LIMIT rows instead of sorting the backlog. Partial, so
 # finished deliveries are in neither.
 Index("ix_notify_deliveries_scheduled", deliveries.c.next_attempt_at, deliveries.c.id,
-      postgresql_where=deliveries.c.status == "SCHEDULED", sqlite_where=deliveries.c.status == "SCHEDULED")
+      postgresql_where=deliveries.c.status == "SCHEDULED")
 Index("ix_notify_deliveries_leased", deliveries.c.lease_until, deliveries.c.id,
-      postgresql_where=deliveries.c.status == "SENDING", sqlite_where=deliveries.c.status == "SENDING")
+      postgresql_where=deliveries.c.status == "SENDING")
 Index("ix_notify_deliveries_customer", deliveries.c.merchant_id, deliveries.c.customer_id, deliveries.c.id)
+# RequeueDeliveries by time range (migration 0004): a merchant's deliveries by creation time.
+Index("ix_notify_deliveries_merchant_created", deliveries.c.merchant_id, deliveries.c.created_at)
+# Credit events heard from the wallet (migration 0004), so all of an order's credit goes out
+# as one message, and "now available" is skipped for credit that was usable at once.
+credits = Table(
+    "notify_credits", metadata,
+    Column("event_id", String(64), primary_key=True), _id("merchant_id", nullable=False),
+    _id("customer_id", nullable=False), Column("kind", String(20), nullable=False),
+    Column("grp", String(200), nullable=False),  # order:<id> or event:<id>
+    Column("lot_id", String(64), nullable=False), Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False), Column("available_at", UtcDateTime),
+    Column("expires_at", UtcDateTime), Column("occurred_at", UtcDateTime),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+Index("ix_notify_credits_group", credits.c.merchant_id, credits.c.customer_id, credits.c.grp, credits.c.kind)
+Index("ix_notify_credits_lot", credits.c.lot_id)
+# Expiry warnings already given, per lot and warning tier (migration 0004): a customer gets at
+# most one warning a day, listing all that is newly due a warning.
+warned = Table(
+    "notify_expiry_warned", metadata,
+    _id("merchant_id", primary_key=True), Column("lot_key", String(200), primary_key=True),
+    Column("days", Integer, primary_key=True), Column("warned_at", UtcDateTime, nullable=False),
+)
