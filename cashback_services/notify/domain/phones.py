@@ -44,7 +44,7 @@ def to_e164(raw: str, locale: str = "", default_region: str = "") -> str:
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException as exc:
-        raise PhoneError(f"not a phone number ({exc.error_type.name.lower().replace('_', ' ')})") from exc
+        raise PhoneError("not a phone number") from exc
     if not phonenumbers.is_valid_number(parsed):
         where = phonenumbers.region_code_for_number(parsed) or region or "any country"
         raise PhoneError(f"not a valid number for {where}")

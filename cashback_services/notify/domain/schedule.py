@@ -1,9 +1,13 @@
 """Cron as cron means it. In a standard 5-field cron expression day-of-week 0
-and 7 are Sunday and 6 is Saturday; APScheduler 3's CronTrigger numbers days
-from Monday = 0 (its docs: "day_of_week (int|str) – number or name of weekday
-(0-6 or mon,tue,wed,thu,fri,sat,sun)"), so "0 10 * * 6" handed to it as is runs
-on Sundays. `apscheduler_fields` rewrites the day-of-week field with day names,
-which both agree on."""
+and 7 are Sunday and 6 is Saturday; APScheduler 3.11's CronTrigger numbers days
+from Monday = 0 ("day_of_week: number or name of weekday (0-6 or
+mon,tue,wed,thu,fri,sat,sun)", and CronTrigger.from_crontab's docstring warns of
+the mismatch, kept in 3.x for compatibility, fixed in 4.x), so "0 10 * * 6"
+handed to it as is runs on Sundays. `apscheduler_fields` rewrites the
+day-of-week field with day names, which both agree on.
+
+One difference stays: when both day-of-month and day-of-week are restricted,
+cron runs on either, APScheduler only on days matching both."""
 
 from __future__ import annotations
 

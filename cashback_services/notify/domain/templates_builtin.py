@@ -6,8 +6,9 @@ for en) with a shop name of up to 13 characters and an amount under a million to
 segment counts are kept in tests/notify/test_texts.py. Money and dates are values
 (see rendering.py): `{{ amount }}` prints «۱۲۵٬۰۰۰ تومان», `{{ available_at }}`
 prints «۲۴ آذر ۱۴۰۵» for Persian and the Gregorian date for Arabic and English;
-the Persian SMS print the day and month alone («۲۴ آذر», `|day_month`), the
-longest month name (اردیبهشت) included, to stay in one segment."""
+the Persian SMS and the Arabic expiry warning print the day and month alone
+(«۲۴ آذر», `|day_month`), the longest month names (اردیبهشت, ديسمبر) included,
+to stay in one segment."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ BUILTIN: dict[tuple[str, str], tuple[str, str, str]] = {
         "استخدمه في طلبك القادم.",
     ),
     ("expiry_warning", "ar"): (
-        _SHOP + "ينتهي {{ amount }} من رصيدك في {{ expires_at }}، استخدمه قبلها",
+        _SHOP + "ينتهي {{ amount }} من رصيدك في {{ expires_at|day_month }}، استخدمه قبلها",
         "رصيدك ينتهي قريباً",
         "ينتهي {{ amount }} من رصيدك{% if shop %} في {{ shop }}{% endif %} في {{ expires_at }} "
         "(بعد {{ days_left }} يوم). استخدمه قبل ذلك.",
