@@ -4,6 +4,8 @@ was queued stops it at send time."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -87,3 +89,23 @@ async def test_a_number_that_opted_out_after_its_message_was_queued_gets_nothing
     await db.dispose()
     assert provider.to == ["+966502222222"]
     assert statuses == {"dl_queued": "SUPPRESSED", "dl_other": "SENT"}
+
+
+async def test_cashbackctl_requeue_puts_a_time_range_of_dead_deliveries_back(pg_url):
+    from typer.testing import CliRunner
+
+    from cashbackctl.main import app
+    from tests.support.keys import TEST_KEYS
+
+    async with notify_stack(pg_url) as s:
+        day = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+        async with s.notify.db.write() as conn:
+            await conn.execute(insert(t.deliveries), [_row("in", "DEAD", day), _row("out", "DEAD", day.replace(day=9))])
+        env = {"NOTIFY_ADDR": s.notify.target, "CASHBACK_OPS_KEY": TEST_KEYS["ops"]}
+        result = await asyncio.to_thread(CliRunner().invoke, app, [
+            "--merchant", "m1", "--json", "requeue", "--since", "2026-11-03", "--until", "2026-11-04T00:00+03:30"],
+            env=env)
+        bad = await asyncio.to_thread(CliRunner().invoke, app, ["requeue", "--since", "yesterday"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"requeued": "1", "delivery_ids": ["dl_in"]}
+    assert bad.exit_code == 2 and "--since" in bad.output

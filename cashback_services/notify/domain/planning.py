@@ -94,9 +94,9 @@ def plan(message: Message, contact: Contact | None, policy: Policy, templates: M
     for target in targets(contact, opted_out, channels):
         footer = IRAN_OPT_OUT if (target.channel == "sms" and message.kind in PROMOTIONAL
                                   and calling_code(target.to) == "98") else ""
-        custom = templates.get(target.channel)
+        body, subject = templates.get(target.channel) or (None, None)
         try:
-            rendered = render(target.channel, ctx, *(custom or (None, None)), footer=footer)
+            rendered = render(target.channel, ctx, body, subject, footer=footer)
         except InvalidArgument:
             # A stored template was test-rendered by SetTemplate; if real values still break it
             # (e.g. a longer amount past 2 segments), the built-in text goes out rather than nothing.

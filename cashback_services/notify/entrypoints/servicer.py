@@ -25,15 +25,17 @@ _STATUS_PB = {s: getattr(N, f"DELIVERY_STATUS_{s}") for s in
 
 
 def _kind(value: int, field: str) -> str:
-    if value not in _KIND:
+    kind = _KIND.get(N.MessageKind.ValueType(value))
+    if kind is None:
         raise InvalidArgument(f"{field} must be a known message kind", field=field)
-    return _KIND[value]
+    return kind
 
 
 def _channel(value: int, field: str) -> str:
-    if value not in _CHANNEL:
+    channel = _CHANNEL.get(N.Channel.ValueType(value))
+    if channel is None:
         raise InvalidArgument(f"{field} must be SMS or EMAIL", field=field)
-    return _CHANNEL[value]
+    return channel
 
 
 def contact_pb(c: Contact) -> N.Contact:
@@ -58,7 +60,7 @@ def reminder_pb(r: dict[str, Any]) -> N.ReminderCampaign:
     if r["active"]:
         nxt = cron_trigger(r["cron"], r["timezone"]).get_next_fire_time(None, datetime.now(ZoneInfo(r["timezone"])))
         if nxt is not None:
-            out.next_run_at.CopyFrom(ts_to_pb(nxt))
+            out.next_run_at.FromDatetime(nxt)
             local = nxt.astimezone(ZoneInfo(r["timezone"]))
             out.next_run_local = f"{local.isoformat()} {local.strftime('%A')}"
     return out
