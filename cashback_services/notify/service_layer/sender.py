@@ -16,12 +16,10 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import CompiledStatement, Database
 from cashback_kit.pb import ts_from_pb, utcnow
@@ -44,9 +42,6 @@ LEASE = timedelta(seconds=60)
 # their lease, meanwhile). Each write is a round trip and a statement for the database to plan
 # and commit, so batches of a few outcomes cost nearly as much as batches of dozens.
 GATHER = 0.005
-
-Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
-
 
 class Sender:
     """Claims due deliveries under a lease, sends them, and records the outcome.
@@ -249,17 +244,12 @@ class Sender:
         if held is not None and not stopped:
             await held.fetch(self.driver_finish, finish_arrays(records))
         else:
-            await self._record_in_transaction(held.statement if held and not stopped else self.db.write,
-                                              records, stopped, now)
+            async with self.db.write() as conn:
+                await conn.execute(FINISH, finish_arrays(records))
+                await record_stops(conn, stopped, now)
         counts = Counter((row["kind"], row["channel"], values["status"]) for row, values in finished)
         for labels, n in counts.items():
             DELIVERIES.labels(*labels).inc(n)
         for row, values in finished:
             log.info("delivery finished", extra={"delivery_id": row["delivery_id"], "status": values["status"],
                                                  "attempts": row["attempts"]})
-
-    async def _record_in_transaction(self, tx: Transaction, records: list[dict[str, Any]], stopped: dict[str, str],
-                                     now: datetime) -> None:
-        async with tx() as conn:
-            await conn.execute(FINISH, finish_arrays(records))
-            await record_stops(conn, stopped, now)
