@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, false
 
-# Timestamps are timezone-aware (timestamptz), read back as aware UTC datetimes.
-UtcDateTime = DateTime(timezone=True)
+# Timestamps are timezone-aware (timestamptz), read back as aware datetimes.
+TimestampTZ = DateTime(timezone=True)
 
 metadata = MetaData()
 
@@ -24,14 +24,14 @@ contacts = Table(
     Column("email", String(320), nullable=False, default=""),
     Column("locale", String(35), nullable=False), Column("timezone", String(64), nullable=False),
     Column("sms_opt_in", Boolean, nullable=False), Column("email_opt_in", Boolean, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", TimestampTZ, nullable=False),
 )
 templates = Table(
     "notify_templates", metadata,
     _id("merchant_id", primary_key=True), Column("kind", String(20), primary_key=True),
     Column("channel", String(8), primary_key=True), Column("locale", String(35), primary_key=True),
     Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", TimestampTZ, nullable=False),
 )
 policies = Table(
     "notify_policies", metadata,
@@ -50,7 +50,7 @@ policies = Table(
 optouts = Table(
     "notify_optouts", metadata,
     Column("phone_e164", String(20), primary_key=True), _id("merchant_id", nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_at", TimestampTZ, nullable=False),
 )
 reminders = Table(
     "notify_reminders", metadata,
@@ -59,24 +59,24 @@ reminders = Table(
     Column("timezone", String(64), nullable=False), Column("min_currency", String(3), nullable=False),
     Column("min_amount", BigInteger, nullable=False), Column("inactive_days", Integer, nullable=False),
     Column("channels", String(40), nullable=False), Column("active", Boolean, nullable=False),
-    Column("fingerprint", String(64), nullable=False), Column("created_at", UtcDateTime, nullable=False),
+    Column("fingerprint", String(64), nullable=False), Column("created_at", TimestampTZ, nullable=False),
 )
 runs = Table(
     "notify_runs", metadata,
     Column("run_id", String(64), primary_key=True), Column("campaign_id", String(64), nullable=False),
     _id("merchant_id", nullable=False), Column("local_date", String(10), nullable=False),
     Column("customers_matched", Integer, nullable=False), Column("deliveries_created", Integer, nullable=False),
-    Column("started_at", UtcDateTime, nullable=False),
+    Column("started_at", TimestampTZ, nullable=False),
 )
 cursor = Table(
     "notify_cursor", metadata,
     Column("name", String(32), primary_key=True), Column("position", BigInteger, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_at", TimestampTZ, nullable=False),
 )
 inbox = Table(
     "notify_inbox", metadata,
     Column("event_id", String(64), primary_key=True), Column("position", BigInteger, nullable=False),
-    Column("received_at", UtcDateTime, nullable=False),
+    Column("received_at", TimestampTZ, nullable=False),
 )
 deliveries = Table(
     "notify_deliveries", metadata,
@@ -89,13 +89,13 @@ deliveries = Table(
     Column("status", String(12), nullable=False), Column("to_addr", String(320), nullable=False),
     Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
     Column("encoding", String(8), nullable=False), Column("segments", Integer, nullable=False),
-    Column("attempts", Integer, nullable=False), Column("scheduled_for", UtcDateTime, nullable=False),
-    Column("next_attempt_at", UtcDateTime, nullable=False), Column("lease_until", UtcDateTime),
-    Column("sent_at", UtcDateTime), Column("provider_message_id", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False), Column("scheduled_for", TimestampTZ, nullable=False),
+    Column("next_attempt_at", TimestampTZ, nullable=False), Column("lease_until", TimestampTZ),
+    Column("sent_at", TimestampTZ), Column("provider_message_id", String(64), nullable=False),
     Column("error", Text, nullable=False),
     # Expiry warnings: the credit warned about, re-checked at send time.
-    Column("check_currency", String(3)), Column("check_expires_at", UtcDateTime),
-    Column("created_at", UtcDateTime, nullable=False),
+    Column("check_currency", String(3)), Column("check_expires_at", TimestampTZ),
+    Column("created_at", TimestampTZ, nullable=False),
 )
 # What senders claim (migration 0003): due SCHEDULED rows and expired leases, each scanned in
 # index order so a claim stops after LIMIT rows instead of sorting the backlog. Partial, so
@@ -115,9 +115,9 @@ credits = Table(
     _id("customer_id", nullable=False), Column("kind", String(20), nullable=False),
     Column("grp", String(200), nullable=False),  # order:<id> or event:<id>
     Column("lot_id", String(64), nullable=False), Column("currency", String(3), nullable=False),
-    Column("amount_minor", BigInteger, nullable=False), Column("available_at", UtcDateTime),
-    Column("expires_at", UtcDateTime), Column("occurred_at", UtcDateTime),
-    Column("received_at", UtcDateTime, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False), Column("available_at", TimestampTZ),
+    Column("expires_at", TimestampTZ), Column("occurred_at", TimestampTZ),
+    Column("received_at", TimestampTZ, nullable=False),
 )
 Index("ix_notify_credits_group", credits.c.merchant_id, credits.c.customer_id, credits.c.grp, credits.c.kind)
 Index("ix_notify_credits_lot", credits.c.lot_id)
@@ -126,5 +126,5 @@ Index("ix_notify_credits_lot", credits.c.lot_id)
 warned = Table(
     "notify_expiry_warned", metadata,
     _id("merchant_id", primary_key=True), Column("lot_key", String(200), primary_key=True),
-    Column("days", Integer, primary_key=True), Column("warned_at", UtcDateTime, nullable=False),
+    Column("days", Integer, primary_key=True), Column("warned_at", TimestampTZ, nullable=False),
 )
