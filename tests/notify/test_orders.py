@@ -1,6 +1,7 @@
-"""One message per order: all of an order's credit in one "credited" message, one
-"now available" when it becomes spendable later, none when it was spendable at
-once; a late part of the order joins the message while it still waits."""
+"""Few messages: all of an order's credit in one "credited" message, one "now
+available" when it becomes spendable later, none when it was spendable at once;
+a late part of the order joins the message while it still waits; at most one
+expiry warning a day per customer, each warning tier once."""
 
 from __future__ import annotations
 
@@ -72,3 +73,49 @@ async def test_a_part_arriving_after_the_message_went_out_does_not_change_or_res
     rows = await _deliveries(db)
     await db.dispose()
     assert len(rows) == 1 and "۱۰۰٬۰۰۰ تومان" in rows[0]["body"] and rows[0]["status"] == "SENT"
+
+
+class Expiring:
+    """The wallet's ListExpiringCredits answering what the test sets (the scan is what is tested)."""
+
+    def __init__(self) -> None:
+        self.credits: list = []
+
+    def expiring(self, merchant_id, after, before):
+        async def page():
+            for c in self.credits:
+                yield c
+
+        return page()
+
+
+def _expiring(lots: list[str], expires: datetime, minor: int = 50_000):
+    from cashback.common.v1 import common_pb2
+    from cashback.wallet.v1 import wallet_pb2
+
+    c = wallet_pb2.ExpiringCredit(customer_id="c1", lot_ids=lots,
+                                  amount=common_pb2.Money(currency_code="IRR", amount_minor=minor))
+    c.earliest_expiry.FromDatetime(expires)
+    return c
+
+
+async def test_a_customer_gets_at_most_one_expiry_warning_a_day_and_each_tier_once(pg_url):
+    from cashback_services.notify.service_layer.flows import expiry_scan
+
+    db = await _db(pg_url)
+    morning = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)  # 08:30 in Tehran
+    expires = morning + timedelta(days=5)
+    wallet = Expiring()
+    wallet.credits = [_expiring(["lot-a"], expires)]
+    first = await expiry_scan(db, wallet, morning)  # type: ignore[arg-type]
+    async with db.write() as conn:
+        await conn.execute(t.deliveries.update().values(status="SENT"))
+    again = await expiry_scan(db, wallet, morning + timedelta(hours=4))  # type: ignore[arg-type]
+    wallet.credits = [_expiring(["lot-a", "lot-b"], expires, 80_000)]  # more credit joins the same day
+    same_day = await expiry_scan(db, wallet, morning + timedelta(hours=6))  # type: ignore[arg-type]
+    last_day = await expiry_scan(db, wallet, expires - timedelta(hours=12))  # type: ignore[arg-type]
+    rows = await _deliveries(db)
+    await db.dispose()
+    assert (first, again, same_day, last_day) == (1, 0, 0, 1)
+    assert [r["dedupe_key"] for r in rows] == ["expiry:2026-12-01:expiry_warning:sms:c1",
+                                               "expiry:2026-12-05:expiry_warning:sms:c1"]

@@ -120,12 +120,14 @@ async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime) -> int
 
 async def _warn(conn: AsyncConnection, merchant: str, customer: str, lots: str, tier: int, amount: Money,
                 expires: datetime, now: datetime) -> int:
+    contact = await load_contact(conn, merchant, customer)
+    if contact is None:
+        return 0  # nobody to warn (yet): a contact added later still gets this tier's warning
     fresh = (await conn.execute(insert_ignore(t.warned, {
         "merchant_id": merchant, "lot_key": f"{customer}:{lots}", "days": tier, "warned_at": now}))).rowcount
     if not fresh:
         return 0  # this credit had this tier's warning already
-    contact = await load_contact(conn, merchant, customer)
-    day = local_day(now, contact.timezone if contact else "UTC").isoformat()
+    day = local_day(now, contact.timezone).isoformat()
     context = for_customer(kind="expiry_warning", amount=amount, expires_at=expires, customer_id=customer,
                            merchant_id=merchant)
     # One a day per customer: the key is the local day; what expires is re-read at send time.
