@@ -6,7 +6,7 @@ Kavenegar's REST documentation (https://kavenegar.com/rest.html):
 
 Every answer is {"return": {"status", "message"}, "entries": [...]}, with the
 HTTP status equal to return.status. A send's entry carries messageid, message,
-status (1 queued, 5 sent to the carrier), statustext, sender, receptor, date
+status (1 queued), statustext, sender, receptor, date
 and cost. A localid already seen sends nothing and answers the first message
 again. statuslocalmessageid answers the message's status, or status 100 for a
 localid it never received.
@@ -73,7 +73,7 @@ class FakeKavenegar(LocalServer):
             return self.answer(413)
         entry = self._by_localid.get(localid) if localid else None
         if entry is None:
-            entry = {"messageid": next(self._ids), "message": message, "status": 5, "statustext": "ارسال به مخابرات",
+            entry = {"messageid": next(self._ids), "message": message, "status": 1, "statustext": "در صف ارسال",
                      "sender": form.get("sender", SENDER), "receptor": receptor, "date": int(time.time()),
                      "cost": 120}
             if localid:
