@@ -13,8 +13,8 @@ from cashback_kit.interceptors import classify
 from tests.support.servers import migrations_of
 
 
-async def test_each_service_migrates_its_own_schema_and_a_second_run_is_a_no_op(db_url):
-    db = Database(db_url)
+async def test_each_service_migrates_its_own_schema_and_a_second_run_is_a_no_op(pg_url):
+    db = Database(pg_url)
     try:
         for service in ("rules", "wallet", "notify"):
             await db.migrate(migrations_of(service), f"{service}_alembic_version")

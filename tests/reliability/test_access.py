@@ -56,12 +56,15 @@ def request_for(desc, merchant: str) -> Message:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+def stack(tmp_path_factory: pytest.TempPathFactory, pg_cluster) -> Iterator[dict[str, ServiceProcess]]:
     root: Path = tmp_path_factory.mktemp("access")
     env = process_env(root, WALLET_SWEEP_INTERVAL_SECONDS="0", CASHBACK_LOG_LEVEL="WARNING")
     procs = {"rules": start_process("rules", env)}
     procs["wallet"] = start_process("wallet", {**env, "RULES_TARGET": procs["rules"].target})
-    procs["notify"] = start_process("notify", {**env, "WALLET_TARGET": procs["wallet"].target})
+    # Notify is PostgreSQL only (issue 14): until the others follow, it alone gets the cluster.
+    notify_db = pg_cluster.url(pg_cluster.create_database())
+    procs["notify"] = start_process("notify", {**env, "WALLET_TARGET": procs["wallet"].target,
+                                               "NOTIFY_DATABASE_URL": notify_db})
     yield procs
     for p in procs.values():
         p.terminate()
