@@ -116,6 +116,7 @@ class Contact(_message.Message):
     merchant_id: _builtins.str
     customer_id: _builtins.str
     phone_e164: _builtins.str
+    """Given any usual way to UpsertContact (see there); always E.164 when read."""
     email: _builtins.str
     locale: _builtins.str
     """BCP 47, e.g. "fa-IR", "ar-SA", "en"."""
