@@ -14,7 +14,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from cashback_services.notify.providers.base import OutboundSms, Outcome, SendResult
+from cashback_services.notify.domain.outcomes import OutboundSms, Outcome, SendResult
 
 TWILIO_API = "https://api.twilio.com"
 STOP_CODE = 21610  # the recipient replied STOP

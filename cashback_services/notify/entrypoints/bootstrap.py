@@ -10,12 +10,14 @@ from cashback.notify.v1 import notify_pb2_grpc
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.server import ServiceParts
-from cashback_services.notify.deliveries import Sender
-from cashback_services.notify.providers import build_providers
-from cashback_services.notify.runtime import Leader, follow, send_forever
-from cashback_services.notify.service import NotifyService
-from cashback_services.notify.servicer import NotifyServicer
-from cashback_services.notify.wallet_client import WalletGateway
+from cashback_services.notify.adapters.providers import build_providers
+from cashback_services.notify.adapters.wallet_client import WalletGateway
+from cashback_services.notify.config import NotifySettings
+from cashback_services.notify.domain.delivery_state import RetryPolicy
+from cashback_services.notify.entrypoints.runtime import Leader, follow, send_forever
+from cashback_services.notify.entrypoints.servicer import NotifyServicer
+from cashback_services.notify.service_layer.sender import Sender
+from cashback_services.notify.service_layer.service import NotifyService
 
 SERVICE_NAME = "cashback.notify.v1.NotifyService"
 SEND_CONCURRENCY_ENV = "NOTIFY_SEND_CONCURRENCY"
@@ -29,16 +31,17 @@ def send_concurrency(settings: Settings) -> int:
     return int(raw)
 
 
-async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
+async def bootstrap(settings: Settings, db: Database, ns: NotifySettings | None = None) -> ServiceParts:
+    ns = ns or NotifySettings()
     wallet = WalletGateway(settings)
-    router, email = build_providers(settings)
+    router, email = build_providers(settings, ns)
     service = NotifyService(db, wallet)
     sender = Sender(db, router, email, wallet, lease=timedelta(seconds=settings.notify_lease_seconds),
-                    concurrency=send_concurrency(settings))
-    leader = Leader(service, settings.database_url)
+                    concurrency=send_concurrency(settings), retry=RetryPolicy(budget=ns.retry_budget))
+    leader = Leader(service, settings.database_url, misfire_grace=ns.misfire_grace)
 
     async def follower() -> None:
-        await follow(db, wallet)
+        await follow(db, wallet, gather=ns.order_gather)
 
     async def senders() -> None:
         await send_forever(sender)

@@ -11,9 +11,9 @@ from cashback.notify.v1 import notify_pb2_grpc
 
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money
-from cashback_kit.pb import money_from_pb, require_id, ts_to_pb
-from cashback_services.notify.domain import Contact, Policy
-from cashback_services.notify.service import NotifyService, cron_trigger
+from cashback_kit.pb import money_from_pb, require_id, ts_from_pb, ts_to_pb
+from cashback_services.notify.domain.model import Contact, Policy
+from cashback_services.notify.service_layer.service import NotifyService, cron_trigger
 
 _KIND = {N.MESSAGE_KIND_CREDITED: "credited", N.MESSAGE_KIND_AVAILABLE: "available",
          N.MESSAGE_KIND_REMINDER: "reminder", N.MESSAGE_KIND_EXPIRY_WARNING: "expiry_warning"}
@@ -25,15 +25,17 @@ _STATUS_PB = {s: getattr(N, f"DELIVERY_STATUS_{s}") for s in
 
 
 def _kind(value: int, field: str) -> str:
-    if value not in _KIND:
+    kind = _KIND.get(N.MessageKind.ValueType(value))
+    if kind is None:
         raise InvalidArgument(f"{field} must be a known message kind", field=field)
-    return _KIND[value]
+    return kind
 
 
 def _channel(value: int, field: str) -> str:
-    if value not in _CHANNEL:
+    channel = _CHANNEL.get(N.Channel.ValueType(value))
+    if channel is None:
         raise InvalidArgument(f"{field} must be SMS or EMAIL", field=field)
-    return _CHANNEL[value]
+    return channel
 
 
 def contact_pb(c: Contact) -> N.Contact:
@@ -44,7 +46,9 @@ def contact_pb(c: Contact) -> N.Contact:
 def policy_pb(p: Policy) -> N.NotifyPolicy:
     return N.NotifyPolicy(merchant_id=p.merchant_id, expiry_warning_days=list(p.expiry_warning_days),
                           quiet_hours_start=p.quiet_hours_start, quiet_hours_end=p.quiet_hours_end,
-                          notify_on_credit=p.notify_on_credit, notify_on_available=p.notify_on_available)
+                          notify_on_credit=p.notify_on_credit, notify_on_available=p.notify_on_available,
+                          shop_name=p.shop_name, default_region=p.default_region, hijri_dates=p.hijri_dates,
+                          latin_digits=p.latin_digits)
 
 
 def reminder_pb(r: dict[str, Any]) -> N.ReminderCampaign:
@@ -56,7 +60,9 @@ def reminder_pb(r: dict[str, Any]) -> N.ReminderCampaign:
     if r["active"]:
         nxt = cron_trigger(r["cron"], r["timezone"]).get_next_fire_time(None, datetime.now(ZoneInfo(r["timezone"])))
         if nxt is not None:
-            out.next_run_at.CopyFrom(ts_to_pb(nxt))
+            out.next_run_at.FromDatetime(nxt)
+            local = nxt.astimezone(ZoneInfo(r["timezone"]))
+            out.next_run_local = f"{local.isoformat()} {local.strftime('%A')}"
     return out
 
 
@@ -77,7 +83,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         c = request.contact
         require_id(c.merchant_id, "contact.merchant_id")
         require_id(c.customer_id, "contact.customer_id")
-        saved = await self.s.upsert_contact(Contact(c.merchant_id, c.customer_id, c.phone_e164.strip(), c.email,
+        saved = await self.s.upsert_contact(Contact(c.merchant_id, c.customer_id, c.phone_e164, c.email,
                                                     c.locale, c.timezone, c.sms_opt_in, c.email_opt_in))
         return N.UpsertContactResponse(contact=contact_pb(saved))
 
@@ -108,7 +114,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         p = request.policy
         require_id(p.merchant_id, "policy.merchant_id")
         saved = await self.s.set_policy(Policy(p.merchant_id, tuple(p.expiry_warning_days), p.quiet_hours_start,
-                                               p.quiet_hours_end, p.notify_on_credit, p.notify_on_available))
+                                               p.quiet_hours_end, p.notify_on_credit, p.notify_on_available,
+                                               p.shop_name, p.default_region, p.hijri_dates, p.latin_digits))
         return N.SetNotifyPolicyResponse(policy=policy_pb(saved))
 
     async def GetNotifyPolicy(self, request: N.GetNotifyPolicyRequest, context: Any) -> N.GetNotifyPolicyResponse:
@@ -157,3 +164,11 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         rows, token = await self.s.list_deliveries(request.merchant_id, request.customer_id, request.page_size,
                                                    request.page_token)
         return N.ListDeliveriesResponse(deliveries=[delivery_pb(d) for d in rows], next_page_token=token)
+
+    async def RequeueDeliveries(self, request: N.RequeueDeliveriesRequest,
+                                context: Any) -> N.RequeueDeliveriesResponse:
+        require_id(request.merchant_id, "merchant_id")
+        after = ts_from_pb(request.created_after, "created_after") if request.HasField("created_after") else None
+        before = ts_from_pb(request.created_before, "created_before") if request.HasField("created_before") else None
+        ids = await self.s.requeue(request.merchant_id, list(request.delivery_ids), after, before)
+        return N.RequeueDeliveriesResponse(requeued=len(ids), delivery_ids=ids)

@@ -12,25 +12,45 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from cashback_kit.db import Database
 from cashback_kit.errors import AlreadyExists, InvalidArgument, NotFound, Violations
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
-from cashback_services.notify import tables as t
-from cashback_services.notify.domain import CHANNELS, KINDS, Contact, Policy, normalise_contact, parse_hhmm, zone_ok
-from cashback_services.notify.flows import run_reminder
-from cashback_services.notify.rendering import MessageContext, Rendered, render, sample_context, validate_template
-from cashback_services.notify.store import insert_ignore, load_contact, load_policy, load_template, upsert
-from cashback_services.notify.wallet_client import WalletGateway
+from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.store import insert_ignore, load_contact, load_policy, load_template, upsert
+from cashback_services.notify.adapters.wallet_client import WalletGateway
+from cashback_services.notify.domain.model import (
+    CHANNELS,
+    KINDS,
+    Contact,
+    Policy,
+    normalise_contact,
+    parse_hhmm,
+    zone_ok,
+)
+from cashback_services.notify.domain.rendering import (
+    MessageContext,
+    Rendered,
+    render,
+    sample_context,
+    validate_template,
+)
+from cashback_services.notify.domain.schedule import CronError, apscheduler_fields
+from cashback_services.notify.service_layer.flows import run_reminder
+
+SHOP_NAME_MAX = 40
+REQUEUE_MAX_IDS = 1000
 
 
 def cron_trigger(cron: str, zone: str) -> CronTrigger:
+    """The trigger for a standard cron expression (6 = Saturday, 0 and 7 = Sunday) in `zone`."""
     try:
-        return CronTrigger.from_crontab(cron, timezone=zone)
-    except (ValueError, KeyError) as exc:
+        return CronTrigger(**apscheduler_fields(cron), timezone=zone)
+    except (CronError, ValueError, KeyError) as exc:
         raise InvalidArgument(f"cron {cron!r} is not a 5-field cron expression: {exc}",
                               field="campaign.cron") from exc
 
@@ -55,9 +75,11 @@ class NotifyService:
     # -- contacts, templates, policies ---------------------------------------------------
 
     async def upsert_contact(self, contact: Contact) -> Contact:
-        c = normalise_contact(contact)
+        async with self.db.read() as conn:
+            region = (await load_policy(conn, contact.merchant_id)).default_region
+        c = normalise_contact(contact, region)
         async with self.db.write() as conn:
-            await conn.execute(upsert(conn, t.contacts, {**asdict(c), "updated_at": self.clock()},
+            await conn.execute(upsert(t.contacts, {**asdict(c), "updated_at": self.clock()},
                                       ["merchant_id", "customer_id"]))
         return c
 
@@ -79,7 +101,7 @@ class NotifyService:
         v.raise_if_any("invalid template")
         validate_template(kind, channel, locale, body, subject)
         async with self.db.write() as conn:
-            await conn.execute(upsert(conn, t.templates, {
+            await conn.execute(upsert(t.templates, {
                 "merchant_id": merchant_id, "kind": kind, "channel": channel, "locale": locale, "subject": subject,
                 "body": body, "updated_at": self.clock()}, ["merchant_id", "kind", "channel", "locale"]))
 
@@ -94,7 +116,9 @@ class NotifyService:
                 if contact is not None:
                     locale, zone = contact.locale, contact.timezone
             stored = None if body else await load_template(conn, merchant_id, kind, channel, locale or "en")
-        ctx: MessageContext = sample_context(kind, locale or "en", amount, zone)
+            policy = await load_policy(conn, merchant_id)
+        ctx: MessageContext = sample_context(kind, locale or "en", amount, zone, policy.shop_name,
+                                             policy.latin_digits, policy.hijri_dates)
         if body:
             return render(channel, ctx, body=body, subject="")
         return render(channel, ctx, *(stored or (None, None)))
@@ -107,14 +131,20 @@ class NotifyService:
         parse_hhmm(p.quiet_hours_end, "policy.quiet_hours_end", v)
         v.check(bool(p.quiet_hours_start) == bool(p.quiet_hours_end), "policy.quiet_hours_end",
                 "give both ends of the quiet hours, or neither")
+        v.check(len(p.shop_name.strip()) <= SHOP_NAME_MAX, "policy.shop_name",
+                f"at most {SHOP_NAME_MAX} characters (13 keep Persian and Arabic SMS in one segment)")
+        v.check(not p.default_region or (len(p.default_region) == 2 and p.default_region.isalpha()
+                                         and p.default_region.upper() in phonenumbers.SUPPORTED_REGIONS),
+                "policy.default_region", "an ISO 3166 country code such as IR or SA")
         v.raise_if_any("invalid policy")
         days = tuple(sorted(set(p.expiry_warning_days), reverse=True))
         async with self.db.write() as conn:
-            await conn.execute(upsert(conn, t.policies, {
+            await conn.execute(upsert(t.policies, {
                 "merchant_id": p.merchant_id, "expiry_warning_days": ",".join(map(str, days)),
                 "quiet_hours_start": p.quiet_hours_start, "quiet_hours_end": p.quiet_hours_end,
-                "notify_on_credit": p.notify_on_credit, "notify_on_available": p.notify_on_available},
-                ["merchant_id"]))
+                "notify_on_credit": p.notify_on_credit, "notify_on_available": p.notify_on_available,
+                "shop_name": p.shop_name.strip(), "default_region": p.default_region.upper(),
+                "hijri_dates": p.hijri_dates, "latin_digits": p.latin_digits}, ["merchant_id"]))
             return await load_policy(conn, p.merchant_id)
 
     async def get_policy(self, merchant_id: str) -> Policy:
@@ -139,7 +169,7 @@ class NotifyService:
         row = {**fields, "campaign_id": campaign_id, "fingerprint": fingerprint, "created_at": self.clock()}
         async with self.db.write() as conn:
             # Insert-if-absent, then read back: concurrent creates with one id all see the same row.
-            await conn.execute(insert_ignore(conn, t.reminders, row))
+            await conn.execute(insert_ignore(t.reminders, row))
             stored = (await conn.execute(select(t.reminders).where(t.reminders.c.campaign_id == campaign_id))
                       ).mappings().one()
         if stored["fingerprint"] != fingerprint or stored["merchant_id"] != c["merchant_id"]:
@@ -192,3 +222,32 @@ class NotifyService:
         more = len(rows) > size
         rows = rows[:size]
         return rows, page_token(rows[-1]["id"]) if more else ""
+
+    async def requeue(self, merchant_id: str, delivery_ids: list[str], created_after: datetime | None,
+                      created_before: datetime | None) -> list[str]:
+        """Put the merchant's DEAD or FAILED deliveries back, due now with a fresh retry
+        budget: by ids, or created in [created_after, created_before)."""
+        v = Violations()
+        by_range = created_after is not None or created_before is not None
+        v.check(bool(delivery_ids) != by_range, "delivery_ids",
+                "give delivery ids or a time range (created_after, created_before), not both")
+        v.check(len(delivery_ids) <= REQUEUE_MAX_IDS, "delivery_ids", f"at most {REQUEUE_MAX_IDS} ids at a time")
+        if by_range:
+            v.check(created_after is not None and created_before is not None, "created_before",
+                    "a time range needs both created_after and created_before")
+            v.check(created_after is None or created_before is None or created_after < created_before,
+                    "created_before", "must be after created_after")
+        v.raise_if_any("invalid requeue")
+        D = t.deliveries
+        now = self.clock()
+        stmt = update(D).where(D.c.merchant_id == merchant_id, D.c.status.in_(("DEAD", "FAILED")))
+        if delivery_ids:
+            stmt = stmt.where(D.c.delivery_id.in_(delivery_ids))
+        else:
+            stmt = stmt.where(D.c.created_at >= created_after, D.c.created_at < created_before)
+        # The retry budget counts from scheduled_for, so a requeued delivery gets a whole one again.
+        stmt = stmt.values(status="SCHEDULED", attempts=0, scheduled_for=now, next_attempt_at=now,
+                           lease_until=None, error=func.concat("requeued; was: ", D.c.error))
+        async with self.db.write() as conn:
+            rows = await conn.execute(stmt.returning(D.c.delivery_id))
+            return [r[0] for r in rows]

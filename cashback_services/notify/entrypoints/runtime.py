@@ -1,10 +1,13 @@
 """The background loops of a notify process: the stream follower, the senders,
 and (in the one leader) the APScheduler jobs.
 
-Leadership: APScheduler's FAQ says only one scheduler may use a job store, so on
-PostgreSQL the scheduler runs only in the process holding a session-level
+Leadership: APScheduler's FAQ says only one scheduler may use a job store, so
+the scheduler runs only in the process holding a session-level PostgreSQL
 advisory lock on a dedicated connection; the others retry every few seconds and
-take over when the leader's connection dies. SQLite means one process: leader."""
+take over when the leader's connection dies. A job due while no process led (a
+leader change, a deploy) still runs once when the new leader starts, if that is
+within the misfire grace (NOTIFY_MISFIRE_GRACE_SECONDS, default 1 hour):
+APScheduler's own default grace is 1 second."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -23,10 +26,11 @@ from sqlalchemy.engine import make_url
 
 from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
-from cashback_services.notify.deliveries import Sender
-from cashback_services.notify.flows import expiry_scan, ingest, read_cursor
-from cashback_services.notify.service import NotifyService, cron_trigger
-from cashback_services.notify.wallet_client import WalletGateway
+from cashback_services.notify.adapters.wallet_client import WalletGateway
+from cashback_services.notify.adapters.wallet_events import credit_event
+from cashback_services.notify.service_layer.flows import ORDER_GATHER, expiry_scan, ingest, read_cursor
+from cashback_services.notify.service_layer.sender import Sender
+from cashback_services.notify.service_layer.service import NotifyService, cron_trigger
 
 log = logging.getLogger("cashback.notify.runtime")
 LEADER_LOCK = 0x6E6F74696679  # "notify"
@@ -34,13 +38,14 @@ LEADER_LOCK = 0x6E6F74696679  # "notify"
 _ACTIVE: dict[str, Any] = {}
 
 
-async def follow(db: Database, wallet: WalletGateway, clock: Callable[[], datetime] = utcnow) -> None:
+async def follow(db: Database, wallet: WalletGateway, clock: Callable[[], datetime] = utcnow,
+                 gather: timedelta = ORDER_GATHER) -> None:
     """Follow the wallet's events from the stored cursor; reconnect with backoff."""
     delay = 0.5
     while True:
         try:
             async for event in wallet.stream(await read_cursor(db)):
-                await ingest(db, event, clock())
+                await ingest(db, event.event_id, event.cursor, credit_event(event), clock(), gather)
                 delay = 0.5
         except grpc.aio.AioRpcError as exc:
             log.warning("wallet stream interrupted; reconnecting", extra={"code": exc.code().name})
@@ -55,8 +60,7 @@ async def send_forever(sender: Sender, idle: float = 0.5) -> None:
 def jobstore_url(database_url: str) -> str:
     """APScheduler's job store is synchronous: the same database through a sync driver."""
     url = make_url(database_url)
-    driver = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}[url.get_backend_name()]
-    return url.set(drivername=driver).render_as_string(hide_password=False)
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 async def job_expiry_scan() -> None:
@@ -73,17 +77,16 @@ async def job_reminder(merchant_id: str, campaign_id: str) -> None:
 
 
 class Leader:
-    def __init__(self, service: NotifyService, database_url: str, scan_minutes: float = 60) -> None:
+    def __init__(self, service: NotifyService, database_url: str, scan_minutes: float = 60,
+                 misfire_grace: timedelta = timedelta(hours=1)) -> None:
         self.service, self.database_url, self.scan_minutes = service, database_url, scan_minutes
+        self.grace = int(misfire_grace.total_seconds())
         self.is_leader = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
 
     async def run(self) -> None:
         _ACTIVE["service"] = self.service
         db = self.service.db
-        if not db.is_postgres:
-            await self._lead()
-            return
         while True:
             try:
                 async with db.engine.connect() as conn:
@@ -107,13 +110,15 @@ class Leader:
             await asyncio.sleep(2)
 
     async def _lead(self) -> None:
+        # Coalesced: however many runs were missed within the grace, one runs.
         self.scheduler = AsyncIOScheduler(jobstores={"default": SQLAlchemyJobStore(
-            url=jobstore_url(self.database_url), tablename="notify_apscheduler_jobs")}, timezone="UTC")
+            url=jobstore_url(self.database_url), tablename="notify_apscheduler_jobs")}, timezone="UTC",
+            job_defaults={"misfire_grace_time": self.grace, "coalesce": True, "max_instances": 1})
         self.scheduler.start()
         self.is_leader.set()
         try:
             self.scheduler.add_job(job_expiry_scan, "interval", minutes=self.scan_minutes, id="expiry-scan",
-                                   replace_existing=True, coalesce=True, max_instances=1)
+                                   replace_existing=True)
             while True:
                 await self.reconcile()
                 await asyncio.sleep(5)
@@ -125,7 +130,7 @@ class Leader:
         assert self.scheduler is not None
         from sqlalchemy import select
 
-        from cashback_services.notify import tables as t
+        from cashback_services.notify.adapters import tables as t
 
         async with self.service.db.read() as conn:
             rows = (await conn.execute(select(t.reminders))).mappings().all()
@@ -136,9 +141,9 @@ class Leader:
         for job_id, r in wanted.items():
             job = self.scheduler.get_job(job_id)
             trigger = cron_trigger(r["cron"], r["timezone"])
-            if job is None or str(job.trigger) != str(trigger):
+            if job is None or str(job.trigger) != str(trigger) or job.misfire_grace_time != self.grace:
                 self.scheduler.add_job(job_reminder, trigger, args=[r["merchant_id"], r["campaign_id"]], id=job_id,
-                                       replace_existing=True, coalesce=True, max_instances=1)
+                                       replace_existing=True)
 
     def _stop(self) -> None:
         self.is_leader.clear()

@@ -3,18 +3,15 @@ to, and retry backoff. No I/O."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
 from cashback_kit.errors import Violations
+from cashback_services.notify.domain.phones import PhoneError, to_e164
 
 KINDS = ("credited", "available", "reminder", "expiry_warning")
 CHANNELS = ("sms", "email")
-MAX_ATTEMPTS = 5
 DEFAULT_WARNING_DAYS = (7, 1)
 
 
@@ -38,6 +35,10 @@ class Policy:
     quiet_hours_end: str = ""
     notify_on_credit: bool = True
     notify_on_available: bool = True
+    shop_name: str = ""  # opens every built-in SMS, so the customer knows who writes
+    default_region: str = ""  # ISO 3166 country for numbers written without one (e.g. IR)
+    hijri_dates: bool = False  # Arabic: the Umm al-Qura date beside the Gregorian one
+    latin_digits: bool = False  # Persian and Arabic: 0-9 instead of native digits
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,16 @@ def zone_ok(name: str) -> bool:
     return True
 
 
-def normalise_contact(c: Contact) -> Contact:
+def normalise_contact(c: Contact, default_region: str = "") -> Contact:
+    """The contact as stored: the phone in E.164 (read in the region of the contact's
+    locale or the merchant's default region), the email trimmed; bad fields refused."""
     v = Violations()
-    phone = c.phone_e164
+    phone = c.phone_e164.strip()
     if phone:
         try:
-            parsed = phonenumbers.parse(phone, None)
-            if not phonenumbers.is_valid_number(parsed):
-                raise phonenumbers.NumberParseException(0, "invalid")
-            phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        except phonenumbers.NumberParseException:
-            v.add("contact.phone_e164", "not a valid phone number in international form (+<country><number>)")
+            phone = to_e164(phone, c.locale, default_region)
+        except PhoneError as exc:
+            v.add("contact.phone_e164", str(exc))
     email = c.email.strip()
     if email and ("@" not in email or " " in email or len(email) > 254 or "." not in email.rsplit("@", 1)[-1]):
         v.add("contact.email", "not a valid email address")
@@ -114,9 +114,3 @@ def targets(contact: Contact, opted_out_numbers: set[str], channels: tuple[str, 
     if "email" in channels and contact.email:
         out.append(Target("email", contact.email, "" if contact.email_opt_in else "the customer opted out of email"))
     return out
-
-
-def backoff_seconds(attempts: int, rng: random.Random | None = None) -> float:
-    """Full-jitter exponential backoff: up to 2^attempts seconds, capped at 10 minutes."""
-    cap = min(600.0, 2.0 ** max(1, attempts))
-    return (rng or random).uniform(cap / 2, cap)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from cashback_services.notify.providers.base import OutboundEmail, OutboundSms, Outcome, SendResult
+from cashback_services.notify.domain.outcomes import OutboundEmail, OutboundSms, Outcome, SendResult
 
 log = logging.getLogger("cashback.notify.sink")
 

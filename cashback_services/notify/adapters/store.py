@@ -1,5 +1,5 @@
 """Reads and small writes notify's service layer shares: contacts, policies,
-templates, opt-outs, and insert-if-absent for either database."""
+templates, opt-outs, and PostgreSQL's insert-if-absent and upsert."""
 
 from __future__ import annotations
 
@@ -7,22 +7,19 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cashback_services.notify import tables as t
-from cashback_services.notify.domain import DEFAULT_WARNING_DAYS, Contact, Policy
-from cashback_services.notify.rendering import language
+from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.domain.model import DEFAULT_WARNING_DAYS, Contact, Policy
+from cashback_services.notify.domain.rendering import language
 
 
-def insert_ignore(conn: AsyncConnection, table: Any, values: dict[str, Any]) -> Any:
-    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return ins(table).values(values).on_conflict_do_nothing()
+def insert_ignore(table: Any, values: dict[str, Any]) -> Any:
+    return pg_insert(table).values(values).on_conflict_do_nothing()
 
 
-def upsert(conn: AsyncConnection, table: Any, values: dict[str, Any], keys: list[str]) -> Any:
-    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = ins(table).values(values)
+def upsert(table: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    stmt = pg_insert(table).values(values)
     return stmt.on_conflict_do_update(index_elements=keys,
                                       set_={k: stmt.excluded[k] for k in values if k not in keys})
 
@@ -42,7 +39,8 @@ async def load_policy(conn: AsyncConnection, merchant_id: str) -> Policy:
         return Policy(merchant_id)
     days = tuple(int(d) for d in row["expiry_warning_days"].split(",") if d) or DEFAULT_WARNING_DAYS
     return Policy(merchant_id, days, row["quiet_hours_start"], row["quiet_hours_end"], row["notify_on_credit"],
-                  row["notify_on_available"])
+                  row["notify_on_available"], row["shop_name"], row["default_region"], row["hijri_dates"],
+                  row["latin_digits"])
 
 
 async def opted_out(conn: AsyncConnection, numbers: list[str]) -> set[str]:

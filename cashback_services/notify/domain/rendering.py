@@ -1,36 +1,40 @@
-"""Rendering messages: sandboxed Jinja2, money and dates formatted per locale,
-native digits and right-to-left marks, and SMS encoding and segment counts."""
+"""Rendering messages: sandboxed Jinja2 given money and dates as values (they
+print in the customer's calendar and digits; filters pick another calendar), and
+SMS encoding and segment counts."""
 
 from __future__ import annotations
 
 import math
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from cashback_kit.errors import InvalidArgument
-from cashback_kit.money import Money, currency_exponent
-from cashback_services.notify.templates_builtin import BUILTIN
+from cashback_kit.money import Money
+from cashback_services.notify.domain.calendars import (
+    Style,
+    default_day,
+    gregorian,
+    local_day,
+    money,
+    solar_hijri,
+    umm_al_qura,
+)
+from cashback_services.notify.domain.templates_builtin import BUILTIN
 
 RLM = "\u200f"
 MAX_SMS_SEGMENTS = 2
-_DIGITS = {
-    "fa": str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"),
-    "ar": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
-}
-_BABEL_LOCALE = {"en": "en", "fa": "fa_IR", "ar": "ar_SA"}
 # GSM 03.38: the basic set counts 1, the extension set 2 (escape + char).
 _GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
     "¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXT = set("^{}\\[~]|€\f")
+_RTL = ("fa", "ar")
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -63,6 +67,11 @@ class MessageContext:
     balance: Money | None = None
     customer_id: str = ""
     merchant_id: str = ""
+    shop: str = ""  # the merchant's shop name, as customers know it
+    latin_digits: bool = False
+    hijri_beside: bool = False
+    available_now: bool = False  # credited: usable at once, no pending period
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,10 +82,65 @@ class Rendered:
     segments: int
 
 
+class Day:
+    """A date a template can print as it likes: `{{ available_at }}` in the
+    customer's usual calendar, `|jalali`, `|hijri`, `|gregorian` for one calendar,
+    `|day_month` in the usual calendar without the year."""
+
+    def __init__(self, day: date, style: Style) -> None:
+        self.day, self.style = day, style
+        self.year, self.month = day.year, day.month
+
+    def __str__(self) -> str:
+        return default_day(self.day, self.style)
+
+
+class Amount:
+    """Money a template prints in the customer's words: `{{ amount }}`; `.minor`
+    and `.currency` for a merchant's own logic."""
+
+    def __init__(self, m: Money, style: Style) -> None:
+        self.money, self.style = m, style
+        self.minor, self.currency = m.minor, m.currency
+
+    def __str__(self) -> str:
+        return money(self.money, self.style)
+
+
+class Count(int):
+    """A whole number that prints in the customer's digits (days_left)."""
+
+    style: Style
+
+    def __str__(self) -> str:
+        return self.style.digits(int.__str__(self))
+
+
+def _count(n: int, style: Style) -> Count:
+    c = Count(n)
+    c.style = style
+    return c
+
+
+def _day_filter(write: Callable[[date, Style], str]) -> Callable[[object], str]:
+    def apply(value: object) -> str:
+        if isinstance(value, Day):
+            return write(value.day, value.style)
+        if value is None or value == "":
+            return ""
+        raise TypeError("a date filter needs a date such as available_at or expires_at")
+    return apply
+
+
+_env.filters.update(jalali=_day_filter(solar_hijri), hijri=_day_filter(umm_al_qura),
+                    gregorian=_day_filter(gregorian),
+                    day_month=_day_filter(lambda day, style: default_day(day, style, year=False)))
+
+
 def language(locale: str) -> str:
     """fa*, ar*, else en: the languages we ship defaults for."""
     lang = (locale or "en").replace("_", "-").split("-")[0].lower()
-    return lang if lang in _DIGITS else "en"
+    return lang if lang in _RTL else "en"
 
 
 def sms_encoding_and_segments(text: str) -> tuple[str, int]:
@@ -87,44 +151,22 @@ def sms_encoding_and_segments(text: str) -> tuple[str, int]:
     return "UCS-2", 1 if units <= 70 else math.ceil(units / 67)
 
 
-def format_money(m: Money, locale: str) -> str:
-    lang = language(locale)
-    major = Decimal(m.minor).scaleb(-currency_exponent(m.currency))
-    if lang == "fa" and m.currency == "IRR":
-        toman = Decimal(m.minor) / 10  # Iranians price in toman: 10 rials
-        text = format_decimal(toman, locale="fa_IR", numbering_system="default", decimal_quantization=False)
-        return f"{RLM}{text.translate(_DIGITS['fa'])} تومان{RLM}"
-    if lang == "ar" and m.currency == "SAR":
-        text = format_decimal(major, format="#,##0.00", locale="ar_SA", numbering_system="default")
-        return f"{RLM}{text.translate(_DIGITS['ar'])} ر.س{RLM}"
-    text = format_currency(major, m.currency, locale=_BABEL_LOCALE[lang], numbering_system="default")
-    return f"{RLM}{text.translate(_DIGITS[lang])}{RLM}" if lang in _DIGITS else text
-
-
-def format_day(when: datetime | None, ctx: MessageContext) -> str:
-    if when is None:
-        return ""
-    try:
-        zone = ZoneInfo(ctx.timezone or "UTC")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    lang = language(ctx.locale)
-    # Gregorian dates: Babel has no Solar Hijri calendar; month names are localised.
-    text = format_date(when.astimezone(zone).date(), format="d MMMM y", locale=_BABEL_LOCALE[lang])
-    return f"{RLM}{text.translate(_DIGITS[lang])}{RLM}" if lang in _DIGITS else text
-
-
 def _variables(ctx: MessageContext) -> dict[str, object]:
-    days_left = ""
-    if ctx.expires_at is not None:
-        days_left = str(max(0, (ctx.expires_at - datetime.now(UTC)).days))
-        lang = language(ctx.locale)
-        days_left = days_left.translate(_DIGITS[lang]) if lang in _DIGITS else days_left
+    style = Style(language(ctx.locale), ctx.latin_digits, ctx.hijri_beside)
+    now = ctx.now or datetime.now(UTC)
+    available = Day(local_day(ctx.available_at, ctx.timezone), style) if ctx.available_at else None
+    expires = Day(local_day(ctx.expires_at, ctx.timezone), style) if ctx.expires_at else None
+    days_left = _count(max(0, (ctx.expires_at - now).days), style) if ctx.expires_at else ""
     return {
-        "amount": format_money(ctx.amount, ctx.locale),
-        "balance": format_money(ctx.balance or ctx.amount, ctx.locale),
-        "available_date": format_day(ctx.available_at, ctx),
-        "expiry_date": format_day(ctx.expires_at, ctx),
+        "shop": ctx.shop,
+        "amount": Amount(ctx.amount, style),
+        "balance": Amount(ctx.balance or ctx.amount, style),
+        "available_at": available,
+        "expires_at": expires,
+        "available_now": ctx.available_now,
+        # The names templates used before dates became values; they print the same.
+        "available_date": available or "",
+        "expiry_date": expires or "",
         "days_left": days_left,
         "customer_id": ctx.customer_id,
     }
@@ -135,7 +177,19 @@ def builtin(kind: str, channel: str, locale: str) -> tuple[str, str]:
     return (sms, "") if channel == "sms" else (email, subject)
 
 
-def render(channel: str, ctx: MessageContext, body: str | None = None, subject: str | None = None) -> Rendered:
+def _starts_left_to_right(text: str) -> bool:
+    for ch in text:
+        direction = unicodedata.bidirectional(ch)
+        if direction in ("R", "AL"):
+            return False
+        if direction == "L":
+            return True
+    return False
+
+
+def render(channel: str, ctx: MessageContext, body: str | None = None, subject: str | None = None,
+           footer: str = "") -> Rendered:
+    """`footer` goes on a line of its own at the end of an SMS (e.g. Iran's opt-out «لغو۱۱»)."""
     if body is None:
         body, default_subject = builtin(ctx.kind, channel, ctx.locale)
         subject = default_subject if subject is None else subject
@@ -147,8 +201,14 @@ def render(channel: str, ctx: MessageContext, body: str | None = None, subject: 
         # Template code is the merchant's: whatever it raises is a bad template, not a server fault.
         raise InvalidArgument(f"the template does not render: {type(exc).__name__}: {exc}",
                               field="template.body") from exc
+    if language(ctx.locale) in _RTL and _starts_left_to_right(text):
+        # A Persian or Arabic message that opens with a Latin shop name would otherwise be laid out
+        # left to right by the phone (the first strong character sets the direction).
+        text = RLM + text
     if channel != "sms":
         return Rendered(subj, text, "", 0)
+    if footer:
+        text = f"{text}\n{footer}"
     encoding, segments = sms_encoding_and_segments(text)
     if segments > MAX_SMS_SEGMENTS:
         raise InvalidArgument(
@@ -158,16 +218,15 @@ def render(channel: str, ctx: MessageContext, body: str | None = None, subject: 
     return Rendered("", text, encoding, segments)
 
 
-def sample_context(kind: str, locale: str, amount: Money | None = None, timezone: str = "UTC") -> MessageContext:
+def sample_context(kind: str, locale: str, amount: Money | None = None, timezone: str = "UTC",
+                   shop: str = "", latin_digits: bool = False, hijri_beside: bool = False) -> MessageContext:
     """Typical values for a preview or a test render of a template."""
     lang = language(locale)
     amount = amount or (Money("IRR", 1_250_000) if lang == "fa" else Money("SAR", 2_550))
     now = datetime.now(UTC)
-    from datetime import timedelta
-
     return MessageContext(kind=kind, locale=locale, timezone=timezone, amount=amount,
                           available_at=now + timedelta(days=14), expires_at=now + timedelta(days=90),
-                          balance=amount)
+                          balance=amount, shop=shop, latin_digits=latin_digits, hijri_beside=hijri_beside, now=now)
 
 
 def validate_template(kind: str, channel: str, locale: str, body: str, subject: str) -> Rendered:
