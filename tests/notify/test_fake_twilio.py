@@ -12,8 +12,8 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from cashback_services.notify.providers.base import OutboundSms, Outcome
-from cashback_services.notify.providers.twilio_sms import TwilioSms
+from cashback_services.notify.adapters.providers.base import OutboundSms, Outcome
+from cashback_services.notify.adapters.providers.twilio_sms import TwilioSms
 from tests.notify.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "third_party" / "twilio" / "twilio_api_v2010.json"
