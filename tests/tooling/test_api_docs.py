@@ -3,6 +3,7 @@ it names every RPC, role and environment variable the running code has."""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from cashback.notify.v1 import notify_pb2
 from cashback.rules.v1 import rules_pb2
 from cashback.wallet.v1 import wallet_pb2
 
-from cashback_kit import auth, config
+from cashback_kit import auth, config, hardening
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gen_api_docs.py"
@@ -49,12 +50,22 @@ def test_every_role_is_listed_with_what_it_may_call(api):
 
 def test_every_environment_variable_the_code_reads_is_described(api):
     section = api.split("## Environment variables", 1)[1].split("\n# ", 1)[0]
-    for var in config.ENV_VARS:
+    for var in (*config.ENV_VARS, *hardening.HARDENING_ENV_VARS, "SMS_ROUTES", "NOTIFY_RETRY_BUDGET_SECONDS"):
         generic = var
         for service in config.DEFAULT_ADDRS:
             if var.startswith(f"{service.upper()}_") and f"`{{SERVICE}}_{var.split('_', 1)[1]}`" in section:
                 generic = "{SERVICE}_" + var.split("_", 1)[1]
         assert f"| `{generic}` |" in section, var
+    assert "| `CASHBACK_MAX_STREAMS_PER_KEY` | `8` |" in section
+
+
+def test_a_hand_kept_default_that_the_code_does_not_apply_is_refused(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    env_docs = importlib.import_module("api_docs_env")
+    assert env_docs.env_rows()["SMTP_TLS"] == dict.fromkeys(["notify"], "none")
+    monkeypatch.setitem(env_docs.ENV_DEFAULTS, "SMTP_TLS", "starttls")
+    with pytest.raises(SystemExit, match="SMTP_TLS"):
+        env_docs.env_rows()
 
 
 def test_the_check_fails_on_a_stale_api_md_and_passes_on_a_fresh_one(tmp_path):
