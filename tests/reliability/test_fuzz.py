@@ -9,8 +9,8 @@ import asyncio
 import os
 from collections.abc import Iterator
 
+import asyncpg
 import grpc
-import psycopg
 import pytest
 from cashback.notify.v1 import notify_pb2
 from cashback.rules.v1 import rules_pb2
@@ -41,14 +41,14 @@ def rpcs() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
-          ) -> Iterator[tuple[dict[str, ServiceProcess], psycopg.Connection]]:
+          ) -> Iterator[tuple[dict[str, ServiceProcess], SyncConnection]]:
     root = tmp_path_factory.mktemp("fuzz")
     database = pg_cluster.create_database("fuzz")
     env = process_env(root, pg_cluster.url(database), WALLET_SWEEP_INTERVAL_SECONDS="0", CASHBACK_LOG_LEVEL="WARNING")
     procs = {"rules": start_process("rules", env)}
     procs["wallet"] = start_process("wallet", {**env, "RULES_TARGET": procs["rules"].target})
     procs["notify"] = start_process("notify", {**env, "WALLET_TARGET": procs["wallet"].target})
-    conn = psycopg.connect(pg_cluster.dsn(database), autocommit=True)
+    conn = SyncConnection(pg_cluster.dsn(database))
     try:
         yield procs, conn
     finally:
@@ -60,14 +60,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
         assert not violations, [str(v) for v in violations]
 
 
-def row_counts(conn: psycopg.Connection, service: str) -> dict[str, int]:
+class SyncConnection:
+    """One asyncpg connection driven from this synchronous test on its own loop."""
+
+    def __init__(self, dsn: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._conn = self._loop.run_until_complete(asyncpg.connect(dsn))
+
+    def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        return self._loop.run_until_complete(self._conn.fetch(sql, *args))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._conn.close())
+        self._loop.close()
+
+
+def row_counts(conn: SyncConnection, service: str) -> dict[str, int]:
     """Rows in each of the service's tables (all three share one database; a
     service's tables are named after it)."""
-    tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                         "AND tablename LIKE %s ORDER BY 1", (f"{service}\\_%",))
+    tables = [r[0] for r in conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                       "AND tablename LIKE $1 ORDER BY 1", f"{service}\\_%")
               if r[0] not in BACKGROUND_TABLES]
     counts = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in tables)
-    return {t: n for t, n in conn.execute(counts)}
+    return {r[0]: r[1] for r in conn.fetch(counts)}
 
 
 def call(channel: grpc.Channel, service: str, method: str, request: object) -> grpc.StatusCode:

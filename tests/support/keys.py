@@ -12,6 +12,8 @@ TEST_KEYS: dict[str, str] = {
     "app": "test-app-key-m1-000000000000000",
     "service": "test-service-key-all-0000000000",
     "checkout_m2": "test-checkout-key-m2-0000000000",
+    "wallet_service": "test-wallet-service-key-00000000",
+    "notify_service": "test-notify-service-key-00000000",
 }
 
 _ENTRIES = [
@@ -21,6 +23,8 @@ _ENTRIES = [
     {"key": TEST_KEYS["app"], "role": "app", "merchants": ["m1"]},
     {"key": TEST_KEYS["service"], "role": "service", "merchants": ["*"]},
     {"key": TEST_KEYS["checkout_m2"], "role": "checkout", "merchants": ["m2"]},
+    {"key": TEST_KEYS["wallet_service"], "role": "wallet-service", "merchants": ["*"], "name": "wallet"},
+    {"key": TEST_KEYS["notify_service"], "role": "notify-service", "merchants": ["*"], "name": "notify"},
 ]
 
 
