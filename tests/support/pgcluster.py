@@ -139,8 +139,10 @@ class PgCluster:
         if user is not None:
             _let_through(self.root)
             _let_through(self.bindir)
+        # A cluster that runs without fsync need not be synced at birth either.
+        no_sync = ["--no-sync"] if settings.get("fsync") == "off" else []
         result = self._as_server("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust", "-E", "UTF8",
-                                 "--no-sync", "--locale=C", check=False)
+                                 "--locale=C", *no_sync, check=False)
         if result.returncode != 0:
             raise PostgresUnavailable(f"initdb failed in {self.datadir}: {result.stderr.strip()}")
         conf = {"port": str(self.port), "listen_addresses": "'127.0.0.1'", "unix_socket_directories": "''",
