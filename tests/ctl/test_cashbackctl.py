@@ -23,7 +23,7 @@ runner = CliRunner()
 
 
 def ctl(stack: Stack, *args: str, merchant: str = "m1"):
-    return runner.invoke(app, ["--merchant", merchant, *args], env=stack.client_env())
+    return runner.invoke(app, ["--merchant", merchant, *args], env={**stack.client_env(), "COLUMNS": "200"})
 
 
 def test_a_campaign_file_is_created_listed_shown_and_paused(stack, tmp_path: Path):

@@ -42,7 +42,7 @@ def test_applying_a_campaign_file_twice_creates_nothing_twice_and_updates_what_c
     f = tmp_path / "seed.yaml"
     f.write_text(SEED)
     first = json.loads(ok(ctl(stack, "campaigns", "create", str(f), "--activate", "--json")))
-    assert [c["campaign_id"] for c in first][0] == "welcome"
+    assert first[0]["campaign_id"] == "welcome"
     again = ok(ctl(stack, "campaigns", "create", str(f), "--activate"))
     assert again.count("unchanged") == 2
     f.write_text(SEED.replace("percent: 10", "percent: 12"))

@@ -26,8 +26,8 @@ class Stack:
 
 
 @contextmanager
-def pg_stack(cluster: PgCluster, root: Path) -> Iterator[Stack]:
-    base = process_env(root, CASHBACK_SHUTDOWN_GRACE="1", CASHBACK_METRICS_PORT="0")
+def pg_stack(cluster: PgCluster, root: Path, **env: str) -> Iterator[Stack]:
+    base = process_env(root, CASHBACK_SHUTDOWN_GRACE="1", CASHBACK_METRICS_PORT="0", **env)
     urls = {s: cluster.url(cluster.create_database(s)) for s in ("rules", "wallet", "notify")}
     procs: dict[str, ServiceProcess] = {}
     try:
