@@ -78,21 +78,26 @@ def template_set(kind: str, channel: str, locale: str,
                ("locale", lambda x: x.locale)], [out])
 
 
-def customer_amount(kind: int, customer_id: str) -> common_pb2.Money:
+def amount_for(kind: int, transactions: list[wallet_pb2.Transaction], balance: wallet_pb2.Balance,
+               currency: str) -> common_pb2.Money:
     """The amount a message of this kind would carry for the customer today: the latest
     award for "credited", the next expiring credit for a warning, else what is available."""
+    if kind == N.MESSAGE_KIND_CREDITED:
+        award = next((t for t in transactions if t.type == wallet_pb2.TRANSACTION_TYPE_AWARD), None)
+        return award.amount if award else common_pb2.Money(currency_code=currency, amount_minor=0)
+    if kind == N.MESSAGE_KIND_EXPIRY_WARNING and balance.next_expiry_amount.amount_minor:
+        return balance.next_expiry_amount
+    return balance.available
+
+
+def customer_amount(kind: int, customer_id: str) -> common_pb2.Money:
     currency = customer_currency(customer_id)
     with ctx().stub("wallet", wallet_pb2_grpc.WalletServiceStub) as stub:
-        if kind == N.MESSAGE_KIND_CREDITED:
-            txs = call(stub.ListTransactions, wallet_pb2.ListTransactionsRequest(
-                merchant_id=ctx().merchant, customer_id=customer_id, page_size=50)).transactions
-            award = next((t for t in txs if t.type == wallet_pb2.TRANSACTION_TYPE_AWARD), None)
-            return award.amount if award else common_pb2.Money(currency_code=currency, amount_minor=0)
+        txs = call(stub.ListTransactions, wallet_pb2.ListTransactionsRequest(
+            merchant_id=ctx().merchant, customer_id=customer_id, page_size=50)).transactions
         b = call(stub.GetBalance, wallet_pb2.GetBalanceRequest(
             merchant_id=ctx().merchant, customer_id=customer_id, currency_code=currency)).balance
-    if kind == N.MESSAGE_KIND_EXPIRY_WARNING and b.next_expiry_amount.amount_minor:
-        return b.next_expiry_amount
-    return b.available
+    return amount_for(kind, list(txs), b, currency)
 
 
 @templates.command("preview")

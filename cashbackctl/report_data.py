@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
-from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from cashback.rules.v1 import rules_pb2
+from cashback.wallet.v1 import wallet_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 DEFAULT_DAYS = 30
@@ -53,15 +53,3 @@ def requests(merchant: str, first: date, last: date, zone: ZoneInfo, currency: s
                                              **window),
         rules_pb2.GetCampaignReportRequest(merchant_id=merchant, currency_code=currency, **window),
     )
-
-
-async def gather_async(channels: dict, metadata: tuple, merchant: str, first: date, last: date, zone: ZoneInfo,
-                       currency: str) -> ReportData:
-    """The same over grpc.aio channels (the console)."""
-    stats_req, timeline_req, campaigns_req = requests(merchant, first, last, zone, currency)
-    wallet = wallet_pb2_grpc.WalletServiceStub(channels["wallet"])
-    rules = rules_pb2_grpc.RulesServiceStub(channels["rules"])
-    stats = (await wallet.GetProgramStats(stats_req, metadata=metadata, timeout=120)).stats
-    timeline = await wallet.GetProgramTimeline(timeline_req, metadata=metadata, timeout=120)
-    campaigns = await rules.GetCampaignReport(campaigns_req, metadata=metadata, timeout=120)
-    return ReportData(merchant, first, last, currency, stats, timeline, campaigns)

@@ -90,6 +90,11 @@ def number(value: int | Decimal, lang: str = "en", decimals: int = 0) -> str:
                   lang)
 
 
+def percent(value: int | Decimal, lang: str = "en", decimals: int = 0) -> str:
+    """'12.5%', '۱۲٫۵٪'."""
+    return number(value, lang, decimals) + ("%" if language(lang) == "en" else "٪")
+
+
 def display_unit(currency: str, lang: str = "en") -> str:
     """What amounts of this currency are shown in: tomans for IRR, else the ISO code."""
     return TOMAN[language(lang)] if currency == "IRR" else currency
