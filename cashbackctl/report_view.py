@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from cashback_kit.money import Money
 from cashbackctl.report_data import ReportData
 from cashbackctl.report_strings import STRINGS
-from cashbackctl.units import date_text, display_unit, language, major, money_text, number
+from cashbackctl.units import date_text, display_unit, language, major, money_text, number, percent
 
 COLORS = {"earned": "#2e7d32", "redeemed": "#1565c0", "expired": "#c62828", "liability": "#6a1b9a"}
 plt.rcParams["svg.fonttype"] = "none"
@@ -95,7 +95,7 @@ def charts(data: ReportData, lang: str) -> dict[str, str]:
     ax.bar([f"{s['earners']} ({number(r.earners, lang)})", f"{s['non_earners']} ({number(r.non_earners, lang)})"],
            rates, color=[COLORS["earned"], "#9e9e9e"])
     ax.set_ylim(0, 100)
-    _whole_axis(ax.yaxis, lang, "%")
+    _whole_axis(ax.yaxis, lang, "%" if lang == "en" else "٪")
     out["repeat"] = _svg(fig)
 
     top = list(data.campaigns.campaigns)[:10]
@@ -103,13 +103,13 @@ def charts(data: ReportData, lang: str) -> dict[str, str]:
     ratios = [float(100 * Decimal(c.cost.amount_minor) / c.gmv.amount_minor) if c.gmv.amount_minor else 0.0
               for c in top]
     ax.barh([c.name or c.campaign_id for c in top][::-1], ratios[::-1], color=COLORS["earned"])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: number(Decimal(str(round(v, 1))), lang, 1) + "%"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: percent(Decimal(str(round(v, 1))), lang, 1)))
     out["campaigns"] = _svg(fig)
     return out
 
 
 def _pct(num: int, den: int, lang: str) -> str:
-    return number(Decimal(100 * num) / den if den else 0, lang, 1) + "%"
+    return percent(Decimal(100 * num) / den if den else 0, lang, 1)
 
 
 def fragment(data: ReportData, locale: str) -> str:
@@ -125,7 +125,7 @@ def fragment(data: ReportData, locale: str) -> str:
         (s["expired_total"], money_text(_m(st.expired), lang)),
         (s["liability_total"], money_text(_m(st.outstanding_liability), lang)),
         (s["avg_days"], number(Decimal(str(round(st.avg_days_to_first_redemption, 1))), lang, 1)),
-        (s["repeat_share"], number(Decimal(str(round(100 * st.repeat_purchase_share))), lang) + "%"),
+        (s["repeat_share"], percent(Decimal(str(round(100 * st.repeat_purchase_share))), lang)),
     ]
     c = charts(data, lang)
     rows = "".join(
@@ -135,7 +135,7 @@ def fragment(data: ReportData, locale: str) -> str:
     unit = e(display_unit(data.currency, lang))
     return (
         f'<p class="sub">{e(s["period"].format(first=date_text(data.first, lang), last=date_text(data.last, lang)))}'
-        f" · {unit}</p>"
+        f" — {unit}</p>"
         '<div class="kpis">' + "".join(f'<div class="kpi"><b>{e(v)}</b><span>{e(k)}</span></div>' for k, v in kpis)
         + "</div>"
         f'<h2>{e(s["flows_title"])} ({unit})</h2><div class="chart">{c["flows"]}</div>'
@@ -162,7 +162,7 @@ table.report { border-collapse: collapse; } table.report td, table.report th { b
   padding: 4px 10px; text-align: end; }
 table.report th:first-child, table.report td:first-child { text-align: start; }
 svg { max-width: 100%; height: auto; }
-.chart svg text { font-family: inherit !important; }
+.chart svg { direction: ltr; } .chart svg text { font-family: inherit !important; }
 """
 
 

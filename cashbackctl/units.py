@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_currency_symbol
 
 from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money, Rounding, currency_exponent, div_round, validate_currency
@@ -96,8 +96,13 @@ def percent(value: int | Decimal, lang: str = "en", decimals: int = 0) -> str:
 
 
 def display_unit(currency: str, lang: str = "en") -> str:
-    """What amounts of this currency are shown in: tomans for IRR, else the ISO code."""
-    return TOMAN[language(lang)] if currency == "IRR" else currency
+    """What amounts of this currency are shown in: tomans for IRR; in Arabic the local
+    symbol (ر.س. for SAR); else the ISO code."""
+    if currency == "IRR":
+        return TOMAN[language(lang)]
+    if language(lang) == "ar":
+        return get_currency_symbol(currency, locale="ar").rstrip("\u200f")
+    return currency
 
 
 def major(m: Money) -> Decimal:
@@ -116,10 +121,14 @@ def money_text(m: Money | None, lang: str = "en") -> str:
 
 
 def date_text(day: date, lang: str = "en") -> str:
-    """ISO dates in en and ar; the Solar Hijri calendar in Persian ('۱۴۰۵/۰۹/۱۰')."""
+    """ISO dates in English; day/month/year in Arabic ('٠١/١٢/٢٠٢٦'); the Solar Hijri calendar
+    in Persian ('۱۴۰۵/۰۹/۱۰'). Slashes, not hyphens: between Arabic digits a hyphen lets
+    right-to-left text reorder the parts, a slash keeps the date one run."""
     lang = language(lang)
     if lang == "fa":
         import jdatetime
 
         return digits(jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d"), "fa")
-    return digits(day.isoformat(), lang)
+    if lang == "ar":
+        return digits(f"{day.day:02d}/{day.month:02d}/{day.year}", "ar")
+    return day.isoformat()

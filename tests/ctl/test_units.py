@@ -62,3 +62,8 @@ def test_big_numbers_never_use_scientific_notation():
 def test_persian_dates_are_solar_hijri():
     assert date_text(date(2026, 12, 1), "fa") == "۱۴۰۵/۰۹/۱۰"
     assert date_text(date(2026, 12, 1), "en") == "2026-12-01"
+    assert date_text(date(2026, 12, 1), "ar") == "٠١/١٢/٢٠٢٦"
+
+
+def test_arabic_shows_riyals_with_the_local_symbol():
+    assert money_text(Money("SAR", 2550), "ar") == "٢٥٫٥٠ ر.س."
