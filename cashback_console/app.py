@@ -4,6 +4,8 @@ start-up (never at import) and closed at shutdown."""
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from cashback_console.services import Services
 from cashback_console.views import auth, campaigns, customers, messaging, report
 from cashback_console.web import Console
 
+log = logging.getLogger("cashback.console")
 # Inline SVG charts carry style attributes, hence 'unsafe-inline' for styles only; scripts come from /static.
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -30,7 +33,11 @@ SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
+class Edge:
+    """Security headers on every response, and the console's own access line: method,
+    path, status, never a query string, form or cookie (so no key reaches the log);
+    customer pages are logged without the customer's id."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -38,15 +45,20 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started, status = time.monotonic(), [0]
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
+                status[0] = message["status"]
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
                 if scope.get("scheme") == "https":
                     message["headers"].append((b"strict-transport-security", b"max-age=31536000"))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+        path = "/customers" if scope["path"].startswith("/customers/") else scope["path"]
+        log.info("http", extra={"method": scope["method"], "path": path, "status": status[0],
+                                "ms": round(1000 * (time.monotonic() - started), 1)})
 
 
 async def home(request: Request) -> Response:
@@ -95,6 +107,6 @@ def create_app(settings: ConsoleSettings) -> Starlette:
         finally:
             await console.services.close()
 
-    app = Starlette(routes=ROUTES, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+    app = Starlette(routes=ROUTES, middleware=[Middleware(Edge)], lifespan=lifespan)
     app.state.console = console
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from cashback_console.forms import form_from_campaign
 from cashback_console.i18n import NAMES, negotiate, translate
 from cashback_console.services import ServiceError, Services
 from cashback_console.sessions import COOKIE, LoginLimiter, Session, SessionStore
@@ -127,8 +128,6 @@ def helpers(s: Session) -> dict[str, Any]:
         return percent(Decimal(c.percent_bps) / 100, lang, 0 if c.percent_bps % 100 == 0 else 2)
 
     def window(c: R.Campaign) -> str:
-        from cashback_console.forms import form_from_campaign
-
         f = form_from_campaign(c)
         first, last = (day(_iso(f["starts_on"])), day(_iso(f["ends_on"])))
         if first and last:
@@ -150,9 +149,7 @@ def helpers(s: Session) -> dict[str, Any]:
     }
 
 
-def _iso(text: str) -> Any:
-    from datetime import date
-
+def _iso(text: str) -> date | None:
     return date.fromisoformat(text) if text else None
 
 

@@ -38,16 +38,13 @@ def open_holds(history: list[W.Transaction]) -> list[W.Transaction]:
     return [t for t in history if t.type == W.TRANSACTION_TYPE_HOLD and t.hold_id not in settled]
 
 
-async def _currency(request: Request, s: Session, history: list[W.Transaction]) -> str:
-    return history[0].amount.currency_code if history else s.currency
-
-
 async def customer_page(request: Request, s: Session, customer_id: str, form: Any = None,
                         errors: dict[str, str] | None = None, status: int = 200) -> Response:
     c = console_of(request)
     history = list((await c.call(s, "wallet", "ListTransactions", W.ListTransactionsRequest(
         merchant_id=s.merchant, customer_id=customer_id, page_size=200))).transactions)
-    currency = await _currency(request, s, history)
+    # The customer's own currency (their latest transaction's), else the merchant's.
+    currency = history[0].amount.currency_code if history else s.currency
     balance = (await c.call(s, "wallet", "GetBalance", W.GetBalanceRequest(
         merchant_id=s.merchant, customer_id=customer_id, currency_code=currency))).balance if currency \
         else W.Balance()
