@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cashback.rules.v1 import rules_pb2 as R
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -136,7 +137,8 @@ async def simulate(request: Request, s: Session) -> Response:
                                        creating=not editing)
     context: dict[str, Any] = {}
     if draft is not None:
-        start, stop = last_month(draft.timezone or "UTC")
+        zone = ZoneInfo(draft.timezone or "UTC")
+        start, stop = last_month(zone.key)
         t0, t1 = Timestamp(), Timestamp()
         t0.FromDatetime(start)
         t1.FromDatetime(stop)
@@ -144,8 +146,9 @@ async def simulate(request: Request, s: Session) -> Response:
             context["sim"] = (await console_of(request).call(s, "rules", "SimulateCampaign", R.SimulateCampaignRequest(
                 campaign=draft, **{"from": t0, "to": t1}), deadline=120)).simulation
             context["sim_period"] = translate("last month, {first} to {last}", s.lang,
-                                              first=date_text(start.date(), s.lang),
-                                              last=date_text((stop - timedelta(days=1)).date(), s.lang))
+                                              first=date_text(start.astimezone(zone).date(), s.lang),
+                                              last=date_text((stop.astimezone(zone) - timedelta(days=1)).date(),
+                                                             s.lang))
         except ServiceError as exc:
             context["sim_error"] = exc.message
     else:

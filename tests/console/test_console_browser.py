@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+from cashbackctl.units import date_text
 from tests.console.conftest import ConsoleStack
 from tests.console.seed import seed
 from tests.support.keys import TEST_KEYS
@@ -45,6 +47,12 @@ def sign_in(page, console: ConsoleStack, merchant: str, lang: str = "en") -> Non
     page.wait_for_url(re.compile(r"/campaigns$"))
 
 
+def last_month_days() -> tuple[date, date]:
+    today = date.today()
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.replace(day=1), last
+
+
 # What the same walkthrough types and expects in each language.
 FLOWS = {
     "en": {"merchant": "m1", "dir": "ltr", "name": "Browser 7%", "percent": "7", "cap": "30",
@@ -72,6 +80,9 @@ def test_a_marketer_creates_a_campaign_simulates_it_and_adjusts_a_customer(page,
     # The panel beside the form updates as the form changes, in the merchant's units.
     expect(page.locator("#sim-cashback")).to_have_text(f["cashback"])
     assert re.match(r"^[3۳] / [3۳]$", page.inner_text("#sim-orders"))
+    first, last = last_month_days()
+    period = page.inner_text("#simulation .hint")
+    assert (date_text(first, lang) in period and date_text(last, lang) in period), period
     page.click("#campaign-form button[type=submit]:not([formaction])")
     page.wait_for_url(re.compile(r"/campaigns/cmp_[0-9a-f]+$"))
     assert page.input_value("input[name=max_per_order]") == f["cap_back"]
