@@ -161,7 +161,7 @@ def form_from_campaign(c: R.Campaign) -> dict[str, Any]:
         "currency_code": c.currency_code,
     }
     for name in MONEY:
-        form[name] = _amount(getattr(c, name)) if c.HasField(name) else ""
+        form[name] = _amount(getattr(c, name)) if c.HasField(name) else ""  # type: ignore[arg-type]
     for name in INTS:
         form[name] = str(getattr(c, name))
     for name in LISTS:

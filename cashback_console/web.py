@@ -143,8 +143,10 @@ def helpers(s: Session) -> dict[str, Any]:
         "_": lambda text, **kw: translate(text, lang, **kw), "lang": lang, "session": s, "languages": NAMES,
         "money": money, "when": when, "day": day, "num": lambda n: number(n, lang), "reward": reward,
         "window": window, "pct": lambda r: percent(Decimal(str(round(r * 100, 2))), lang, 2),
-        "status_name": lambda v: R.CampaignStatus.Name(v).removeprefix("CAMPAIGN_STATUS_").lower(),
-        "tx_type": lambda v: W.TransactionType.Name(v).removeprefix("TRANSACTION_TYPE_").lower(),
+        "status_name": lambda v: R.CampaignStatus.Name(R.CampaignStatus.ValueType(v))
+        .removeprefix("CAMPAIGN_STATUS_").lower(),
+        "tx_type": lambda v: W.TransactionType.Name(W.TransactionType.ValueType(v))
+        .removeprefix("TRANSACTION_TYPE_").lower(),
         "enum_word": _enum_word, "unit_hint": unit_hint(),
     }
 
@@ -154,9 +156,10 @@ def _iso(text: str) -> date | None:
 
 
 def _enum_word(value: int, kind: str) -> str:
+    """'MESSAGE_KIND_EXPIRY_WARNING' -> 'expiry_warning' (a key of the translations)."""
     enum, prefix = {"kind": (N.MessageKind, "MESSAGE_KIND_"), "channel": (N.Channel, "CHANNEL_"),
                     "delivery": (N.DeliveryStatus, "DELIVERY_STATUS_")}[kind]
-    return enum.Name(value).removeprefix(prefix).lower()
+    return enum.DESCRIPTOR.values_by_number[value].name.removeprefix(prefix).lower()
 
 
 def render(request: Request, s: Session, template: str, *, http_status: int = 200, **context: Any) -> HTMLResponse:

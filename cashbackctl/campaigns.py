@@ -34,7 +34,8 @@ COLUMNS = [
 ]
 
 
-def _all(stub: rules_pb2_grpc.RulesServiceStub, status: int = 0) -> list[rules_pb2.Campaign]:
+def _all(stub: rules_pb2_grpc.RulesServiceStub,
+         status: Status.ValueType = Status.CAMPAIGN_STATUS_UNSPECIFIED) -> list[rules_pb2.Campaign]:
     out: list[rules_pb2.Campaign] = []
     token = ""
     while True:
@@ -155,7 +156,7 @@ def update(campaign_id: str = typer.Argument(..., help="id or a unique prefix"),
 @app.command("list")
 def list_(status: str = typer.Option("", help="draft, active, paused or ended")) -> None:
     """List the merchant's campaigns."""
-    wanted = Status.Value(f"CAMPAIGN_STATUS_{status.upper()}") if status else 0
+    wanted = Status.Value(f"CAMPAIGN_STATUS_{status.upper()}") if status else Status.CAMPAIGN_STATUS_UNSPECIFIED
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         out = _all(stub, wanted)
     emit(out, COLUMNS, out)
@@ -181,7 +182,7 @@ def show(campaign_id: str = typer.Argument(..., help="id or a unique prefix"),
     console.print(table)
 
 
-def _set_status(campaign_id: str, status: int) -> None:
+def _set_status(campaign_id: str, status: Status.ValueType) -> None:
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         c = call(stub.SetCampaignStatus, rules_pb2.SetCampaignStatusRequest(
             merchant_id=ctx().merchant, campaign_id=resolve(stub, campaign_id).campaign_id, status=status)).campaign

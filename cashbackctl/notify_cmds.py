@@ -23,7 +23,7 @@ def _stub():
     return ctx().stub("notify", notify_pb2_grpc.NotifyServiceStub)
 
 
-def _kind(name: str) -> int:
+def _kind(name: str) -> N.MessageKind.ValueType:
     try:
         return N.MessageKind.Value(f"MESSAGE_KIND_{name.upper().replace('-', '_')}")
     except ValueError:
@@ -31,7 +31,7 @@ def _kind(name: str) -> int:
         raise
 
 
-def _channel(name: str) -> int:
+def _channel(name: str) -> N.Channel.ValueType:
     try:
         return N.Channel.Value(f"CHANNEL_{name.upper()}")
     except ValueError:
@@ -78,7 +78,7 @@ def template_set(kind: str, channel: str, locale: str,
                ("locale", lambda x: x.locale)], [out])
 
 
-def amount_for(kind: int, transactions: list[wallet_pb2.Transaction], balance: wallet_pb2.Balance,
+def amount_for(kind: N.MessageKind.ValueType, transactions: list[wallet_pb2.Transaction], balance: wallet_pb2.Balance,
                currency: str) -> common_pb2.Money:
     """The amount a message of this kind would carry for the customer today: the latest
     award for "credited", the next expiring credit for a warning, else what is available."""
@@ -90,7 +90,7 @@ def amount_for(kind: int, transactions: list[wallet_pb2.Transaction], balance: w
     return balance.available
 
 
-def customer_amount(kind: int, customer_id: str) -> common_pb2.Money:
+def customer_amount(kind: N.MessageKind.ValueType, customer_id: str) -> common_pb2.Money:
     currency = customer_currency(customer_id)
     with ctx().stub("wallet", wallet_pb2_grpc.WalletServiceStub) as stub:
         txs = call(stub.ListTransactions, wallet_pb2.ListTransactionsRequest(

@@ -31,11 +31,12 @@ RENAMES = {"percent_bps": "percent", "starts_at": "starts_on", "ends_at": "ends_
 @page()
 async def campaign_list(request: Request, s: Session) -> Response:
     status = request.query_params.get("status", "")
+    wanted = STATUSES.get(status, R.CAMPAIGN_STATUS_UNSPECIFIED)
     out: list[R.Campaign] = []
     token = ""
     while True:
         resp = await console_of(request).call(s, "rules", "ListCampaigns", R.ListCampaignsRequest(
-            merchant_id=s.merchant, page_size=500, page_token=token, status=STATUSES.get(status, 0)))
+            merchant_id=s.merchant, page_size=500, page_token=token, status=wanted))
         out.extend(resp.campaigns)
         token = resp.next_page_token
         if not token:

@@ -87,7 +87,8 @@ async def run_reminder(request: Request, s: Session) -> Response:
     return redirect("/reminders")
 
 
-async def customer_amount(request: Request, s: Session, kind: int, customer_id: str) -> common_pb2.Money:
+async def customer_amount(request: Request, s: Session, kind: N.MessageKind.ValueType,
+                          customer_id: str) -> common_pb2.Money:
     c = console_of(request)
     txs = list((await c.call(s, "wallet", "ListTransactions", W.ListTransactionsRequest(
         merchant_id=s.merchant, customer_id=customer_id, page_size=50))).transactions)
@@ -108,7 +109,8 @@ async def templates_post(request: Request, s: Session) -> Response:
     """Preview (with a customer's real amounts when one is named) or save."""
     form = await request.form()
     values = {k: str(v) for k, v in form.items()}
-    kind, channel = KINDS.get(values.get("kind", ""), 0), CHANNELS.get(values.get("channel", ""), 0)
+    kind = KINDS.get(values.get("kind", ""), N.MESSAGE_KIND_UNSPECIFIED)
+    channel = CHANNELS.get(values.get("channel", ""), N.CHANNEL_UNSPECIFIED)
     locale, body, customer = values.get("locale", "en"), values.get("body", "").strip(), values.get("customer", "")
     template = N.Template(merchant_id=s.merchant, kind=kind, channel=channel, locale=locale,
                           subject=values.get("subject", ""), body=body)

@@ -45,7 +45,14 @@ from cashback_services.notify import tables as t
 from cashback_services.notify.domain import MAX_ATTEMPTS, backoff_seconds
 from cashback_services.notify.metrics import DELIVERIES
 from cashback_services.notify.planning import Message, plan
-from cashback_services.notify.providers.base import EmailProvider, OutboundEmail, OutboundSms, Outcome, SendResult, SmsRouter
+from cashback_services.notify.providers.base import (
+    EmailProvider,
+    OutboundEmail,
+    OutboundSms,
+    Outcome,
+    SendResult,
+    SmsRouter,
+)
 from cashback_services.notify.store import insert_ignore, load_contact, load_policy, load_template, opted_out
 from cashback_services.notify.wallet_client import WalletGateway
 

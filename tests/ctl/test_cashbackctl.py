@@ -62,7 +62,7 @@ def test_an_adjustment_shows_in_balance_and_history_and_the_books_audit_clean(st
     assert balance["available"] == {"currency_code": "SAR", "amount_minor": "2500"}
     history = ctl(stack, "customers", "history", "cust-1")
     assert "goodwill" in history.output and "25.00 SAR" in history.output
-    audit = runner.invoke(app, ["audit", "--database-url", stack.database_urls["wallet"]])
+    audit = runner.invoke(app, ["audit", "--database-url", stack.database_url])
     assert audit.exit_code == 0, audit.output
 
 
@@ -91,3 +91,9 @@ def test_simulate_replays_last_months_orders_against_a_draft(stack, tmp_path: Pa
     assert int(sim["orders_matched"]) == 3 and int(sim["customers"]) == 2
     assert sim["total_cashback"]["amount_minor"] == "1500"
     assert stop <= datetime.now(UTC)
+
+
+def test_audit_without_a_database_url_says_what_to_give():
+    result = runner.invoke(app, ["audit"], env={"WALLET_DATABASE_URL": ""})
+    assert result.exit_code == 2
+    assert "--database-url" in result.output and "WALLET_DATABASE_URL" in result.output

@@ -19,8 +19,8 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
 
 
-def test_the_walkthrough_seeds_campaigns_and_runs_a_checkout(tmp_path):
-    env = process_env(tmp_path)
+def test_the_walkthrough_seeds_campaigns_and_runs_a_checkout(tmp_path, pg_url):
+    env = process_env(tmp_path, pg_url)
     rules = start_process("rules", env)
     wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
     notify = start_process("notify", {**env, "WALLET_TARGET": wallet.target})

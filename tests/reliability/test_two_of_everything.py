@@ -31,8 +31,7 @@ LEADER_LINE = "this process is the scheduler leader"
 async def test_two_wallets_and_two_notifies_behave_like_one(pg_url, tmp_path):
     async with ft.FakeTwilio() as twilio:
         rules_port = free_port()
-        env = process_env(tmp_path, RULES_DATABASE_URL=pg_url, WALLET_DATABASE_URL=pg_url, NOTIFY_DATABASE_URL=pg_url,
-                          WALLET_SWEEP_INTERVAL_SECONDS="0.3", CASHBACK_LOG_LEVEL="INFO",
+        env = process_env(tmp_path, pg_url, WALLET_SWEEP_INTERVAL_SECONDS="0.3", CASHBACK_LOG_LEVEL="INFO",
                           RULES_ADDR=f"127.0.0.1:{rules_port}", RULES_TARGET=f"127.0.0.1:{rules_port}",
                           TWILIO_ACCOUNT_SID=ft.ACCOUNT_SID, TWILIO_AUTH_TOKEN=ft.AUTH_TOKEN,
                           TWILIO_FROM=ft.FROM_NUMBER, TWILIO_API_BASE_URL=twilio.base_url)

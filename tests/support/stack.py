@@ -1,5 +1,5 @@
-"""rules, wallet and notify as real processes, each on its own fresh PostgreSQL
-database, with a keys file of the test's own (for CLI and console tests)."""
+"""rules, wallet and notify as real processes on a fresh PostgreSQL database of the
+session's cluster, with a keys file of the test's own (for CLI and console tests)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.support.pgcluster import PgCluster
 @dataclass
 class Stack:
     procs: dict[str, ServiceProcess]
-    database_urls: dict[str, str]
+    database_url: str
     root: Path
 
     def client_env(self, key: str = "ops") -> dict[str, str]:
@@ -27,16 +27,14 @@ class Stack:
 
 @contextmanager
 def pg_stack(cluster: PgCluster, root: Path, **env: str) -> Iterator[Stack]:
-    base = process_env(root, CASHBACK_SHUTDOWN_GRACE="1", CASHBACK_METRICS_PORT="0", **env)
-    urls = {s: cluster.url(cluster.create_database(s)) for s in ("rules", "wallet", "notify")}
+    url = cluster.new_database_url("stack")
+    base = process_env(root, url, CASHBACK_SHUTDOWN_GRACE="1", CASHBACK_METRICS_PORT="0", **env)
     procs: dict[str, ServiceProcess] = {}
     try:
-        procs["rules"] = start_process("rules", {**base, "RULES_DATABASE_URL": urls["rules"]})
-        procs["wallet"] = start_process("wallet", {**base, "WALLET_DATABASE_URL": urls["wallet"],
-                                                   "RULES_TARGET": procs["rules"].target})
-        procs["notify"] = start_process("notify", {**base, "NOTIFY_DATABASE_URL": urls["notify"],
-                                                   "WALLET_TARGET": procs["wallet"].target})
-        yield Stack(procs, urls, root)
+        procs["rules"] = start_process("rules", base)
+        procs["wallet"] = start_process("wallet", {**base, "RULES_TARGET": procs["rules"].target})
+        procs["notify"] = start_process("notify", {**base, "WALLET_TARGET": procs["wallet"].target})
+        yield Stack(procs, url, root)
     finally:
         for p in reversed(list(procs.values())):
             p.terminate()
