@@ -29,6 +29,15 @@ def _bps(bps: int) -> str:
     return f"{bps / 100:g}%"
 
 
+def days_text(c: rules_pb2.Campaign) -> str:
+    """First and last day, local to the campaign's zone: '2026-03-01 → 2026-03-31', 'always'."""
+    first = _local_day(c.starts_at, c.timezone)
+    last = _local_day(c.ends_at, c.timezone, exclusive_end=True)
+    if first == last == "-":
+        return "always"
+    return f"{first} → {last}"
+
+
 def describe(c: rules_pb2.Campaign) -> list[tuple[str, str]]:
     zone = c.timezone or "UTC"
     rows: list[tuple[str, str]] = [

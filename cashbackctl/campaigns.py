@@ -16,8 +16,8 @@ from rich.progress import track
 from rich.table import Table
 
 from cashbackctl.campaign_file import CampaignFileError, campaign_from_doc, field_paths, load_campaigns, load_docs
-from cashbackctl.campaign_view import describe
-from cashbackctl.common import call, call_failed, console, ctx, emit, fail, money, ts
+from cashbackctl.campaign_view import days_text, describe
+from cashbackctl.common import call, call_failed, console, ctx, emit, fail, money
 from cashbackctl.merchant import merchant_currency
 
 app = typer.Typer(no_args_is_help=True, help="Cashback campaigns (rules service).")
@@ -30,7 +30,7 @@ COLUMNS = [
     ("v", lambda c: str(c.version)),
     ("reward", lambda c: money(c.fixed) if c.HasField("fixed") else f"{c.percent_bps / 100:g}%"),
     ("budget used", lambda c: f"{money(c.budget_used)} / {money(c.budget) if c.HasField('budget') else '∞'}"),
-    ("window", lambda c: f"{ts(c.starts_at)} → {ts(c.ends_at)}"),
+    ("days", lambda c: days_text(c)),
 ]
 
 

@@ -24,6 +24,10 @@ document.addEventListener("DOMContentLoaded", () => {
         method: "POST", body: new FormData(form), credentials: "same-origin",
         headers: { "X-Console-Fragment": "simulation" }, signal: inflight.signal,
       });
+      if (response.redirected) {
+        window.location.assign(response.url);  // the session ended: go where the console sends us
+        return;
+      }
       if (response.ok) panel.innerHTML = await response.text();
     } catch (error) {
       if (error.name !== "AbortError") throw error;

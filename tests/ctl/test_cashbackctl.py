@@ -36,6 +36,7 @@ def test_a_campaign_file_is_created_listed_shown_and_paused(stack, tmp_path: Pat
     assert campaign["status"] == "CAMPAIGN_STATUS_ACTIVE" and campaign["percent_bps"] == 1000
     listed = ctl(stack, "campaigns", "list")
     assert listed.exit_code == 0 and "Ramadan 10%" in listed.output
+    assert "2026-01-01 → 2030-12-31" in listed.output  # the file's days, local to the campaign's zone
     paused = ctl(stack, "--json", "campaigns", "pause", campaign["campaign_id"])
     assert json.loads(paused.output)["status"] == "CAMPAIGN_STATUS_PAUSED"
     shown = ctl(stack, "campaigns", "show", campaign["campaign_id"])
