@@ -49,7 +49,7 @@ def test_the_main_pages_render_in_each_language(browser, showcased, lang, tmp_pa
     page.fill("input[name=name]", {"en": "Weekend 8%", "fa": "آخر هفته ۸٪", "ar": "نهاية الأسبوع ٨٪"}[lang])
     page.fill("input[name=percent]", "8")
     # 8% of last month's orders: wait for the figure of the finished form, not of the empty one.
-    expect(page.locator("#sim-cashback")).not_to_have_text(re.compile(r"^(0\.00 SAR|۰ تومان|٠٫٠٠ SAR)$"))
+    expect(page.locator("#sim-cashback")).not_to_have_text(re.compile(r"^[0٠۰](?:[.٫][0٠۰]+)?\s"))
     shot("campaign-form")
     page.goto(f"{showcased.url}/customers/{customer}")
     shot("customer")
