@@ -90,7 +90,7 @@ FA: dict[str, str] = {
         "به شکل نام=درصد بنویسید، مثلاً gold=12",
     "write sku:CODE=percent or category:ID=percent": "به شکل sku:کد=درصد یا category:شناسه=درصد بنویسید",
     "write a percent such as 10 or 2.5": "درصدی مثل ۱۰ یا ۲٫۵ بنویسید",
-    "No customer {customer} has anything here yet.": "مشتری {customer} هنوز چیزی اینجا ندارد.",
+    "Your key is no longer accepted; sign in again.": "کلید شما دیگر پذیرفته نمی‌شود؛ دوباره وارد شوید.",
 }
 
 AR: dict[str, str] = {
@@ -168,7 +168,7 @@ AR: dict[str, str] = {
     "write a whole number": "اكتب عدداً صحيحاً", "write name=percent, e.g. gold=12": "اكتب الاسم=النسبة، مثال: gold=12",
     "write sku:CODE=percent or category:ID=percent": "اكتب sku:الرمز=النسبة أو category:المعرّف=النسبة",
     "write a percent such as 10 or 2.5": "اكتب نسبة مثل ١٠ أو ٢٫٥",
-    "No customer {customer} has anything here yet.": "لا يوجد شيء للعميل {customer} بعد.",
+    "Your key is no longer accepted; sign in again.": "لم يعد مفتاحك مقبولاً؛ سجّل الدخول مجدداً.",
 }
 
 TABLES = {"fa": FA, "ar": AR}

@@ -87,6 +87,12 @@ def page(*, login: bool = True) -> Callable[[Handler], Callable[[Request], Await
             try:
                 response = await handler(request, s)
             except ServiceError as exc:
+                if exc.code == "UNAUTHENTICATED":
+                    # The key was revoked or rotated since sign-in: the session ends with it.
+                    console_of(request).sessions.drop(s)
+                    fresh = console_of(request).sessions.new(s.lang)
+                    fresh.flash = translate("Your key is no longer accepted; sign in again.", s.lang)
+                    return with_cookie(request, redirect("/login"), fresh)
                 if exc.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
                     message = translate("The services are not reachable right now.", s.lang)
                 else:

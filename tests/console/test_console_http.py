@@ -3,7 +3,10 @@ and what reaches its log. A real console process, real services, PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+import time
 
 import pytest
 import requests
@@ -94,7 +97,9 @@ def test_sign_out_ends_the_session(console):
 
 
 def test_sign_in_is_rate_limited_per_client_and_the_key_never_reaches_the_log(console):
+    # The client comes through the trusted local proxy, so each address is its own client.
     http = requests.Session()
+    http.headers["X-Forwarded-For"] = "203.0.113.7"
     statuses = []
     for i in range(6):
         form = http.get(f"{console.url}/login")
@@ -104,6 +109,32 @@ def test_sign_in_is_rate_limited_per_client_and_the_key_never_reaches_the_log(co
     form = http.get(f"{console.url}/login")
     right = http.post(f"{console.url}/login", data={"csrf": csrf_of(form.text), "api_key": TEST_KEYS["ops"],
                                                     "merchant": "m1"}, allow_redirects=False)
-    assert right.status_code == 429  # even the right key waits out the window
+    assert right.status_code == 429 and int(right.headers["retry-after"]) > 0  # even the right key waits
+    signed_in(console)  # another client is not held up
     log = "\n".join(console.console.log_lines)
     assert "wrong-key" not in log and TEST_KEYS["ops"] not in log
+
+
+def test_a_key_revoked_after_sign_in_ends_the_session(console):
+    """Last in the module: it takes the ops key away from the services for a moment."""
+    http = signed_in(console)
+    keys_file = console.stack.root / "keys.json"
+    original = keys_file.read_text()
+    revoked = json.loads(original)
+    revoked["keys"] = [k for k in revoked["keys"] if k["key"] != TEST_KEYS["ops"]]
+    try:
+        keys_file.write_text(json.dumps(revoked))
+        for p in console.stack.procs.values():
+            p.proc.send_signal(signal.SIGHUP)  # the services reload their keys on SIGHUP
+        for _ in range(100):
+            r = http.get(f"{console.url}/campaigns", allow_redirects=False)
+            if r.status_code == 303:
+                break
+            time.sleep(0.1)
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert "Your key is no longer accepted" in http.get(f"{console.url}/login").text
+        assert http.get(f"{console.url}/campaigns", allow_redirects=False).status_code == 303
+    finally:
+        keys_file.write_text(original)
+        for p in console.stack.procs.values():
+            p.proc.send_signal(signal.SIGHUP)
