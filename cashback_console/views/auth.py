@@ -52,10 +52,11 @@ async def discover(request: Request, s: Session, merchant: str) -> None:
 
 async def _may_act_for(request: Request, key: str, merchant: str) -> str:
     """'' when the key is an ops key of this merchant, else the refusal's status code."""
-    probe = Session("", "", 0, 0, key=key)
+    services = console_of(request).services
+    assert services is not None
     try:
-        await console_of(request).call(probe, "rules", "ListCampaigns",
-                                       R.ListCampaignsRequest(merchant_id=merchant, page_size=1), deadline=10)
+        await services.call(key, "rules", "ListCampaigns", R.ListCampaignsRequest(merchant_id=merchant, page_size=1),
+                            deadline=10)
     except ServiceError as exc:
         return exc.code
     return ""
