@@ -125,3 +125,16 @@ def test_the_report_page_shows_the_same_figures_as_the_cli_report(ready, tmp_pat
     kpis = re.compile(r'<div class="kpi"><b>([^<]*)</b><span>([^<]*)</span>')
     assert kpis.findall(page) == kpis.findall(out.read_text()) and len(kpis.findall(page)) == 8
     assert page.count("<svg") == 5
+
+
+def test_the_simulation_works_without_script_and_as_a_fragment_for_it(ready):
+    http = signed_in(ready)
+    draft = {"name": "", "reward_kind": "percent", "percent": "7", "currency_code": "SAR", "timezone": "UTC"}
+    full = post(http, f"{ready.url}/campaigns/simulate", f"{ready.url}/campaigns/new", draft)
+    assert full.status_code == 200 and '<form method="post" id="campaign-form"' in full.text
+    cashback = re.search(r'<dd id="sim-cashback">([^<]+)</dd>', full.text).group(1)
+    assert cashback == "21.00 SAR"  # three orders of 100.00 SAR last month at 7%
+    token = csrf_of(http.get(f"{ready.url}/campaigns/new").text)
+    fragment = http.post(f"{ready.url}/campaigns/simulate", data={"csrf": token, **draft},
+                         headers={"X-Console-Fragment": "simulation"})
+    assert "<html" not in fragment.text and '<dd id="sim-cashback">21.00 SAR</dd>' in fragment.text
