@@ -104,9 +104,14 @@ def main() -> int:
                 break
             procs.append(start_process(name, env, echo=True))
         if not stopping:
+            # The console: ops sign in with their own key; it has none of its own.
+            console_env = {**env, "CONSOLE_ADDR": os.environ.get("CONSOLE_ADDR", "127.0.0.1:8080")}
+            procs.append(start_process("console", console_env, echo=True))
+        if not stopping:
             print("\ncashback is running (SMS and email to log sinks):")
             for p in procs:
                 print(f"  {p.name:<7} {p.target}")
+            print(f"  open the console: http://{procs[-1].target}/login (sign in with the ops key below)")
             describe(cluster, urls)
             print(f"  API keys: {KEYS}")
             for role, key in keys.items():
