@@ -14,6 +14,10 @@ DEV_STAMP := $(VENV)/.dev-stamp
 NPM_STAMP := node_modules/.installed-stamp
 # The locks' exports: services alone (the image), + ctl and embedded PostgreSQL (make run), + dev.
 EXPORT := $(UV) export --frozen --no-emit-project -q
+RUN_EXTRAS := --extra ctl --extra console --extra embedded
+# The three exports into directory $(1): `make lock` writes them, `make check-lock` compares.
+EXPORT_ALL = $(EXPORT) -o $(1)/services.txt && $(EXPORT) $(RUN_EXTRAS) -o $(1)/run.txt && \
+  $(EXPORT) --all-extras -o $(1)/dev.txt
 
 .PHONY: run test install lock check-lock gen check-gen lint mypy lint-imports lint-protos breaking bench soak clean
 
@@ -56,9 +60,7 @@ test: $(DEV_STAMP) check-gen check-lock lint breaking
 ## make lock: re-resolve uv.lock from pyproject.toml and export the hashed requirements/*.txt
 lock: $(UV)
 	$(UV) lock -q
-	$(EXPORT) -o requirements/services.txt
-	$(EXPORT) --extra ctl --extra console --extra embedded -o requirements/run.txt
-	$(EXPORT) --all-extras -o requirements/dev.txt
+	$(call EXPORT_ALL,requirements)
 	echo "uv==$(UV_VERSION)" | $(UV) pip compile -q - --universal --generate-hashes \
 	  --custom-compile-command "make lock" -o requirements/uv.txt
 
@@ -66,9 +68,7 @@ lock: $(UV)
 check-lock: $(UV)
 	$(UV) lock --check -q || { echo "uv.lock is out of date: run make lock"; exit 1; }
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
-	$(EXPORT) -o $$tmp/services.txt && \
-	$(EXPORT) --extra ctl --extra console --extra embedded -o $$tmp/run.txt && \
-	$(EXPORT) --all-extras -o $$tmp/dev.txt && \
+	$(call EXPORT_ALL,$$tmp) && \
 	for f in services run dev; do \
 	  sed 1,2d $$tmp/$$f.txt | cmp -s - <(sed 1,2d requirements/$$f.txt) || \
 	  { echo "requirements/$$f.txt is out of date: run make lock"; exit 1; }; \

@@ -73,6 +73,21 @@ ENV_NOTES = {
     "NOTIFY_RETRY_BUDGET_SECONDS": "notify: how long a failing delivery is retried before it is dead",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "notify: how late a scheduled job (reminders, expiry scan) may still run",
     "NOTIFY_ORDER_GATHER_SECONDS": "notify: how long events of one order are gathered into one message",
+    "CONSOLE_ADDR": "console: address the web console listens on",
+    "CONSOLE_MERCHANTS": "console: comma-separated merchants a key is tried against at sign-in when the form "
+    "names none (else CASHBACK_MERCHANT)",
+    "CONSOLE_SECURE_COOKIES": "console: `auto` (Secure cookies over https, also behind a trusted proxy), "
+    "`always` or `never`",
+    "CONSOLE_SESSION_IDLE_SECONDS": "console: a session ends after this long without a request",
+    "CONSOLE_SESSION_MAX_SECONDS": "console: a session ends this long after sign-in, whatever happens",
+    "CONSOLE_LOGIN_ATTEMPTS": "console: failed sign-ins allowed per client in the window below",
+    "CONSOLE_LOGIN_WINDOW_SECONDS": "console: the window of CONSOLE_LOGIN_ATTEMPTS",
+    "CONSOLE_FORWARDED_ALLOW_IPS": "console: proxies whose X-Forwarded-* headers are trusted",
+    "CASHBACK_MERCHANT": "cashbackctl: the merchant to act for (`--merchant`); the console's fallback for CONSOLE_MERCHANTS",
+    "CASHBACK_OPS_KEY": "cashbackctl: the ops key (`--key`; default: the ops key in `make run`'s keys file)",
+    "CASHBACK_CURRENCY": "cashbackctl: the merchant's currency (`--currency`; default: found from its "
+    "campaigns or wallet)",
+    "CASHBACK_LOCALE": "cashbackctl report: its language (default: Persian for a merchant in rials, else English)",
 }
 
 # Defaults a reader applies after the lookup, so the recorder cannot see them (checked below).
@@ -85,6 +100,8 @@ ENV_DEFAULTS = {
     "NOTIFY_RETRY_BUDGET_SECONDS": "86400",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "3600",
     "NOTIFY_ORDER_GATHER_SECONDS": "3",
+    "CONSOLE_MERCHANTS": "m1",
+    "CASHBACK_MERCHANT": "m1",
 }
 
 # Literal names read straight from an environment mapping (the pattern tests/deploy uses).
@@ -115,7 +132,9 @@ class _Recorder(Mapping[str, str]):
 
 
 def readers() -> list[tuple[str, Reader]]:
-    """(service or "" for all, reader): every settings object a process builds from its environment."""
+    """(process, or "" for every service; reader): every settings object a process builds from
+    its environment."""
+    from cashback_console.config import ConsoleSettings
     from cashback_kit import config, hardening
     from cashback_services.notify.config import NotifySettings
 
@@ -123,7 +142,8 @@ def readers() -> list[tuple[str, Reader]]:
         return lambda env: config.Settings.from_env(service, env)
 
     per_service = [(s, settings_of(s)) for s in config.DEFAULT_ADDRS]
-    return [*per_service, ("", hardening.Hardening.from_env), ("notify", NotifySettings.from_env)]
+    return [*per_service, ("", hardening.Hardening.from_env), ("notify", NotifySettings.from_env),
+            ("console", ConsoleSettings.from_env)]
 
 
 def _changes_nothing(reader: Reader, env: Mapping[str, str]) -> bool:
@@ -139,6 +159,7 @@ def env_rows() -> dict[str, dict[str, str]]:
     os.environ.pop("CASHBACK_VAR_DIR", None)  # so the defaults shown are the code's own
     reads: dict[str, dict[str, str]] = {}
     reader_of: dict[str, Reader] = {}
+    paths: list[Path] = []
     for service, reader in readers():
         env = _Recorder()
         reader(env)
@@ -146,7 +167,9 @@ def env_rows() -> dict[str, dict[str, str]]:
             for s in [service] if service else SERVICES:
                 reads.setdefault(var, {})[s] = default
             reader_of.setdefault(var, reader)
-    for path in [*ROOT.glob("cashback_services/**/*.py"), *ROOT.glob("cashback_kit/*.py")]:
+    for package in ("cashback_services", "cashback_kit", "cashback_console", "cashbackctl"):
+        paths.extend(ROOT.glob(f"{package}/**/*.py"))
+    for path in paths:
         for var in _LITERAL.findall(path.read_text()):
             reads.setdefault(var, {})
     for var, default in ENV_DEFAULTS.items():
@@ -166,8 +189,9 @@ def env_rows() -> dict[str, dict[str, str]]:
 
 def render_env(lines: list[str]) -> None:
     lines += ["## Environment variables", "",
-              "Read once at start (`cashback_kit/config.py`, `cashback_kit/hardening.py`, notify's `config.py`).",
-              "`{SERVICE}` is `RULES`, `WALLET` or `NOTIFY`.", "",
+              "Read once at start by the services (`cashback_kit/config.py`, `cashback_kit/hardening.py`,",
+              "notify's `config.py`), the console (`cashback_console/config.py`) and `cashbackctl`.",
+              "`{SERVICE}` is `RULES`, `WALLET` or `NOTIFY`; a default of — is given in the meaning.", "",
               "| variable | default | meaning |", "|---|---|---|"]
     logging.disable(logging.WARNING)  # an unset secret warns; here that is expected
     try:
@@ -179,7 +203,9 @@ def render_env(lines: list[str]) -> None:
             raise SystemExit(f"environment variable {var} has no description: add it to ENV_NOTES in "
                              f"{Path(__file__).name}")
         values = set(rows[var].values())
-        if len(values) > 1:
+        if not rows[var]:
+            shown = "—"
+        elif len(values) > 1:
             shown = "; ".join(f"{s}: `{v}`" if v else f"{s}: (none)" for s, v in rows[var].items())
         else:
             value = values.pop() if values else ""
