@@ -83,7 +83,8 @@ ENV_NOTES = {
     "CONSOLE_LOGIN_ATTEMPTS": "console: failed sign-ins allowed per client in the window below",
     "CONSOLE_LOGIN_WINDOW_SECONDS": "console: the window of CONSOLE_LOGIN_ATTEMPTS",
     "CONSOLE_FORWARDED_ALLOW_IPS": "console: proxies whose X-Forwarded-* headers are trusted",
-    "CASHBACK_MERCHANT": "cashbackctl: the merchant to act for (`--merchant`); the console's fallback for CONSOLE_MERCHANTS",
+    "CASHBACK_MERCHANT": "cashbackctl: the merchant to act for (`--merchant`); the console's fallback for "
+    "CONSOLE_MERCHANTS",
     "CASHBACK_OPS_KEY": "cashbackctl: the ops key (`--key`; default: the ops key in `make run`'s keys file)",
     "CASHBACK_CURRENCY": "cashbackctl: the merchant's currency (`--currency`; default: found from its "
     "campaigns or wallet)",
