@@ -8,13 +8,13 @@ from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
 from cashback_kit.server import ServiceParts
-from cashback_services.rules.service.cache import MerchantCache
-from cashback_services.rules.service.campaigns import Campaigns
-from cashback_services.rules.service.customers import Customers
-from cashback_services.rules.service.refunds import Refunds
-from cashback_services.rules.service.scoring import Scoring
-from cashback_services.rules.service.simulate import Simulator
-from cashback_services.rules.servicer import RulesServicer
+from cashback_services.rules.entrypoints.servicer import RulesServicer
+from cashback_services.rules.service_layer.cache import MerchantCache
+from cashback_services.rules.service_layer.campaigns import Campaigns
+from cashback_services.rules.service_layer.customers import Customers
+from cashback_services.rules.service_layer.refunds import Refunds
+from cashback_services.rules.service_layer.scoring import Scoring
+from cashback_services.rules.service_layer.simulate import Simulator
 
 SERVICE_NAME = "cashback.rules.v1.RulesService"
 

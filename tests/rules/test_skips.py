@@ -14,10 +14,10 @@ from cashback_services.rules.domain.evaluate import qualify, settle
 from cashback_services.rules.domain.index import CampaignIndex
 from cashback_services.rules.domain.model import Profile, Usage
 from cashback_services.rules.domain.tiers import TierPolicy
-from cashback_services.rules.order_pb import score_to_pb
-from cashback_services.rules.service.cache import Snapshot
-from cashback_services.rules.service.scoring import _judge, _order_score
-from cashback_services.rules.service.skips import SkipList
+from cashback_services.rules.entrypoints.order_pb import score_to_pb
+from cashback_services.rules.service_layer.cache import Snapshot
+from cashback_services.rules.service_layer.scoring import _judge, _order_score
+from cashback_services.rules.service_layer.skips import SkipList
 from tests.rules.domain_builders import T0, dline, dorder, rule, sar
 
 CATS = ("a", "b", "c", "d")

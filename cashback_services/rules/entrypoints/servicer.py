@@ -14,14 +14,14 @@ from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 from cashback_kit.errors import InvalidArgument, NotFound
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
-from cashback_services.rules.campaign_pb import normalize
-from cashback_services.rules.order_pb import event_from_pb, money_pb, order_from_pb
-from cashback_services.rules.service.campaigns import Campaigns
-from cashback_services.rules.service.customers import Customers, ProfileView, validate_policy
-from cashback_services.rules.service.refunds import Refunds
-from cashback_services.rules.service.report import campaign_report
-from cashback_services.rules.service.scoring import Scoring
-from cashback_services.rules.service.simulate import Simulator
+from cashback_services.rules.entrypoints.campaign_pb import normalize
+from cashback_services.rules.entrypoints.order_pb import event_from_pb, money_pb, order_from_pb
+from cashback_services.rules.service_layer.campaigns import Campaigns
+from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
+from cashback_services.rules.service_layer.refunds import Refunds
+from cashback_services.rules.service_layer.report import campaign_report
+from cashback_services.rules.service_layer.scoring import Scoring
+from cashback_services.rules.service_layer.simulate import Simulator
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ from cashback_services.rules.adapters.history_repo import CustomerRow
 from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.domain.model import Profile
 from cashback_services.rules.domain.tiers import TierDef, TierPolicy, effective_tier
-from cashback_services.rules.service.cache import MerchantCache, policy_from_json, policy_to_json
+from cashback_services.rules.service_layer.cache import MerchantCache, policy_from_json, policy_to_json
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo
-from cashback_services.rules.campaign_pb import to_rule
 from cashback_services.rules.domain.index import CampaignIndex
 from cashback_services.rules.domain.tiers import TierDef, TierPolicy
-from cashback_services.rules.service.skips import SkipList
+from cashback_services.rules.entrypoints.campaign_pb import to_rule
+from cashback_services.rules.service_layer.skips import SkipList
 
 
 @dataclass(frozen=True)

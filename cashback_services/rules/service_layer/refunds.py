@@ -17,7 +17,7 @@ from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
 from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.domain.tiers import reversal_delta
-from cashback_services.rules.order_pb import money_pb
+from cashback_services.rules.entrypoints.order_pb import money_pb
 
 
 def _replay(row, order_id: str, fingerprint: str, refund_id: str) -> rules_pb2.Reversal:  # type: ignore[no-untyped-def]

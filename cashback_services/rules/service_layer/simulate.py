@@ -17,12 +17,12 @@ from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
 from cashback_services.rules.adapters.sql import from_micros, to_micros
-from cashback_services.rules.campaign_pb import to_rule
 from cashback_services.rules.domain.evaluate import local_day, qualify, settle
 from cashback_services.rules.domain.model import Profile, Usage
 from cashback_services.rules.domain.tiers import effective_tier
-from cashback_services.rules.order_pb import money_pb, order_from_pb
-from cashback_services.rules.service.cache import policy_from_json
+from cashback_services.rules.entrypoints.campaign_pb import to_rule
+from cashback_services.rules.entrypoints.order_pb import money_pb, order_from_pb
+from cashback_services.rules.service_layer.cache import policy_from_json
 
 
 class Simulator:

@@ -11,8 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cashback_kit.errors import Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, money_to_pb, require_id, ts_from_pb, ts_to_pb
-from cashback_services.rules.campaign_pb import collect
 from cashback_services.rules.domain.model import EventIn, Line, OrderIn, ScoreOut
+from cashback_services.rules.entrypoints.campaign_pb import collect
 
 MAX_LINES = 1000
 MAX_QUANTITY = 1_000_000

@@ -30,10 +30,10 @@ from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.domain.base import merchandise
 from cashback_services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
 from cashback_services.rules.domain.model import EventIn, OrderIn, Profile, ScoreOut, SkipCode, SkipOut, Usage
-from cashback_services.rules.order_pb import score_to_pb
-from cashback_services.rules.service.cache import MerchantCache, Snapshot
-from cashback_services.rules.service.customers import load_profile, needs_spend, profile_of
-from cashback_services.rules.service.skips import skipped_entry
+from cashback_services.rules.entrypoints.order_pb import score_to_pb
+from cashback_services.rules.service_layer.cache import MerchantCache, Snapshot
+from cashback_services.rules.service_layer.customers import load_profile, needs_spend, profile_of
+from cashback_services.rules.service_layer.skips import skipped_entry
 
 
 async def _locked_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, candidates: list[Candidate],
