@@ -6,11 +6,12 @@ their in-memory index is stale."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cashback_services.rules.adapters.sql import insert_for
 from cashback_services.rules.adapters.tables import campaign_versions, campaigns, merchants
 
 
@@ -24,8 +25,8 @@ class CampaignRow:
     currency: str
     budget_used: int
     create_fingerprint: str
-    created_at: int
-    updated_at: int
+    created_at: datetime
+    updated_at: datetime
 
 
 def _row(r) -> CampaignRow:  # type: ignore[no-untyped-def]
@@ -34,7 +35,7 @@ def _row(r) -> CampaignRow:  # type: ignore[no-untyped-def]
 
 
 async def bump_generation(conn: AsyncConnection, merchant_id: str) -> None:
-    stmt = insert_for(conn, merchants).values(merchant_id=merchant_id, generation=1)
+    stmt = insert(merchants).values(merchant_id=merchant_id, generation=1)
     stmt = stmt.on_conflict_do_update(index_elements=[merchants.c.merchant_id],
                                       set_={"generation": merchants.c.generation + 1})
     await conn.execute(stmt)
@@ -62,7 +63,7 @@ async def get_body(conn: AsyncConnection, merchant_id: str, campaign_id: str, ve
 
 
 async def insert_campaign(conn: AsyncConnection, *, merchant_id: str, campaign_id: str, status: int,
-                          currency: str, fingerprint: str, body: bytes, now: int) -> None:
+                          currency: str, fingerprint: str, body: bytes, now: datetime) -> None:
     await conn.execute(campaigns.insert().values(
         merchant_id=merchant_id, campaign_id=campaign_id, status=status, current_version=1, currency=currency,
         budget_used=0, create_fingerprint=fingerprint, created_at=now, updated_at=now))
@@ -70,7 +71,7 @@ async def insert_campaign(conn: AsyncConnection, *, merchant_id: str, campaign_i
 
 
 async def add_version(conn: AsyncConnection, merchant_id: str, campaign_id: str, version: int, body: bytes,
-                      now: int) -> None:
+                      now: datetime) -> None:
     await conn.execute(campaign_versions.insert().values(
         merchant_id=merchant_id, campaign_id=campaign_id, version=version, body=body, created_at=now))
     await conn.execute(update(campaigns).where(
@@ -79,7 +80,7 @@ async def add_version(conn: AsyncConnection, merchant_id: str, campaign_id: str,
     await bump_generation(conn, merchant_id)
 
 
-async def set_status(conn: AsyncConnection, merchant_id: str, campaign_id: str, status: int, now: int) -> None:
+async def set_status(conn: AsyncConnection, merchant_id: str, campaign_id: str, status: int, now: datetime) -> None:
     await conn.execute(update(campaigns).where(
         campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id == campaign_id,
     ).values(status=status, updated_at=now))
@@ -134,7 +135,7 @@ async def tier_policy_json(conn: AsyncConnection, merchant_id: str) -> str | Non
 
 
 async def set_tier_policy_json(conn: AsyncConnection, merchant_id: str, body: str) -> None:
-    stmt = insert_for(conn, merchants).values(merchant_id=merchant_id, generation=1, tier_policy=body)
+    stmt = insert(merchants).values(merchant_id=merchant_id, generation=1, tier_policy=body)
     stmt = stmt.on_conflict_do_update(index_elements=[merchants.c.merchant_id],
                                       set_={"generation": merchants.c.generation + 1, "tier_policy": body})
     await conn.execute(stmt)

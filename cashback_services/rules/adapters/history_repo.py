@@ -9,13 +9,14 @@ need no lock of their own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, String, and_, any_, bindparam, case, func, literal, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
-from cashback_services.rules.adapters.sql import insert_for
 from cashback_services.rules.adapters.tables import (
     awards,
     campaigns,
@@ -39,9 +40,9 @@ async def lock_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
                         add_orders: int = 0) -> CustomerRow:
     """Create-or-touch the customer row (which locks it until commit on
     PostgreSQL) and return it as it was before `add_orders` was added."""
-    # The INSERT values are checked against the CHECK constraint even when the
-    # row exists (SQLite), so a negative delta only goes into the UPDATE part.
-    stmt = insert_for(conn, customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier="",
+    # A negative delta only goes into the UPDATE part: the INSERT values must
+    # pass the CHECK constraint on their own.
+    stmt = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier="",
                                               order_count=max(add_orders, 0))
     stmt = stmt.on_conflict_do_update(
         index_elements=[customers.c.merchant_id, customers.c.customer_id],
@@ -91,8 +92,8 @@ def _usage_stmt(ids: Any, days: Any) -> Any:
     )
 
 
-# On PostgreSQL the lists go as arrays: one statement, built and prepared once.
-_USAGE_PG = _usage_stmt(lambda col: col == any_(bindparam("ids", type_=ARRAY(String()))),
+# The lists go as arrays: one statement, built and prepared once.
+_USAGE = _usage_stmt(lambda col: col == any_(bindparam("ids", type_=ARRAY(String()))),
                         lambda col: col == any_(bindparam("days", type_=ARRAY(String()))))
 
 
@@ -101,11 +102,7 @@ async def usage_snapshot(db: Database, merchant_id: str, customer_id: str, campa
     """Budgets used, the customer's usage and their per-day usage of these
     campaigns, unlocked (for quotes), in one statement on the fast read path."""
     params = {"m": merchant_id, "c": customer_id, "ids": campaign_ids, "days": days}
-    if db.is_postgres:
-        rows = await db.fetch_rows(_USAGE_PG, params)
-    else:
-        stmt = _usage_stmt(lambda col: col.in_(campaign_ids), lambda col: col.in_(days))
-        rows = await db.fetch_rows(stmt, {"m": merchant_id, "c": customer_id})
+    rows = await db.fetch_rows(_USAGE, params)
     budgets: dict[str, int] = {}
     usage: dict[str, tuple[int, int]] = {}
     per_day: dict[tuple[str, str], int] = {}
@@ -126,7 +123,7 @@ async def read_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
 
 
 async def set_manual_tier(conn: AsyncConnection, merchant_id: str, customer_id: str, tier: str) -> None:
-    stmt = insert_for(conn, customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier=tier,
+    stmt = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier=tier,
                                               order_count=0)
     stmt = stmt.on_conflict_do_update(index_elements=[customers.c.merchant_id, customers.c.customer_id],
                                       set_={"manual_tier": tier})
@@ -134,7 +131,7 @@ async def set_manual_tier(conn: AsyncConnection, merchant_id: str, customer_id: 
 
 
 async def spend_since(conn: AsyncConnection, merchant_id: str, customer_id: str, currency: str,
-                      since: list[int], until: int, exclude_order: str = "") -> list[int]:
+                      since: list[datetime], until: datetime, exclude_order: str = "") -> list[int]:
     """Net merchandise (less refunds) of the customer's orders placed in
     [since_i, until), one sum per window, in a single query."""
     if not since:
@@ -179,14 +176,14 @@ async def add_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, c
     if amount < 0 or count < 0:
         await _release_usage(conn, merchant_id, customer_id, campaign_id, amount, count, day)
         return
-    stmt = insert_for(conn, t).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
+    stmt = insert(t).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
                                       amount_minor=amount, award_count=count)
     await conn.execute(stmt.on_conflict_do_update(
         index_elements=[t.c.merchant_id, t.c.campaign_id, t.c.customer_id],
         set_={"amount_minor": t.c.amount_minor + amount, "award_count": t.c.award_count + count}))
     if day is not None and count:
         d = customer_day_usage
-        stmt = insert_for(conn, d).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
+        stmt = insert(d).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
                                           local_day=day, award_count=count)
         await conn.execute(stmt.on_conflict_do_update(
             index_elements=[d.c.merchant_id, d.c.campaign_id, d.c.customer_id, d.c.local_day],
@@ -200,14 +197,14 @@ async def add_usage_many(conn: AsyncConnection, merchant_id: str, customer_id: s
     if not rows:
         return
     t, d = customer_usage, customer_day_usage
-    stmt = insert_for(conn, t)
+    stmt = insert(t)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.merchant_id, t.c.campaign_id, t.c.customer_id],
         set_={"amount_minor": t.c.amount_minor + stmt.excluded.amount_minor,
               "award_count": t.c.award_count + stmt.excluded.award_count})
     await conn.execute(stmt, [{"merchant_id": merchant_id, "campaign_id": cid, "customer_id": customer_id,
                                "amount_minor": amount, "award_count": 1} for cid, amount, _ in rows])
-    days = insert_for(conn, d)
+    days = insert(d)
     days = days.on_conflict_do_update(
         index_elements=[d.c.merchant_id, d.c.campaign_id, d.c.customer_id, d.c.local_day],
         set_={"award_count": d.c.award_count + days.excluded.award_count})
@@ -255,7 +252,7 @@ async def add_refunded(conn: AsyncConnection, merchant_id: str, order_id: str, r
                        .values(refunded_minor=refunded, fully_refunded=full))
 
 
-async def orders_between(conn: AsyncConnection, merchant_id: str, since: int, until: int) -> list[Any]:
+async def orders_between(conn: AsyncConnection, merchant_id: str, since: datetime, until: datetime) -> list[Any]:
     stmt = (select(orders.c.order_id, orders.c.customer_id, orders.c.placed_at, orders.c.currency,
                    orders.c.merchandise_minor, orders.c.refunded_minor, orders.c.fully_refunded, orders.c.order_body)
             .where(orders.c.merchant_id == merchant_id, orders.c.placed_at >= since, orders.c.placed_at < until)
@@ -263,7 +260,7 @@ async def orders_between(conn: AsyncConnection, merchant_id: str, since: int, un
     return list((await conn.execute(stmt)).all())
 
 
-async def prior_counts(conn: AsyncConnection, merchant_id: str, before: int) -> dict[str, int]:
+async def prior_counts(conn: AsyncConnection, merchant_id: str, before: datetime) -> dict[str, int]:
     """Per customer: orders placed before `before` and not refunded in full."""
     stmt = (select(orders.c.customer_id, func.count()).where(
         orders.c.merchant_id == merchant_id, orders.c.placed_at < before, orders.c.fully_refunded.is_(False))

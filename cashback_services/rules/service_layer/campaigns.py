@@ -20,7 +20,6 @@ from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgume
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo
 from cashback_services.rules.adapters.campaign_repo import CampaignRow
-from cashback_services.rules.adapters.sql import from_micros, to_micros
 from cashback_services.rules.entrypoints.campaign_pb import OUTPUT_ONLY, normalize
 from cashback_services.rules.entrypoints.order_pb import money_pb, ts_pb
 
@@ -37,8 +36,8 @@ def present(row: CampaignRow, body: bytes) -> rules_pb2.Campaign:
     """A stored version with the campaign-wide fields of its row."""
     c = rules_pb2.Campaign.FromString(body)
     c.status = row.status  # type: ignore[assignment]
-    c.created_at.CopyFrom(ts_pb(from_micros(row.created_at)))
-    c.updated_at.CopyFrom(ts_pb(from_micros(row.updated_at)))
+    c.created_at.CopyFrom(ts_pb(row.created_at))
+    c.updated_at.CopyFrom(ts_pb(row.updated_at))
     c.budget_used.CopyFrom(money_pb(Money(row.currency, row.budget_used)))
     return c
 
@@ -146,7 +145,7 @@ class Campaigns:
             return (await self._current(conn, c.merchant_id, c.campaign_id))[1]
         if replay_only:
             raise NotFound(f"campaign {c.campaign_id!r} not found")
-        now = to_micros(self.now())
+        now = self.now()
         await campaign_repo.insert_campaign(conn, merchant_id=c.merchant_id, campaign_id=c.campaign_id,
                                             status=c.status, currency=c.currency_code, fingerprint=fingerprint,
                                             body=_body(c, 1), now=now)
@@ -164,7 +163,7 @@ class Campaigns:
                 return current
             version = row.current_version + 1
             await campaign_repo.add_version(conn, row.merchant_id, row.campaign_id, version,
-                                            _body(merged, version), to_micros(self.now()))
+                                            _body(merged, version), self.now())
             return (await self._current(conn, row.merchant_id, row.campaign_id))[1]
 
     async def get(self, merchant_id: str, campaign_id: str, version: int) -> rules_pb2.Campaign:
@@ -199,5 +198,5 @@ class Campaigns:
                 return current
             if row.status == ENDED:
                 raise FailedPrecondition("an ENDED campaign stays ended")
-            await campaign_repo.set_status(conn, merchant_id, campaign_id, status, to_micros(self.now()))
+            await campaign_repo.set_status(conn, merchant_id, campaign_id, status, self.now())
             return (await self._current(conn, merchant_id, campaign_id))[1]

@@ -13,7 +13,6 @@ from cashback_kit.errors import Violations
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
 from cashback_services.rules.adapters.history_repo import CustomerRow
-from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.domain.model import Profile
 from cashback_services.rules.domain.tiers import TierDef, TierPolicy, effective_tier
 from cashback_services.rules.service_layer.cache import MerchantCache, policy_from_json, policy_to_json
@@ -56,9 +55,9 @@ async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str
     window = max(policy.windows, default=0)
     if needs_spend(policy, row, want_spend):
         windows = policy.windows
-        since = [to_micros(at - timedelta(days=d)) for d in windows]
+        since = [at - timedelta(days=d) for d in windows]
         sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since,
-                                              to_micros(at), exclude_order)
+                                              at, exclude_order)
         spends = dict(zip(windows, sums, strict=True))
         spend = Money(policy.currency, spends[window])
     tier = effective_tier(row.manual_tier, policy, spends)

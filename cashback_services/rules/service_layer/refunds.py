@@ -15,7 +15,6 @@ from cashback_kit.db import Database
 from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
-from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.domain.tiers import reversal_delta
 from cashback_services.rules.entrypoints.order_pb import money_pb
 
@@ -78,5 +77,5 @@ class Refunds:
             await history_repo.insert_refund(
                 conn, merchant_id=merchant_id, refund_id=refund_id, order_id=order_id, fingerprint=fingerprint,
                 amount_minor=amount.minor, reversal_body=reversal.SerializeToString(deterministic=True),
-                created_at=to_micros(self.now()))
+                created_at=self.now())
             return reversal

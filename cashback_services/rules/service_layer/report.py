@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 
 from cashback_kit.db import Database
-from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.adapters.tables import awards, orders
 
 
@@ -32,7 +31,7 @@ class Repeat:
 
 async def campaign_report(db: Database, merchant_id: str, currency: str, start: datetime,
                           end: datetime) -> tuple[list[CampaignLine], Repeat]:
-    lo, hi = to_micros(start), to_micros(end)
+    lo, hi = start, end
     in_window = and_(orders.c.merchant_id == merchant_id, orders.c.currency == currency,
                      orders.c.placed_at >= lo, orders.c.placed_at < hi)
     paid = awards.c.amount_minor - awards.c.reversed_minor

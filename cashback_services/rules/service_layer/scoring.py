@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cashback_kit.db import Database
 from cashback_kit.errors import Aborted, AlreadyExists
 from cashback_services.rules.adapters import campaign_repo, history_repo
-from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.domain.base import merchandise
 from cashback_services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
 from cashback_services.rules.domain.model import EventIn, OrderIn, Profile, ScoreOut, SkipCode, SkipOut, Usage
@@ -178,9 +177,9 @@ class Scoring:
                         snap) -> rules_pb2.Score:  # type: ignore[no-untyped-def]
         m, c = order.merchant_id, order.customer_id
         await history_repo.insert_order(
-            conn, merchant_id=m, order_id=order.order_id, customer_id=c, placed_at=to_micros(order.placed_at),
+            conn, merchant_id=m, order_id=order.order_id, customer_id=c, placed_at=order.placed_at,
             currency=order.currency, merchandise_minor=merchandise(order).minor, fingerprint=fingerprint,
-            order_body=order_body, created_at=to_micros(self.now()))
+            order_body=order_body, created_at=self.now())
         profile, _ = await load_profile(conn, m, c, snap.policy, order.placed_at, lock=True, add_orders=1,
                                         exclude_order=order.order_id)
         candidates, judged = _judge(snap, order, profile)
@@ -222,7 +221,7 @@ class Scoring:
                 score = score_to_pb(out, merchant_id=m, customer_id=c, event_id=event.event_id)
                 await history_repo.insert_event(
                     conn, merchant_id=m, event_id=event.event_id, customer_id=c, fingerprint=fingerprint,
-                    score_body=_pack(score), created_at=to_micros(self.now()))
+                    score_body=_pack(score), created_at=self.now())
                 await _spend_budgets(conn, m, out)
                 return score
         except IntegrityError:

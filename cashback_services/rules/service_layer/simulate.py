@@ -16,7 +16,6 @@ from cashback.rules.v1 import rules_pb2
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
-from cashback_services.rules.adapters.sql import from_micros, to_micros
 from cashback_services.rules.domain.evaluate import local_day, qualify, settle
 from cashback_services.rules.domain.model import Profile, Usage
 from cashback_services.rules.domain.tiers import effective_tier
@@ -35,29 +34,28 @@ class Simulator:
         async with self.db.read() as conn:
             policy = policy_from_json(await campaign_repo.tier_policy_json(conn, m))
             lookback = timedelta(days=max(policy.windows, default=0))
-            rows = await history_repo.orders_between(conn, m, to_micros(start - lookback), to_micros(end))
-            prior = await history_repo.prior_counts(conn, m, to_micros(start))
+            rows = await history_repo.orders_between(conn, m, start - lookback, end)
+            prior = await history_repo.prior_counts(conn, m, start)
             manual = await history_repo.manual_tiers(conn, m)
-        spend_log: dict[str, list[tuple[int, int]]] = defaultdict(list)  # customer -> (placed_at, net)
+        spend_log: dict[str, list[tuple[datetime, int]]] = defaultdict(list)  # customer -> (placed_at, net)
         budget_used = 0
         per_customer: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         per_day: dict[tuple[str, str], int] = defaultdict(int)
         considered = matched = 0
         customers: set[str] = set()
         total = gmv = matched_gmv = 0
-        start_us = to_micros(start)
         for r in rows:
             net = r.merchandise_minor - r.refunded_minor
-            if r.placed_at < start_us:
+            if r.placed_at < start:
                 spend_log[r.customer_id].append((r.placed_at, net))
                 continue
             if r.currency != rule.currency:
                 continue
-            placed = from_micros(r.placed_at)
+            placed = r.placed_at
             order = order_from_pb(rules_pb2.Order.FromString(bytes(r.order_body)), placed)
             considered += 1
             gmv += r.merchandise_minor
-            spends = {w: sum(n for t, n in spend_log[r.customer_id] if t >= to_micros(placed - timedelta(days=w)))
+            spends = {w: sum(n for t, n in spend_log[r.customer_id] if t >= placed - timedelta(days=w))
                       for w in policy.windows}
             profile = Profile(effective_tier(manual.get(r.customer_id, ""), policy, spends),
                               prior.get(r.customer_id, 0))
