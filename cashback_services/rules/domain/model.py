@@ -43,6 +43,25 @@ class SkipCode(IntEnum):
     EVENT_TYPE = 14
 
 
+class SkippedDetail(IntEnum):
+    """How much of `skipped` an answer carries (the proto's SkippedDetail)."""
+
+    ALL = 1
+    MATCHABLE = 2
+    NONE = 3
+
+
+# The skips of campaigns the order matched on everything but amounts, limits and
+# stacking: what SkippedDetail.MATCHABLE keeps.
+MATCHABLE_CODES = frozenset({SkipCode.BELOW_MINIMUM, SkipCode.CUSTOMER_LIMIT, SkipCode.BUDGET_SPENT,
+                             SkipCode.EXCLUSIVE, SkipCode.ZERO_AMOUNT})
+
+
+def shows(detail: SkippedDetail, code: int) -> bool:
+    """Whether a skipped entry with this code is in an answer of this detail."""
+    return detail is SkippedDetail.ALL or (detail is SkippedDetail.MATCHABLE and code in MATCHABLE_CODES)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One version of an active campaign, as scoring sees it.

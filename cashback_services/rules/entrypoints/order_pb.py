@@ -8,10 +8,10 @@ from cashback.common.v1 import common_pb2
 from cashback.rules.v1 import rules_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cashback_kit.errors import Violations
+from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, money_to_pb, require_id, ts_from_pb, ts_to_pb
-from cashback_services.rules.domain.model import EventIn, Line, OrderIn, ScoreOut
+from cashback_services.rules.domain.model import EventIn, Line, OrderIn, ScoreOut, SkippedDetail
 from cashback_services.rules.entrypoints.campaign_pb import collect
 
 MAX_LINES = 1000
@@ -78,6 +78,14 @@ def order_from_pb(o: rules_pb2.Order, now: datetime) -> OrderIn:
     assert currency is not None and placed is not None
     return OrderIn(o.merchant_id, o.order_id, o.customer_id, placed, currency, o.channel, o.payment_method,
                    tuple(lines), shipping, tax, discount, wallet, tuple(o.coupon_codes))
+
+
+def skipped_detail_from_pb(value: int) -> SkippedDetail:
+    if value == rules_pb2.SKIPPED_DETAIL_UNSPECIFIED:
+        return SkippedDetail.ALL
+    if value not in SkippedDetail._value2member_map_:
+        raise InvalidArgument(f"unknown skipped_detail {value}", field="skipped_detail")
+    return SkippedDetail(value)
 
 
 def event_from_pb(r: rules_pb2.ScoreEventRequest, now: datetime) -> EventIn:

@@ -15,7 +15,7 @@ from cashback_kit.errors import InvalidArgument, NotFound
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from cashback_services.rules.entrypoints.campaign_pb import normalize
-from cashback_services.rules.entrypoints.order_pb import event_from_pb, money_pb, order_from_pb
+from cashback_services.rules.entrypoints.order_pb import event_from_pb, money_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
 from cashback_services.rules.service_layer.refunds import Refunds
@@ -73,13 +73,15 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         return rules_pb2.SetCampaignStatusResponse(campaign=c)
 
     async def QuoteOrder(self, request: rules_pb2.QuoteOrderRequest, context: Ctx):
+        detail = skipped_detail_from_pb(request.skipped_detail)
         order = order_from_pb(request.order, self.now())
-        return rules_pb2.QuoteOrderResponse(score=await self.scoring.quote(order))
+        return rules_pb2.QuoteOrderResponse(score=await self.scoring.quote(order, detail))
 
     async def ScoreOrder(self, request: rules_pb2.ScoreOrderRequest, context: Ctx):
+        detail = skipped_detail_from_pb(request.skipped_detail)
         order = order_from_pb(request.order, self.now())
         body = request.order.SerializeToString(deterministic=True)
-        score = await self.scoring.score(order, fingerprint(request.order), body)
+        score = await self.scoring.score(order, fingerprint(request.order), body, detail)
         return rules_pb2.ScoreOrderResponse(score=score)
 
     async def ReverseOrder(self, request: rules_pb2.ReverseOrderRequest, context: Ctx):

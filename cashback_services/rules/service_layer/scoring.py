@@ -28,7 +28,17 @@ from cashback_kit.errors import Aborted, AlreadyExists
 from cashback_services.rules.adapters import campaign_repo, history_repo
 from cashback_services.rules.domain.base import merchandise
 from cashback_services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
-from cashback_services.rules.domain.model import EventIn, OrderIn, Profile, ScoreOut, SkipCode, SkipOut, Usage
+from cashback_services.rules.domain.model import (
+    EventIn,
+    OrderIn,
+    Profile,
+    ScoreOut,
+    SkipCode,
+    SkipOut,
+    SkippedDetail,
+    Usage,
+    shows,
+)
 from cashback_services.rules.entrypoints.order_pb import score_to_pb
 from cashback_services.rules.service_layer.cache import MerchantCache, Snapshot
 from cashback_services.rules.service_layer.customers import load_profile, needs_spend, profile_of
@@ -110,14 +120,31 @@ def _judge(snap: Snapshot, order: OrderIn, profile: Profile) -> tuple[list[Candi
 
 
 def _order_score(snap: Snapshot, order: OrderIn, profile: Profile, judged: dict[str, SkipOut | None],
-                 out: ScoreOut) -> rules_pb2.Score:
+                 out: ScoreOut, detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
     """The Score, `skipped` in campaign order (every order campaign that did not
-    qualify), then what settle() refused -- as the full evaluation lists them."""
+    qualify), then what settle() refused -- as the full evaluation lists them --
+    cut to `detail`. Only ALL needs the cached list of every campaign: the
+    campaigns a shorter answer keeps were all judged one by one."""
     limited, out.skipped = out.skipped, []
     score = score_to_pb(out, merchant_id=order.merchant_id, customer_id=order.customer_id, order_id=order.order_id)
-    score.MergeFromString(snap.skips.serialized(order, profile, judged)
-                          + b"".join(skipped_entry(s) for s in limited))
+    if detail is SkippedDetail.ALL:
+        head = snap.skips.serialized(order, profile, judged)
+    else:
+        own = sorted((s for s in judged.values() if s is not None and shows(detail, s.code)),
+                     key=lambda s: snap.skips.position[s.campaign_id])
+        head = b"".join(skipped_entry(s) for s in own)
+    score.MergeFromString(head + b"".join(skipped_entry(s) for s in limited if shows(detail, s.code)))
     out.skipped = limited
+    return score
+
+
+def cut(score: rules_pb2.Score, detail: SkippedDetail) -> rules_pb2.Score:
+    """A stored (full) score as an answer of `detail`."""
+    if detail is SkippedDetail.ALL:
+        return score
+    keep = [s for s in score.skipped if shows(detail, s.code)]
+    del score.skipped[:]
+    score.skipped.extend(keep)
     return score
 
 
@@ -125,7 +152,7 @@ class Scoring:
     def __init__(self, db: Database, cache: MerchantCache, now: Callable[[], datetime]) -> None:
         self.db, self.cache, self.now = db, cache, now
 
-    async def quote(self, order: OrderIn) -> rules_pb2.Score:
+    async def quote(self, order: OrderIn, detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
         """Unlocked, and on the fast read path (Database.fetch_rows): one read for
         the generation and the customer, one for all the usage the candidates need
         (plus a spend read when a tier policy needs it, and a rebuild of the
@@ -149,9 +176,14 @@ class Scoring:
                 self.db, m, c, sorted(days), sorted(set(days.values())))
             usage = _usage_from(days, budgets, per_customer, per_day)
         out = settle(candidates, usage, order.placed_at, order.currency)
-        return _order_score(snap, order, profile, judged, out)
+        return _order_score(snap, order, profile, judged, out, detail)
 
-    async def score(self, order: OrderIn, fingerprint: str, order_body: bytes) -> rules_pb2.Score:
+    async def score(self, order: OrderIn, fingerprint: str, order_body: bytes,
+                    detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
+        """The order's score, stored in full (a replay may ask for another detail)."""
+        return cut(await self._score(order, fingerprint, order_body), detail)
+
+    async def _score(self, order: OrderIn, fingerprint: str, order_body: bytes) -> rules_pb2.Score:
         key = f"order_id {order.order_id!r}"
         async with self.db.read() as conn:
             found = await history_repo.find_order(conn, order.merchant_id, order.order_id)
