@@ -200,3 +200,19 @@ async def test_an_unknown_skipped_detail_is_invalid_argument_naming_the_field(st
                               metadata=SVC)
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "skipped_detail" in (err.value.details() or "")
+
+
+async def test_a_campaign_given_a_budget_later_counts_what_it_paid_before_against_it(stub) -> None:
+    await _create(stub, campaign("ten", percent_bps=1000))
+    await _score(stub, order("o1", line("a", 10_000), customer_id="c1"))  # pays 10.00
+    await _score(stub, order("o2", line("a", 10_000), customer_id="c2"))
+    await _reverse(stub, "o2", "r2", 5_000)  # 5.00 of that taken back: 15.00 paid
+    await stub.UpdateCampaign(rules_pb2.UpdateCampaignRequest(
+        campaign=campaign("ten", percent_bps=1000, budget=2_000), update_mask={"paths": ["budget"]}), metadata=OPS)
+    got = await stub.GetCampaign(rules_pb2.GetCampaignRequest(merchant_id="m1", campaign_id="ten"), metadata=OPS)
+    assert got.campaign.budget_used.amount_minor == 1_500
+    assert (await _score(stub, order("o3", line("a", 10_000), customer_id="c3"))).total.amount_minor == 500
+    assert (await _score(stub, order("o4", line("a", 10_000), customer_id="c4"))).total.amount_minor == 0
+    # A refund gives budget back to the counter.
+    await _reverse(stub, "o1", "r1", 10_000)
+    assert (await _score(stub, order("o5", line("a", 10_000), customer_id="c5"))).total.amount_minor == 1_000

@@ -31,7 +31,13 @@ campaigns = Table(
     Column("status", Integer, nullable=False),
     Column("current_version", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
+    # Kept only while the current version has a budget (`budgeted`): the orders
+    # it pays lock and update it. A campaign without one is never locked by
+    # scoring; what it paid is summed from its awards (campaign_repo.paid).
     Column("budget_used", BigInteger, nullable=False, default=0),
+    Column("budgeted", Boolean, nullable=False, default=False),
+    # Paid before award rows told the whole story (migration 0004).
+    Column("paid_before", BigInteger, nullable=False, default=0),
     Column("create_fingerprint", String(64), nullable=False),
     Column("created_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
@@ -99,6 +105,18 @@ awards = Table(
     Column("currency", String(3), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("reversed_minor", BigInteger, nullable=False, default=0),
+    Column("local_day", String(10), nullable=False),
+)
+
+event_awards = Table(
+    "rules_event_awards", metadata,
+    Column("merchant_id", String(128), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("campaign_id", String(128), primary_key=True),
+    Column("campaign_version", Integer, nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
     Column("local_day", String(10), nullable=False),
 )
 

@@ -53,6 +53,10 @@ class MerchantCache:
         # new generation waits for a single rebuild instead of each doing one.
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    def latest(self, merchant_id: str) -> Snapshot | None:
+        """The snapshot in hand, whatever its generation."""
+        return self._snapshots.get(merchant_id)
+
     def peek(self, merchant_id: str, generation: int) -> Snapshot | None:
         """The snapshot if it is at `generation` (no rebuild, no read)."""
         snap = self._snapshots.get(merchant_id)

@@ -32,13 +32,13 @@ _MUTABLE = [f.name for f in rules_pb2.Campaign.DESCRIPTOR.fields if f.name not i
 _REWARD = {"reward", "percent_bps", "fixed"}
 
 
-def present(row: CampaignRow, body: bytes) -> rules_pb2.Campaign:
-    """A stored version with the campaign-wide fields of its row."""
+def present(row: CampaignRow, body: bytes, paid: int) -> rules_pb2.Campaign:
+    """A stored version with the campaign-wide fields of its row, and what it paid."""
     c = rules_pb2.Campaign.FromString(body)
     c.status = row.status  # type: ignore[assignment]
     c.created_at.CopyFrom(ts_pb(row.created_at))
     c.updated_at.CopyFrom(ts_pb(row.updated_at))
-    c.budget_used.CopyFrom(money_pb(Money(row.currency, row.budget_used)))
+    c.budget_used.CopyFrom(money_pb(Money(row.currency, paid)))
     return c
 
 
@@ -123,7 +123,8 @@ class Campaigns:
             raise NotFound(f"campaign {campaign_id!r} not found")
         body = await campaign_repo.get_body(conn, merchant_id, campaign_id, row.current_version)
         assert body is not None
-        return row, present(row, body)
+        paid = await campaign_repo.paid(conn, merchant_id, [campaign_id])
+        return row, present(row, body, paid[campaign_id])
 
     async def create(self, campaign: rules_pb2.Campaign, fingerprint: str) -> rules_pb2.Campaign:
         c = normalize(campaign, creating=True)
@@ -148,7 +149,7 @@ class Campaigns:
         now = self.now()
         await campaign_repo.insert_campaign(conn, merchant_id=c.merchant_id, campaign_id=c.campaign_id,
                                             status=c.status, currency=c.currency_code, fingerprint=fingerprint,
-                                            body=_body(c, 1), now=now)
+                                            body=_body(c, 1), budgeted=c.HasField("budget"), now=now)
         return (await self._current(conn, c.merchant_id, c.campaign_id))[1]
 
     async def update(self, patch: rules_pb2.Campaign, paths: list[str]) -> rules_pb2.Campaign:
@@ -163,7 +164,7 @@ class Campaigns:
                 return current
             version = row.current_version + 1
             await campaign_repo.add_version(conn, row.merchant_id, row.campaign_id, version,
-                                            _body(merged, version), self.now())
+                                            _body(merged, version), merged.HasField("budget"), self.now())
             return (await self._current(conn, row.merchant_id, row.campaign_id))[1]
 
     async def get(self, merchant_id: str, campaign_id: str, version: int) -> rules_pb2.Campaign:
@@ -172,9 +173,10 @@ class Campaigns:
             if version in (0, row.current_version):
                 return current
             body = await campaign_repo.get_body(conn, merchant_id, campaign_id, version)
+            paid = await campaign_repo.paid(conn, merchant_id, [campaign_id])
         if body is None:
             raise NotFound(f"campaign {campaign_id!r} has no version {version}")
-        return present(row, body)
+        return present(row, body, paid[campaign_id])
 
     async def list(self, merchant_id: str, page_size: int, token: str,
                    status: int) -> tuple[list[rules_pb2.Campaign], str]:
@@ -185,7 +187,8 @@ class Campaigns:
         async with self.db.read() as conn:
             rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=status or None,
                                                            after_seq=after, limit=size + 1)
-        page = [present(r, b) for r, b in rows[:size]]
+            paid = await campaign_repo.paid(conn, merchant_id, [r.campaign_id for r, _ in rows[:size]])
+        page = [present(r, b, paid[r.campaign_id]) for r, b in rows[:size]]
         more = len(rows) > size
         return page, encode_token(merchant_id, status, rows[size - 1][0].seq) if more else ""
 

@@ -39,16 +39,12 @@ def profile_of(row: CustomerRow, policy: TierPolicy) -> Profile:
 
 
 async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str, policy: TierPolicy,
-                       at: datetime, *, lock: bool = False, add_orders: int = 0,
-                       exclude_order: str = "", want_spend: bool = False,
+                       at: datetime, *, want_spend: bool = False,
                        row: CustomerRow | None = None) -> tuple[Profile, ProfileView]:
-    """The one read of the customer a scoring call makes. With lock=True the
-    customer row is created if needed and locked (and `add_orders` counted).
-    Rolling spend is only summed when a policy tier depends on it (no manual
-    tier) or `want_spend` asks for it (the profile RPC)."""
-    if lock:
-        row = await history_repo.lock_customer(conn, merchant_id, customer_id, add_orders)
-    elif row is None:
+    """The customer's profile, unlocked (quotes, the profile RPC; scoring reads
+    it under lock in score_repo). Rolling spend is only summed when a policy tier
+    depends on it (no manual tier) or `want_spend` asks for it."""
+    if row is None:
         row = await history_repo.read_customer(conn, merchant_id, customer_id)
     spends: dict[int, int] = {}
     spend: Money | None = None
@@ -56,8 +52,7 @@ async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str
     if needs_spend(policy, row, want_spend):
         windows = policy.windows
         since = [at - timedelta(days=d) for d in windows]
-        sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since,
-                                              at, exclude_order)
+        sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since, at)
         spends = dict(zip(windows, sums, strict=True))
         spend = Money(policy.currency, spends[window])
     tier = effective_tier(row.manual_tier, policy, spends)

@@ -52,7 +52,8 @@ class Refunds:
             full = total == order.merchandise_minor
             await history_repo.lock_customer(conn, merchant_id, order.customer_id, -1 if full else 0)
             rows = await history_repo.order_awards(conn, merchant_id, order_id)
-            await campaign_repo.lock_budgets(conn, merchant_id, [r.campaign_id for r in rows])
+            # Only a campaign with a budget keeps a counter to give back to.
+            budgeted = await campaign_repo.lock_budgets(conn, merchant_id, [r.campaign_id for r in rows])
             reversal = rules_pb2.Reversal(order_id=order_id, refund_id=refund_id)
             taken = Money.zero(order.currency)
             for r in rows:
@@ -62,9 +63,10 @@ class Refunds:
                 # The award stops counting against "max awards" once it is taken back in full.
                 released = 1 if r.reversed_minor + delta == r.amount_minor else 0
                 await history_repo.add_reversed(conn, merchant_id, order_id, r.campaign_id, delta)
-                await campaign_repo.add_budget_used(conn, merchant_id, r.campaign_id, -delta)
-                await history_repo.add_usage(conn, merchant_id, order.customer_id, r.campaign_id, -delta,
-                                             -released, r.local_day)
+                if r.campaign_id in budgeted:
+                    await campaign_repo.add_budget_used(conn, merchant_id, r.campaign_id, -delta)
+                await history_repo.release_usage(conn, merchant_id, order.customer_id, r.campaign_id, -delta,
+                                                 -released, r.local_day)
                 amount_back = Money(order.currency, delta)
                 taken = taken + amount_back
                 whole, award = Money(order.currency, order.merchandise_minor), Money(order.currency, r.amount_minor)

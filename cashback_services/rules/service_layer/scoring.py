@@ -1,31 +1,37 @@
 """QuoteOrder, ScoreOrder and ScoreEvent.
 
-ScoreOrder is one transaction: insert the order row (the unique key makes a
-concurrent duplicate wait and then fail), lock the customer row (read once as
-the profile), qualify the index's shortlist, lock the budgets of the campaigns
-that may pay (campaign_id order), read usage, settle, write usage and awards.
-On PostgreSQL the row locks make concurrent calls exact; on SQLite the write
-transaction (BEGIN IMMEDIATE) already runs alone.
+ScoreOrder and ScoreEvent take five statements (adapters/score_repo.py): one
+read on the fast path (generation, customer, spend, and the stored score of a
+replay), then BEGIN, one statement that locks the customer and the budgets the
+call may spend and reads their usage, the pure domain deciding, one statement
+writing everything, COMMIT.
 
-The campaign snapshot is taken (generation checked) just before the write
-transaction, not inside it, so the index rebuild never holds row locks. A
-campaign paused or edited in that instant may still score one order with the
-version it had; the award records that version, and budgets stay exact
-because they are read under the lock."""
+The candidates -- hence which budgets to lock and which usage to read -- depend
+on the customer's profile (tier, prior orders), which is read before the lock.
+If the locked profile differs (another order of the same customer committed in
+between), the transaction is rolled back and run again with it: rare, and
+never wrong. Budgets of campaigns that have one are locked in campaign_id order
+and updated exactly; a campaign without a budget is never locked or updated by
+an order (what it paid is summed from the award rows).
+
+The campaign snapshot is taken (generation checked) before the transaction, so
+an index rebuild never holds row locks. A campaign paused or edited in that
+instant may still score one order with the version it had; the award records
+that version, and budgets stay exact because they are read under the lock."""
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cashback.rules.v1 import rules_pb2
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
 from cashback_kit.errors import Aborted, AlreadyExists
-from cashback_services.rules.adapters import campaign_repo, history_repo
+from cashback_services.rules.adapters import history_repo, score_repo
+from cashback_services.rules.adapters.history_repo import CustomerRow
 from cashback_services.rules.domain.base import merchandise
 from cashback_services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
 from cashback_services.rules.domain.model import (
@@ -39,30 +45,11 @@ from cashback_services.rules.domain.model import (
     Usage,
     shows,
 )
+from cashback_services.rules.domain.tiers import TierPolicy, effective_tier
 from cashback_services.rules.entrypoints.order_pb import score_to_pb
 from cashback_services.rules.service_layer.cache import MerchantCache, Snapshot
 from cashback_services.rules.service_layer.customers import load_profile, needs_spend, profile_of
 from cashback_services.rules.service_layer.skips import skipped_entry
-
-
-async def _locked_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, candidates: list[Candidate],
-                        when: datetime) -> dict[str, Usage]:
-    """Usage for a committing score, in its transaction (quotes read it unlocked
-    with history_repo.usage_snapshot)."""
-    ids = sorted({c.rule.campaign_id for c in candidates})
-    days = {c.rule.campaign_id: local_day(c.rule, when) for c in candidates}
-    if not ids:
-        return {}
-    # Only a campaign with a budget needs its row locked for the whole call
-    # (its remaining budget decides the award). The others' budget_used is
-    # only a counter: it is bumped at the very end (_spend_budgets), so the
-    # row -- shared by every order the campaign pays -- is held for the last
-    # statement and the commit, not for the whole scoring.
-    budgets = await campaign_repo.lock_budgets(
-        conn, merchant_id, sorted({c.rule.campaign_id for c in candidates if c.rule.budget is not None}))
-    per_customer = await history_repo.usage(conn, merchant_id, customer_id, ids)
-    per_day = await history_repo.day_usage(conn, merchant_id, customer_id, list(days.items()))
-    return _usage_from(days, budgets, per_customer, per_day)
 
 
 def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dict[str, tuple[int, int]],
@@ -73,26 +60,6 @@ def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dic
         amount, count = per_customer.get(cid, (0, 0))
         out[cid] = Usage(budgets.get(cid, 0), amount, count, per_day.get((cid, days[cid]), 0))
     return out
-
-
-async def _spend_budgets(conn: AsyncConnection, merchant_id: str, out: ScoreOut) -> None:
-    """Add the awards to their campaigns' budget_used: the last write before
-    commit, in campaign_id order (as lock_budgets takes them: no deadlock)."""
-    await campaign_repo.add_budget_used_many(
-        conn, merchant_id, sorted((a.campaign_id, a.amount.minor) for a in out.awards))
-
-
-async def _commit_awards(conn: AsyncConnection, merchant_id: str, customer_id: str, out: ScoreOut,
-                         order_id: str | None) -> None:
-    """Usage and award rows; budgets come last (_spend_budgets)."""
-    await history_repo.add_usage_many(conn, merchant_id, customer_id,
-                                      [(a.campaign_id, a.amount.minor, a.local_day) for a in out.awards])
-    if order_id is not None:
-        await history_repo.insert_awards(conn, [
-            {"merchant_id": merchant_id, "order_id": order_id, "campaign_id": a.campaign_id,
-             "campaign_version": a.campaign_version, "customer_id": customer_id, "currency": a.amount.currency,
-             "amount_minor": a.amount.minor, "reversed_minor": 0, "local_day": a.local_day}
-            for a in out.awards])
 
 
 def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> rules_pb2.Score:
@@ -148,6 +115,98 @@ def cut(score: rules_pb2.Score, detail: SkippedDetail) -> rules_pb2.Score:
     return score
 
 
+_ATTEMPTS = 5
+# One scoring transaction's work: judge, lock and load, settle, write; the score.
+_Attempt = Callable[["score_repo.ScoreTx", Snapshot, "_Guess"], Awaitable[rules_pb2.Score]]
+
+
+class _Stale(Exception):
+    """What was locked and read does not cover what the customer, as read under
+    the lock, needs. Carries the customer as locked: the next attempt's guess."""
+
+    def __init__(self, guess: _Guess) -> None:
+        super().__init__()
+        self.guess = guess
+
+
+@dataclass(frozen=True)
+class _Guess:
+    """The customer as last read: their row, and their spend per tier window
+    (None when it was not read)."""
+
+    row: CustomerRow
+    spends: list[int] | None
+
+    def asks(self, policy: TierPolicy) -> bool:
+        return needs_spend(policy, self.row)
+
+    def profile(self, policy: TierPolicy) -> Profile:
+        if not self.asks(policy):
+            return profile_of(self.row, policy)
+        if self.spends is None:
+            # Not read yet: judge as if nothing was spent; the locked read has it,
+            # and differs, so the next attempt judges with the real spend.
+            return Profile(tier=effective_tier(self.row.manual_tier, policy, {}), prior_orders=self.row.order_count)
+        return Profile(tier=effective_tier(self.row.manual_tier, policy,
+                                           dict(zip(policy.windows, self.spends, strict=True))),
+                       prior_orders=self.row.order_count)
+
+
+def _locked(guess: _Guess, loaded: score_repo.Loaded, policy: TierPolicy) -> _Guess:
+    """The customer as read under the lock; _Stale if their tier needs a spend
+    that was not read (the next attempt asks for it)."""
+    locked = _Guess(loaded.customer, loaded.spends if guess.asks(policy) else None)
+    if locked.asks(policy) and locked.spends is None:
+        raise _Stale(locked)
+    return locked
+
+
+def _check_covered(candidates: list[Candidate], loaded_for: list[Candidate], locked: _Guess) -> None:
+    """The profile read under the lock may make other campaigns candidates than
+    the first read did (usually it changes nothing that matters: another order
+    of the customer only moved their order count). Their budgets must be locked
+    and usage read: if one was not, run again."""
+    if not {x.rule.campaign_id for x in candidates} <= {x.rule.campaign_id for x in loaded_for}:
+        raise _Stale(locked)
+
+
+def _judge_event(snap: Snapshot, event: EventIn, profile: Profile) -> tuple[list[Candidate], list[SkipOut], str]:
+    """The paying candidates of an event, the skipped, and the score's currency:
+    that of the first paying campaign (oldest), or of the oldest event campaign."""
+    rules = snap.index.event_rules()
+    candidates, skipped = qualify_event(event, rules, profile)
+    currency = candidates[0].rule.currency if candidates else rules[0].currency if rules else ""
+    skipped += [SkipOut(x.rule.campaign_id, x.rule.version, SkipCode.CURRENCY,
+                        f"pays in {x.rule.currency}, this event is scored in {currency}")
+                for x in candidates if x.rule.currency != currency]
+    return [x for x in candidates if x.rule.currency == currency], skipped, currency
+
+
+def _windows(policy: TierPolicy, at: datetime) -> list[datetime]:
+    return [at - timedelta(days=d) for d in policy.windows] if policy.tiers and policy.currency else []
+
+
+async def _load(tx: score_repo.ScoreTx, merchant_id: str, customer_id: str, candidates: list[Candidate],
+                when: datetime, policy: TierPolicy, guess: _Guess, *, add_orders: int) -> score_repo.Loaded:
+    days = sorted({local_day(x.rule, when) for x in candidates})
+    return await tx.load(
+        merchant_id, customer_id, add_orders=add_orders,
+        budget_ids=[x.rule.campaign_id for x in candidates if x.rule.budget is not None],
+        usage_ids=[x.rule.campaign_id for x in candidates], days=days, currency=policy.currency,
+        since=_windows(policy, when) if guess.asks(policy) else [], until=when)
+
+
+def _usage_of(candidates: list[Candidate], loaded: score_repo.Loaded, when: datetime) -> dict[str, Usage]:
+    days = {x.rule.campaign_id: local_day(x.rule, when) for x in candidates}
+    return _usage_from(days, loaded.budgets, loaded.usage, loaded.per_day)
+
+
+def _award_rows(candidates: list[Candidate], out: ScoreOut) -> list[score_repo.AwardRow]:
+    budgeted = {x.rule.campaign_id for x in candidates if x.rule.budget is not None}
+    return [score_repo.AwardRow(a.campaign_id, a.campaign_version, a.amount.minor, a.local_day,
+                                a.campaign_id in budgeted) for a in out.awards]
+
+
 class Scoring:
     def __init__(self, db: Database, cache: MerchantCache, now: Callable[[], datetime]) -> None:
         self.db, self.cache, self.now = db, cache, now
@@ -181,84 +240,79 @@ class Scoring:
     async def score(self, order: OrderIn, fingerprint: str, order_body: bytes,
                     detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
         """The order's score, stored in full (a replay may ask for another detail)."""
-        return cut(await self._score(order, fingerprint, order_body), detail)
+        m, c, when = order.merchant_id, order.customer_id, order.placed_at
 
-    async def _score(self, order: OrderIn, fingerprint: str, order_body: bytes) -> rules_pb2.Score:
-        key = f"order_id {order.order_id!r}"
-        async with self.db.read() as conn:
-            found = await history_repo.find_order(conn, order.merchant_id, order.order_id)
-            if found is not None:
-                return _replay(found.fingerprint, fingerprint, found.score_body, key)
-            snap = await self.cache.get(conn, order.merchant_id)
-        try:
-            async with self.db.write() as conn:
-                found = await history_repo.find_order(conn, order.merchant_id, order.order_id)
-                if found is not None:
-                    return _replay(found.fingerprint, fingerprint, found.score_body, key)
-                return await self._score_in(conn, order, fingerprint, order_body, snap)
-        except IntegrityError:
-            # Another call inserted the same order_id first (PostgreSQL lets us
-            # wait on the unique key, then fail): answer as a replay would.
-            async with self.db.read() as conn:
-                found = await history_repo.find_order(conn, order.merchant_id, order.order_id)
-            if found is None:
-                raise Aborted("concurrent write of the same order; safe to retry") from None
-            return _replay(found.fingerprint, fingerprint, found.score_body, key)
+        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> rules_pb2.Score:
+            first, _ = _judge(snap, order, guess.profile(snap.policy))
+            loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=1)
+            locked = _locked(guess, loaded, snap.policy)
+            profile = locked.profile(snap.policy)
+            candidates, judged = _judge(snap, order, profile)
+            _check_covered(candidates, first, locked)
+            out = settle(candidates, _usage_of(candidates, loaded, when), when, order.currency)
+            score = _order_score(snap, order, profile, judged, out)
+            await tx.write_order(m, c, _award_rows(candidates, out), order_id=order.order_id, placed_at=when,
+                                 currency=order.currency, merchandise_minor=merchandise(order).minor,
+                                 fingerprint=fingerprint, order_body=order_body, score_body=_pack(score),
+                                 created_at=self.now())
+            return score
 
-    async def _score_in(self, conn: AsyncConnection, order: OrderIn, fingerprint: str, order_body: bytes,
-                        snap) -> rules_pb2.Score:  # type: ignore[no-untyped-def]
-        m, c = order.merchant_id, order.customer_id
-        await history_repo.insert_order(
-            conn, merchant_id=m, order_id=order.order_id, customer_id=c, placed_at=order.placed_at,
-            currency=order.currency, merchandise_minor=merchandise(order).minor, fingerprint=fingerprint,
-            order_body=order_body, created_at=self.now())
-        profile, _ = await load_profile(conn, m, c, snap.policy, order.placed_at, lock=True, add_orders=1,
-                                        exclude_order=order.order_id)
-        candidates, judged = _judge(snap, order, profile)
-        usage = await _locked_usage(conn, m, c, candidates, order.placed_at)
-        out = settle(candidates, usage, order.placed_at, order.currency)
-        await _commit_awards(conn, m, c, out, order.order_id)
-        score = _order_score(snap, order, profile, judged, out)
-        await history_repo.set_order_score(conn, m, order.order_id, _pack(score))
-        await _spend_budgets(conn, m, out)
-        return score
+        return cut(await self._scored("order", m, c, order.order_id, when, fingerprint, attempt), detail)
 
     async def score_event(self, event: EventIn, fingerprint: str) -> rules_pb2.Score:
-        key = f"event_id {event.event_id!r}"
-        m, c = event.merchant_id, event.customer_id
-        async with self.db.read() as conn:
-            found = await history_repo.find_event(conn, m, event.event_id)
-            if found is not None:
-                return _replay(found.fingerprint, fingerprint, found.score_body, key)
-            snap = await self.cache.get(conn, m)
-        try:
-            async with self.db.write() as conn:
-                found = await history_repo.find_event(conn, m, event.event_id)
-                if found is not None:
-                    return _replay(found.fingerprint, fingerprint, found.score_body, key)
-                profile, _ = await load_profile(conn, m, c, snap.policy, event.occurred_at, lock=True)
-                rules = snap.index.event_rules()
-                candidates, skipped = qualify_event(event, rules, profile)
-                # An event score is in one currency: that of the first paying
-                # campaign (oldest), or of the oldest event campaign at all.
-                currency = (candidates[0].rule.currency if candidates else rules[0].currency if rules else "")
-                same = [x for x in candidates if x.rule.currency == currency]
-                skipped += [SkipOut(x.rule.campaign_id, x.rule.version, SkipCode.CURRENCY,
-                                    f"pays in {x.rule.currency}, this event is scored in {currency}")
-                            for x in candidates if x.rule.currency != currency]
-                usage = await _locked_usage(conn, m, c, same, event.occurred_at)
-                out = settle(same, usage, event.occurred_at, currency)
-                out.skipped[:0] = skipped
-                await _commit_awards(conn, m, c, out, None)
-                score = score_to_pb(out, merchant_id=m, customer_id=c, event_id=event.event_id)
-                await history_repo.insert_event(
-                    conn, merchant_id=m, event_id=event.event_id, customer_id=c, fingerprint=fingerprint,
-                    score_body=_pack(score), created_at=self.now())
-                await _spend_budgets(conn, m, out)
-                return score
-        except IntegrityError:
+        m, c, when = event.merchant_id, event.customer_id, event.occurred_at
+
+        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> rules_pb2.Score:
+            first, _, _ = _judge_event(snap, event, guess.profile(snap.policy))
+            loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=0)
+            locked = _locked(guess, loaded, snap.policy)
+            same, skipped, currency = _judge_event(snap, event, locked.profile(snap.policy))
+            _check_covered(same, first, locked)
+            out = settle(same, _usage_of(same, loaded, when), when, currency)
+            out.skipped[:0] = skipped
+            score = score_to_pb(out, merchant_id=m, customer_id=c, event_id=event.event_id)
+            await tx.write_event(m, c, _award_rows(same, out), event_id=event.event_id, currency=currency,
+                                 fingerprint=fingerprint, score_body=_pack(score), created_at=self.now())
+            return score
+
+        return await self._scored("event", m, c, event.event_id, when, fingerprint, attempt)
+
+    async def _scored(self, what: str, merchant_id: str, customer_id: str, key: str, when: datetime,
+                      fingerprint: str, attempt: _Attempt) -> rules_pb2.Score:
+        """The stored score of a replay, or `attempt` run in a scoring
+        transaction -- again when what it locked did not cover the customer as
+        locked (_Stale), as a replay when a concurrent call stored the same key."""
+        policy = self._policy_hint(merchant_id)
+        since = _windows(policy, when)
+        seen = await score_repo.seen(self.db, what, merchant_id, customer_id, key, currency=policy.currency,
+                                     since=since, until=when)
+        name = f"{what}_id {key!r}"
+        if seen.fingerprint is not None:
+            return _replay(seen.fingerprint, fingerprint, seen.score_body, name)
+        snap = await self._snapshot(merchant_id, seen.generation)
+        guess = _Guess(seen.customer, seen.spends if since == _windows(snap.policy, when) else None)
+        for _ in range(_ATTEMPTS):
+            try:
+                async with score_repo.transaction(self.db) as tx:
+                    return await attempt(tx, snap, guess)
+            except _Stale as stale:
+                guess = stale.guess
+            except score_repo.AlreadyStored:
+                again = await score_repo.seen(self.db, what, merchant_id, customer_id, key)
+                if again.fingerprint is None:
+                    raise Aborted(f"concurrent write of the same {what}; safe to retry") from None
+                return _replay(again.fingerprint, fingerprint, again.score_body, name)
+        raise Aborted("the customer changed during scoring; safe to retry")
+
+    def _policy_hint(self, merchant_id: str) -> TierPolicy:
+        """The tier policy of the snapshot in hand, to ask for the right spend
+        windows in the first read (checked against the fresh snapshot after)."""
+        snap = self.cache.latest(merchant_id)
+        return snap.policy if snap is not None else TierPolicy()
+
+    async def _snapshot(self, merchant_id: str, generation: int) -> Snapshot:
+        snap = self.cache.peek(merchant_id, generation)
+        if snap is None:
             async with self.db.read() as conn:
-                found = await history_repo.find_event(conn, m, event.event_id)
-            if found is None:
-                raise Aborted("concurrent write of the same event; safe to retry") from None
-            return _replay(found.fingerprint, fingerprint, found.score_body, key)
+                snap = await self.cache.get(conn, merchant_id, generation)
+        return snap
