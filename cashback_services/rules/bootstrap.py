@@ -8,6 +8,7 @@ from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
 from cashback_kit.server import ServiceParts
+from cashback_services.rules.adapters.score_repo import ScoringPool
 from cashback_services.rules.entrypoints.servicer import RulesServicer
 from cashback_services.rules.service_layer.cache import MerchantCache
 from cashback_services.rules.service_layer.campaigns import Campaigns
@@ -21,12 +22,15 @@ SERVICE_NAME = "cashback.rules.v1.RulesService"
 
 async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
     cache = MerchantCache()
+    scoring_pool = ScoringPool(db)
     servicer = RulesServicer(
         campaigns=Campaigns(db, utcnow),
-        scoring=Scoring(db, cache, utcnow),
+        scoring=Scoring(db, cache, utcnow, scoring_pool),
         refunds=Refunds(db, utcnow),
         customers=Customers(db, cache),
         simulator=Simulator(db),
         now=utcnow,
     )
-    return ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)
+    parts = ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)
+    parts.on_stop.append(scoring_pool.close)
+    return parts

@@ -1,9 +1,10 @@
-"""The SQL of ScoreOrder and ScoreEvent: at most five statements per call.
+"""The SQL of ScoreOrder and ScoreEvent: at most five statements per call, on
+one connection of the scoring pool.
 
-1. `seen_order`/`seen_event`, on the fast read path (autocommit): the merchant's
-   campaign generation, the customer row, their spend in the tier windows, and
-   the stored score if this order or event was scored before (a replay).
-2. BEGIN, on the asyncpg connection itself (no SQLAlchemy per statement).
+1. `ScoreConn.seen` (autocommit): the merchant's campaign generation, the
+   customer row, their spend in the tier windows, and the stored score if this
+   order or event was scored before (a replay).
+2. BEGIN.
 3. `ScoreTx.load`: rules_score_load() (migration 0004) locks the customer row,
    then the budgets the call may spend (campaign_id order), and reads usage and
    spend after the lock.
@@ -11,12 +12,16 @@
    (data-modifying CTEs over unnest arrays).
 5. COMMIT.
 
-asyncpg prepares each statement once per connection. Every statement sent here,
-BEGIN and COMMIT included, is reported to Database.fast_path_listeners, so the
-SQL recorder of the tests sees them like the engine's."""
+The pool is asyncpg's own, of a fixed size: no SQLAlchemy per statement, no
+connect and close churn when more calls are in flight than connections (they
+wait for one), no reset round trip on release (a connection only comes back
+outside a transaction). asyncpg prepares each statement once per connection.
+Every statement, BEGIN and COMMIT included, is reported to
+Database.fast_path_listeners, so the SQL recorder of the tests sees them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from cashback_kit.db import Database
 from cashback_kit.errors import Aborted, Unavailable
@@ -44,37 +49,24 @@ class Seen:
     score_body: bytes | None
 
 
-def _seen_stmt(table: str, key: str) -> Any:
-    return text(f"""
-        SELECT (SELECT generation FROM rules_merchants WHERE merchant_id = :m),
+def _seen_sql(table: str, key: str) -> str:
+    # $1 merchant, $2 customer, $3 order or event id, $4 currency, $5 since[], $6 until.
+    return f"""
+        SELECT (SELECT generation FROM rules_merchants WHERE merchant_id = $1),
                c.manual_tier, c.order_count,
                ARRAY(SELECT coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint
-                     FROM unnest(CAST(:since AS timestamptz[])) WITH ORDINALITY AS w(since, i)
-                     LEFT JOIN rules_orders o ON o.merchant_id = :m AND o.customer_id = :c
-                          AND o.currency = :currency AND o.placed_at >= w.since AND o.placed_at < :until
+                     FROM unnest($5::timestamptz[]) WITH ORDINALITY AS w(since, i)
+                     LEFT JOIN rules_orders o ON o.merchant_id = $1 AND o.customer_id = $2
+                          AND o.currency = $4 AND o.placed_at >= w.since AND o.placed_at < $6
                      GROUP BY w.i ORDER BY w.i),
                s.fingerprint, s.score_body
         FROM (SELECT 1) AS one
-        LEFT JOIN rules_customers c ON c.merchant_id = :m AND c.customer_id = :c
-        LEFT JOIN {table} s ON s.merchant_id = :m AND s.{key} = :k""")
+        LEFT JOIN rules_customers c ON c.merchant_id = $1 AND c.customer_id = $2
+        LEFT JOIN {table} s ON s.merchant_id = $1 AND s.{key} = $3"""
 
 
-_SEEN_ORDER = _seen_stmt("rules_orders", "order_id")
-_SEEN_EVENT = _seen_stmt("rules_events", "event_id")
+_SEEN = {"order": _seen_sql("rules_orders", "order_id"), "event": _seen_sql("rules_events", "event_id")}
 _NO_WINDOW = datetime(1970, 1, 1, tzinfo=UTC)  # when no spend is asked for
-
-
-async def seen(db: Database, what: str, merchant_id: str, customer_id: str, key: str, *, currency: str = "",
-               since: Sequence[datetime] = (), until: datetime = _NO_WINDOW) -> Seen:
-    """`what` is "order" or "event" (`key` its id); spend is summed in
-    `currency` over [since_i, until) for each window asked for."""
-    stmt = _SEEN_ORDER if what == "order" else _SEEN_EVENT
-    row = await db.fetch_row(stmt, {"m": merchant_id, "c": customer_id, "k": key, "currency": currency,
-                                    "since": list(since), "until": until})
-    assert row is not None  # FROM (SELECT 1): always one row
-    gen, tier, count, spends, fp, body = row
-    customer = CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0)
-    return Seen(int(gen or 0), customer, [int(x) for x in spends], fp, bytes(body) if body is not None else None)
 
 
 @dataclass
@@ -144,8 +136,8 @@ def _award_args(awards: Sequence[AwardRow]) -> list[Any]:
             [a.campaign_id for a in paid], [a.amount_minor for a in paid]]
 
 
-class ScoreTx:
-    """The statements of one scoring transaction, on the driver connection."""
+class _Statements:
+    """Runs statements on one driver connection, reporting each to the listeners."""
 
     def __init__(self, db: Database, conn: asyncpg.Connection) -> None:
         self.db, self.conn = db, conn
@@ -153,6 +145,10 @@ class ScoreTx:
     def _report(self, sql: str, args: Sequence[Any]) -> None:
         for listener in self.db.fast_path_listeners:
             listener(sql, list(args))
+
+
+class ScoreTx(_Statements):
+    """The statements of one scoring transaction."""
 
     async def load(self, merchant_id: str, customer_id: str, *, add_orders: int, budget_ids: list[str],
                    usage_ids: list[str], days: list[str], currency: str, since: list[datetime],
@@ -195,38 +191,80 @@ class ScoreTx:
                                          fingerprint, score_body, created_at])
 
 
-@asynccontextmanager
-async def transaction(db: Database) -> AsyncIterator[ScoreTx]:
-    """BEGIN ... COMMIT on a pooled connection's asyncpg connection (ROLLBACK if
-    the block raises). Database errors come out as the kit's: a deadlock or
-    serialization failure is Aborted, a lost connection Unavailable."""
-    async with db.engine.connect() as sa_conn:
-        conn = (await sa_conn.get_raw_connection()).driver_connection
-        tx = ScoreTx(db, conn)
+class ScoreConn(_Statements):
+    """One pooled connection, for the whole of a scoring call."""
+
+    async def seen(self, what: str, merchant_id: str, customer_id: str, key: str, *, currency: str = "",
+                   since: Sequence[datetime] = (), until: datetime = _NO_WINDOW) -> Seen:
+        """`what` is "order" or "event" (`key` its id); spend is summed in
+        `currency` over [since_i, until) for each window asked for."""
+        sql, args = _SEEN[what], [merchant_id, customer_id, key, currency, list(since), until]
+        self._report(sql, args)
+        row = await self.conn.fetchrow(sql, *args)
+        assert row is not None  # FROM (SELECT 1): always one row
+        gen, tier, count, spends, fp, body = row
+        customer = CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0)
+        return Seen(int(gen or 0), customer, [int(x) for x in spends], fp, bytes(body) if body is not None else None)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[ScoreTx]:
+        """BEGIN ... COMMIT, or ROLLBACK if the block raises."""
+        self._report("BEGIN", [])
+        await self.conn.execute("BEGIN")
         try:
-            tx._report("BEGIN", [])
-            await conn.execute("BEGIN")
-            yield tx
-            tx._report("COMMIT", [])
-            await conn.execute("COMMIT")
+            yield ScoreTx(self.db, self.conn)
+        except BaseException:
+            if not self.conn.is_closed():
+                self._report("ROLLBACK", [])
+                await self.conn.execute("ROLLBACK")
+            raise
+        self._report("COMMIT", [])
+        await self.conn.execute("COMMIT")
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Connections come back outside any transaction, with no session state set."""
+
+
+class ScoringPool:
+    """The connections scoring runs on, opened on first use."""
+
+    def __init__(self, db: Database, size: int = 10) -> None:
+        self.db, self.size = db, size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                url = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+                self._pool = await asyncpg.create_pool(url, min_size=1, max_size=self.size, reset=_no_reset,
+                                                       command_timeout=30, timeout=5)
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[ScoreConn]:
+        """A connection for one call. Database errors come out as the kit's: a
+        deadlock or serialization failure is Aborted, a lost connection
+        Unavailable. A connection left inside a transaction is closed, not reused."""
+        try:
+            pool = self._pool or await self._open()
+            async with pool.acquire() as conn:
+                try:
+                    yield ScoreConn(self.db, conn)
+                finally:
+                    if not conn.is_closed() and conn.is_in_transaction():
+                        conn.terminate()
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            await _abandon(sa_conn, conn)
             transient = _transient(exc)
             if transient is None:
                 raise
             raise transient from exc
-        except BaseException:
-            await _abandon(sa_conn, conn)
-            raise
 
-
-async def _abandon(sa_conn: Any, conn: asyncpg.Connection) -> None:
-    """Roll back; a connection that cannot is dropped from the pool."""
-    try:
-        if conn.is_in_transaction():
-            await conn.execute("ROLLBACK")
-    except Exception:
-        await sa_conn.invalidate()
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
 
 
 def _transient(exc: BaseException) -> Exception | None:

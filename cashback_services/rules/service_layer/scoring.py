@@ -208,8 +208,10 @@ def _award_rows(candidates: list[Candidate], out: ScoreOut) -> list[score_repo.A
 
 
 class Scoring:
-    def __init__(self, db: Database, cache: MerchantCache, now: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, cache: MerchantCache, now: Callable[[], datetime],
+                 pool: score_repo.ScoringPool | None = None) -> None:
         self.db, self.cache, self.now = db, cache, now
+        self.pool = pool or score_repo.ScoringPool(db)
 
     async def quote(self, order: OrderIn, detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
         """Unlocked, and on the fast read path (Database.fetch_rows): one read for
@@ -284,24 +286,25 @@ class Scoring:
         locked (_Stale), as a replay when a concurrent call stored the same key."""
         policy = self._policy_hint(merchant_id)
         since = _windows(policy, when)
-        seen = await score_repo.seen(self.db, what, merchant_id, customer_id, key, currency=policy.currency,
-                                     since=since, until=when)
         name = f"{what}_id {key!r}"
-        if seen.fingerprint is not None:
-            return _replay(seen.fingerprint, fingerprint, seen.score_body, name)
-        snap = await self._snapshot(merchant_id, seen.generation)
-        guess = _Guess(seen.customer, seen.spends if since == _windows(snap.policy, when) else None)
-        for _ in range(_ATTEMPTS):
-            try:
-                async with score_repo.transaction(self.db) as tx:
-                    return await attempt(tx, snap, guess)
-            except _Stale as stale:
-                guess = stale.guess
-            except score_repo.AlreadyStored:
-                again = await score_repo.seen(self.db, what, merchant_id, customer_id, key)
-                if again.fingerprint is None:
-                    raise Aborted(f"concurrent write of the same {what}; safe to retry") from None
-                return _replay(again.fingerprint, fingerprint, again.score_body, name)
+        async with self.pool.connection() as conn:
+            seen = await conn.seen(what, merchant_id, customer_id, key, currency=policy.currency, since=since,
+                                   until=when)
+            if seen.fingerprint is not None:
+                return _replay(seen.fingerprint, fingerprint, seen.score_body, name)
+            snap = await self._snapshot(merchant_id, seen.generation)
+            guess = _Guess(seen.customer, seen.spends if since == _windows(snap.policy, when) else None)
+            for _ in range(_ATTEMPTS):
+                try:
+                    async with conn.transaction() as tx:
+                        return await attempt(tx, snap, guess)
+                except _Stale as stale:
+                    guess = stale.guess
+                except score_repo.AlreadyStored:
+                    again = await conn.seen(what, merchant_id, customer_id, key)
+                    if again.fingerprint is None:
+                        raise Aborted(f"concurrent write of the same {what}; safe to retry") from None
+                    return _replay(again.fingerprint, fingerprint, again.score_body, name)
         raise Aborted("the customer changed during scoring; safe to retry")
 
     def _policy_hint(self, merchant_id: str) -> TierPolicy:
