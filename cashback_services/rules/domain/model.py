@@ -20,6 +20,13 @@ class Channel(IntEnum):
     POS = 3
 
 
+class CampaignStatus(IntEnum):
+    DRAFT = 1
+    ACTIVE = 2
+    PAUSED = 3
+    ENDED = 4
+
+
 class Trigger(IntEnum):
     ORDER = 1
     EVENT = 2
@@ -203,3 +210,36 @@ class ScoreOut:
         for a in self.awards:
             total = total + a.amount
         return total
+
+
+@dataclass(frozen=True)
+class ReversedAward:
+    campaign_id: str
+    campaign_version: int
+    amount: Money
+    explanation: str
+
+
+@dataclass(frozen=True)
+class ReversalOut:
+    """What ReverseOrder took back from one order's awards."""
+
+    order_id: str
+    refund_id: str
+    total: Money
+    awards: tuple[ReversedAward, ...]
+
+
+@dataclass(frozen=True)
+class SimulationOut:
+    orders_considered: int
+    orders_matched: int
+    customers: int
+    total_cashback: Money
+    gmv: Money
+    matched_gmv: Money
+
+    @property
+    def cashback_to_gmv(self) -> float:
+        """A ratio for people to read (0.02 = 2%), not money."""
+        return self.total_cashback.minor / self.gmv.minor if self.gmv.minor else 0.0

@@ -6,15 +6,13 @@ later reader never has to guess what an unset field meant when it was written.""
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cashback.rules.v1 import rules_pb2
 
 from cashback_kit.errors import InvalidArgument, Violations
-from cashback_kit.money import Money, validate_currency
+from cashback_kit.money import validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
-from cashback_services.rules.domain.model import Rule, Trigger
 
 MAX_BPS = 10_000
 MAX_DAYS = 3650
@@ -120,44 +118,3 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
             "unknown stacking")
     v.raise_if_any("invalid campaign")
     return c
-
-
-def _opt_money(c: rules_pb2.Campaign, name: str) -> Money | None:
-    if not c.HasField(name):  # type: ignore[arg-type]
-        return None
-    m = getattr(c, name)
-    return Money(m.currency_code, m.amount_minor)
-
-
-def _opt_ts(c: rules_pb2.Campaign, name: str) -> datetime | None:
-    return ts_from_pb(getattr(c, name), name) if c.HasField(name) else None  # type: ignore[arg-type]
-
-
-def to_rule(c: rules_pb2.Campaign, seq: int) -> Rule:
-    """A stored (already normalised) campaign version as the domain sees it."""
-    sku_bps: dict[str, int] = {}
-    category_bps: dict[str, int] = {}
-    for o in c.rate_overrides:
-        if o.WhichOneof("target") == "sku":
-            sku_bps.setdefault(o.sku, o.percent_bps)
-        else:
-            category_bps.setdefault(o.category_id, o.percent_bps)
-    return Rule(
-        campaign_id=c.campaign_id, version=c.version, seq=seq, name=c.name, currency=c.currency_code,
-        trigger=Trigger.EVENT if c.trigger == rules_pb2.TRIGGER_EVENT else Trigger.ORDER,
-        event_type=c.event_type,
-        percent_bps=c.percent_bps if c.WhichOneof("reward") == "percent_bps" else None,
-        fixed=_opt_money(c, "fixed"), tier_bps=dict(c.tier_percent_bps), sku_bps=sku_bps,
-        category_bps=category_bps, min_order=_opt_money(c, "min_order"),
-        max_per_order=_opt_money(c, "max_per_order"), max_per_customer=_opt_money(c, "max_per_customer"),
-        max_awards_per_customer=c.max_awards_per_customer, max_awards_per_day=c.max_awards_per_customer_per_day,
-        budget=_opt_money(c, "budget"), starts_at=_opt_ts(c, "starts_at"), ends_at=_opt_ts(c, "ends_at"),
-        timezone=c.timezone or "UTC", channels=frozenset(c.channels),
-        payment_methods=frozenset(p.lower() for p in c.payment_methods),
-        coupon_codes=frozenset(p.lower() for p in c.coupon_codes),
-        include_categories=frozenset(c.include_category_ids), include_skus=frozenset(c.include_skus),
-        exclude_categories=frozenset(c.exclude_category_ids), exclude_skus=frozenset(c.exclude_skus),
-        min_prior_orders=c.min_prior_orders, customer_tiers=frozenset(c.customer_tiers), priority=c.priority,
-        exclusive=c.stacking == rules_pb2.STACKING_EXCLUSIVE, pending_days=c.pending_days,
-        expires_after_days=c.expires_after_days,
-    )

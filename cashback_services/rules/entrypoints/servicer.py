@@ -14,8 +14,9 @@ from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 from cashback_kit.errors import InvalidArgument, NotFound
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
+from cashback_services.rules.adapters.codec import money_pb, rule_of
 from cashback_services.rules.entrypoints.campaign_pb import normalize
-from cashback_services.rules.entrypoints.order_pb import event_from_pb, money_pb, order_from_pb, skipped_detail_from_pb
+from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
 from cashback_services.rules.service_layer.refunds import Refunds
@@ -75,14 +76,14 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
     async def QuoteOrder(self, request: rules_pb2.QuoteOrderRequest, context: Ctx):
         detail = skipped_detail_from_pb(request.skipped_detail)
         order = order_from_pb(request.order, self.now())
-        return rules_pb2.QuoteOrderResponse(score=await self.scoring.quote(order, detail))
+        return rules_pb2.QuoteOrderResponse(score=rules_pb2.Score.FromString(await self.scoring.quote(order, detail)))
 
     async def ScoreOrder(self, request: rules_pb2.ScoreOrderRequest, context: Ctx):
         detail = skipped_detail_from_pb(request.skipped_detail)
         order = order_from_pb(request.order, self.now())
         body = request.order.SerializeToString(deterministic=True)
         score = await self.scoring.score(order, fingerprint(request.order), body, detail)
-        return rules_pb2.ScoreOrderResponse(score=score)
+        return rules_pb2.ScoreOrderResponse(score=rules_pb2.Score.FromString(score))
 
     async def ReverseOrder(self, request: rules_pb2.ReverseOrderRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
@@ -93,11 +94,12 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         amount = money_from_pb(request.refunded_amount, "refunded_amount", positive=True)
         reversal = await self.refunds.reverse(request.merchant_id, request.order_id, request.refund_id, amount,
                                               fingerprint(request))
-        return rules_pb2.ReverseOrderResponse(reversal=reversal)
+        return rules_pb2.ReverseOrderResponse(reversal=rules_pb2.Reversal.FromString(reversal))
 
     async def ScoreEvent(self, request: rules_pb2.ScoreEventRequest, context: Ctx):
         event = event_from_pb(request, self.now())
-        return rules_pb2.ScoreEventResponse(score=await self.scoring.score_event(event, fingerprint(request)))
+        score = await self.scoring.score_event(event, fingerprint(request))
+        return rules_pb2.ScoreEventResponse(score=rules_pb2.Score.FromString(score))
 
     async def SimulateCampaign(self, request: rules_pb2.SimulateCampaignRequest, context: Ctx):
         campaign = rules_pb2.Campaign()
@@ -111,8 +113,11 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         start, end = ts_from_pb(getattr(request, "from"), "from"), ts_from_pb(request.to, "to")
         if end <= start:
             raise InvalidArgument("to must be after from", field="to")
-        sim = await self.simulator.simulate(draft, start, end)
-        return rules_pb2.SimulateCampaignResponse(simulation=sim)
+        sim = await self.simulator.simulate(draft.merchant_id, rule_of(draft, seq=0), start, end)
+        return rules_pb2.SimulateCampaignResponse(simulation=rules_pb2.Simulation(
+            orders_considered=sim.orders_considered, orders_matched=sim.orders_matched, customers=sim.customers,
+            total_cashback=money_pb(sim.total_cashback), gmv=money_pb(sim.gmv), cashback_to_gmv=sim.cashback_to_gmv,
+            matched_gmv=money_pb(sim.matched_gmv)))
 
     async def UpsertTierPolicy(self, request: rules_pb2.UpsertTierPolicyRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")

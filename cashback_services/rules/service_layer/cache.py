@@ -14,14 +14,14 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
-from cashback.rules.v1 import rules_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo
+from cashback_services.rules.adapters.codec import rule_from_body
 from cashback_services.rules.domain.index import CampaignIndex
+from cashback_services.rules.domain.model import CampaignStatus
 from cashback_services.rules.domain.tiers import TierDef, TierPolicy
-from cashback_services.rules.entrypoints.campaign_pb import to_rule
 from cashback_services.rules.service_layer.skips import SkipList
 
 
@@ -79,8 +79,8 @@ class MerchantCache:
             return await self._rebuild(conn, merchant_id, gen)
 
     async def _rebuild(self, conn: AsyncConnection, merchant_id: str, gen: int) -> Snapshot:
-        rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=rules_pb2.CAMPAIGN_STATUS_ACTIVE)
-        rules = [to_rule(rules_pb2.Campaign.FromString(body), row.seq) for row, body in rows]
+        rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=CampaignStatus.ACTIVE)
+        rules = [rule_from_body(body, row.seq) for row, body in rows]
         policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
         index = CampaignIndex.build(rules)
         snap = Snapshot(gen, index, policy, SkipList(index.order_rules(), index.every_line))

@@ -20,8 +20,8 @@ from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgume
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo
 from cashback_services.rules.adapters.campaign_repo import CampaignRow
+from cashback_services.rules.adapters.codec import money_pb, ts_pb
 from cashback_services.rules.entrypoints.campaign_pb import OUTPUT_ONLY, normalize
-from cashback_services.rules.entrypoints.order_pb import money_pb, ts_pb
 
 ENDED = rules_pb2.CAMPAIGN_STATUS_ENDED
 _SETTABLE = {rules_pb2.CAMPAIGN_STATUS_ACTIVE, rules_pb2.CAMPAIGN_STATUS_PAUSED, ENDED}

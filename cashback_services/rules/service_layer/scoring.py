@@ -21,16 +21,14 @@ that version, and budgets stay exact because they are read under the lock."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cashback.rules.v1 import rules_pb2
-
 from cashback_kit.db import Database
 from cashback_kit.errors import Aborted, AlreadyExists
-from cashback_services.rules.adapters import history_repo, score_repo
+from cashback_services.rules.adapters import codec, history_repo, score_repo
+from cashback_services.rules.adapters.codec import skipped_entry
 from cashback_services.rules.adapters.history_repo import CustomerRow
 from cashback_services.rules.domain.base import merchandise
 from cashback_services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
@@ -46,10 +44,8 @@ from cashback_services.rules.domain.model import (
     shows,
 )
 from cashback_services.rules.domain.tiers import TierPolicy, effective_tier
-from cashback_services.rules.entrypoints.order_pb import score_to_pb
 from cashback_services.rules.service_layer.cache import MerchantCache, Snapshot
 from cashback_services.rules.service_layer.customers import load_profile, needs_spend, profile_of
-from cashback_services.rules.service_layer.skips import skipped_entry
 
 
 def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dict[str, tuple[int, int]],
@@ -62,16 +58,10 @@ def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dic
     return out
 
 
-def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> rules_pb2.Score:
+def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> bytes:
     if stored_fingerprint != fingerprint or body is None:
         raise AlreadyExists(f"{key} was already scored with different content")
-    return rules_pb2.Score.FromString(zlib.decompress(bytes(body)))
-
-
-def _pack(score: rules_pb2.Score) -> bytes:
-    # A score lists every campaign that did not pay; with hundreds of active
-    # campaigns the same sentences repeat, and compress about tenfold.
-    return zlib.compress(score.SerializeToString(deterministic=True), 1)
+    return codec.unpack(body)
 
 
 def _judge(snap: Snapshot, order: OrderIn, profile: Profile) -> tuple[list[Candidate], dict[str, SkipOut | None]]:
@@ -87,37 +77,28 @@ def _judge(snap: Snapshot, order: OrderIn, profile: Profile) -> tuple[list[Candi
 
 
 def _order_score(snap: Snapshot, order: OrderIn, profile: Profile, judged: dict[str, SkipOut | None],
-                 out: ScoreOut, detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
-    """The Score, `skipped` in campaign order (every order campaign that did not
-    qualify), then what settle() refused -- as the full evaluation lists them --
-    cut to `detail`. Only ALL needs the cached list of every campaign: the
-    campaigns a shorter answer keeps were all judged one by one."""
+                 out: ScoreOut, detail: SkippedDetail = SkippedDetail.ALL) -> bytes:
+    """The serialized Score, `skipped` in campaign order (every order campaign
+    that did not qualify), then what settle() refused -- as the full evaluation
+    lists them -- cut to `detail`. Only ALL needs the cached list of every
+    campaign: the campaigns a shorter answer keeps were all judged one by one.
+    (Entries of a repeated field may follow the other fields: one Score.)"""
     limited, out.skipped = out.skipped, []
-    score = score_to_pb(out, merchant_id=order.merchant_id, customer_id=order.customer_id, order_id=order.order_id)
+    score = codec.score_bytes(out, merchant_id=order.merchant_id, customer_id=order.customer_id,
+                              order_id=order.order_id)
     if detail is SkippedDetail.ALL:
         head = snap.skips.serialized(order, profile, judged)
     else:
         own = sorted((s for s in judged.values() if s is not None and shows(detail, s.code)),
                      key=lambda s: snap.skips.position[s.campaign_id])
         head = b"".join(skipped_entry(s) for s in own)
-    score.MergeFromString(head + b"".join(skipped_entry(s) for s in limited if shows(detail, s.code)))
     out.skipped = limited
-    return score
-
-
-def cut(score: rules_pb2.Score, detail: SkippedDetail) -> rules_pb2.Score:
-    """A stored (full) score as an answer of `detail`."""
-    if detail is SkippedDetail.ALL:
-        return score
-    keep = [s for s in score.skipped if shows(detail, s.code)]
-    del score.skipped[:]
-    score.skipped.extend(keep)
-    return score
+    return score + head + b"".join(skipped_entry(s) for s in limited if shows(detail, s.code))
 
 
 _ATTEMPTS = 5
 # One scoring transaction's work: judge, lock and load, settle, write; the score.
-_Attempt = Callable[["score_repo.ScoreTx", Snapshot, "_Guess"], Awaitable[rules_pb2.Score]]
+_Attempt = Callable[["score_repo.ScoreTx", Snapshot, "_Guess"], Awaitable[bytes]]
 
 
 class _Stale(Exception):
@@ -213,7 +194,7 @@ class Scoring:
         self.db, self.cache, self.now = db, cache, now
         self.pool = pool or score_repo.ScoringPool(db)
 
-    async def quote(self, order: OrderIn, detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
+    async def quote(self, order: OrderIn, detail: SkippedDetail = SkippedDetail.ALL) -> bytes:
         """Unlocked, and on the fast read path (Database.fetch_rows): one read for
         the generation and the customer, one for all the usage the candidates need
         (plus a spend read when a tier policy needs it, and a rebuild of the
@@ -240,11 +221,11 @@ class Scoring:
         return _order_score(snap, order, profile, judged, out, detail)
 
     async def score(self, order: OrderIn, fingerprint: str, order_body: bytes,
-                    detail: SkippedDetail = SkippedDetail.ALL) -> rules_pb2.Score:
+                    detail: SkippedDetail = SkippedDetail.ALL) -> bytes:
         """The order's score, stored in full (a replay may ask for another detail)."""
         m, c, when = order.merchant_id, order.customer_id, order.placed_at
 
-        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> rules_pb2.Score:
+        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> bytes:
             first, _ = _judge(snap, order, guess.profile(snap.policy))
             loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=1)
             locked = _locked(guess, loaded, snap.policy)
@@ -255,16 +236,16 @@ class Scoring:
             score = _order_score(snap, order, profile, judged, out)
             await tx.write_order(m, c, _award_rows(candidates, out), order_id=order.order_id, placed_at=when,
                                  currency=order.currency, merchandise_minor=merchandise(order).minor,
-                                 fingerprint=fingerprint, order_body=order_body, score_body=_pack(score),
+                                 fingerprint=fingerprint, order_body=order_body, score_body=codec.pack(score),
                                  created_at=self.now())
             return score
 
-        return cut(await self._scored("order", m, c, order.order_id, when, fingerprint, attempt), detail)
+        return codec.cut(await self._scored("order", m, c, order.order_id, when, fingerprint, attempt), detail)
 
-    async def score_event(self, event: EventIn, fingerprint: str) -> rules_pb2.Score:
+    async def score_event(self, event: EventIn, fingerprint: str) -> bytes:
         m, c, when = event.merchant_id, event.customer_id, event.occurred_at
 
-        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> rules_pb2.Score:
+        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> bytes:
             first, _, _ = _judge_event(snap, event, guess.profile(snap.policy))
             loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=0)
             locked = _locked(guess, loaded, snap.policy)
@@ -272,15 +253,15 @@ class Scoring:
             _check_covered(same, first, locked)
             out = settle(same, _usage_of(same, loaded, when), when, currency)
             out.skipped[:0] = skipped
-            score = score_to_pb(out, merchant_id=m, customer_id=c, event_id=event.event_id)
+            score = codec.score_bytes(out, merchant_id=m, customer_id=c, event_id=event.event_id)
             await tx.write_event(m, c, _award_rows(same, out), event_id=event.event_id, currency=currency,
-                                 fingerprint=fingerprint, score_body=_pack(score), created_at=self.now())
+                                 fingerprint=fingerprint, score_body=codec.pack(score), created_at=self.now())
             return score
 
         return await self._scored("event", m, c, event.event_id, when, fingerprint, attempt)
 
     async def _scored(self, what: str, merchant_id: str, customer_id: str, key: str, when: datetime,
-                      fingerprint: str, attempt: _Attempt) -> rules_pb2.Score:
+                      fingerprint: str, attempt: _Attempt) -> bytes:
         """The stored score of a replay, or `attempt` run in a scoring
         transaction -- again when what it locked did not cover the customer as
         locked (_Stale), as a replay when a concurrent call stored the same key."""

@@ -11,16 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from cashback.rules.v1 import rules_pb2
-
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
+from cashback_services.rules.adapters.codec import order_from_body
 from cashback_services.rules.domain.evaluate import local_day, qualify, settle
-from cashback_services.rules.domain.model import Profile, Usage
+from cashback_services.rules.domain.model import Profile, Rule, SimulationOut, Usage
 from cashback_services.rules.domain.tiers import effective_tier
-from cashback_services.rules.entrypoints.campaign_pb import to_rule
-from cashback_services.rules.entrypoints.order_pb import money_pb, order_from_pb
 from cashback_services.rules.service_layer.cache import policy_from_json
 
 
@@ -28,9 +25,8 @@ class Simulator:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def simulate(self, draft: rules_pb2.Campaign, start: datetime, end: datetime) -> rules_pb2.Simulation:
-        rule = to_rule(draft, seq=0)
-        m = draft.merchant_id
+    async def simulate(self, m: str, rule: Rule, start: datetime, end: datetime) -> SimulationOut:
+        """Merchant `m`'s recorded orders against the draft `rule`."""
         async with self.db.read() as conn:
             policy = policy_from_json(await campaign_repo.tier_policy_json(conn, m))
             lookback = timedelta(days=max(policy.windows, default=0))
@@ -52,7 +48,7 @@ class Simulator:
             if r.currency != rule.currency:
                 continue
             placed = r.placed_at
-            order = order_from_pb(rules_pb2.Order.FromString(bytes(r.order_body)), placed)
+            order = order_from_body(bytes(r.order_body), placed)
             considered += 1
             gmv += r.merchandise_minor
             spends = {w: sum(n for t, n in spend_log[r.customer_id] if t >= placed - timedelta(days=w))
@@ -78,7 +74,6 @@ class Simulator:
             if not r.fully_refunded:
                 prior[r.customer_id] = prior.get(r.customer_id, 0) + 1
         cur = rule.currency
-        return rules_pb2.Simulation(
-            orders_considered=considered, orders_matched=matched, customers=len(customers),
-            total_cashback=money_pb(Money(cur, total)), gmv=money_pb(Money(cur, gmv)),
-            cashback_to_gmv=(total / gmv) if gmv else 0.0, matched_gmv=money_pb(Money(cur, matched_gmv)))
+        return SimulationOut(orders_considered=considered, orders_matched=matched, customers=len(customers),
+                             total_cashback=Money(cur, total), gmv=Money(cur, gmv),
+                             matched_gmv=Money(cur, matched_gmv))
