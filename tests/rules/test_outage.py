@@ -8,6 +8,7 @@ import asyncio
 import grpc
 import pytest
 from cashback.rules.v1 import rules_pb2
+from sqlalchemy import text
 
 from tests.rules.builders import campaign, line, order
 from tests.support.servers import auth
@@ -40,3 +41,27 @@ async def test_scoring_answers_unavailable_while_the_database_is_down_and_recove
         await asyncio.sleep(0.2)
     else:
         pytest.fail("scoring did not recover after the database came back")
+
+
+async def test_a_connection_lost_in_the_middle_of_scoring_is_unavailable_and_the_next_call_succeeds(
+        rules, stub) -> None:
+    await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=campaign("ten", percent_bps=1000)),
+                              metadata=OPS)
+    assert await _score_code(stub, "before") is grpc.StatusCode.OK  # customer c1 exists now
+    async with rules.db.engine.connect() as holder:
+        # Hold the customer's row: the next ScoreOrder waits for it inside its transaction.
+        await holder.execute(text("SELECT 1 FROM rules_customers WHERE customer_id = 'c1' FOR UPDATE"))
+        scoring = asyncio.create_task(_score_code(stub, "cut"))
+        async with rules.db.engine.connect() as admin:
+            await admin.execution_options(isolation_level="AUTOCOMMIT")
+            for _ in range(100):
+                killed = (await admin.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE '%rules_score_load%'"))).all()
+                if killed:
+                    break
+                await asyncio.sleep(0.05)
+        await holder.rollback()
+    assert killed, "the scoring call never waited for the customer lock"
+    assert await scoring is grpc.StatusCode.UNAVAILABLE
+    assert await _score_code(stub, "after") is grpc.StatusCode.OK

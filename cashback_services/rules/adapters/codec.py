@@ -145,7 +145,7 @@ def _varint(n: int) -> bytes:
 def skipped_entry(s: SkipOut) -> bytes:
     """One `skipped` entry of a serialized Score."""
     body = rules_pb2.Skipped(campaign_id=s.campaign_id, campaign_version=s.campaign_version, reason=s.reason,
-                             code=int(s.code)).SerializeToString(deterministic=True)
+                             code=rules_pb2.SkipReason.ValueType(s.code)).SerializeToString(deterministic=True)
     return _SKIPPED_TAG + _varint(len(body)) + body
 
 

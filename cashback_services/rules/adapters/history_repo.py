@@ -41,9 +41,9 @@ async def lock_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
     PostgreSQL) and return it as it was before `add_orders` was added."""
     # A negative delta only goes into the UPDATE part: the INSERT values must
     # pass the CHECK constraint on their own.
-    stmt = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier="",
-                                              order_count=max(add_orders, 0))
-    stmt = stmt.on_conflict_do_update(
+    new = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier="",
+                                   order_count=max(add_orders, 0))
+    stmt = new.on_conflict_do_update(
         index_elements=[customers.c.merchant_id, customers.c.customer_id],
         set_={"order_count": customers.c.order_count + add_orders},
     ).returning(customers.c.manual_tier, customers.c.order_count)
@@ -122,10 +122,10 @@ async def read_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
 
 
 async def set_manual_tier(conn: AsyncConnection, merchant_id: str, customer_id: str, tier: str) -> None:
-    stmt = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier=tier,
-                                              order_count=0)
-    stmt = stmt.on_conflict_do_update(index_elements=[customers.c.merchant_id, customers.c.customer_id],
-                                      set_={"manual_tier": tier})
+    new = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier=tier,
+                                   order_count=0)
+    stmt = new.on_conflict_do_update(index_elements=[customers.c.merchant_id, customers.c.customer_id],
+                                     set_={"manual_tier": tier})
     await conn.execute(stmt)
 
 

@@ -32,7 +32,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from cashback_kit.db import Database
-from cashback_kit.errors import Aborted, Unavailable
+from cashback_kit.errors import Aborted, DomainError, Unavailable
 from cashback_services.rules.adapters.history_repo import CustomerRow
 
 
@@ -245,21 +245,26 @@ class ScoringPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[ScoreConn]:
         """A connection for one call. Database errors come out as the kit's: a
-        deadlock or serialization failure is Aborted, a lost connection
-        Unavailable. A connection left inside a transaction is closed, not reused."""
+        deadlock or serialization failure is Aborted; a lost connection, or any
+        failure that left the connection closed, Unavailable. A connection left
+        inside a transaction is closed, not reused."""
         try:
             pool = self._pool or await self._open()
-            async with pool.acquire() as conn:
-                try:
-                    yield ScoreConn(self.db, conn)
-                finally:
-                    if not conn.is_closed() and conn.is_in_transaction():
-                        conn.terminate()
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            transient = _transient(exc)
+            acquired = pool.acquire()
+            conn = await acquired.__aenter__()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:  # could not connect
+            raise Unavailable("the database is unavailable; retry later") from exc
+        try:
+            yield ScoreConn(self.db, conn)
+        except DomainError:
+            raise
+        except Exception as exc:
+            transient = _transient(exc, broken=_drop_if_broken(conn))
             if transient is None:
                 raise
             raise transient from exc
+        finally:
+            await acquired.__aexit__(None, None, None)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -267,10 +272,24 @@ class ScoringPool:
             await pool.close()
 
 
-def _transient(exc: BaseException) -> Exception | None:
+def _drop_if_broken(conn: asyncpg.Connection) -> bool:
+    """Whether the connection is lost; one left inside a transaction is closed."""
+    try:
+        if conn.is_closed():
+            return True
+        if conn.is_in_transaction():
+            conn.terminate()
+            return True
+        return False
+    except asyncpg.InterfaceError:  # lost: the pool took it back already
+        return True
+
+
+def _transient(exc: BaseException, *, broken: bool) -> Exception | None:
+    """The kit's error for a database failure worth retrying, or None."""
     state = str(getattr(exc, "sqlstate", "") or "")
     if state in {"40001", "40P01"}:
         return Aborted("concurrent update; safe to retry")
-    if state[:2] in {"08", "57", "53"} or not isinstance(exc, asyncpg.PostgresError):
+    if broken or state[:2] in {"08", "57", "53"} or isinstance(exc, asyncpg.InterfaceError | OSError):
         return Unavailable("the database is unavailable; retry later")
     return None

@@ -52,9 +52,10 @@ async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str
     if needs_spend(policy, row, want_spend):
         windows = policy.windows
         since = [at - timedelta(days=d) for d in windows]
-        sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since, at)
+        currency = policy.currency or ""  # set: needs_spend() said so
+        sums = await history_repo.spend_since(conn, merchant_id, customer_id, currency, since, at)
         spends = dict(zip(windows, sums, strict=True))
-        spend = Money(policy.currency, spends[window])
+        spend = Money(currency, spends[window])
     tier = effective_tier(row.manual_tier, policy, spends)
     return Profile(tier=tier, prior_orders=row.order_count), ProfileView(
         tier, row.manual_tier, row.order_count, spend, window)

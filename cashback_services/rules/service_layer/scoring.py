@@ -173,7 +173,7 @@ async def _load(tx: score_repo.ScoreTx, merchant_id: str, customer_id: str, cand
     return await tx.load(
         merchant_id, customer_id, add_orders=add_orders,
         budget_ids=[x.rule.campaign_id for x in candidates if x.rule.budget is not None],
-        usage_ids=[x.rule.campaign_id for x in candidates], days=days, currency=policy.currency,
+        usage_ids=[x.rule.campaign_id for x in candidates], days=days, currency=policy.currency or "",
         since=_windows(policy, when) if guess.asks(policy) else [], until=when)
 
 
@@ -269,7 +269,7 @@ class Scoring:
         since = _windows(policy, when)
         name = f"{what}_id {key!r}"
         async with self.pool.connection() as conn:
-            seen = await conn.seen(what, merchant_id, customer_id, key, currency=policy.currency, since=since,
+            seen = await conn.seen(what, merchant_id, customer_id, key, currency=policy.currency or "", since=since,
                                    until=when)
             if seen.fingerprint is not None:
                 return _replay(seen.fingerprint, fingerprint, seen.score_body, name)
