@@ -83,6 +83,27 @@ def rule_of(c: rules_pb2.Campaign, seq: int) -> Rule:
     )
 
 
+# Fields the server owns: never taken from a client's campaign, never stored in a version.
+OUTPUT_ONLY = ("version", "created_at", "updated_at", "budget_used")
+
+
+def version_body(body: bytes, version: int) -> bytes:
+    """A campaign's stored form as version `version`. Status lives on the
+    campaign row, not in a version."""
+    c = rules_pb2.Campaign.FromString(body)
+    c.version = version
+    c.ClearField("status")
+    return c.SerializeToString(deterministic=True)
+
+
+def comparable(body: bytes) -> bytes:
+    """What an update must change for a new version to be worth writing."""
+    c = rules_pb2.Campaign.FromString(body)
+    for name in (*OUTPUT_ONLY, "status"):
+        c.ClearField(name)  # type: ignore[arg-type]
+    return c.SerializeToString(deterministic=True)
+
+
 def rule_from_body(body: bytes, seq: int) -> Rule:
     """A stored campaign version as the domain sees it."""
     return rule_of(rules_pb2.Campaign.FromString(body), seq)

@@ -1,26 +1,33 @@
-"""Campaign protos: validation with field violations, defaults, and the
-conversion to a domain Rule.
+"""Campaign protos: validation with field violations, defaults, update-mask
+merging, and the Campaign a client sees of a stored version.
 
 A stored campaign version is the normalised proto (defaults filled in), so a
 later reader never has to guess what an unset field meant when it was written."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cashback.rules.v1 import rules_pb2
 
 from cashback_kit.errors import InvalidArgument, Violations
-from cashback_kit.money import validate_currency
+from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
+from cashback_services.rules.adapters.codec import OUTPUT_ONLY, money_pb, ts_pb
+from cashback_services.rules.service_layer.campaigns import CampaignDraft, CampaignView
 
 MAX_BPS = 10_000
 MAX_DAYS = 3650
 MAX_LIST = 1000
 _STATUS_AT_CREATE = {rules_pb2.CAMPAIGN_STATUS_DRAFT, rules_pb2.CAMPAIGN_STATUS_ACTIVE}
 _CHANNELS = {rules_pb2.CHANNEL_WEB, rules_pb2.CHANNEL_APP, rules_pb2.CHANNEL_POS}
-# Fields the server owns: never taken from a client's campaign.
-OUTPUT_ONLY = ("version", "created_at", "updated_at", "budget_used")
+# Never changed by UpdateCampaign: identity, server-owned fields, status (its own
+# RPC) and currency (budget_used and usage are kept in it).
+_IMMUTABLE = {"campaign_id", "merchant_id", "status", "currency_code", *OUTPUT_ONLY}
+_MUTABLE = [f.name for f in rules_pb2.Campaign.DESCRIPTOR.fields if f.name not in _IMMUTABLE]
+_REWARD = {"reward", "percent_bps", "fixed"}
 
 
 def collect(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -118,3 +125,69 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
             "unknown stacking")
     v.raise_if_any("invalid campaign")
     return c
+
+
+def draft_of(c: rules_pb2.Campaign, *, creating: bool) -> CampaignDraft:
+    """A client's campaign, validated and normalised, as a version to store; at
+    creation an empty campaign_id is assigned here."""
+    c = normalize(c, creating=creating)
+    if creating and not c.campaign_id:
+        c.campaign_id = f"cmp_{uuid.uuid4().hex}"
+    return CampaignDraft(c.merchant_id, c.campaign_id, c.status, c.currency_code, c.HasField("budget"),
+                         c.SerializeToString(deterministic=True))
+
+
+def reviser(patch: rules_pb2.Campaign, paths: list[str]) -> Callable[[bytes], CampaignDraft]:
+    """UpdateCampaign's change, as a function of the current version's body."""
+    if not patch.merchant_id or not patch.campaign_id:
+        normalize(patch, creating=False)  # raises the field violations for the ids
+
+    def revise(body: bytes) -> CampaignDraft:
+        return draft_of(merge(rules_pb2.Campaign.FromString(body), patch, paths), creating=False)
+
+    return revise
+
+
+def present(view: CampaignView) -> rules_pb2.Campaign:
+    """A stored version with the campaign-wide fields of its row, and what it paid."""
+    c = rules_pb2.Campaign.FromString(view.body)
+    c.status = view.row.status  # type: ignore[assignment]
+    c.created_at.CopyFrom(ts_pb(view.row.created_at))
+    c.updated_at.CopyFrom(ts_pb(view.row.updated_at))
+    c.budget_used.CopyFrom(money_pb(Money(view.row.currency, view.paid)))
+    return c
+
+
+def merge(current: rules_pb2.Campaign, patch: rules_pb2.Campaign, paths: list[str]) -> rules_pb2.Campaign:
+    out = rules_pb2.Campaign()
+    out.CopyFrom(current)
+    bad = [p for p in paths if p not in _MUTABLE and p != "reward"]
+    if bad:
+        raise InvalidArgument(f"update_mask names fields that cannot be updated: {', '.join(bad)}",
+                              field="update_mask")
+    for path in paths or _MUTABLE:
+        if path in _REWARD:
+            which = patch.WhichOneof("reward")
+            out.ClearField("reward")
+            if which == "percent_bps":
+                out.percent_bps = patch.percent_bps
+            elif which == "fixed":
+                out.fixed.CopyFrom(patch.fixed)
+            continue
+        fd = rules_pb2.Campaign.DESCRIPTOR.fields_by_name[path]
+        out.ClearField(path)  # type: ignore[arg-type]  # a validated field name
+        if fd.message_type is not None and not _repeated(fd):
+            if patch.HasField(path):  # type: ignore[arg-type]
+                getattr(out, path).CopyFrom(getattr(patch, path))
+        elif fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            getattr(out, path).update(getattr(patch, path))
+        elif _repeated(fd):
+            getattr(out, path).extend(getattr(patch, path))
+        else:
+            setattr(out, path, getattr(patch, path))
+    return out
+
+
+def _repeated(fd) -> bool:  # type: ignore[no-untyped-def]
+    rep = getattr(fd, "is_repeated", None)
+    return bool(rep) if rep is not None else fd.label == fd.LABEL_REPEATED

@@ -15,7 +15,7 @@ from cashback_kit.errors import InvalidArgument, NotFound
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from cashback_services.rules.adapters.codec import money_pb, rule_of
-from cashback_services.rules.entrypoints.campaign_pb import normalize
+from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser
 from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
@@ -44,11 +44,13 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         self.customers, self.simulator, self.now = customers, simulator, now
 
     async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
-        c = await self.campaigns.create(request.campaign, fingerprint(request.campaign))
+        draft = draft_of(request.campaign, creating=True)
+        c = present(await self.campaigns.create(draft, fingerprint(request.campaign)))
         return rules_pb2.CreateCampaignResponse(campaign=c)
 
     async def UpdateCampaign(self, request: rules_pb2.UpdateCampaignRequest, context: Ctx):
-        c = await self.campaigns.update(request.campaign, list(request.update_mask.paths))
+        revise = reviser(request.campaign, list(request.update_mask.paths))
+        c = present(await self.campaigns.update(request.campaign.merchant_id, request.campaign.campaign_id, revise))
         return rules_pb2.UpdateCampaignResponse(campaign=c)
 
     async def GetCampaign(self, request: rules_pb2.GetCampaignRequest, context: Ctx):
@@ -56,7 +58,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         require_id(request.campaign_id, "campaign_id")
         if request.version < 0:
             raise InvalidArgument("version must not be negative", field="version")
-        c = await self.campaigns.get(request.merchant_id, request.campaign_id, request.version)
+        c = present(await self.campaigns.get(request.merchant_id, request.campaign_id, request.version))
         return rules_pb2.GetCampaignResponse(campaign=c)
 
     async def ListCampaigns(self, request: rules_pb2.ListCampaignsRequest, context: Ctx):
@@ -65,12 +67,12 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
             raise InvalidArgument("unknown status", field="status")
         page, token = await self.campaigns.list(request.merchant_id, request.page_size, request.page_token,
                                                 request.status)
-        return rules_pb2.ListCampaignsResponse(campaigns=page, next_page_token=token)
+        return rules_pb2.ListCampaignsResponse(campaigns=[present(v) for v in page], next_page_token=token)
 
     async def SetCampaignStatus(self, request: rules_pb2.SetCampaignStatusRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
         require_id(request.campaign_id, "campaign_id")
-        c = await self.campaigns.set_status(request.merchant_id, request.campaign_id, request.status)
+        c = present(await self.campaigns.set_status(request.merchant_id, request.campaign_id, request.status))
         return rules_pb2.SetCampaignStatusResponse(campaign=c)
 
     async def QuoteOrder(self, request: rules_pb2.QuoteOrderRequest, context: Ctx):
@@ -157,7 +159,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
             non_earners_repeat=repeat.non_earners_repeat))
         for line in lines:
             try:
-                name = (await self.campaigns.get(request.merchant_id, line.campaign_id, 0)).name
+                name = present(await self.campaigns.get(request.merchant_id, line.campaign_id, 0)).name
             except NotFound:
                 name = line.campaign_id
             out.campaigns.append(rules_pb2.CampaignCost(
