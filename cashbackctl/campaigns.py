@@ -48,7 +48,7 @@ def create(file: Path = typer.Argument(..., exists=True, readable=True, help="YA
 @app.command("list")
 def list_(status: str = typer.Option("", help="draft, active, paused or ended")) -> None:
     """List the merchant's campaigns."""
-    wanted = Status.Value(f"CAMPAIGN_STATUS_{status.upper()}") if status else 0
+    wanted = Status.Value(f"CAMPAIGN_STATUS_{status.upper()}") if status else Status.CAMPAIGN_STATUS_UNSPECIFIED
     out: list[rules_pb2.Campaign] = []
     token = ""
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
@@ -76,7 +76,7 @@ def show(campaign_id: str, version: int = typer.Option(0, help="a past version (
     console.print(text_format.MessageToString(c, as_utf8=True), highlight=False)
 
 
-def _set_status(campaign_id: str, status: int) -> None:
+def _set_status(campaign_id: str, status: Status.ValueType) -> None:
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         c = call(stub.SetCampaignStatus, rules_pb2.SetCampaignStatusRequest(
             merchant_id=ctx().merchant, campaign_id=campaign_id, status=status)).campaign

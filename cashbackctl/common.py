@@ -65,9 +65,11 @@ def ctx() -> Ctx:
 def describe_error(exc: grpc.RpcError) -> str:
     """STATUS: message (field: description, ...), from the rich status details."""
     code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
-    text = exc.details() if hasattr(exc, "details") else str(exc)
+    text = (exc.details() or "") if hasattr(exc, "details") else str(exc)
     fields: list[str] = []
-    for key, value in (exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else ():
+    # (key, value) pairs at run time, whatever the stubs' metadata type says.
+    trailers: Any = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else ()
+    for key, value in trailers or ():
         if key == "grpc-status-details-bin":
             status = status_pb2.Status.FromString(value)
             for detail in status.details:

@@ -11,7 +11,7 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, customers, notify_cmds
+from cashbackctl import campaigns, customers, notify_cmds, requeue
 from cashbackctl.audit import audit
 from cashbackctl.common import STATE, Ctx, ctx, dev_ops_key
 from cashbackctl.program_report import report
@@ -24,6 +24,7 @@ app.add_typer(notify_cmds.templates, name="templates")
 app.add_typer(notify_cmds.reminders, name="reminders")
 app.command("adjust")(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)
+app.command("requeue")(requeue.requeue)
 app.command("audit")(audit)
 app.command("report")(report)
 

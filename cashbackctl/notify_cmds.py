@@ -20,7 +20,7 @@ def _stub():
     return ctx().stub("notify", notify_pb2_grpc.NotifyServiceStub)
 
 
-def _kind(name: str) -> int:
+def _kind(name: str) -> N.MessageKind.ValueType:
     try:
         return N.MessageKind.Value(f"MESSAGE_KIND_{name.upper().replace('-', '_')}")
     except ValueError:
@@ -28,7 +28,7 @@ def _kind(name: str) -> int:
         raise
 
 
-def _channel(name: str) -> int:
+def _channel(name: str) -> N.Channel.ValueType:
     try:
         return N.Channel.Value(f"CHANNEL_{name.upper()}")
     except ValueError:

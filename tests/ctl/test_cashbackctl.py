@@ -18,18 +18,20 @@ from cashback_kit.procs import ServiceProcess, start_process
 from cashbackctl.campaigns import last_month
 from cashbackctl.main import app
 from tests.support.keys import TEST_KEYS, process_env
+from tests.support.pgcluster import PgCluster
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+def stack(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> Iterator[dict[str, ServiceProcess]]:
     root = tmp_path_factory.mktemp("ctl")
-    env = process_env(root)
+    database_url = pg_cluster.new_database_url("ctl")
+    env = process_env(root, database_url)
     procs = {"rules": start_process("rules", env)}
     procs["wallet"] = start_process("wallet", {**env, "RULES_TARGET": procs["rules"].target})
-    procs["root"] = root  # type: ignore[assignment]
+    procs["database_url"] = database_url  # type: ignore[assignment]
     yield procs
     procs["wallet"].terminate()
     procs["rules"].terminate()
@@ -77,8 +79,14 @@ def test_an_adjustment_shows_in_balance_and_history_and_the_books_audit_clean(st
     assert balance["available"] == {"currency_code": "SAR", "amount_minor": "2500"}
     history = ctl(stack, "customers", "history", "cust-1")
     assert "goodwill" in history.output and "25.00 SAR" in history.output
-    audit = runner.invoke(app, ["audit", "--database-url", f"sqlite+aiosqlite:///{stack['root'] / 'wallet.db'}"])
+    audit = runner.invoke(app, ["audit", "--database-url", stack["database_url"]])
     assert audit.exit_code == 0, audit.output
+
+
+def test_audit_without_a_database_url_says_what_to_give():
+    result = runner.invoke(app, ["audit"], env={"WALLET_DATABASE_URL": ""})
+    assert result.exit_code == 2
+    assert "--database-url" in result.output and "WALLET_DATABASE_URL" in result.output
 
 
 def test_another_merchants_data_is_refused(stack):

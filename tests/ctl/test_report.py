@@ -24,6 +24,7 @@ from cashback_kit.client import bearer
 from cashback_kit.procs import ServiceProcess, start_process
 from cashbackctl.main import app
 from tests.support.keys import TEST_KEYS, process_env
+from tests.support.pgcluster import PgCluster
 
 pytestmark = pytest.mark.e2e
 
@@ -45,9 +46,9 @@ def sar(minor: int) -> common_pb2.Money:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+def stack(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> Iterator[dict[str, ServiceProcess]]:
     root = tmp_path_factory.mktemp("report")
-    env = process_env(root, WALLET_SWEEP_INTERVAL_SECONDS="0.2")
+    env = process_env(root, pg_cluster.new_database_url("report"), WALLET_SWEEP_INTERVAL_SECONDS="0.2")
     rules = start_process("rules", env)
     wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
     try:

@@ -6,9 +6,9 @@ import typer
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from cashbackctl.audit import audit
 from cashback_services.wallet import tables as t
 from cashback_services.wallet.service import WalletService
+from cashbackctl.audit import audit
 from tests.wallet.helpers import credit, hold
 
 
