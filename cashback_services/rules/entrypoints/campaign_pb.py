@@ -139,8 +139,10 @@ def draft_of(c: rules_pb2.Campaign, *, creating: bool) -> CampaignDraft:
 
 def reviser(patch: rules_pb2.Campaign, paths: list[str]) -> Callable[[bytes], CampaignDraft]:
     """UpdateCampaign's change, as a function of the current version's body."""
-    if not patch.merchant_id or not patch.campaign_id:
-        normalize(patch, creating=False)  # raises the field violations for the ids
+    v = Violations()
+    collect(v, require_id, patch.merchant_id, "campaign.merchant_id")
+    collect(v, require_id, patch.campaign_id, "campaign.campaign_id")
+    v.raise_if_any("invalid campaign")
 
     def revise(body: bytes) -> CampaignDraft:
         return draft_of(merge(rules_pb2.Campaign.FromString(body), patch, paths), creating=False)
