@@ -50,13 +50,14 @@ run: $(RUN_STAMP)
 
 ## make test: install, check generated code, docs, lock and protos, lint (ruff, mypy, import contracts), run the whole suite
 test: $(DEV_STAMP) check-gen check-lock lint breaking
+	sh scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## make lock: re-resolve uv.lock from pyproject.toml and export the hashed requirements/*.txt
 lock: $(UV)
 	$(UV) lock -q
 	$(EXPORT) -o requirements/services.txt
-	$(EXPORT) --extra ctl --extra embedded -o requirements/run.txt
+	$(EXPORT) --extra ctl --extra console --extra embedded -o requirements/run.txt
 	$(EXPORT) --all-extras -o requirements/dev.txt
 	echo "uv==$(UV_VERSION)" | $(UV) pip compile -q - --universal --generate-hashes \
 	  --custom-compile-command "make lock" -o requirements/uv.txt
@@ -66,7 +67,7 @@ check-lock: $(UV)
 	$(UV) lock --check -q || { echo "uv.lock is out of date: run make lock"; exit 1; }
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	$(EXPORT) -o $$tmp/services.txt && \
-	$(EXPORT) --extra ctl --extra embedded -o $$tmp/run.txt && \
+	$(EXPORT) --extra ctl --extra console --extra embedded -o $$tmp/run.txt && \
 	$(EXPORT) --all-extras -o $$tmp/dev.txt && \
 	for f in services run dev; do \
 	  sed 1,2d $$tmp/$$f.txt | cmp -s - <(sed 1,2d requirements/$$f.txt) || \

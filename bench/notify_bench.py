@@ -254,7 +254,7 @@ def main() -> None:
 
     cluster = start_cluster()
     try:
-        url = cluster.url(cluster.create_database("notify"))
+        url = cluster.new_database_url("notify")
         bare, got, note = asyncio.run(notify_sms(url, args.n, args.concurrency, args.rounds))
     finally:
         remove_cluster(cluster)

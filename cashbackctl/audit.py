@@ -38,7 +38,9 @@ def audit(
     except Exception as exc:
         err_console.print(f"[red]audit could not run:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(2) from exc
-    if as_json:
+    from cashbackctl.common import STATE
+
+    if as_json or (STATE.get("ctx") and STATE["ctx"].as_json):  # --json may have been moved to the root
         print(json.dumps([{"check": v.check, "detail": v.detail} for v in violations], indent=2))
     elif violations:
         for v in violations:

@@ -14,6 +14,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import uuid
@@ -79,6 +80,16 @@ def _give_to(path: Path, user: str | None) -> None:
         os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
+def _let_through(path: Path) -> None:
+    """Let the server user reach `path`: as the wheel does for root (it opens every
+    parent to read and search), but only the search bit, only where missing (a
+    checkout or venv under /root, pytest's /tmp/pytest-of-root are 0700)."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
 @dataclass
 class PgCluster:
     """A cluster in `root`: data in root/data, the server log in root/log."""
@@ -111,7 +122,9 @@ class PgCluster:
         user = server_user()
         if user is not None:
             cmd = ["runuser", "-u", user, "--", *cmd]
-        return subprocess.run(cmd, check=check, capture_output=True, text=True, cwd="/")
+        # Its own session: a Ctrl-C meant for `make run` must not reach the server before
+        # the services have stopped.
+        return subprocess.run(cmd, check=check, capture_output=True, text=True, cwd="/", start_new_session=True)
 
     @property
     def initialised(self) -> bool:
@@ -123,8 +136,13 @@ class PgCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         user = server_user()
         _give_to(self.root, user)
+        if user is not None:
+            _let_through(self.root)
+            _let_through(self.bindir)
+        # A cluster that runs without fsync need not be synced at birth either.
+        no_sync = ["--no-sync"] if settings.get("fsync") == "off" else []
         result = self._as_server("initdb", "-D", str(self.datadir), "-U", self.user, "-A", "trust", "-E", "UTF8",
-                                 "--no-sync", "--locale=C", check=False)
+                                 "--locale=C", *no_sync, check=False)
         if result.returncode != 0:
             raise PostgresUnavailable(f"initdb failed in {self.datadir}: {result.stderr.strip()}")
         conf = {"port": str(self.port), "listen_addresses": "'127.0.0.1'", "unix_socket_directories": "''",
@@ -182,15 +200,18 @@ def remove_cluster(cluster: PgCluster) -> None:
 
 
 def open_cluster(root: Path) -> PgCluster:
-    """`make run`'s cluster in `root`: made (on a free port, kept in its
-    postgresql.conf) the first time, started if it is not running."""
+    """`make run`'s cluster in `root`: made the first time (on a free port, kept
+    in root/port and its postgresql.conf), started if it is not running."""
     port_file = root / "port"
-    if port_file.exists() and (root / "data" / "PG_VERSION").exists():
-        cluster = PgCluster(root=root, port=int(port_file.read_text()))
-    else:
-        cluster = PgCluster(root=root, port=free_port())
+    if not port_file.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(str(free_port()))
+    cluster = PgCluster(root=root, port=int(port_file.read_text()))
+    if not cluster.initialised:
+        if cluster.datadir.exists():
+            raise PostgresUnavailable(f"{cluster.datadir} holds no complete cluster (an interrupted first start?): "
+                                      f"remove {root} and run again")
         cluster.init(DURABLE_SETTINGS)
-        port_file.write_text(str(cluster.port))
     if not cluster.running():
         cluster.start()
     return cluster
