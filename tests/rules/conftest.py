@@ -1,4 +1,4 @@
-"""A real rules service per test (migrated, real gRPC) on the db_url database."""
+"""A real rules service per test (migrated, real gRPC) on a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from tests.support.servers import ServiceHandle, running_service
 
 
 @pytest.fixture
-async def rules(db_url: str) -> AsyncIterator[ServiceHandle]:
-    async with running_service("rules", database_url=db_url) as svc:
+async def rules(pg_url: str) -> AsyncIterator[ServiceHandle]:
+    async with running_service("rules", database_url=pg_url) as svc:
         yield svc
 
 

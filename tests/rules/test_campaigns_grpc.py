@@ -155,3 +155,11 @@ async def test_bad_orders_are_invalid_argument_and_record_nothing(stub) -> None:
     profile = await stub.GetCustomerProfile(rules_pb2.GetCustomerProfileRequest(merchant_id="m1", customer_id="c1"),
                                             metadata=OPS)
     assert profile.profile.order_count == 0
+
+
+async def test_an_update_naming_an_unprintable_id_is_invalid_argument_naming_the_field(stub) -> None:
+    bad = rules_pb2.Campaign(merchant_id="m1", campaign_id="\x00")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.UpdateCampaign(rules_pb2.UpdateCampaignRequest(campaign=bad), metadata=OPS)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err.value) == {"campaign.campaign_id"}

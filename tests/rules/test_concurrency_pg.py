@@ -1,10 +1,11 @@
-"""Budgets and per-customer limits under concurrency, on PostgreSQL (where
-row locks, not a single writer, are what keep them exact)."""
+"""Budgets and per-customer limits under concurrency: the customer row lock and
+the budget row locks are what keep them exact."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -48,9 +49,9 @@ async def test_fifty_concurrent_orders_never_pay_past_a_nearly_spent_budget(pg_s
 
 
 async def test_concurrent_orders_and_events_count_every_award_in_budget_used_without_a_budget(pg_stub) -> None:
-    """A campaign with no budget is not locked for the whole scoring (only bumped
-    at the end): concurrent orders and events on two such campaigns (each order
-    pays both) still add up exactly."""
+    """A campaign with no budget is never locked or updated by scoring: what it
+    paid is summed from the award rows, so concurrent orders and events on two
+    such campaigns (each order pays both) still add up exactly."""
     for cid in ("a", "b"):
         await pg_stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=campaign(cid, percent_bps=1000)),
                                      metadata=OPS)
@@ -94,3 +95,16 @@ async def test_concurrent_replays_of_one_order_all_get_the_same_score(pg_stub) -
     assert scores and all(s == scores[0] for s in scores)
     got = await pg_stub.GetCampaign(rules_pb2.GetCampaignRequest(merchant_id="m1", campaign_id="ten"), metadata=OPS)
     assert got.campaign.budget_used.amount_minor == 300
+
+
+async def test_concurrent_orders_of_one_customer_respect_the_daily_limit_in_the_campaigns_time_zone(pg_stub) -> None:
+    c = campaign("daily", percent_bps=1000, max_awards_per_customer_per_day=2, timezone="Asia/Riyadh")
+    await pg_stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=c), metadata=OPS)
+    # 20:30 UTC is 23:30 in Riyadh, 21:30 UTC is 00:30 the next day there: two local days.
+    late = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)
+    after_midnight = datetime(2026, 3, 1, 21, 30, tzinfo=UTC)
+    orders = [order(f"o{i}", line("mug", 3_000), customer_id="c1", placed_at=late if i % 2 else after_midnight)
+              for i in range(16)]
+    scores = await asyncio.gather(*(_score(pg_stub, o) for o in orders))
+    paid = [o.placed_at.ToDatetime(tzinfo=UTC) for o, s in zip(orders, scores, strict=True) if s.awards]
+    assert sorted(paid) == [late, late, after_midnight, after_midnight]

@@ -1,23 +1,24 @@
-"""The cached skip list (cashback_services/rules/service/skips.py) gives byte for byte the
+"""The cached skip list (cashback_services/rules/service_layer/skips.py) gives byte for byte the
 Score the full evaluation gives: every campaign judged, in campaign order,
-then what settle() refused -- on random catalogues, orders and customers, and
+then what settle() refused (and the shorter answers, that list cut) -- on random catalogues, orders and customers, and
 again from the cache for a second order with the same attributes."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from cashback.rules.v1 import rules_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cashback_services.rules.adapters.codec import cut, score_to_pb
 from cashback_services.rules.domain.evaluate import qualify, settle
 from cashback_services.rules.domain.index import CampaignIndex
-from cashback_services.rules.domain.model import Profile, Usage
+from cashback_services.rules.domain.model import Profile, SkippedDetail, Usage
 from cashback_services.rules.domain.tiers import TierPolicy
-from cashback_services.rules.order_pb import score_to_pb
-from cashback_services.rules.service.cache import Snapshot
-from cashback_services.rules.service.scoring import _judge, _order_score
-from cashback_services.rules.service.skips import SkipList
+from cashback_services.rules.service_layer.cache import Snapshot
+from cashback_services.rules.service_layer.scoring import _judge, _order_score
+from cashback_services.rules.service_layer.skips import SkipList
 from tests.rules.domain_builders import T0, dline, dorder, rule, sar
 
 CATS = ("a", "b", "c", "d")
@@ -84,4 +85,13 @@ def test_the_cached_skip_list_gives_the_full_evaluations_score(specs, order_spec
         candidates, judged = _judge(snap, order, profile)
         out = settle(candidates, usage(candidates), order.placed_at, order.currency)
         got = _order_score(snap, order, profile, judged, out)
-        assert got.SerializeToString(deterministic=True) == want
+        assert _canonical(got) == want
+        # The shorter answers are the full one cut, without building the full one.
+        for detail in (SkippedDetail.MATCHABLE, SkippedDetail.NONE):
+            short = _order_score(snap, order, profile, judged, out, detail)
+            assert _canonical(short) == _canonical(cut(want, detail))
+
+
+def _canonical(score: bytes) -> bytes:
+    """The bytes protobuf itself writes for the same Score."""
+    return rules_pb2.Score.FromString(score).SerializeToString(deterministic=True)

@@ -2,7 +2,7 @@
 
 Each row is a merchant's sentence: the campaigns they set up, who the customer
 is, the order (or event), and the cashback they expect. Every row runs against
-the real rules service over gRPC, on SQLite and on PostgreSQL. SAR amounts are
+the real rules service over gRPC, on PostgreSQL. SAR amounts are
 in halalas (500 SAR = 50000); toman amounts use IRR (exponent 0) as written."""
 
 from __future__ import annotations

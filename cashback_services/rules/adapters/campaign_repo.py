@@ -6,12 +6,14 @@ their in-memory index is stale."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cashback_services.rules.adapters.sql import insert_for
-from cashback_services.rules.adapters.tables import campaign_versions, campaigns, merchants
+from cashback_services.rules.adapters.tables import awards, campaign_versions, campaigns, event_awards, merchants
 
 
 @dataclass(frozen=True)
@@ -22,19 +24,20 @@ class CampaignRow:
     status: int
     current_version: int
     currency: str
-    budget_used: int
+    budget_used: int  # kept while `budgeted`; see paid()
+    budgeted: bool
     create_fingerprint: str
-    created_at: int
-    updated_at: int
+    created_at: datetime
+    updated_at: datetime
 
 
 def _row(r) -> CampaignRow:  # type: ignore[no-untyped-def]
     return CampaignRow(r.id, r.merchant_id, r.campaign_id, r.status, r.current_version, r.currency,
-                       r.budget_used, r.create_fingerprint, r.created_at, r.updated_at)
+                       r.budget_used, r.budgeted, r.create_fingerprint, r.created_at, r.updated_at)
 
 
 async def bump_generation(conn: AsyncConnection, merchant_id: str) -> None:
-    stmt = insert_for(conn, merchants).values(merchant_id=merchant_id, generation=1)
+    stmt = insert(merchants).values(merchant_id=merchant_id, generation=1)
     stmt = stmt.on_conflict_do_update(index_elements=[merchants.c.merchant_id],
                                       set_={"generation": merchants.c.generation + 1})
     await conn.execute(stmt)
@@ -62,24 +65,53 @@ async def get_body(conn: AsyncConnection, merchant_id: str, campaign_id: str, ve
 
 
 async def insert_campaign(conn: AsyncConnection, *, merchant_id: str, campaign_id: str, status: int,
-                          currency: str, fingerprint: str, body: bytes, now: int) -> None:
+                          currency: str, fingerprint: str, body: bytes, budgeted: bool, now: datetime) -> None:
     await conn.execute(campaigns.insert().values(
         merchant_id=merchant_id, campaign_id=campaign_id, status=status, current_version=1, currency=currency,
-        budget_used=0, create_fingerprint=fingerprint, created_at=now, updated_at=now))
-    await add_version(conn, merchant_id, campaign_id, 1, body, now)
+        budget_used=0, budgeted=budgeted, paid_before=0, create_fingerprint=fingerprint, created_at=now,
+        updated_at=now))
+    await add_version(conn, merchant_id, campaign_id, 1, body, budgeted, now)
 
 
 async def add_version(conn: AsyncConnection, merchant_id: str, campaign_id: str, version: int, body: bytes,
-                      now: int) -> None:
+                      budgeted: bool, now: datetime) -> None:
+    """The new current version. A campaign that gets a budget starts its counter
+    at what it paid so far (call with the campaign row locked)."""
     await conn.execute(campaign_versions.insert().values(
         merchant_id=merchant_id, campaign_id=campaign_id, version=version, body=body, created_at=now))
-    await conn.execute(update(campaigns).where(
-        campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id == campaign_id,
-    ).values(current_version=version, updated_at=now))
+    c = campaigns.c
+    counter = case((c.budgeted, c.budget_used), else_=_paid_sum(c.merchant_id, c.campaign_id)) if budgeted \
+        else c.budget_used
+    await conn.execute(update(campaigns).where(c.merchant_id == merchant_id, c.campaign_id == campaign_id).values(
+        current_version=version, updated_at=now, budgeted=budgeted, budget_used=counter))
     await bump_generation(conn, merchant_id)
 
 
-async def set_status(conn: AsyncConnection, merchant_id: str, campaign_id: str, status: int, now: int) -> None:
+def _paid_sum(merchant_id: Any, campaign_id: Any) -> Any:
+    """What a campaign paid, from its rows: paid before award rows, order awards
+    net of reversals, event awards."""
+    a, e = awards.c, event_awards.c
+    orders_paid = select(func.coalesce(func.sum(a.amount_minor - a.reversed_minor), 0)).where(
+        a.merchant_id == merchant_id, a.campaign_id == campaign_id).scalar_subquery()
+    events_paid = select(func.coalesce(func.sum(e.amount_minor), 0)).where(
+        e.merchant_id == merchant_id, e.campaign_id == campaign_id).scalar_subquery()
+    return campaigns.c.paid_before + orders_paid + events_paid
+
+
+async def paid(conn: AsyncConnection, merchant_id: str, campaign_ids: list[str]) -> dict[str, int]:
+    """campaign_id -> what it paid, net of reversals: the counter of a budgeted
+    campaign, summed from the award rows for the others (no row every order
+    of theirs would have to update)."""
+    if not campaign_ids:
+        return {}
+    c = campaigns.c
+    stmt = select(c.campaign_id, case((c.budgeted, c.budget_used),
+                                      else_=_paid_sum(c.merchant_id, c.campaign_id))).where(
+        c.merchant_id == merchant_id, c.campaign_id.in_(campaign_ids))
+    return {cid: int(v) for cid, v in (await conn.execute(stmt)).all()}
+
+
+async def set_status(conn: AsyncConnection, merchant_id: str, campaign_id: str, status: int, now: datetime) -> None:
     await conn.execute(update(campaigns).where(
         campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id == campaign_id,
     ).values(status=status, updated_at=now))
@@ -103,12 +135,13 @@ async def current_with_bodies(conn: AsyncConnection, merchant_id: str, *, status
 
 
 async def lock_budgets(conn: AsyncConnection, merchant_id: str, campaign_ids: list[str]) -> dict[str, int]:
-    """Lock the campaigns whose budget this call may consume, in campaign_id
-    order: every scorer takes them in the same order, so no deadlock."""
+    """Lock those of the campaigns that have a budget, in campaign_id order (as
+    scoring does: no deadlock), and return their budget_used."""
     if not campaign_ids:
         return {}
     stmt = (select(campaigns.c.campaign_id, campaigns.c.budget_used)
-            .where(campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id.in_(sorted(campaign_ids)))
+            .where(campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id.in_(sorted(campaign_ids)),
+                   campaigns.c.budgeted)
             .order_by(campaigns.c.campaign_id).with_for_update())
     return {r.campaign_id: int(r.budget_used) for r in (await conn.execute(stmt)).all()}
 
@@ -119,22 +152,12 @@ async def add_budget_used(conn: AsyncConnection, merchant_id: str, campaign_id: 
     ).values(budget_used=campaigns.c.budget_used + delta))
 
 
-async def add_budget_used_many(conn: AsyncConnection, merchant_id: str, deltas: list[tuple[str, int]]) -> None:
-    """One executemany for all the campaigns an order paid."""
-    if not deltas:
-        return
-    stmt = update(campaigns).where(
-        campaigns.c.merchant_id == bindparam("m"), campaigns.c.campaign_id == bindparam("cid"),
-    ).values(budget_used=campaigns.c.budget_used + bindparam("delta"))
-    await conn.execute(stmt, [{"m": merchant_id, "cid": cid, "delta": delta} for cid, delta in deltas])
-
-
 async def tier_policy_json(conn: AsyncConnection, merchant_id: str) -> str | None:
     return await conn.scalar(select(merchants.c.tier_policy).where(merchants.c.merchant_id == merchant_id))
 
 
 async def set_tier_policy_json(conn: AsyncConnection, merchant_id: str, body: str) -> None:
-    stmt = insert_for(conn, merchants).values(merchant_id=merchant_id, generation=1, tier_policy=body)
+    stmt = insert(merchants).values(merchant_id=merchant_id, generation=1, tier_policy=body)
     stmt = stmt.on_conflict_do_update(index_elements=[merchants.c.merchant_id],
                                       set_={"generation": merchants.c.generation + 1, "tier_policy": body})
     await conn.execute(stmt)

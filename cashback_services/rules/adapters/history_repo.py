@@ -9,20 +9,20 @@ need no lock of their own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, String, and_, any_, bindparam, case, func, literal, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
-from cashback_services.rules.adapters.sql import insert_for
 from cashback_services.rules.adapters.tables import (
     awards,
     campaigns,
     customer_day_usage,
     customer_usage,
     customers,
-    events,
     merchants,
     orders,
     refunds,
@@ -39,11 +39,11 @@ async def lock_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
                         add_orders: int = 0) -> CustomerRow:
     """Create-or-touch the customer row (which locks it until commit on
     PostgreSQL) and return it as it was before `add_orders` was added."""
-    # The INSERT values are checked against the CHECK constraint even when the
-    # row exists (SQLite), so a negative delta only goes into the UPDATE part.
-    stmt = insert_for(conn, customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier="",
-                                              order_count=max(add_orders, 0))
-    stmt = stmt.on_conflict_do_update(
+    # A negative delta only goes into the UPDATE part: the INSERT values must
+    # pass the CHECK constraint on their own.
+    new = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier="",
+                                   order_count=max(add_orders, 0))
+    stmt = new.on_conflict_do_update(
         index_elements=[customers.c.merchant_id, customers.c.customer_id],
         set_={"order_count": customers.c.order_count + add_orders},
     ).returning(customers.c.manual_tier, customers.c.order_count)
@@ -91,8 +91,8 @@ def _usage_stmt(ids: Any, days: Any) -> Any:
     )
 
 
-# On PostgreSQL the lists go as arrays: one statement, built and prepared once.
-_USAGE_PG = _usage_stmt(lambda col: col == any_(bindparam("ids", type_=ARRAY(String()))),
+# The lists go as arrays: one statement, built and prepared once.
+_USAGE = _usage_stmt(lambda col: col == any_(bindparam("ids", type_=ARRAY(String()))),
                         lambda col: col == any_(bindparam("days", type_=ARRAY(String()))))
 
 
@@ -101,11 +101,7 @@ async def usage_snapshot(db: Database, merchant_id: str, customer_id: str, campa
     """Budgets used, the customer's usage and their per-day usage of these
     campaigns, unlocked (for quotes), in one statement on the fast read path."""
     params = {"m": merchant_id, "c": customer_id, "ids": campaign_ids, "days": days}
-    if db.is_postgres:
-        rows = await db.fetch_rows(_USAGE_PG, params)
-    else:
-        stmt = _usage_stmt(lambda col: col.in_(campaign_ids), lambda col: col.in_(days))
-        rows = await db.fetch_rows(stmt, {"m": merchant_id, "c": customer_id})
+    rows = await db.fetch_rows(_USAGE, params)
     budgets: dict[str, int] = {}
     usage: dict[str, tuple[int, int]] = {}
     per_day: dict[tuple[str, str], int] = {}
@@ -126,15 +122,15 @@ async def read_customer(conn: AsyncConnection, merchant_id: str, customer_id: st
 
 
 async def set_manual_tier(conn: AsyncConnection, merchant_id: str, customer_id: str, tier: str) -> None:
-    stmt = insert_for(conn, customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier=tier,
-                                              order_count=0)
-    stmt = stmt.on_conflict_do_update(index_elements=[customers.c.merchant_id, customers.c.customer_id],
-                                      set_={"manual_tier": tier})
+    new = insert(customers).values(merchant_id=merchant_id, customer_id=customer_id, manual_tier=tier,
+                                   order_count=0)
+    stmt = new.on_conflict_do_update(index_elements=[customers.c.merchant_id, customers.c.customer_id],
+                                     set_={"manual_tier": tier})
     await conn.execute(stmt)
 
 
 async def spend_since(conn: AsyncConnection, merchant_id: str, customer_id: str, currency: str,
-                      since: list[int], until: int, exclude_order: str = "") -> list[int]:
+                      since: list[datetime], until: datetime) -> list[int]:
     """Net merchandise (less refunds) of the customer's orders placed in
     [since_i, until), one sum per window, in a single query."""
     if not since:
@@ -143,83 +139,15 @@ async def spend_since(conn: AsyncConnection, merchant_id: str, customer_id: str,
     cols = [func.coalesce(func.sum(case((orders.c.placed_at >= s, net), else_=0)), 0) for s in since]
     stmt = select(*cols).where(
         orders.c.merchant_id == merchant_id, orders.c.customer_id == customer_id, orders.c.currency == currency,
-        orders.c.placed_at >= min(since), orders.c.placed_at < until, orders.c.order_id != exclude_order)
+        orders.c.placed_at >= min(since), orders.c.placed_at < until)
     row = (await conn.execute(stmt)).one()
     return [int(x) for x in row]
 
 
-async def usage(conn: AsyncConnection, merchant_id: str, customer_id: str,
-                campaign_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """campaign_id -> (amount paid to the customer, number of awards)."""
-    if not campaign_ids:
-        return {}
-    stmt = select(customer_usage.c.campaign_id, customer_usage.c.amount_minor, customer_usage.c.award_count).where(
-        customer_usage.c.merchant_id == merchant_id, customer_usage.c.customer_id == customer_id,
-        customer_usage.c.campaign_id.in_(campaign_ids))
-    return {r.campaign_id: (int(r.amount_minor), int(r.award_count)) for r in (await conn.execute(stmt)).all()}
-
-
-async def day_usage(conn: AsyncConnection, merchant_id: str, customer_id: str,
-                    keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """(campaign_id, local day) -> awards that day."""
-    if not keys:
-        return {}
-    t = customer_day_usage
-    ids = sorted({k[0] for k in keys})
-    days = sorted({k[1] for k in keys})
-    stmt = select(t.c.campaign_id, t.c.local_day, t.c.award_count).where(
-        t.c.merchant_id == merchant_id, t.c.customer_id == customer_id, t.c.campaign_id.in_(ids),
-        t.c.local_day.in_(days))
-    return {(r.campaign_id, r.local_day): int(r.award_count) for r in (await conn.execute(stmt)).all()}
-
-
-async def add_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_id: str,
-                    amount: int, count: int, day: str | None) -> None:
-    t = customer_usage
-    if amount < 0 or count < 0:
-        await _release_usage(conn, merchant_id, customer_id, campaign_id, amount, count, day)
-        return
-    stmt = insert_for(conn, t).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
-                                      amount_minor=amount, award_count=count)
-    await conn.execute(stmt.on_conflict_do_update(
-        index_elements=[t.c.merchant_id, t.c.campaign_id, t.c.customer_id],
-        set_={"amount_minor": t.c.amount_minor + amount, "award_count": t.c.award_count + count}))
-    if day is not None and count:
-        d = customer_day_usage
-        stmt = insert_for(conn, d).values(merchant_id=merchant_id, campaign_id=campaign_id, customer_id=customer_id,
-                                          local_day=day, award_count=count)
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=[d.c.merchant_id, d.c.campaign_id, d.c.customer_id, d.c.local_day],
-            set_={"award_count": d.c.award_count + count}))
-
-
-async def add_usage_many(conn: AsyncConnection, merchant_id: str, customer_id: str,
-                         rows: list[tuple[str, int, str]]) -> None:
-    """Record one award per (campaign_id, amount, local day): two statements
-    for any number of awards, so an order paying many campaigns stays cheap."""
-    if not rows:
-        return
-    t, d = customer_usage, customer_day_usage
-    stmt = insert_for(conn, t)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[t.c.merchant_id, t.c.campaign_id, t.c.customer_id],
-        set_={"amount_minor": t.c.amount_minor + stmt.excluded.amount_minor,
-              "award_count": t.c.award_count + stmt.excluded.award_count})
-    await conn.execute(stmt, [{"merchant_id": merchant_id, "campaign_id": cid, "customer_id": customer_id,
-                               "amount_minor": amount, "award_count": 1} for cid, amount, _ in rows])
-    days = insert_for(conn, d)
-    days = days.on_conflict_do_update(
-        index_elements=[d.c.merchant_id, d.c.campaign_id, d.c.customer_id, d.c.local_day],
-        set_={"award_count": d.c.award_count + days.excluded.award_count})
-    await conn.execute(days, [{"merchant_id": merchant_id, "campaign_id": cid, "customer_id": customer_id,
-                               "local_day": day, "award_count": 1} for cid, _, day in rows])
-
-
-async def _release_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_id: str,
+async def release_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_id: str,
                          amount: int, count: int, day: str | None) -> None:
-    """A reversal gives usage back. Plain UPDATEs: the rows exist (the award
-    created them), and an upsert would test its negative INSERT values against
-    the CHECK constraints first."""
+    """A reversal gives usage back (`amount` and `count` are negative). Plain
+    UPDATEs: the rows exist (the award created them)."""
     t = customer_usage
     await conn.execute(update(t).where(
         t.c.merchant_id == merchant_id, t.c.campaign_id == campaign_id, t.c.customer_id == customer_id,
@@ -241,21 +169,12 @@ async def find_order(conn: AsyncConnection, merchant_id: str, order_id: str, *, 
     return (await conn.execute(stmt)).first()
 
 
-async def insert_order(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(orders.insert().values(refunded_minor=0, fully_refunded=False, **values))
-
-
-async def set_order_score(conn: AsyncConnection, merchant_id: str, order_id: str, score: bytes) -> None:
-    await conn.execute(update(orders).where(orders.c.merchant_id == merchant_id, orders.c.order_id == order_id)
-                       .values(score_body=score))
-
-
 async def add_refunded(conn: AsyncConnection, merchant_id: str, order_id: str, refunded: int, full: bool) -> None:
     await conn.execute(update(orders).where(orders.c.merchant_id == merchant_id, orders.c.order_id == order_id)
                        .values(refunded_minor=refunded, fully_refunded=full))
 
 
-async def orders_between(conn: AsyncConnection, merchant_id: str, since: int, until: int) -> list[Any]:
+async def orders_between(conn: AsyncConnection, merchant_id: str, since: datetime, until: datetime) -> list[Any]:
     stmt = (select(orders.c.order_id, orders.c.customer_id, orders.c.placed_at, orders.c.currency,
                    orders.c.merchandise_minor, orders.c.refunded_minor, orders.c.fully_refunded, orders.c.order_body)
             .where(orders.c.merchant_id == merchant_id, orders.c.placed_at >= since, orders.c.placed_at < until)
@@ -263,17 +182,12 @@ async def orders_between(conn: AsyncConnection, merchant_id: str, since: int, un
     return list((await conn.execute(stmt)).all())
 
 
-async def prior_counts(conn: AsyncConnection, merchant_id: str, before: int) -> dict[str, int]:
+async def prior_counts(conn: AsyncConnection, merchant_id: str, before: datetime) -> dict[str, int]:
     """Per customer: orders placed before `before` and not refunded in full."""
     stmt = (select(orders.c.customer_id, func.count()).where(
         orders.c.merchant_id == merchant_id, orders.c.placed_at < before, orders.c.fully_refunded.is_(False))
         .group_by(orders.c.customer_id))
     return {r[0]: int(r[1]) for r in (await conn.execute(stmt)).all()}
-
-
-async def insert_awards(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(awards.insert(), rows)
 
 
 async def order_awards(conn: AsyncConnection, merchant_id: str, order_id: str) -> list[Any]:
@@ -289,15 +203,6 @@ async def add_reversed(conn: AsyncConnection, merchant_id: str, order_id: str, c
 
 
 # Events and refunds --------------------------------------------------------
-
-async def find_event(conn: AsyncConnection, merchant_id: str, event_id: str) -> Any:
-    return (await conn.execute(select(events).where(
-        events.c.merchant_id == merchant_id, events.c.event_id == event_id))).first()
-
-
-async def insert_event(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(events.insert().values(**values))
-
 
 async def find_refund(conn: AsyncConnection, merchant_id: str, refund_id: str) -> Any:
     return (await conn.execute(select(refunds).where(

@@ -1,16 +1,17 @@
 """The rules schema as SQLAlchemy Core tables (migrations/versions/0002 creates it).
 
-Instants are BIGINT microseconds since the epoch (UTC): they compare and index
-the same on SQLite and PostgreSQL, with no time zone guessing on read.
+Instants are timestamptz (aware datetimes in and out; migration 0003 moved
+them from integer microseconds).
 Amounts are BIGINT minor units. Proto bodies (campaign versions, scores,
 reversals, orders) are stored as bytes so a replay returns exactly what was sent
 the first time."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
+Instant = DateTime(timezone=True)
 
 # One row per merchant. `generation` is bumped in the same transaction as every
 # campaign or tier-policy write, so each rules process can tell with one indexed
@@ -30,10 +31,16 @@ campaigns = Table(
     Column("status", Integer, nullable=False),
     Column("current_version", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
+    # Kept only while the current version has a budget (`budgeted`): the orders
+    # it pays lock and update it. A campaign without one is never locked by
+    # scoring; what it paid is summed from its awards (campaign_repo.paid).
     Column("budget_used", BigInteger, nullable=False, default=0),
+    Column("budgeted", Boolean, nullable=False, default=False),
+    # Paid before award rows told the whole story (migration 0004).
+    Column("paid_before", BigInteger, nullable=False, default=0),
     Column("create_fingerprint", String(64), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
 )
 
 campaign_versions = Table(
@@ -42,7 +49,7 @@ campaign_versions = Table(
     Column("campaign_id", String(128), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("body", LargeBinary, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
+    Column("created_at", Instant, nullable=False),
 )
 
 customers = Table(
@@ -77,7 +84,7 @@ orders = Table(
     Column("merchant_id", String(128), primary_key=True),
     Column("order_id", String(128), primary_key=True),
     Column("customer_id", String(128), nullable=False),
-    Column("placed_at", BigInteger, nullable=False),
+    Column("placed_at", Instant, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("merchandise_minor", BigInteger, nullable=False),
     Column("refunded_minor", BigInteger, nullable=False, default=0),
@@ -85,7 +92,7 @@ orders = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("order_body", LargeBinary, nullable=False),
     Column("score_body", LargeBinary, nullable=True),
-    Column("created_at", BigInteger, nullable=False),
+    Column("created_at", Instant, nullable=False),
 )
 
 awards = Table(
@@ -101,6 +108,18 @@ awards = Table(
     Column("local_day", String(10), nullable=False),
 )
 
+event_awards = Table(
+    "rules_event_awards", metadata,
+    Column("merchant_id", String(128), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("campaign_id", String(128), primary_key=True),
+    Column("campaign_version", Integer, nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("local_day", String(10), nullable=False),
+)
+
 events = Table(
     "rules_events", metadata,
     Column("merchant_id", String(128), primary_key=True),
@@ -108,7 +127,7 @@ events = Table(
     Column("customer_id", String(128), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("score_body", LargeBinary, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
+    Column("created_at", Instant, nullable=False),
 )
 
 refunds = Table(
@@ -119,5 +138,5 @@ refunds = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("reversal_body", LargeBinary, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
+    Column("created_at", Instant, nullable=False),
 )

@@ -20,6 +20,13 @@ class Channel(IntEnum):
     POS = 3
 
 
+class CampaignStatus(IntEnum):
+    DRAFT = 1
+    ACTIVE = 2
+    PAUSED = 3
+    ENDED = 4
+
+
 class Trigger(IntEnum):
     ORDER = 1
     EVENT = 2
@@ -41,6 +48,25 @@ class SkipCode(IntEnum):
     CURRENCY = 12
     ZERO_AMOUNT = 13
     EVENT_TYPE = 14
+
+
+class SkippedDetail(IntEnum):
+    """How much of `skipped` an answer carries (the proto's SkippedDetail)."""
+
+    ALL = 1
+    MATCHABLE = 2
+    NONE = 3
+
+
+# The skips of campaigns the order matched on everything but amounts, limits and
+# stacking: what SkippedDetail.MATCHABLE keeps.
+MATCHABLE_CODES = frozenset({SkipCode.BELOW_MINIMUM, SkipCode.CUSTOMER_LIMIT, SkipCode.BUDGET_SPENT,
+                             SkipCode.EXCLUSIVE, SkipCode.ZERO_AMOUNT})
+
+
+def shows(detail: SkippedDetail, code: int) -> bool:
+    """Whether a skipped entry with this code is in an answer of this detail."""
+    return detail is SkippedDetail.ALL or (detail is SkippedDetail.MATCHABLE and code in MATCHABLE_CODES)
 
 
 @dataclass(frozen=True)
@@ -184,3 +210,36 @@ class ScoreOut:
         for a in self.awards:
             total = total + a.amount
         return total
+
+
+@dataclass(frozen=True)
+class ReversedAward:
+    campaign_id: str
+    campaign_version: int
+    amount: Money
+    explanation: str
+
+
+@dataclass(frozen=True)
+class ReversalOut:
+    """What ReverseOrder took back from one order's awards."""
+
+    order_id: str
+    refund_id: str
+    total: Money
+    awards: tuple[ReversedAward, ...]
+
+
+@dataclass(frozen=True)
+class SimulationOut:
+    orders_considered: int
+    orders_matched: int
+    customers: int
+    total_cashback: Money
+    gmv: Money
+    matched_gmv: Money
+
+    @property
+    def cashback_to_gmv(self) -> float:
+        """A ratio for people to read (0.02 = 2%), not money."""
+        return self.total_cashback.minor / self.gmv.minor if self.gmv.minor else 0.0

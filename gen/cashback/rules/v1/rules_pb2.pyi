@@ -153,6 +153,48 @@ SKIP_REASON_ZERO_AMOUNT: SkipReason.ValueType  # 13
 SKIP_REASON_EVENT_TYPE: SkipReason.ValueType  # 14
 Global___SkipReason: _TypeAlias = SkipReason  # noqa: Y015
 
+class _SkippedDetail:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SkippedDetailEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SkippedDetail.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SKIPPED_DETAIL_UNSPECIFIED: _SkippedDetail.ValueType  # 0
+    """The same as SKIPPED_DETAIL_ALL: the default, for clients that predate it."""
+    SKIPPED_DETAIL_ALL: _SkippedDetail.ValueType  # 1
+    """Every active order campaign that did not pay, with its reason."""
+    SKIPPED_DETAIL_MATCHABLE: _SkippedDetail.ValueType  # 2
+    """Only the campaigns the order could match: those whose conditions on the
+    order as a whole (currency, window, channel, payment method, coupon, tier,
+    prior orders) hold and that cover at least one line, yet did not pay --
+    codes BELOW_MINIMUM, CUSTOMER_LIMIT, BUDGET_SPENT, EXCLUSIVE and
+    ZERO_AMOUNT. Entries keep their order and content from the full list.
+    """
+    SKIPPED_DETAIL_NONE: _SkippedDetail.ValueType  # 3
+    """No entries: `skipped` is empty. Awards and total are unchanged."""
+
+class SkippedDetail(_SkippedDetail, metaclass=_SkippedDetailEnumTypeWrapper):
+    """How much of Score.skipped a QuoteOrder or ScoreOrder answer carries. A
+    checkout that only shows what the order earns (or nearly earns) asks for
+    less than the full list, which names every active order campaign of the
+    merchant (tens of kilobytes with hundreds of campaigns).
+    """
+
+SKIPPED_DETAIL_UNSPECIFIED: SkippedDetail.ValueType  # 0
+"""The same as SKIPPED_DETAIL_ALL: the default, for clients that predate it."""
+SKIPPED_DETAIL_ALL: SkippedDetail.ValueType  # 1
+"""Every active order campaign that did not pay, with its reason."""
+SKIPPED_DETAIL_MATCHABLE: SkippedDetail.ValueType  # 2
+"""Only the campaigns the order could match: those whose conditions on the
+order as a whole (currency, window, channel, payment method, coupon, tier,
+prior orders) hold and that cover at least one line, yet did not pay --
+codes BELOW_MINIMUM, CUSTOMER_LIMIT, BUDGET_SPENT, EXCLUSIVE and
+ZERO_AMOUNT. Entries keep their order and content from the full list.
+"""
+SKIPPED_DETAIL_NONE: SkippedDetail.ValueType  # 3
+"""No entries: `skipped` is empty. Awards and total are unchanged."""
+Global___SkippedDetail: _TypeAlias = SkippedDetail  # noqa: Y015
+
 @_typing.final
 class RateOverride(_message.Message):
     """A rate that replaces the campaign's rate for one SKU or category."""
@@ -1007,16 +1049,20 @@ class QuoteOrderRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_FIELD_NUMBER: _builtins.int
+    SKIPPED_DETAIL_FIELD_NUMBER: _builtins.int
+    skipped_detail: Global___SkippedDetail.ValueType
+    """Default (unset): every skipped campaign."""
     @_builtins.property
     def order(self) -> Global___Order: ...
     def __init__(
         self,
         *,
         order: Global___Order | None = ...,
+        skipped_detail: Global___SkippedDetail.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order", "skipped_detail", b"skipped_detail"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1047,16 +1093,23 @@ class ScoreOrderRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_FIELD_NUMBER: _builtins.int
+    SKIPPED_DETAIL_FIELD_NUMBER: _builtins.int
+    skipped_detail: Global___SkippedDetail.ValueType
+    """Default (unset): every skipped campaign. Not part of the order's identity:
+    a replay of the same order may ask for another detail and gets the stored
+    score cut to it.
+    """
     @_builtins.property
     def order(self) -> Global___Order: ...
     def __init__(
         self,
         *,
         order: Global___Order | None = ...,
+        skipped_detail: Global___SkippedDetail.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order", "skipped_detail", b"skipped_detail"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

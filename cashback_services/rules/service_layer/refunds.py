@@ -1,29 +1,29 @@
 """ReverseOrder: take back cashback in proportion to what was refunded, and
 give the budget and per-customer usage back.
 
-Lock order matches ScoreOrder's (order row, customer row, campaign rows by
-campaign_id), so a refund and a new order of the same customer never deadlock."""
+Lock order matches ScoreOrder's (customer row, then the budgets of campaigns
+that have one, by campaign_id; the order row locked first is one ScoreOrder
+never waits for), so a refund and a new order of the same customer never
+deadlock. The answer is the stored Reversal's bytes (what a replay returns)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from cashback.rules.v1 import rules_pb2
-
 from cashback_kit.db import Database
 from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
-from cashback_services.rules.adapters.sql import to_micros
+from cashback_services.rules.adapters.codec import reversal_bytes
+from cashback_services.rules.domain.model import ReversalOut, ReversedAward
 from cashback_services.rules.domain.tiers import reversal_delta
-from cashback_services.rules.order_pb import money_pb
 
 
-def _replay(row, order_id: str, fingerprint: str, refund_id: str) -> rules_pb2.Reversal:  # type: ignore[no-untyped-def]
+def _replay(row, order_id: str, fingerprint: str, refund_id: str) -> bytes:  # type: ignore[no-untyped-def]
     if row.fingerprint != fingerprint or row.order_id != order_id:
         raise AlreadyExists(f"refund_id {refund_id!r} was already used with different content")
-    return rules_pb2.Reversal.FromString(bytes(row.reversal_body))
+    return bytes(row.reversal_body)
 
 
 class Refunds:
@@ -31,7 +31,7 @@ class Refunds:
         self.db, self.now = db, now
 
     async def reverse(self, merchant_id: str, order_id: str, refund_id: str, amount: Money,
-                      fingerprint: str) -> rules_pb2.Reversal:
+                      fingerprint: str) -> bytes:
         async with self.db.read() as conn:
             found = await history_repo.find_refund(conn, merchant_id, refund_id)
         if found is not None:
@@ -53,8 +53,9 @@ class Refunds:
             full = total == order.merchandise_minor
             await history_repo.lock_customer(conn, merchant_id, order.customer_id, -1 if full else 0)
             rows = await history_repo.order_awards(conn, merchant_id, order_id)
-            await campaign_repo.lock_budgets(conn, merchant_id, [r.campaign_id for r in rows])
-            reversal = rules_pb2.Reversal(order_id=order_id, refund_id=refund_id)
+            # Only a campaign with a budget keeps a counter to give back to.
+            budgeted = await campaign_repo.lock_budgets(conn, merchant_id, [r.campaign_id for r in rows])
+            taken_back: list[ReversedAward] = []
             taken = Money.zero(order.currency)
             for r in rows:
                 delta = reversal_delta(r.amount_minor, r.reversed_minor, order.merchandise_minor, total)
@@ -63,20 +64,20 @@ class Refunds:
                 # The award stops counting against "max awards" once it is taken back in full.
                 released = 1 if r.reversed_minor + delta == r.amount_minor else 0
                 await history_repo.add_reversed(conn, merchant_id, order_id, r.campaign_id, delta)
-                await campaign_repo.add_budget_used(conn, merchant_id, r.campaign_id, -delta)
-                await history_repo.add_usage(conn, merchant_id, order.customer_id, r.campaign_id, -delta,
-                                             -released, r.local_day)
+                if r.campaign_id in budgeted:
+                    await campaign_repo.add_budget_used(conn, merchant_id, r.campaign_id, -delta)
+                await history_repo.release_usage(conn, merchant_id, order.customer_id, r.campaign_id, -delta,
+                                                 -released, r.local_day)
                 amount_back = Money(order.currency, delta)
                 taken = taken + amount_back
                 whole, award = Money(order.currency, order.merchandise_minor), Money(order.currency, r.amount_minor)
-                reversal.awards.add(campaign_id=r.campaign_id, campaign_version=r.campaign_version,
-                                    amount=money_pb(amount_back),
-                                    explanation=f"{amount} of {whole} refunded: {amount_back} of the {award} award"
-                                                " taken back")
-            reversal.total.CopyFrom(money_pb(taken))
+                taken_back.append(ReversedAward(
+                    r.campaign_id, r.campaign_version, amount_back,
+                    f"{amount} of {whole} refunded: {amount_back} of the {award} award taken back"))
+            reversal = reversal_bytes(ReversalOut(order_id, refund_id, taken, tuple(taken_back)))
             await history_repo.add_refunded(conn, merchant_id, order_id, total, full)
             await history_repo.insert_refund(
                 conn, merchant_id=merchant_id, refund_id=refund_id, order_id=order_id, fingerprint=fingerprint,
-                amount_minor=amount.minor, reversal_body=reversal.SerializeToString(deterministic=True),
-                created_at=to_micros(self.now()))
+                amount_minor=amount.minor, reversal_body=reversal,
+                created_at=self.now())
             return reversal

@@ -11,53 +11,47 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from cashback.rules.v1 import rules_pb2
-
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
-from cashback_services.rules.adapters.sql import from_micros, to_micros
-from cashback_services.rules.campaign_pb import to_rule
+from cashback_services.rules.adapters.codec import order_from_body
 from cashback_services.rules.domain.evaluate import local_day, qualify, settle
-from cashback_services.rules.domain.model import Profile, Usage
+from cashback_services.rules.domain.model import Profile, Rule, SimulationOut, Usage
 from cashback_services.rules.domain.tiers import effective_tier
-from cashback_services.rules.order_pb import money_pb, order_from_pb
-from cashback_services.rules.service.cache import policy_from_json
+from cashback_services.rules.service_layer.cache import policy_from_json
 
 
 class Simulator:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def simulate(self, draft: rules_pb2.Campaign, start: datetime, end: datetime) -> rules_pb2.Simulation:
-        rule = to_rule(draft, seq=0)
-        m = draft.merchant_id
+    async def simulate(self, m: str, rule: Rule, start: datetime, end: datetime) -> SimulationOut:
+        """Merchant `m`'s recorded orders against the draft `rule`."""
         async with self.db.read() as conn:
             policy = policy_from_json(await campaign_repo.tier_policy_json(conn, m))
             lookback = timedelta(days=max(policy.windows, default=0))
-            rows = await history_repo.orders_between(conn, m, to_micros(start - lookback), to_micros(end))
-            prior = await history_repo.prior_counts(conn, m, to_micros(start))
+            rows = await history_repo.orders_between(conn, m, start - lookback, end)
+            prior = await history_repo.prior_counts(conn, m, start)
             manual = await history_repo.manual_tiers(conn, m)
-        spend_log: dict[str, list[tuple[int, int]]] = defaultdict(list)  # customer -> (placed_at, net)
+        spend_log: dict[str, list[tuple[datetime, int]]] = defaultdict(list)  # customer -> (placed_at, net)
         budget_used = 0
         per_customer: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         per_day: dict[tuple[str, str], int] = defaultdict(int)
         considered = matched = 0
         customers: set[str] = set()
         total = gmv = matched_gmv = 0
-        start_us = to_micros(start)
         for r in rows:
             net = r.merchandise_minor - r.refunded_minor
-            if r.placed_at < start_us:
+            if r.placed_at < start:
                 spend_log[r.customer_id].append((r.placed_at, net))
                 continue
             if r.currency != rule.currency:
                 continue
-            placed = from_micros(r.placed_at)
-            order = order_from_pb(rules_pb2.Order.FromString(bytes(r.order_body)), placed)
+            placed = r.placed_at
+            order = order_from_body(bytes(r.order_body), placed)
             considered += 1
             gmv += r.merchandise_minor
-            spends = {w: sum(n for t, n in spend_log[r.customer_id] if t >= to_micros(placed - timedelta(days=w)))
+            spends = {w: sum(n for t, n in spend_log[r.customer_id] if t >= placed - timedelta(days=w))
                       for w in policy.windows}
             profile = Profile(effective_tier(manual.get(r.customer_id, ""), policy, spends),
                               prior.get(r.customer_id, 0))
@@ -80,7 +74,6 @@ class Simulator:
             if not r.fully_refunded:
                 prior[r.customer_id] = prior.get(r.customer_id, 0) + 1
         cur = rule.currency
-        return rules_pb2.Simulation(
-            orders_considered=considered, orders_matched=matched, customers=len(customers),
-            total_cashback=money_pb(Money(cur, total)), gmv=money_pb(Money(cur, gmv)),
-            cashback_to_gmv=(total / gmv) if gmv else 0.0, matched_gmv=money_pb(Money(cur, matched_gmv)))
+        return SimulationOut(orders_considered=considered, orders_matched=matched, customers=len(customers),
+                             total_cashback=Money(cur, total), gmv=Money(cur, gmv),
+                             matched_gmv=Money(cur, matched_gmv))

@@ -14,14 +14,15 @@ from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 from cashback_kit.errors import InvalidArgument, NotFound
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
-from cashback_services.rules.campaign_pb import normalize
-from cashback_services.rules.order_pb import event_from_pb, money_pb, order_from_pb
-from cashback_services.rules.service.campaigns import Campaigns
-from cashback_services.rules.service.customers import Customers, ProfileView, validate_policy
-from cashback_services.rules.service.refunds import Refunds
-from cashback_services.rules.service.report import campaign_report
-from cashback_services.rules.service.scoring import Scoring
-from cashback_services.rules.service.simulate import Simulator
+from cashback_services.rules.adapters.codec import money_pb, rule_of
+from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser
+from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
+from cashback_services.rules.service_layer.campaigns import Campaigns
+from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
+from cashback_services.rules.service_layer.refunds import Refunds
+from cashback_services.rules.service_layer.report import campaign_report
+from cashback_services.rules.service_layer.scoring import Scoring
+from cashback_services.rules.service_layer.simulate import Simulator
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,11 +44,13 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         self.customers, self.simulator, self.now = customers, simulator, now
 
     async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
-        c = await self.campaigns.create(request.campaign, fingerprint(request.campaign))
+        draft = draft_of(request.campaign, creating=True)
+        c = present(await self.campaigns.create(draft, fingerprint(request.campaign)))
         return rules_pb2.CreateCampaignResponse(campaign=c)
 
     async def UpdateCampaign(self, request: rules_pb2.UpdateCampaignRequest, context: Ctx):
-        c = await self.campaigns.update(request.campaign, list(request.update_mask.paths))
+        revise = reviser(request.campaign, list(request.update_mask.paths))
+        c = present(await self.campaigns.update(request.campaign.merchant_id, request.campaign.campaign_id, revise))
         return rules_pb2.UpdateCampaignResponse(campaign=c)
 
     async def GetCampaign(self, request: rules_pb2.GetCampaignRequest, context: Ctx):
@@ -55,7 +58,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         require_id(request.campaign_id, "campaign_id")
         if request.version < 0:
             raise InvalidArgument("version must not be negative", field="version")
-        c = await self.campaigns.get(request.merchant_id, request.campaign_id, request.version)
+        c = present(await self.campaigns.get(request.merchant_id, request.campaign_id, request.version))
         return rules_pb2.GetCampaignResponse(campaign=c)
 
     async def ListCampaigns(self, request: rules_pb2.ListCampaignsRequest, context: Ctx):
@@ -64,23 +67,25 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
             raise InvalidArgument("unknown status", field="status")
         page, token = await self.campaigns.list(request.merchant_id, request.page_size, request.page_token,
                                                 request.status)
-        return rules_pb2.ListCampaignsResponse(campaigns=page, next_page_token=token)
+        return rules_pb2.ListCampaignsResponse(campaigns=[present(v) for v in page], next_page_token=token)
 
     async def SetCampaignStatus(self, request: rules_pb2.SetCampaignStatusRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
         require_id(request.campaign_id, "campaign_id")
-        c = await self.campaigns.set_status(request.merchant_id, request.campaign_id, request.status)
+        c = present(await self.campaigns.set_status(request.merchant_id, request.campaign_id, request.status))
         return rules_pb2.SetCampaignStatusResponse(campaign=c)
 
     async def QuoteOrder(self, request: rules_pb2.QuoteOrderRequest, context: Ctx):
+        detail = skipped_detail_from_pb(request.skipped_detail)
         order = order_from_pb(request.order, self.now())
-        return rules_pb2.QuoteOrderResponse(score=await self.scoring.quote(order))
+        return rules_pb2.QuoteOrderResponse(score=rules_pb2.Score.FromString(await self.scoring.quote(order, detail)))
 
     async def ScoreOrder(self, request: rules_pb2.ScoreOrderRequest, context: Ctx):
+        detail = skipped_detail_from_pb(request.skipped_detail)
         order = order_from_pb(request.order, self.now())
         body = request.order.SerializeToString(deterministic=True)
-        score = await self.scoring.score(order, fingerprint(request.order), body)
-        return rules_pb2.ScoreOrderResponse(score=score)
+        score = await self.scoring.score(order, fingerprint(request.order), body, detail)
+        return rules_pb2.ScoreOrderResponse(score=rules_pb2.Score.FromString(score))
 
     async def ReverseOrder(self, request: rules_pb2.ReverseOrderRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
@@ -91,11 +96,12 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         amount = money_from_pb(request.refunded_amount, "refunded_amount", positive=True)
         reversal = await self.refunds.reverse(request.merchant_id, request.order_id, request.refund_id, amount,
                                               fingerprint(request))
-        return rules_pb2.ReverseOrderResponse(reversal=reversal)
+        return rules_pb2.ReverseOrderResponse(reversal=rules_pb2.Reversal.FromString(reversal))
 
     async def ScoreEvent(self, request: rules_pb2.ScoreEventRequest, context: Ctx):
         event = event_from_pb(request, self.now())
-        return rules_pb2.ScoreEventResponse(score=await self.scoring.score_event(event, fingerprint(request)))
+        score = await self.scoring.score_event(event, fingerprint(request))
+        return rules_pb2.ScoreEventResponse(score=rules_pb2.Score.FromString(score))
 
     async def SimulateCampaign(self, request: rules_pb2.SimulateCampaignRequest, context: Ctx):
         campaign = rules_pb2.Campaign()
@@ -109,8 +115,11 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         start, end = ts_from_pb(getattr(request, "from"), "from"), ts_from_pb(request.to, "to")
         if end <= start:
             raise InvalidArgument("to must be after from", field="to")
-        sim = await self.simulator.simulate(draft, start, end)
-        return rules_pb2.SimulateCampaignResponse(simulation=sim)
+        sim = await self.simulator.simulate(draft.merchant_id, rule_of(draft, seq=0), start, end)
+        return rules_pb2.SimulateCampaignResponse(simulation=rules_pb2.Simulation(
+            orders_considered=sim.orders_considered, orders_matched=sim.orders_matched, customers=sim.customers,
+            total_cashback=money_pb(sim.total_cashback), gmv=money_pb(sim.gmv), cashback_to_gmv=sim.cashback_to_gmv,
+            matched_gmv=money_pb(sim.matched_gmv)))
 
     async def UpsertTierPolicy(self, request: rules_pb2.UpsertTierPolicyRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
@@ -150,7 +159,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
             non_earners_repeat=repeat.non_earners_repeat))
         for line in lines:
             try:
-                name = (await self.campaigns.get(request.merchant_id, line.campaign_id, 0)).name
+                name = present(await self.campaigns.get(request.merchant_id, line.campaign_id, 0)).name
             except NotFound:
                 name = line.campaign_id
             out.campaigns.append(rules_pb2.CampaignCost(

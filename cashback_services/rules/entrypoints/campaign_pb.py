@@ -1,12 +1,13 @@
-"""Campaign protos: validation with field violations, defaults, and the
-conversion to a domain Rule.
+"""Campaign protos: validation with field violations, defaults, update-mask
+merging, and the Campaign a client sees of a stored version.
 
 A stored campaign version is the normalised proto (defaults filled in), so a
 later reader never has to guess what an unset field meant when it was written."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cashback.rules.v1 import rules_pb2
@@ -14,15 +15,19 @@ from cashback.rules.v1 import rules_pb2
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
-from cashback_services.rules.domain.model import Rule, Trigger
+from cashback_services.rules.adapters.codec import OUTPUT_ONLY, money_pb, ts_pb
+from cashback_services.rules.service_layer.campaigns import CampaignDraft, CampaignView
 
 MAX_BPS = 10_000
 MAX_DAYS = 3650
 MAX_LIST = 1000
 _STATUS_AT_CREATE = {rules_pb2.CAMPAIGN_STATUS_DRAFT, rules_pb2.CAMPAIGN_STATUS_ACTIVE}
 _CHANNELS = {rules_pb2.CHANNEL_WEB, rules_pb2.CHANNEL_APP, rules_pb2.CHANNEL_POS}
-# Fields the server owns: never taken from a client's campaign.
-OUTPUT_ONLY = ("version", "created_at", "updated_at", "budget_used")
+# Never changed by UpdateCampaign: identity, server-owned fields, status (its own
+# RPC) and currency (budget_used and usage are kept in it).
+_IMMUTABLE = {"campaign_id", "merchant_id", "status", "currency_code", *OUTPUT_ONLY}
+_MUTABLE = [f.name for f in rules_pb2.Campaign.DESCRIPTOR.fields if f.name not in _IMMUTABLE]
+_REWARD = {"reward", "percent_bps", "fixed"}
 
 
 def collect(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -122,42 +127,69 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
     return c
 
 
-def _opt_money(c: rules_pb2.Campaign, name: str) -> Money | None:
-    if not c.HasField(name):  # type: ignore[arg-type]
-        return None
-    m = getattr(c, name)
-    return Money(m.currency_code, m.amount_minor)
+def draft_of(c: rules_pb2.Campaign, *, creating: bool) -> CampaignDraft:
+    """A client's campaign, validated and normalised, as a version to store; at
+    creation an empty campaign_id is assigned here."""
+    c = normalize(c, creating=creating)
+    if creating and not c.campaign_id:
+        c.campaign_id = f"cmp_{uuid.uuid4().hex}"
+    return CampaignDraft(c.merchant_id, c.campaign_id, c.status, c.currency_code, c.HasField("budget"),
+                         c.SerializeToString(deterministic=True))
 
 
-def _opt_ts(c: rules_pb2.Campaign, name: str) -> datetime | None:
-    return ts_from_pb(getattr(c, name), name) if c.HasField(name) else None  # type: ignore[arg-type]
+def reviser(patch: rules_pb2.Campaign, paths: list[str]) -> Callable[[bytes], CampaignDraft]:
+    """UpdateCampaign's change, as a function of the current version's body."""
+    v = Violations()
+    collect(v, require_id, patch.merchant_id, "campaign.merchant_id")
+    collect(v, require_id, patch.campaign_id, "campaign.campaign_id")
+    v.raise_if_any("invalid campaign")
+
+    def revise(body: bytes) -> CampaignDraft:
+        return draft_of(merge(rules_pb2.Campaign.FromString(body), patch, paths), creating=False)
+
+    return revise
 
 
-def to_rule(c: rules_pb2.Campaign, seq: int) -> Rule:
-    """A stored (already normalised) campaign version as the domain sees it."""
-    sku_bps: dict[str, int] = {}
-    category_bps: dict[str, int] = {}
-    for o in c.rate_overrides:
-        if o.WhichOneof("target") == "sku":
-            sku_bps.setdefault(o.sku, o.percent_bps)
+def present(view: CampaignView) -> rules_pb2.Campaign:
+    """A stored version with the campaign-wide fields of its row, and what it paid."""
+    c = rules_pb2.Campaign.FromString(view.body)
+    c.status = view.row.status  # type: ignore[assignment]
+    c.created_at.CopyFrom(ts_pb(view.row.created_at))
+    c.updated_at.CopyFrom(ts_pb(view.row.updated_at))
+    c.budget_used.CopyFrom(money_pb(Money(view.row.currency, view.paid)))
+    return c
+
+
+def merge(current: rules_pb2.Campaign, patch: rules_pb2.Campaign, paths: list[str]) -> rules_pb2.Campaign:
+    out = rules_pb2.Campaign()
+    out.CopyFrom(current)
+    bad = [p for p in paths if p not in _MUTABLE and p != "reward"]
+    if bad:
+        raise InvalidArgument(f"update_mask names fields that cannot be updated: {', '.join(bad)}",
+                              field="update_mask")
+    for path in paths or _MUTABLE:
+        if path in _REWARD:
+            which = patch.WhichOneof("reward")
+            out.ClearField("reward")
+            if which == "percent_bps":
+                out.percent_bps = patch.percent_bps
+            elif which == "fixed":
+                out.fixed.CopyFrom(patch.fixed)
+            continue
+        fd = rules_pb2.Campaign.DESCRIPTOR.fields_by_name[path]
+        out.ClearField(path)  # type: ignore[arg-type]  # a validated field name
+        if fd.message_type is not None and not _repeated(fd):
+            if patch.HasField(path):  # type: ignore[arg-type]
+                getattr(out, path).CopyFrom(getattr(patch, path))
+        elif fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            getattr(out, path).update(getattr(patch, path))
+        elif _repeated(fd):
+            getattr(out, path).extend(getattr(patch, path))
         else:
-            category_bps.setdefault(o.category_id, o.percent_bps)
-    return Rule(
-        campaign_id=c.campaign_id, version=c.version, seq=seq, name=c.name, currency=c.currency_code,
-        trigger=Trigger.EVENT if c.trigger == rules_pb2.TRIGGER_EVENT else Trigger.ORDER,
-        event_type=c.event_type,
-        percent_bps=c.percent_bps if c.WhichOneof("reward") == "percent_bps" else None,
-        fixed=_opt_money(c, "fixed"), tier_bps=dict(c.tier_percent_bps), sku_bps=sku_bps,
-        category_bps=category_bps, min_order=_opt_money(c, "min_order"),
-        max_per_order=_opt_money(c, "max_per_order"), max_per_customer=_opt_money(c, "max_per_customer"),
-        max_awards_per_customer=c.max_awards_per_customer, max_awards_per_day=c.max_awards_per_customer_per_day,
-        budget=_opt_money(c, "budget"), starts_at=_opt_ts(c, "starts_at"), ends_at=_opt_ts(c, "ends_at"),
-        timezone=c.timezone or "UTC", channels=frozenset(c.channels),
-        payment_methods=frozenset(p.lower() for p in c.payment_methods),
-        coupon_codes=frozenset(p.lower() for p in c.coupon_codes),
-        include_categories=frozenset(c.include_category_ids), include_skus=frozenset(c.include_skus),
-        exclude_categories=frozenset(c.exclude_category_ids), exclude_skus=frozenset(c.exclude_skus),
-        min_prior_orders=c.min_prior_orders, customer_tiers=frozenset(c.customer_tiers), priority=c.priority,
-        exclusive=c.stacking == rules_pb2.STACKING_EXCLUSIVE, pending_days=c.pending_days,
-        expires_after_days=c.expires_after_days,
-    )
+            setattr(out, path, getattr(patch, path))
+    return out
+
+
+def _repeated(fd) -> bool:  # type: ignore[no-untyped-def]
+    rep = getattr(fd, "is_repeated", None)
+    return bool(rep) if rep is not None else fd.label == fd.LABEL_REPEATED

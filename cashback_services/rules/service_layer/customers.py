@@ -13,10 +13,9 @@ from cashback_kit.errors import Violations
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
 from cashback_services.rules.adapters.history_repo import CustomerRow
-from cashback_services.rules.adapters.sql import to_micros
 from cashback_services.rules.domain.model import Profile
 from cashback_services.rules.domain.tiers import TierDef, TierPolicy, effective_tier
-from cashback_services.rules.service.cache import MerchantCache, policy_from_json, policy_to_json
+from cashback_services.rules.service_layer.cache import MerchantCache, policy_from_json, policy_to_json
 
 
 @dataclass(frozen=True)
@@ -40,27 +39,23 @@ def profile_of(row: CustomerRow, policy: TierPolicy) -> Profile:
 
 
 async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str, policy: TierPolicy,
-                       at: datetime, *, lock: bool = False, add_orders: int = 0,
-                       exclude_order: str = "", want_spend: bool = False,
+                       at: datetime, *, want_spend: bool = False,
                        row: CustomerRow | None = None) -> tuple[Profile, ProfileView]:
-    """The one read of the customer a scoring call makes. With lock=True the
-    customer row is created if needed and locked (and `add_orders` counted).
-    Rolling spend is only summed when a policy tier depends on it (no manual
-    tier) or `want_spend` asks for it (the profile RPC)."""
-    if lock:
-        row = await history_repo.lock_customer(conn, merchant_id, customer_id, add_orders)
-    elif row is None:
+    """The customer's profile, unlocked (quotes, the profile RPC; scoring reads
+    it under lock in score_repo). Rolling spend is only summed when a policy tier
+    depends on it (no manual tier) or `want_spend` asks for it."""
+    if row is None:
         row = await history_repo.read_customer(conn, merchant_id, customer_id)
     spends: dict[int, int] = {}
     spend: Money | None = None
     window = max(policy.windows, default=0)
     if needs_spend(policy, row, want_spend):
         windows = policy.windows
-        since = [to_micros(at - timedelta(days=d)) for d in windows]
-        sums = await history_repo.spend_since(conn, merchant_id, customer_id, policy.currency, since,
-                                              to_micros(at), exclude_order)
+        since = [at - timedelta(days=d) for d in windows]
+        currency = policy.currency or ""  # set: needs_spend() said so
+        sums = await history_repo.spend_since(conn, merchant_id, customer_id, currency, since, at)
         spends = dict(zip(windows, sums, strict=True))
-        spend = Money(policy.currency, spends[window])
+        spend = Money(currency, spends[window])
     tier = effective_tier(row.manual_tier, policy, spends)
     return Profile(tier=tier, prior_orders=row.order_count), ProfileView(
         tier, row.manual_tier, row.order_count, spend, window)

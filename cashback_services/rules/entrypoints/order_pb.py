@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cashback.common.v1 import common_pb2
 from cashback.rules.v1 import rules_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from cashback_kit.errors import Violations
+from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
-from cashback_kit.pb import money_from_pb, money_to_pb, require_id, ts_from_pb, ts_to_pb
-from cashback_services.rules.campaign_pb import collect
-from cashback_services.rules.domain.model import EventIn, Line, OrderIn, ScoreOut
+from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
+from cashback_services.rules.domain.model import EventIn, Line, OrderIn, SkippedDetail
+from cashback_services.rules.entrypoints.campaign_pb import collect
 
 MAX_LINES = 1000
 MAX_QUANTITY = 1_000_000
@@ -80,6 +78,14 @@ def order_from_pb(o: rules_pb2.Order, now: datetime) -> OrderIn:
                    tuple(lines), shipping, tax, discount, wallet, tuple(o.coupon_codes))
 
 
+def skipped_detail_from_pb(value: int) -> SkippedDetail:
+    if value == rules_pb2.SKIPPED_DETAIL_UNSPECIFIED:
+        return SkippedDetail.ALL
+    if value not in SkippedDetail._value2member_map_:
+        raise InvalidArgument(f"unknown skipped_detail {value}", field="skipped_detail")
+    return SkippedDetail(value)
+
+
 def event_from_pb(r: rules_pb2.ScoreEventRequest, now: datetime) -> EventIn:
     v = Violations()
     for name in ("merchant_id", "customer_id", "event_id"):
@@ -90,33 +96,3 @@ def event_from_pb(r: rules_pb2.ScoreEventRequest, now: datetime) -> EventIn:
     v.raise_if_any("invalid event")
     assert occurred is not None
     return EventIn(r.merchant_id, r.customer_id, r.event_type, r.event_id, occurred, r.channel)
-
-
-def score_to_pb(score: ScoreOut, *, merchant_id: str, customer_id: str, order_id: str = "",
-                event_id: str = "") -> rules_pb2.Score:
-    pb = rules_pb2.Score(order_id=order_id, event_id=event_id, merchant_id=merchant_id, customer_id=customer_id)
-    if score.currency:
-        pb.total.CopyFrom(money_pb(score.total))
-    for a in score.awards:
-        award = pb.awards.add(campaign_id=a.campaign_id, campaign_version=a.campaign_version,
-                              explanation=a.explanation)
-        award.amount.CopyFrom(money_pb(a.amount))
-        award.available_at.CopyFrom(ts_pb(a.available_at))
-        if a.expires_at is not None:
-            award.expires_at.CopyFrom(ts_pb(a.expires_at))
-    for s in score.skipped:
-        pb.skipped.add(campaign_id=s.campaign_id, campaign_version=s.campaign_version, reason=s.reason,
-                       code=int(s.code))
-    return pb
-
-
-def money_pb(m: Money) -> common_pb2.Money:
-    out = money_to_pb(m)
-    assert out is not None
-    return out
-
-
-def ts_pb(dt: datetime) -> Timestamp:
-    out = ts_to_pb(dt)
-    assert out is not None
-    return out

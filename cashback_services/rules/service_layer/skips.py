@@ -22,31 +22,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cashback.rules.v1 import rules_pb2
-
+from cashback_services.rules.adapters.codec import skipped_entry
 from cashback_services.rules.domain.evaluate import _no_lines, precheck
 from cashback_services.rules.domain.model import OrderIn, Profile, Rule, SkipOut
-
-_SKIPPED_TAG = b"\x22"  # Score.skipped: field 4, length-delimited
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def skipped_entry(s: SkipOut) -> bytes:
-    """One `skipped` entry of a serialized Score."""
-    body = rules_pb2.Skipped(campaign_id=s.campaign_id, campaign_version=s.campaign_version, reason=s.reason,
-                             code=int(s.code)).SerializeToString(deterministic=True)
-    return _SKIPPED_TAG + _varint(len(body)) + body
 
 
 @dataclass(frozen=True)

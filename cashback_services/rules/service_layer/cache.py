@@ -14,15 +14,15 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
-from cashback.rules.v1 import rules_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo
-from cashback_services.rules.campaign_pb import to_rule
+from cashback_services.rules.adapters.codec import rule_from_body
 from cashback_services.rules.domain.index import CampaignIndex
+from cashback_services.rules.domain.model import CampaignStatus
 from cashback_services.rules.domain.tiers import TierDef, TierPolicy
-from cashback_services.rules.service.skips import SkipList
+from cashback_services.rules.service_layer.skips import SkipList
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ class MerchantCache:
         # new generation waits for a single rebuild instead of each doing one.
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    def latest(self, merchant_id: str) -> Snapshot | None:
+        """The snapshot in hand, whatever its generation."""
+        return self._snapshots.get(merchant_id)
+
     def peek(self, merchant_id: str, generation: int) -> Snapshot | None:
         """The snapshot if it is at `generation` (no rebuild, no read)."""
         snap = self._snapshots.get(merchant_id)
@@ -75,8 +79,8 @@ class MerchantCache:
             return await self._rebuild(conn, merchant_id, gen)
 
     async def _rebuild(self, conn: AsyncConnection, merchant_id: str, gen: int) -> Snapshot:
-        rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=rules_pb2.CAMPAIGN_STATUS_ACTIVE)
-        rules = [to_rule(rules_pb2.Campaign.FromString(body), row.seq) for row, body in rows]
+        rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=CampaignStatus.ACTIVE)
+        rules = [rule_from_body(body, row.seq) for row, body in rows]
         policy = policy_from_json(await campaign_repo.tier_policy_json(conn, merchant_id))
         index = CampaignIndex.build(rules)
         snap = Snapshot(gen, index, policy, SkipList(index.order_rules(), index.every_line))

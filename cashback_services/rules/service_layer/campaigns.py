@@ -1,0 +1,159 @@
+"""Campaign lifecycle: create, update (a new immutable version each time),
+get, list, status changes. A version is stored as the validated, normalised
+campaign the entrypoint made of the request (CampaignDraft.body); an update is
+a function of the current version's body (the entrypoint merges its field
+mask), so this layer handles bodies as bytes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cashback_kit.db import Database
+from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cashback_services.rules.adapters import campaign_repo
+from cashback_services.rules.adapters.campaign_repo import CampaignRow
+from cashback_services.rules.adapters.codec import comparable, version_body
+from cashback_services.rules.domain.model import CampaignStatus
+
+ENDED = CampaignStatus.ENDED
+_SETTABLE = {CampaignStatus.ACTIVE, CampaignStatus.PAUSED, ENDED}
+
+
+@dataclass(frozen=True)
+class CampaignDraft:
+    """A validated, normalised campaign version to store: `body` is its stored
+    form (adapters/codec.py), without version or status."""
+
+    merchant_id: str
+    campaign_id: str
+    status: int
+    currency: str
+    budgeted: bool
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    """A stored version with its campaign's row and what the campaign paid."""
+
+    row: CampaignRow
+    body: bytes
+    paid: int
+
+
+def encode_token(merchant_id: str, status: int, after: int) -> str:
+    raw = json.dumps({"m": merchant_id, "s": status, "a": after}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str, merchant_id: str, status: int) -> int:
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        after = int(data["a"])
+        ok = data["m"] == merchant_id and data["s"] == status and after >= 0
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        ok = False
+    if not ok:
+        raise InvalidArgument("page_token is not one this list returned", field="page_token")
+    return after
+
+
+class Campaigns:
+    def __init__(self, db: Database, now: Callable[[], datetime]) -> None:
+        self.db, self.now = db, now
+
+    async def _current(self, conn: AsyncConnection, merchant_id: str, campaign_id: str,
+                       *, lock: bool = False) -> CampaignView:
+        row = await campaign_repo.get_row(conn, merchant_id, campaign_id, lock=lock)
+        if row is None:
+            raise NotFound(f"campaign {campaign_id!r} not found")
+        body = await campaign_repo.get_body(conn, merchant_id, campaign_id, row.current_version)
+        assert body is not None
+        paid = await campaign_repo.paid(conn, merchant_id, [campaign_id])
+        return CampaignView(row, body, paid[campaign_id])
+
+    async def create(self, draft: CampaignDraft, fingerprint: str) -> CampaignView:
+        """Idempotent by campaign_id: the same content again returns the campaign."""
+        try:
+            async with self.db.write() as conn:
+                return await self._create_in(conn, draft, fingerprint)
+        except IntegrityError:
+            async with self.db.read() as conn:
+                return await self._create_in(conn, draft, fingerprint, replay_only=True)
+
+    async def _create_in(self, conn: AsyncConnection, c: CampaignDraft, fingerprint: str,
+                         replay_only: bool = False) -> CampaignView:
+        row = await campaign_repo.get_row(conn, c.merchant_id, c.campaign_id)
+        if row is not None:
+            if row.create_fingerprint != fingerprint:
+                raise AlreadyExists(f"campaign_id {c.campaign_id!r} already exists with different content")
+            return await self._current(conn, c.merchant_id, c.campaign_id)
+        if replay_only:
+            raise NotFound(f"campaign {c.campaign_id!r} not found")
+        await campaign_repo.insert_campaign(conn, merchant_id=c.merchant_id, campaign_id=c.campaign_id,
+                                            status=c.status, currency=c.currency, fingerprint=fingerprint,
+                                            body=version_body(c.body, 1), budgeted=c.budgeted, now=self.now())
+        return await self._current(conn, c.merchant_id, c.campaign_id)
+
+    async def update(self, merchant_id: str, campaign_id: str,
+                     revise: Callable[[bytes], CampaignDraft]) -> CampaignView:
+        """A new version made by `revise` from the current one's body (which
+        raises InvalidArgument for a bad change); none if it changes nothing."""
+        async with self.db.write() as conn:
+            current = await self._current(conn, merchant_id, campaign_id, lock=True)
+            row = current.row
+            if row.status == ENDED:
+                raise FailedPrecondition("an ENDED campaign cannot be changed")
+            merged = revise(current.body)
+            if comparable(merged.body) == comparable(current.body):
+                return current
+            version = row.current_version + 1
+            await campaign_repo.add_version(conn, row.merchant_id, row.campaign_id, version,
+                                            version_body(merged.body, version), merged.budgeted, self.now())
+            return await self._current(conn, row.merchant_id, row.campaign_id)
+
+    async def get(self, merchant_id: str, campaign_id: str, version: int) -> CampaignView:
+        async with self.db.read() as conn:
+            current = await self._current(conn, merchant_id, campaign_id)
+            if version in (0, current.row.current_version):
+                return current
+            body = await campaign_repo.get_body(conn, merchant_id, campaign_id, version)
+        if body is None:
+            raise NotFound(f"campaign {campaign_id!r} has no version {version}")
+        return CampaignView(current.row, body, current.paid)
+
+    async def list(self, merchant_id: str, page_size: int, token: str,
+                   status: int) -> tuple[list[CampaignView], str]:
+        if page_size < 0:
+            raise InvalidArgument("page_size must not be negative", field="page_size")
+        size = min(page_size or 50, 500)
+        after = decode_token(token, merchant_id, status)
+        async with self.db.read() as conn:
+            rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=status or None,
+                                                           after_seq=after, limit=size + 1)
+            paid = await campaign_repo.paid(conn, merchant_id, [r.campaign_id for r, _ in rows[:size]])
+        page = [CampaignView(r, b, paid[r.campaign_id]) for r, b in rows[:size]]
+        more = len(rows) > size
+        return page, encode_token(merchant_id, status, rows[size - 1][0].seq) if more else ""
+
+    async def set_status(self, merchant_id: str, campaign_id: str, status: int) -> CampaignView:
+        if status not in _SETTABLE:
+            raise InvalidArgument("status must be ACTIVE, PAUSED or ENDED", field="status")
+        async with self.db.write() as conn:
+            current = await self._current(conn, merchant_id, campaign_id, lock=True)
+            if current.row.status == status:
+                return current
+            if current.row.status == ENDED:
+                raise FailedPrecondition("an ENDED campaign stays ended")
+            await campaign_repo.set_status(conn, merchant_id, campaign_id, status, self.now())
+            return await self._current(conn, merchant_id, campaign_id)
