@@ -6,8 +6,10 @@ import uuid
 from datetime import timedelta
 
 from cashback_kit.money import Money
-from cashback_services.wallet.commands import Adjust, Authorize
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.adapters.customer_reads import BalanceView
+from cashback_services.wallet.domain.model import Hold
+from cashback_services.wallet.service_layer.commands import Adjust, Authorize
+from cashback_services.wallet.service_layer.handlers import Posted, WalletService
 
 M, C = "m1", "c1"
 
@@ -17,17 +19,17 @@ def key() -> str:
 
 
 async def credit(wallet: WalletService, minor: int, *, customer: str = C, currency: str = "SAR",
-                 expires_in: timedelta | None = None) -> dict:
+                 expires_in: timedelta | None = None) -> Posted:
     expires_at = wallet.clock() + expires_in if expires_in else None
     return await wallet.adjust(Adjust(M, customer, Money(currency, minor), "test credit", key(), key(), expires_at))
 
 
 async def hold(wallet: WalletService, minor: int, *, customer: str = C, currency: str = "SAR",
-               ttl: timedelta = timedelta(minutes=15), order_id: str = "o1", idem: str | None = None) -> dict:
+               ttl: timedelta = timedelta(minutes=15), order_id: str = "o1", idem: str | None = None) -> Hold:
     idem = idem or key()
     cmd = Authorize(M, customer, order_id, Money(currency, minor), ttl, idem, f"fp-{idem}-{minor}-{customer}")
-    return await wallet.authorize(cmd)
+    return (await wallet.authorize(cmd)).hold
 
 
-async def balance(wallet: WalletService, customer: str = C, currency: str = "SAR") -> dict:
+async def balance(wallet: WalletService, customer: str = C, currency: str = "SAR") -> BalanceView:
     return await wallet.get_balance(M, customer, currency)

@@ -42,7 +42,7 @@ async def test_concurrent_credits_share_transactions_and_each_gets_its_own_resul
     assert sorted(r["amount"] for r in results) == [100 + i for i in range(64)]
     assert all(r["type"] == "adjustment" and len(r["entries"]) == 2 for r in results)
     for n, c in enumerate(customers):
-        assert (await balance(wallet, c))["available"] == sum(100 + i for i in range(n, 64, 8))
+        assert (await balance(wallet, c)).available == sum(100 + i for i in range(n, 64, 8))
     assert grouped() - calls0 == 64
     assert groups() - groups0 < 64  # several calls per transaction, not one each
     # What a call returned is what a reader of the ledger sees afterwards.
@@ -64,7 +64,7 @@ async def test_a_key_used_twice_in_one_group_is_answered_from_the_first_use(wall
                                    return_exceptions=True)
     assert len({r["transaction_id"] for r in results[:5]}) == 1
     assert isinstance(results[5], AlreadyExists)
-    assert (await balance(wallet))["available"] == 500
+    assert (await balance(wallet)).available == 500
     # And again later, in a group of its own, from the stored record.
     assert (await wallet.adjust(same))["transaction_id"] == results[0]["transaction_id"]
     with pytest.raises(AlreadyExists):
@@ -78,7 +78,7 @@ async def test_a_refused_call_fails_alone_and_the_rest_of_its_group_commits(wall
                                    return_exceptions=True)
     assert all(isinstance(r, dict) for r in results[:5])
     assert "expires_at" in str(results[5])
-    assert (await balance(wallet))["available"] == 500
+    assert (await balance(wallet)).available == 500
 
 
 async def test_grouped_and_alone_give_the_same_ledger(wallet_db: Database, clock: Clock) -> None:
@@ -123,7 +123,7 @@ async def test_a_group_that_fails_as_a_whole_runs_its_calls_alone(pg_url: str) -
                 pair = results[2 * i: 2 * i + 2]
                 assert sum(isinstance(r, dict) for r in pair) == 1, pair
                 assert sum(isinstance(r, AlreadyExists) for r in pair) == 1, pair
-            credited = [(await balance(svcs[0], f"race-{attempt}-{s}-{i}"))["available"]
+            credited = [(await balance(svcs[0], f"race-{attempt}-{s}-{i}")).available
                         for s in (0, 1) for i in range(40)]
             assert sum(credited) == 100 * 40
             if grouped("alone") > alone0:

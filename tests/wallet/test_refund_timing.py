@@ -48,7 +48,7 @@ async def test_cashback_that_expired_is_taken_back_from_breakage_not_turned_into
     o = order("o1", 1000, placed_at=clock.now)
     award = await orders.award_order(wallet, order_command(o, fingerprint(o), clock.now))
     assert award.credited.minor == 100
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["available"] == 100
+    assert (await wallet.get_balance("m1", "c1", "SAR")).available == 100
     clock.advance(days=31)
     await wallet.sweep_once()
     assert await _breakage(wallet.db) == 100
@@ -66,9 +66,9 @@ async def test_a_refund_after_maturing_takes_back_available_cashback(
     await stack.campaign(bps=1000, pending_days=14)
     o = order("o1", 1000, placed_at=clock.now)
     await orders.award_order(wallet, order_command(o, fingerprint(o), clock.now))
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["pending"] == 100
+    assert (await wallet.get_balance("m1", "c1", "SAR")).pending == 100
     clock.advance(days=15)
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["available"] == 100
+    assert (await wallet.get_balance("m1", "c1", "SAR")).available == 100
     refund = await orders.refund_order(wallet, RefundOrder("m1", "o1", "r1", Money("SAR", 300), "fp"))
     assert (refund.cashback_reversed.minor, refund.debt.minor) == (30, 0)
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["available"] == 70
+    assert (await wallet.get_balance("m1", "c1", "SAR")).available == 70

@@ -56,7 +56,7 @@ async def test_sweep_expires_due_lots_to_breakage(wallet: WalletService, clock: 
     await credit(wallet, 200)
     assert await wallet.sweep_once(clock.now + timedelta(days=10)) == 1
     clock.advance(days=10)
-    assert (await balance(wallet))["available"] == 200
+    assert (await balance(wallet)).available == 200
     assert await _events(wallet, "expired") == [300]
     async with wallet.db.read() as conn:
         breakage = (await conn.execute(

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cashback_kit.money import Money
-from cashback_services.wallet.operations import AwardLine
+from cashback_services.wallet.domain.customer import AwardLine
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,19 @@ class RulesPort(Protocol):
     async def score_event(self, payload: object) -> Scored: ...
 
     async def reverse_order(self, merchant_id: str, order_id: str, refund_id: str, amount: Money) -> Reversed: ...
+
+
+@dataclass(frozen=True)
+class Capture:
+    merchant_id: str
+    hold_id: str
+    amount: Money | None = None  # None: the whole hold
+
+
+@dataclass(frozen=True)
+class Void:
+    merchant_id: str
+    hold_id: str
 
 
 @dataclass(frozen=True)

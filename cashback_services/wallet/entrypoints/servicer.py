@@ -17,6 +17,7 @@ from cashback.wallet.v1 import wallet_pb2_grpc
 
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
+from cashback_kit.paging import page_size
 from cashback_kit.pb import (
     duration_from_pb,
     fingerprint,
@@ -28,9 +29,12 @@ from cashback_kit.pb import (
     ts_from_pb,
     ts_to_pb,
 )
-from cashback_services.wallet import commands, events, orders, reads, timeline
+from cashback_services.wallet.adapters import outbox, reads, timeline
+from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.domain.model import Transaction
+from cashback_services.wallet.service_layer import awards, commands
+from cashback_services.wallet.service_layer.handlers import HoldResult, WalletService
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOLD_STATUS = {"active": pb.HOLD_STATUS_ACTIVE, "captured": pb.HOLD_STATUS_CAPTURED,
@@ -55,41 +59,37 @@ def _amount(msg: Any, name: str, *, positive: bool = True) -> Money:
     return amount
 
 
-def _page_size(value: int, default: int = 50, most: int = 500) -> int:
-    if value < 0:
-        raise InvalidArgument("page_size must not be negative", field="page_size")
-    return min(value or default, most)
-
-
 def _m(currency: str, minor: int) -> common_pb2.Money:
     return common_pb2.Money(currency_code=currency, amount_minor=int(minor))
 
 
-def hold_to_pb(h: dict[str, Any]) -> pb.Hold:
+def hold_to_pb(r: HoldResult) -> pb.Hold:
+    h = r.hold
     return pb.Hold(
-        hold_id=h["hold_id"], merchant_id=h["merchant_id"], customer_id=h["customer_id"], order_id=h["order_id"],
-        amount=_m(h["currency"], h["amount"]), captured=_m(h["currency"], h["captured"]),
-        status=HOLD_STATUS[h["status"]], expires_at=ts_to_pb(h["expires_at"]), created_at=ts_to_pb(h["created_at"]),
+        hold_id=h.hold_id, merchant_id=r.merchant_id, customer_id=r.customer_id, order_id=h.order_id,
+        amount=_m(h.currency, h.amount), captured=_m(h.currency, h.captured),
+        status=HOLD_STATUS[h.status], expires_at=ts_to_pb(h.expires_at), created_at=ts_to_pb(h.created_at),
     )
 
 
-def tx_to_pb(tx: dict[str, Any]) -> pb.Transaction:
+def tx_to_pb(merchant_id: str, customer_id: str, tx: Transaction) -> pb.Transaction:
     return pb.Transaction(
-        transaction_id=tx["transaction_id"], merchant_id=tx["merchant_id"], customer_id=tx["customer_id"],
-        type=TX_TYPE[tx["type"]], amount=_m(tx["currency"], tx["amount"]), order_id=tx["order_id"] or "",
-        hold_id=tx["hold_id"] or "", refund_id=tx["refund_id"] or "", reason=tx["reason"] or "",
-        created_at=ts_to_pb(tx["created_at"]),
-        entries=[pb.Entry(account=e["account"], amount=_m(e["currency"], e["amount"])) for e in tx["entries"]],
+        transaction_id=tx.transaction_id, merchant_id=merchant_id, customer_id=customer_id,
+        type=TX_TYPE[tx.type], amount=_m(tx.currency, tx.amount), order_id=tx.order_id or "",
+        hold_id=tx.hold_id or "", refund_id=tx.refund_id or "", reason=tx.reason or "",
+        created_at=ts_to_pb(tx.created_at),
+        entries=[pb.Entry(account=e.account, amount=_m(e.currency, e.amount)) for e in tx.entries],
     )
 
 
-def balance_to_pb(merchant_id: str, customer_id: str, currency: str, b: dict[str, Any]) -> pb.Balance:
+def balance_to_pb(merchant_id: str, customer_id: str, b: BalanceView) -> pb.Balance:
+    cur = b.currency
     out = pb.Balance(
-        merchant_id=merchant_id, customer_id=customer_id, available=_m(currency, b["available"]),
-        pending=_m(currency, b["pending"]), held=_m(currency, b["held"]), debt=_m(currency, b["debt"]),
-        next_expiry_amount=_m(currency, b.get("next_expiry_amount", 0)),
+        merchant_id=merchant_id, customer_id=customer_id, available=_m(cur, b.available),
+        pending=_m(cur, b.pending), held=_m(cur, b.held), debt=_m(cur, b.debt),
+        next_expiry_amount=_m(cur, b.next_expiry_amount),
     )
-    expiry = ts_to_pb(b.get("next_expiry_at"))
+    expiry = ts_to_pb(b.next_expiry_at)
     if expiry is not None:
         out.next_expiry_at.CopyFrom(expiry)
     return out
@@ -145,7 +145,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         if not request.HasField("order"):
             raise InvalidArgument("order is required", field="order")
         cmd = order_command(request.order, fingerprint(request.order), self.svc.clock())
-        result = await orders.award_order(self.svc, cmd)
+        result = await awards.award_order(self.svc, cmd)
         return pb.AwardOrderResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
@@ -161,7 +161,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         )
         cmd = commands.AwardEvent(request.merchant_id, request.customer_id, request.event_type, request.event_id,
                                   occurred, fingerprint(request), payload)
-        result = await orders.award_event(self.svc, cmd)
+        result = await awards.award_event(self.svc, cmd)
         return pb.AwardEventResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
@@ -170,15 +170,16 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         require_id(request.customer_id, "customer_id")
         cur = validate_currency(request.currency_code, "currency_code")
         b = await self.svc.get_balance(request.merchant_id, request.customer_id, cur)
-        return pb.GetBalanceResponse(balance=balance_to_pb(request.merchant_id, request.customer_id, cur, b))
+        return pb.GetBalanceResponse(balance=balance_to_pb(request.merchant_id, request.customer_id, b))
 
     async def ListTransactions(self, request: pb.ListTransactionsRequest, context: Any) -> pb.ListTransactionsResponse:
         require_id(request.merchant_id, "merchant_id")
         require_id(request.customer_id, "customer_id")
         txs, token = await self.svc.list_transactions(
-            request.merchant_id, request.customer_id, _page_size(request.page_size), request.page_token
+            request.merchant_id, request.customer_id, page_size(request.page_size), request.page_token
         )
-        return pb.ListTransactionsResponse(transactions=[tx_to_pb(tx) for tx in txs], next_page_token=token)
+        return pb.ListTransactionsResponse(
+            transactions=[tx_to_pb(request.merchant_id, request.customer_id, tx) for tx in txs], next_page_token=token)
 
     async def AuthorizeRedemption(
         self, request: pb.AuthorizeRedemptionRequest, context: Any
@@ -201,13 +202,14 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         require_id(request.merchant_id, "merchant_id")
         require_id(request.hold_id, "hold_id")
         amount = _amount(request, "amount") if request.HasField("amount") else None
-        hold = await self.svc.capture(request.merchant_id, request.hold_id, amount)
+        hold = await self.svc.capture(commands.Capture(request.merchant_id, request.hold_id, amount))
         return pb.CaptureRedemptionResponse(hold=hold_to_pb(hold))
 
     async def VoidRedemption(self, request: pb.VoidRedemptionRequest, context: Any) -> pb.VoidRedemptionResponse:
         require_id(request.merchant_id, "merchant_id")
         require_id(request.hold_id, "hold_id")
-        return pb.VoidRedemptionResponse(hold=hold_to_pb(await self.svc.void(request.merchant_id, request.hold_id)))
+        hold = await self.svc.void(commands.Void(request.merchant_id, request.hold_id))
+        return pb.VoidRedemptionResponse(hold=hold_to_pb(hold))
 
     async def RefundOrder(self, request: pb.RefundOrderRequest, context: Any) -> pb.RefundOrderResponse:
         for name in ("merchant_id", "order_id", "refund_id"):
@@ -215,7 +217,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         amount = _amount(request, "refunded_amount")
         cmd = commands.RefundOrder(request.merchant_id, request.order_id, request.refund_id, amount,
                                    fingerprint(request))
-        r = await orders.refund_order(self.svc, cmd)
+        r = await awards.refund_order(self.svc, cmd)
         return pb.RefundOrderResponse(credit_returned=money_to_pb(r.credit_returned),
                                       cashback_reversed=money_to_pb(r.cashback_reversed), debt=money_to_pb(r.debt))
 
@@ -231,14 +233,16 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             raise InvalidArgument("amount must not be zero", field="amount.amount_minor")
         cmd = commands.Adjust(request.merchant_id, request.customer_id, amount, request.reason,
                               request.idempotency_key, fingerprint(request), optional_ts(request, "expires_at"))
-        return pb.AdjustBalanceResponse(transaction=tx_to_pb(await self.svc.adjust(cmd)))
+        posted = await self.svc.adjust(cmd)
+        tx = tx_to_pb(posted.merchant_id, posted.customer_id, posted.transaction)
+        return pb.AdjustBalanceResponse(transaction=tx)
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         if request.after_cursor < 0:
             raise InvalidArgument("after_cursor must not be negative", field="after_cursor")
-        async for row in events.follow(self.svc, request.after_cursor, request.merchant_id):
+        async for row in outbox.follow(self.svc, request.after_cursor, request.merchant_id):
             yield pb.StreamEventsResponse(event=event_to_pb(row))
 
     async def ListExpiringCredits(
@@ -249,7 +253,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             raise InvalidArgument("expires_before is required", field="expires_before")
         rows, token = await reads.list_expiring(
             self.svc.db, request.merchant_id, self.svc.clock(), ts_from_pb(request.expires_before, "expires_before"),
-            optional_ts(request, "expires_after"), _page_size(request.page_size), request.page_token,
+            optional_ts(request, "expires_after"), page_size(request.page_size), request.page_token,
         )
         return pb.ListExpiringCreditsResponse(next_page_token=token, credits=[
             pb.ExpiringCredit(customer_id=r["customer_id"], amount=money_to_pb(r["amount"]),
@@ -262,12 +266,13 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         min_available = optional_money(request, "min_available", "min_available")
         rows, token = await reads.list_balances(
             self.svc.db, request.merchant_id, min_available, optional_ts(request, "inactive_since"),
-            _page_size(request.page_size), request.page_token,
+            page_size(request.page_size), request.page_token,
         )
         out = []
         for r in rows:
+            view = BalanceView(r["currency"], *(int(r[k]) for k in ("available", "pending", "held", "debt")))
             item = pb.CustomerBalance(customer_id=r["customer_id"],
-                                      balance=balance_to_pb(r["merchant_id"], r["customer_id"], r["currency"], r))
+                                      balance=balance_to_pb(r["merchant_id"], r["customer_id"], view))
             last = ts_to_pb(r["last_order_at"])
             if last is not None:
                 item.last_order_at.CopyFrom(last)

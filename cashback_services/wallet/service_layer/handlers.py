@@ -1,0 +1,242 @@
+"""The wallet's service layer: one handler per use case, commands in, domain
+objects out. Every write has the same shape (repository.locked): BEGIN; one
+statement locks the customer and loads what the use case needs; the domain
+decides; one statement writes every change; COMMIT. Holds past their TTL are
+released first, in the same transaction, so nothing is ever spent from an
+expired hold; lots mature in the load statement and expire in the write."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from cashback_kit.db import Database
+from cashback_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.idempotency import Outcome, StoredFailure, replay
+from cashback_kit.pb import utcnow
+from cashback_services.wallet.adapters import customer_reads as reads
+from cashback_services.wallet.adapters import sweep
+from cashback_services.wallet.adapters.repository import IdemKey, State, Want, locked
+from cashback_services.wallet.domain.customer import Customer
+from cashback_services.wallet.domain.model import Hold, Transaction
+from cashback_services.wallet.metrics import ledger_committed
+from cashback_services.wallet.service_layer.batch import Batcher, Call
+from cashback_services.wallet.service_layer.commands import Adjust, Authorize, Capture, RulesPort, Void
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class WalletConfig:
+    hold_ttl_default: timedelta = timedelta(minutes=15)
+    hold_ttl_max: timedelta = timedelta(hours=24)
+    sweep_interval: float = 30.0
+    sweep_batch: int = 500
+    # Most credit writes grouped into one database transaction; 0 or 1 = every write alone.
+    write_batch: int = 256
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    merchant_id: str
+    customer_id: str
+    hold: Hold
+
+
+@dataclass(frozen=True)
+class Posted:
+    merchant_id: str
+    customer_id: str
+    transaction: Transaction
+
+
+class WalletService:
+    def __init__(self, db: Database, rules: RulesPort | None = None, *, clock: Clock = utcnow,
+                 config: WalletConfig | None = None) -> None:
+        self.db = db
+        self.rules = rules
+        self.clock = clock
+        self.config = config or WalletConfig()
+        self._changed: asyncio.Event | None = None
+        # The grouped write path for credits; None runs every write alone.
+        self.batcher: Batcher | None = (
+            Batcher(db, clock, self.committed, self.config.write_batch) if self.config.write_batch > 1 else None)
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def locked(self, want: Want, now: datetime | None = None) -> AsyncIterator[State]:
+        """One write on the aggregate path (see the module docstring)."""
+        async with locked(self.db, now or self.clock(), want) as state:
+            for customer in state.customers.values():
+                customer.release_due_holds()
+            yield state
+        self.committed(state)
+
+    def committed(self, state: State) -> None:
+        ledger_committed([tx.type for c in state.customers.values() for tx in c.transactions])
+        self.notify_changed()
+
+    def notify_changed(self) -> None:
+        """Wake the event streams of this process (others poll)."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def wait_for_change(self, seconds: float) -> None:
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._changed.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    # -- holds -------------------------------------------------------------------------
+
+    async def authorize(self, cmd: Authorize) -> HoldResult:
+        if cmd.ttl > self.config.hold_ttl_max:
+            raise InvalidArgument("hold_ttl is longer than 24 hours", field="hold_ttl")
+        key = (cmd.merchant_id, "authorize", cmd.idempotency_key)
+        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=cmd.amount.currency, idem=(key,))
+        async with self.locked(want) as state:
+            customer = state.only()
+            hold = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
+                         lambda: customer.authorize(cmd.order_id, cmd.amount.currency, cmd.amount.minor, cmd.ttl),
+                         lambda h: h.hold_id, lambda hold_id: customer.holds[hold_id])
+        return _result(hold, customer)
+
+    async def capture(self, cmd: Capture) -> HoldResult:
+        amount = cmd.amount
+        async with self.locked(Want(hold=(cmd.merchant_id, cmd.hold_id))) as state:
+            customer = _owner(state, cmd.hold_id)
+            hold = customer.capture(cmd.hold_id, amount.currency if amount else None,
+                                    amount.minor if amount else None)
+        return HoldResult(customer.merchant_id, customer.customer_id, hold)
+
+    async def void(self, cmd: Void) -> HoldResult:
+        async with self.locked(Want(hold=(cmd.merchant_id, cmd.hold_id))) as state:
+            customer = _owner(state, cmd.hold_id)
+            hold = customer.void(cmd.hold_id)
+        return HoldResult(customer.merchant_id, customer.customer_id, hold)
+
+    # -- adjustments -------------------------------------------------------------------
+
+    async def adjust(self, cmd: Adjust) -> Posted:
+        """Credits go through the grouped write path when it is on; debits,
+        which can be refused for want of funds, always run alone."""
+        key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
+        customer_key = (cmd.merchant_id, cmd.customer_id)
+        if self.batcher is not None and cmd.amount.minor > 0:
+            call = Call(customer_key, lambda state: _posted(self._adjust(state, cmd)), idem=key)
+            posted: Posted = await self.batcher.submit(call)
+            return posted
+        spend = cmd.amount.currency if cmd.amount.minor < 0 else None
+        async with self.locked(Want(customers=(customer_key,), spend=spend, idem=(key,))) as state:
+            outcome = self._adjust(state, cmd)
+        return _posted(outcome)
+
+    @staticmethod
+    def _adjust(state: State, cmd: Adjust) -> Posted | FailedPrecondition:
+        customer = state.customers[(cmd.merchant_id, cmd.customer_id)]
+        key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
+        tx = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
+                   lambda: customer.adjust(cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at),
+                   lambda t: t.transaction_id, lambda tx_id: state.transactions[tx_id], remember=state.transactions)
+        return tx if isinstance(tx, FailedPrecondition) else Posted(cmd.merchant_id, cmd.customer_id, tx)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_balance(self, merchant_id: str, customer_id: str, currency: str) -> reads.BalanceView:
+        """Maintained row + the next expiry, in one read. If something fell due and
+        the sweeper has not come by yet, settle it first and read again, so the
+        answer is never stale."""
+        now = self.clock()
+        due, out = await reads.balance(self.db, merchant_id, customer_id, currency, now)
+        if due:
+            await self.settle(merchant_id, customer_id, now)
+            _, out = await reads.balance(self.db, merchant_id, customer_id, currency, now)
+        return out
+
+    async def list_transactions(self, merchant_id: str, customer_id: str, page_size: int,
+                                page_token: str) -> tuple[list[Transaction], str]:
+        return await reads.transactions(self.db, merchant_id, customer_id, page_size, page_token)
+
+    # -- time-driven changes -------------------------------------------------------------
+
+    async def settle(self, merchant_id: str, customer_id: str, now: datetime, *, skip_locked: bool = False) -> bool:
+        """Bring one customer up to `now` (due holds released, lots matured and
+        expired). False if skip_locked and someone else holds the customer."""
+        async with self.locked(Want(customers=((merchant_id, customer_id),), skip_locked=skip_locked),
+                               now) as state:
+            for customer in state.customers.values():
+                customer.settle_after = True
+        return bool(state.customers)
+
+    async def sweep_once(self, now: datetime | None = None) -> int:
+        """Settle every customer with something due at `now`, safely beside other
+        sweepers (a customer locked elsewhere is skipped: whoever holds it settles
+        it anyway, or the next pass does). Customers with an expired hold go
+        through the aggregate path; lots mature and expire set-based, in bulk.
+        Returns how many customers were settled."""
+        now = now or self.clock()
+        settled: set[tuple[str, str]] = set()
+        for merchant_id, customer_id in await reads.customers_with_due_holds(self.db, now, self.config.sweep_batch):
+            if await self.settle(merchant_id, customer_id, now, skip_locked=True):
+                settled.add((merchant_id, customer_id))
+        settled |= (await sweep.expire_due(self.db, now, batch_customers=max(self.config.sweep_batch, 1000),
+                                           mature=True)).customers
+        if settled:
+            self.notify_changed()
+        return len(settled)
+
+
+T = TypeVar("T")
+
+
+def keyed(state: State, key: IdemKey, customer: Customer, fingerprint: str, idem_key: str,
+             fresh: Callable[[], T], result_id: Callable[[T], str], stored: Callable[[str], T],
+             remember: dict[str, Transaction] | None = None) -> T | FailedPrecondition:
+    """Run `fresh` once per idempotency key: a replay gets the stored result (or
+    its refusal again); a refusal for want of credit is stored too, and
+    returned, so the caller's transaction commits the record before raising it."""
+    what = f"idempotency_key {idem_key!r}"
+    prior = replay(state.outcomes.get(key), fingerprint, what)
+    if prior is not None:
+        return stored(prior)
+    try:
+        value = fresh()
+    except StoredFailure:
+        raise
+    except FailedPrecondition as exc:
+        outcome = Outcome.failed(fingerprint, exc)
+        state.outcomes[key] = outcome
+        state.new_outcomes[key] = (customer.customer_id, outcome)
+        return exc
+    outcome = Outcome(fingerprint, result_id(value))
+    state.outcomes[key] = outcome  # a second use in the same group is a replay
+    state.new_outcomes[key] = (customer.customer_id, outcome)
+    if remember is not None and isinstance(value, Transaction):
+        remember[value.transaction_id] = value
+    return value
+
+
+def _result(hold: Hold | FailedPrecondition, customer: Customer) -> HoldResult:
+    if isinstance(hold, FailedPrecondition):
+        raise hold  # recorded and committed: a replay refuses the same way
+    return HoldResult(customer.merchant_id, customer.customer_id, hold)
+
+
+def _posted(value: Posted | FailedPrecondition) -> Posted:
+    if isinstance(value, FailedPrecondition):
+        raise value
+    return value
+
+
+def _owner(state: State, hold_id: str) -> Customer:
+    if state.missing:
+        raise NotFound(f"hold {hold_id!r} not found")
+    return state.only()
