@@ -15,7 +15,7 @@ from typing import Any
 
 from cashback_kit.db import Database
 from cashback_kit.idempotency import Outcome
-from cashback_kit.pgtx import transaction
+from cashback_kit.pgtx import Tx, transaction
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Allocation, Balance, Entry, Hold, Lot, Transaction
 from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord
@@ -69,11 +69,21 @@ async def locked(db: Database, now: datetime, want: Want) -> AsyncIterator[State
     """BEGIN, lock and load; the block decides; write and COMMIT (or roll back
     if the block raises)."""
     async with transaction(db) as tx:
-        state = _parse(now, json.loads(await tx.fetchval(_LOAD, _dumps(_request(now, want)))))
+        state = await load(tx, now, want)
         yield state
-        doc = _changes(state)
-        if doc is not None:
-            await tx.fetchval(_WRITE, _dumps(doc))
+        await write(tx, state)
+
+
+async def load(tx: Tx, now: datetime, want: Want) -> State:
+    """Lock the customers and load their aggregates: one statement."""
+    return _parse(now, json.loads(await tx.fetchval(_LOAD, _dumps(_request(now, want)))))
+
+
+async def write(tx: Tx, state: State) -> None:
+    """Write every change: one statement (none if nothing changed)."""
+    doc = _changes(state)
+    if doc is not None:
+        await tx.fetchval(_WRITE, _dumps(doc))
 
 
 # -- load -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from datetime import datetime
 from cashback_kit.errors import NotFound
 from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
-from cashback_services.wallet.adapters import reads
+from cashback_services.wallet.adapters import customer_reads as reads
 from cashback_services.wallet.adapters.repository import State, Want
 from cashback_services.wallet.domain import orders
 from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord
