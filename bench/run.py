@@ -124,7 +124,7 @@ async def checkout_rows(stack: Stack, seconds: float, noop: Load, rows: list[Row
     rules, wallet = stack.procs["rules"].target, stack.procs["wallet"].target
     if not seeded:
         await tg.seed_campaigns(rules, "m1", 10)
-    noop1 = await tg.noop_at(wallet, seconds, 1)
+    noop1 = await tg.noop_at(rules, seconds, 1)
     one = await tg.checkout_mix(rules, wallet, seconds, concurrency=1, tag="one")
     r1 = one.p50_ms / noop1.p50_ms if noop1.p50_ms else float("inf")
     rows.append(Row("c1. checkout order, 1 in flight (p50 vs no-op p50 at 1)", f"p50 {noop1.p50_ms:.2f} ms",

@@ -21,10 +21,9 @@ L, B, C, TX, E, AW = t.lots.c, t.balances.c, t.customers.c, t.transactions.c, t.
 
 
 def _position(raw: object) -> tuple[str, str]:
-    customer_id, currency = raw  # type: ignore[misc]
-    if not isinstance(customer_id, str) or not isinstance(currency, str):
+    if not isinstance(raw, list) or len(raw) != 2 or not all(isinstance(x, str) for x in raw):
         raise ValueError("bad token")
-    return customer_id, currency
+    return raw[0], raw[1]
 
 
 def _after(customer_col: Any, currency_col: Any, token: str) -> Any:

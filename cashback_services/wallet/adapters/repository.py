@@ -128,16 +128,16 @@ def award_record(r: dict[str, Any]) -> AwardRecord:
     """A wallet_awards row as to_jsonb renders it (bytea as \\x-hex)."""
     return AwardRecord(
         r["merchant_id"], r["kind"], r["source_id"], r["customer_id"], r["fingerprint"],
-        bytes.fromhex(r["score"][2:]), r["currency"],
-        *(int(r[k]) for k in ("earned", "credited", "debt_repaid", "base", "refunded", "credit_returned")),
-        _tsr(r["placed_at"]), _tsr(r["created_at"]))
+        bytes.fromhex(r["score"][2:]), r["currency"], earned=int(r["earned"]), credited=int(r["credited"]),
+        debt_repaid=int(r["debt_repaid"]), base=int(r["base"]), refunded=int(r["refunded"]),
+        credit_returned=int(r["credit_returned"]), placed_at=_tsr(r["placed_at"]), created_at=_tsr(r["created_at"]))
 
 
 def refund_record(r: dict[str, Any]) -> RefundRecord:
     return RefundRecord(
         r["merchant_id"], r["refund_id"], r["order_id"], r["customer_id"], r["fingerprint"], r["currency"],
-        *(int(r[k]) for k in ("refunded_amount", "credit_returned", "cashback_reversed", "debt")),
-        _tsr(r["created_at"]))
+        refunded_amount=int(r["refunded_amount"]), credit_returned=int(r["credit_returned"]),
+        cashback_reversed=int(r["cashback_reversed"]), debt=int(r["debt"]), created_at=_tsr(r["created_at"]))
 
 
 def transaction_from_row(r: dict[str, Any]) -> Transaction:
@@ -193,7 +193,7 @@ def _dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, default=_json, separators=(",", ":"))
 
 
-def _customer_rows(c: Customer, doc: dict[str, list[dict[str, Any]]]) -> None:
+def _customer_rows(c: Customer, doc: dict[str, list[Any]]) -> None:
     me = {"merchant_id": c.merchant_id, "customer_id": c.customer_id}
     doc["new_lots"] += [{**me, **asdict(c.lots[i])} for i in c.new_lots]
     doc["lots"] += [{**me, **asdict(c.lots[i])} for i in sorted(c.changed_lots)]

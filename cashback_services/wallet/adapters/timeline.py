@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -26,7 +27,7 @@ def local_days(start: datetime, end: datetime, zone: ZoneInfo) -> list[date]:
 
 
 async def program_timeline(db: Database, merchant_id: str, currency: str, start: datetime, end: datetime,
-                           zone: ZoneInfo) -> tuple[list[dict[str, object]], list[tuple[int, int, int]]]:
+                           zone: ZoneInfo) -> tuple[list[dict[str, Any]], list[tuple[int, int, int]]]:
     joined = t.entries.join(t.transactions, TX.transaction_id == E.transaction_id)
     mine = (TX.merchant_id == merchant_id, TX.currency == currency)
     opening_q = select(func.coalesce(func.sum(E.amount), 0)).select_from(joined).where(
