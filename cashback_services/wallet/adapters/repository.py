@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,25 +193,30 @@ def _dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, default=_json, separators=(",", ":"))
 
 
+def _row(obj: Any, **extra: Any) -> dict[str, Any]:
+    """A dataclass's fields as a row (one level: dataclasses.asdict copies deeply, and costs it)."""
+    return {**extra, **vars(obj)}
+
+
 def _customer_rows(c: Customer, doc: dict[str, list[Any]]) -> None:
     me = {"merchant_id": c.merchant_id, "customer_id": c.customer_id}
-    doc["new_lots"] += [{**me, **asdict(c.lots[i])} for i in c.new_lots]
-    doc["lots"] += [{**me, **asdict(c.lots[i])} for i in sorted(c.changed_lots)]
+    doc["new_lots"] += [_row(c.lots[i], **me) for i in c.new_lots]
+    doc["lots"] += [_row(c.lots[i], **me) for i in sorted(c.changed_lots)]
     for ids, holds_key, allocs_key in ((c.new_holds, "new_holds", "new_allocations"),
                                        (sorted(c.changed_holds), "holds", "allocations")):
         for hold_id in ids:
             hold = c.holds[hold_id]
-            row = asdict(hold)
-            row.pop("allocations")
-            doc[holds_key].append({**me, **row})
-            doc[allocs_key] += [{**me, "hold_id": hold_id, **asdict(a)} for a in hold.allocations]
+            row = _row(hold, **me)
+            del row["allocations"]
+            doc[holds_key].append(row)
+            doc[allocs_key] += [_row(a, hold_id=hold_id, **me) for a in hold.allocations]
     for tx in c.transactions:
-        row = asdict(tx)
-        row.pop("entries")
-        doc["transactions"].append({**me, **row})
-        doc["entries"] += [{**me, "transaction_id": tx.transaction_id, **asdict(e)} for e in tx.entries]
-    doc["events"] += [{**me, **asdict(e)} for e in c.events]
-    doc["balances"] += [{**me, **asdict(c.balances[cur]), "updated_at": c.now} for cur in sorted(c.changed_balances)]
+        row = _row(tx, **me)
+        del row["entries"]
+        doc["transactions"].append(row)
+        doc["entries"] += [_row(e, transaction_id=tx.transaction_id, **me) for e in tx.entries]
+    doc["events"] += [_row(e, **me) for e in c.events]
+    doc["balances"] += [_row(c.balances[cur], updated_at=c.now, **me) for cur in sorted(c.changed_balances)]
     if c.touched:
         doc["customers"].append({**me, "last_order_at": c.last_order_at, "first_earned_at": c.first_earned_at,
                                  "first_redeemed_at": c.first_redeemed_at})
@@ -228,10 +233,10 @@ def _changes(state: State) -> dict[str, Any] | None:
         _customer_rows(customer, doc)
     for (merchant_id, scope, key), (customer_id, outcome) in state.new_outcomes.items():
         doc["idem"].append({"merchant_id": merchant_id, "scope": scope, "key": key, "customer_id": customer_id,
-                            **asdict(outcome), "created_at": state.now})
-    doc["new_awards"] = [asdict(a) for a in state.new_awards]
-    doc["awards"] = [asdict(a) for a in state.changed_awards]
-    doc["refunds"] = [asdict(r) for r in state.new_refunds]
+                            **vars(outcome), "created_at": state.now})
+    doc["new_awards"] = [_row(a) for a in state.new_awards]
+    doc["awards"] = [_row(a) for a in state.changed_awards]
+    doc["refunds"] = [_row(r) for r in state.new_refunds]
     if not any(doc.values()):
         return None
     out: dict[str, Any] = {k: v for k, v in doc.items() if v}

@@ -33,8 +33,11 @@ RETURNS TABLE (merchant_id varchar, customer_id varchar, matured bigint, expired
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 BEGIN
-  -- Data-modifying CTEs run to completion whether or not the final SELECT reads them.
-  IF p_mature THEN
+  -- Each part runs only when something is due (the check is an index lookup); its
+  -- data-modifying CTEs run to completion whether or not the final SELECT reads them.
+  IF p_mature AND EXISTS (
+      SELECT 1 FROM wallet_lots l JOIN unnest(p_ms, p_cs) AS k(m, c) ON l.merchant_id = k.m AND l.customer_id = k.c
+       WHERE l.status = 'pending' AND l.available_at <= p_now) THEN
     RETURN QUERY WITH k AS (SELECT * FROM unnest(p_ms, p_cs) AS k(m, c)),
     due AS MATERIALIZED (
       SELECT l.lot_id, l.merchant_id, l.customer_id, l.currency, l.order_id, l.available_at, l.expires_at,
@@ -81,9 +84,11 @@ BEGIN
     )
     SELECT d.merchant_id, d.customer_id, count(*), 0::bigint, 0::bigint FROM due d GROUP BY 1, 2;
   END IF;
-  IF p_expire THEN
-    -- Credit past its expiry: an available lot's remainder, or credit that came
-    -- back (a released hold, a refund) to a lot that already expired.
+  -- Credit past its expiry: an available lot's remainder, or credit that came
+  -- back (a released hold, a refund) to a lot that already expired.
+  IF p_expire AND EXISTS (
+      SELECT 1 FROM wallet_lots l JOIN unnest(p_ms, p_cs) AS k(m, c) ON l.merchant_id = k.m AND l.customer_id = k.c
+       WHERE (l.status = 'available' AND l.expires_at <= p_now) OR (l.status = 'expired' AND l.remaining > 0)) THEN
     RETURN QUERY WITH k AS (SELECT * FROM unnest(p_ms, p_cs) AS k(m, c)),
     due AS MATERIALIZED (
       SELECT l.lot_id, l.merchant_id, l.customer_id, l.currency, l.order_id, l.expires_at, l.created_at,
@@ -231,58 +236,89 @@ CREATE FUNCTION wallet_write(p jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
   v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
-  INSERT INTO wallet_lots SELECT r.* FROM jsonb_array_elements(coalesce(p->'new_lots', '[]')) WITH ORDINALITY
-    AS x(doc, n), jsonb_populate_record(NULL::wallet_lots, x.doc) r ORDER BY x.n;
-  UPDATE wallet_lots l
-     SET remaining = r.remaining, held = r.held, spent = r.spent, expired = r.expired, reversed = r.reversed,
-         debited = r.debited, status = r.status
-    FROM jsonb_populate_recordset(NULL::wallet_lots, coalesce(p->'lots', '[]')) r
-   WHERE l.lot_id = r.lot_id AND l.merchant_id = r.merchant_id AND l.customer_id = r.customer_id;
-  INSERT INTO wallet_holds SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_holds, coalesce(p->'new_holds', '[]')) r;
-  UPDATE wallet_holds h SET status = r.status, captured = r.captured, closed_at = r.closed_at
-    FROM jsonb_populate_recordset(NULL::wallet_holds, coalesce(p->'holds', '[]')) r
-   WHERE h.hold_id = r.hold_id AND h.merchant_id = r.merchant_id AND h.customer_id = r.customer_id;
-  INSERT INTO wallet_hold_allocations
-  SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_hold_allocations, coalesce(p->'new_allocations', '[]')) r;
-  UPDATE wallet_hold_allocations a SET captured = r.captured, returned = r.returned
-    FROM jsonb_populate_recordset(NULL::wallet_hold_allocations, coalesce(p->'allocations', '[]')) r
-   WHERE a.hold_id = r.hold_id AND a.lot_id = r.lot_id AND a.merchant_id = r.merchant_id
-     AND a.customer_id = r.customer_id;
-  INSERT INTO wallet_transactions (transaction_id, merchant_id, customer_id, type, currency, amount, order_id,
-                                   hold_id, refund_id, reason, created_at)
-  SELECT r.transaction_id, r.merchant_id, r.customer_id, r.type, r.currency, r.amount, r.order_id, r.hold_id,
-         r.refund_id, r.reason, r.created_at
-    FROM jsonb_array_elements(coalesce(p->'transactions', '[]')) WITH ORDINALITY AS x(doc, n),
-         jsonb_populate_record(NULL::wallet_transactions, x.doc) r ORDER BY x.n;
-  INSERT INTO wallet_entries (transaction_id, merchant_id, customer_id, account, currency, amount)
-  SELECT r.transaction_id, r.merchant_id, r.customer_id, r.account, r.currency, r.amount
-    FROM jsonb_array_elements(coalesce(p->'entries', '[]')) WITH ORDINALITY AS x(doc, n),
-         jsonb_populate_record(NULL::wallet_entries, x.doc) r ORDER BY x.n;
-  INSERT INTO wallet_events (event_id, type, merchant_id, customer_id, currency, amount, order_id, lot_id,
-                             hold_id, transaction_id, available_at, expires_at, occurred_at)
-  SELECT r.event_id, r.type, r.merchant_id, r.customer_id, r.currency, r.amount, r.order_id, r.lot_id,
-         r.hold_id, r.transaction_id, r.available_at, r.expires_at, r.occurred_at
-    FROM jsonb_array_elements(coalesce(p->'events', '[]')) WITH ORDINALITY AS x(doc, n),
-         jsonb_populate_record(NULL::wallet_events, x.doc) r ORDER BY x.n;
-  INSERT INTO wallet_balances
-  SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_balances, coalesce(p->'balances', '[]')) r
-  ON CONFLICT (merchant_id, customer_id, currency) DO UPDATE
-     SET available = EXCLUDED.available, pending = EXCLUDED.pending, held = EXCLUDED.held,
-         debt = EXCLUDED.debt, updated_at = EXCLUDED.updated_at;
-  UPDATE wallet_customers c
-     SET last_order_at = r.last_order_at, first_earned_at = r.first_earned_at,
-         first_redeemed_at = r.first_redeemed_at
-    FROM jsonb_populate_recordset(NULL::wallet_customers, coalesce(p->'customers', '[]')) r
-   WHERE c.merchant_id = r.merchant_id AND c.customer_id = r.customer_id;
-  INSERT INTO wallet_idempotency
-  SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_idempotency, coalesce(p->'idem', '[]')) r;
-  INSERT INTO wallet_awards
-  SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_awards, coalesce(p->'new_awards', '[]')) r;
-  UPDATE wallet_awards a SET refunded = r.refunded, credit_returned = r.credit_returned
-    FROM jsonb_populate_recordset(NULL::wallet_awards, coalesce(p->'awards', '[]')) r
-   WHERE a.merchant_id = r.merchant_id AND a.kind = r.kind AND a.source_id = r.source_id;
-  INSERT INTO wallet_refunds
-  SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_refunds, coalesce(p->'refunds', '[]')) r;
+  -- Only what the document carries: an empty part costs nothing.
+  IF p ? 'new_lots' THEN
+    INSERT INTO wallet_lots SELECT r.* FROM jsonb_array_elements(p->'new_lots') WITH ORDINALITY
+      AS x(doc, n), jsonb_populate_record(NULL::wallet_lots, x.doc) r ORDER BY x.n;
+  END IF;
+  IF p ? 'lots' THEN
+    UPDATE wallet_lots l
+       SET remaining = r.remaining, held = r.held, spent = r.spent, expired = r.expired, reversed = r.reversed,
+           debited = r.debited, status = r.status
+      FROM jsonb_populate_recordset(NULL::wallet_lots, p->'lots') r
+     WHERE l.lot_id = r.lot_id AND l.merchant_id = r.merchant_id AND l.customer_id = r.customer_id;
+  END IF;
+  IF p ? 'new_holds' THEN
+    INSERT INTO wallet_holds SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_holds, p->'new_holds') r;
+  END IF;
+  IF p ? 'holds' THEN
+    UPDATE wallet_holds h SET status = r.status, captured = r.captured, closed_at = r.closed_at
+      FROM jsonb_populate_recordset(NULL::wallet_holds, p->'holds') r
+     WHERE h.hold_id = r.hold_id AND h.merchant_id = r.merchant_id AND h.customer_id = r.customer_id;
+  END IF;
+  IF p ? 'new_allocations' THEN
+    INSERT INTO wallet_hold_allocations
+    SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_hold_allocations, p->'new_allocations') r;
+  END IF;
+  IF p ? 'allocations' THEN
+    UPDATE wallet_hold_allocations a SET captured = r.captured, returned = r.returned
+      FROM jsonb_populate_recordset(NULL::wallet_hold_allocations, p->'allocations') r
+     WHERE a.hold_id = r.hold_id AND a.lot_id = r.lot_id AND a.merchant_id = r.merchant_id
+       AND a.customer_id = r.customer_id;
+  END IF;
+  IF p ? 'transactions' THEN
+    INSERT INTO wallet_transactions (transaction_id, merchant_id, customer_id, type, currency, amount, order_id,
+                                     hold_id, refund_id, reason, created_at)
+    SELECT r.transaction_id, r.merchant_id, r.customer_id, r.type, r.currency, r.amount, r.order_id, r.hold_id,
+           r.refund_id, r.reason, r.created_at
+      FROM jsonb_array_elements(p->'transactions') WITH ORDINALITY AS x(doc, n),
+           jsonb_populate_record(NULL::wallet_transactions, x.doc) r ORDER BY x.n;
+  END IF;
+  IF p ? 'entries' THEN
+    INSERT INTO wallet_entries (transaction_id, merchant_id, customer_id, account, currency, amount)
+    SELECT r.transaction_id, r.merchant_id, r.customer_id, r.account, r.currency, r.amount
+      FROM jsonb_array_elements(p->'entries') WITH ORDINALITY AS x(doc, n),
+           jsonb_populate_record(NULL::wallet_entries, x.doc) r ORDER BY x.n;
+  END IF;
+  IF p ? 'events' THEN
+    INSERT INTO wallet_events (event_id, type, merchant_id, customer_id, currency, amount, order_id, lot_id,
+                               hold_id, transaction_id, available_at, expires_at, occurred_at)
+    SELECT r.event_id, r.type, r.merchant_id, r.customer_id, r.currency, r.amount, r.order_id, r.lot_id,
+           r.hold_id, r.transaction_id, r.available_at, r.expires_at, r.occurred_at
+      FROM jsonb_array_elements(p->'events') WITH ORDINALITY AS x(doc, n),
+           jsonb_populate_record(NULL::wallet_events, x.doc) r ORDER BY x.n;
+  END IF;
+  IF p ? 'balances' THEN
+    INSERT INTO wallet_balances
+    SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_balances, p->'balances') r
+    ON CONFLICT (merchant_id, customer_id, currency) DO UPDATE
+       SET available = EXCLUDED.available, pending = EXCLUDED.pending, held = EXCLUDED.held,
+           debt = EXCLUDED.debt, updated_at = EXCLUDED.updated_at;
+  END IF;
+  IF p ? 'customers' THEN
+    UPDATE wallet_customers c
+       SET last_order_at = r.last_order_at, first_earned_at = r.first_earned_at,
+           first_redeemed_at = r.first_redeemed_at
+      FROM jsonb_populate_recordset(NULL::wallet_customers, p->'customers') r
+     WHERE c.merchant_id = r.merchant_id AND c.customer_id = r.customer_id;
+  END IF;
+  IF p ? 'idem' THEN
+    INSERT INTO wallet_idempotency
+    SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_idempotency, p->'idem') r;
+  END IF;
+  IF p ? 'new_awards' THEN
+    INSERT INTO wallet_awards
+    SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_awards, p->'new_awards') r;
+  END IF;
+  IF p ? 'awards' THEN
+    UPDATE wallet_awards a SET refunded = r.refunded, credit_returned = r.credit_returned
+      FROM jsonb_populate_recordset(NULL::wallet_awards, p->'awards') r
+     WHERE a.merchant_id = r.merchant_id AND a.kind = r.kind AND a.source_id = r.source_id;
+  END IF;
+  IF p ? 'refunds' THEN
+    INSERT INTO wallet_refunds
+    SELECT r.* FROM jsonb_populate_recordset(NULL::wallet_refunds, p->'refunds') r;
+  END IF;
   IF jsonb_array_length(coalesce(p->'settle', '[]')) > 0 THEN
     PERFORM wallet_settle_lots(ARRAY(SELECT x->>0 FROM jsonb_array_elements(p->'settle') x ORDER BY x->>0, x->>1),
                                ARRAY(SELECT x->>1 FROM jsonb_array_elements(p->'settle') x ORDER BY x->>0, x->>1),
