@@ -30,17 +30,26 @@ _WRITE = "SELECT wallet_write($1::jsonb)"
 
 @dataclass(frozen=True)
 class Want:
-    """What an operation needs loaded: whose aggregate (customers given, or the
-    owner of a hold or of an order), and which lots, holds and records."""
+    """What an operation needs loaded: whose aggregates (customers given, the
+    owners of holds, or the owner of an order), and which lots, holds and records."""
 
     customers: tuple[Key, ...] = ()
-    hold: tuple[str, str] | None = None  # (merchant_id, hold_id)
+    holds: tuple[tuple[str, str], ...] = ()  # (merchant_id, hold_id): capture, void
     order: tuple[str, str] | None = None  # (merchant_id, order_id): its captured holds and lots
-    spend: str | None = None  # currency whose spendable lots to load
+    spend: tuple[str, ...] = ()  # currencies whose spendable lots to load
     idem: tuple[IdemKey, ...] = ()
     awards: tuple[AwardKey, ...] = ()
     refund: tuple[str, str] | None = None  # (merchant_id, refund_id)
     skip_locked: bool = False
+
+    @classmethod
+    def merge(cls, wants: list[Want]) -> Want:
+        """One load for a group of calls (none of which names an order or a refund)."""
+        def union(name: str) -> tuple[Any, ...]:
+            return tuple(sorted({item for w in wants for item in getattr(w, name)}))
+
+        return cls(customers=union("customers"), holds=union("holds"), spend=union("spend"), idem=union("idem"),
+                   awards=union("awards"))
 
 
 @dataclass
@@ -53,7 +62,7 @@ class State:
     awards: dict[AwardKey, AwardRecord] = field(default_factory=dict)
     refunds: dict[tuple[str, str], RefundRecord] = field(default_factory=dict)
     transactions: dict[str, Transaction] = field(default_factory=dict)  # results of stored adjustments
-    missing: str | None = None  # "hold" or "order": the owner to lock was not found
+    missing: str | None = None  # "order": the owner to lock was not found
     new_outcomes: dict[IdemKey, tuple[str, Outcome]] = field(default_factory=dict)  # key -> (customer, outcome)
     new_awards: list[AwardRecord] = field(default_factory=list)
     changed_awards: list[AwardRecord] = field(default_factory=list)
@@ -62,6 +71,10 @@ class State:
     def only(self) -> Customer:
         (customer,) = self.customers.values()
         return customer
+
+    def owner(self, hold_id: str) -> Customer | None:
+        """The customer whose loaded holds include `hold_id`."""
+        return next((c for c in self.customers.values() if hold_id in c.holds), None)
 
 
 @asynccontextmanager
@@ -91,15 +104,12 @@ async def write(tx: Tx, state: State) -> None:
 
 def _request(now: datetime, want: Want) -> dict[str, Any]:
     doc: dict[str, Any] = {"now": now, "customers": [list(k) for k in want.customers]}
-    for name in ("hold", "order", "refund"):
+    for name in ("order", "refund"):
         if getattr(want, name) is not None:
             doc[name] = list(getattr(want, name))
-    if want.spend:
-        doc["spend"] = want.spend
-    if want.idem:
-        doc["idem"] = [list(k) for k in want.idem]
-    if want.awards:
-        doc["awards"] = [list(k) for k in want.awards]
+    for name in ("holds", "spend", "idem", "awards"):
+        if getattr(want, name):
+            doc[name] = list(getattr(want, name))
     if want.skip_locked:
         doc["skip_locked"] = True
     return doc

@@ -49,8 +49,7 @@ def _replay(row: AwardRecord, fingerprint: str) -> AwardResult:
 
 async def _award(svc: WalletService, merchant_id: str, customer_id: str, kind: str, source_id: str,
                  fingerprint: str, scored: Scored, base: int, placed_at: datetime) -> AwardResult:
-    """Credit one lot per award, unless this order/event was credited already;
-    through the grouped write path when it is on."""
+    """Credit one lot per award, unless this order/event was credited already."""
     key = (merchant_id, kind, source_id)
 
     def run(state: State) -> AwardResult:
@@ -63,11 +62,8 @@ async def _award(svc: WalletService, merchant_id: str, customer_id: str, kind: s
         state.new_awards.append(record)
         return _replay(record, fingerprint)
 
-    if svc.batcher is not None:
-        result: AwardResult = await svc.batcher.submit(Call((merchant_id, customer_id), run, award=key))
-        return result
-    async with svc.locked(Want(customers=((merchant_id, customer_id),), awards=(key,))) as state:
-        return run(state)
+    result: AwardResult = await svc.write(Call(Want(customers=((merchant_id, customer_id),), awards=(key,)), run))
+    return result
 
 
 async def award_order(svc: WalletService, cmd: AwardOrder) -> AwardResult:

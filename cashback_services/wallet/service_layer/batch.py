@@ -1,18 +1,19 @@
-"""Group commit for credit writes: many calls, one database transaction.
+"""Group commit: many writes, one database transaction.
 
 One Python process doing one database transaction per call spends its time on
-round trips and commits, not on the ledger. So concurrent credit writes
-(AdjustBalance credits, AwardOrder and AwardEvent after rules has scored them)
-queue here, and a writer takes everything queued -- up to `max_items` -- into
-one transaction, TigerBeetle's "many transfers per request". It is the same
+round trips and commits, not on the ledger. So concurrent writes (credits and
+debits, holds, captures and voids, awards after rules has scored them) queue
+here, and a writer takes everything queued -- up to `max_items` -- into one
+transaction, TigerBeetle's "many transfers per request". It is the same
 aggregate path as a single write, over several customers at once:
 
   BEGIN; one statement locks every customer of the group (in key order, so two
-  groups never deadlock) and loads their aggregates with the group's
-  idempotency records and award rows; each call runs in arrival order on its
+  groups never deadlock) and loads their aggregates with everything the
+  group's calls asked for (Want.merge); each call runs in arrival order on its
   customer -- a call that is refused (a key reused for a different request, a
-  bad expiry) is refused alone and changes nothing; one statement writes
-  everything; COMMIT.
+  bad expiry, a capture of a voided hold) is refused alone and changes nothing,
+  and one refused for want of credit keeps only its idempotency record, as
+  alone; one statement writes everything; COMMIT.
 
 Each call keeps its single-call semantics: its own idempotency key (a key
 used twice in one group is answered from the first use), its own outcome, its
@@ -37,7 +38,7 @@ from typing import Any
 
 from cashback_kit.db import Database
 from cashback_kit.errors import DomainError
-from cashback_services.wallet.adapters.repository import AwardKey, IdemKey, Key, State, Want, locked
+from cashback_services.wallet.adapters.repository import State, Want, locked
 from cashback_services.wallet.metrics import group_committed
 
 log = logging.getLogger("cashback.wallet.batch")
@@ -45,10 +46,11 @@ log = logging.getLogger("cashback.wallet.batch")
 
 @dataclass
 class Call:
-    customer: Key
-    run: Callable[[State], Any]  # decides on the group's state; raises DomainError to refuse
-    idem: IdemKey | None = None
-    award: AwardKey | None = None
+    want: Want  # what this call needs loaded
+    # Decides on the group's state: returns the answer, or raises DomainError to
+    # refuse having changed nothing, or returns a DomainError to refuse keeping
+    # what it recorded (the idempotency record of a refusal).
+    run: Callable[[State], Any]
     future: asyncio.Future[Any] | None = field(default=None, compare=False)
 
 
@@ -108,17 +110,15 @@ class Batcher:
             _settle(call, value, error)
 
     async def _in_one_transaction(self, calls: list[Call]) -> list[tuple[Any, BaseException | None]]:
-        want = Want(customers=tuple(sorted({c.customer for c in calls})),
-                    idem=tuple(sorted({c.idem for c in calls if c.idem})),
-                    awards=tuple(sorted({c.award for c in calls if c.award})))
         outcomes: list[tuple[Any, BaseException | None]] = []
-        async with locked(self.db, self.clock(), want) as state:
+        async with locked(self.db, self.clock(), Want.merge([c.want for c in calls])) as state:
             for customer in state.customers.values():
                 customer.release_due_holds()
             for call in calls:
                 before = _changes(state)
                 try:
-                    outcomes.append((call.run(state), None))
+                    value = call.run(state)
+                    outcomes.append((None, value) if isinstance(value, DomainError) else (value, None))
                 except DomainError as exc:
                     if _changes(state) != before:
                         raise  # refused half-way: never commit half a call

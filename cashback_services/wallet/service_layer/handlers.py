@@ -1,5 +1,6 @@
 """The wallet's service layer: one handler per use case, commands in, domain
-objects out. Every write has the same shape (repository.locked): BEGIN; one
+objects out. Every write has the same shape (repository.locked), alone or in a
+write group (batch.py): BEGIN; one
 statement locks the customer and loads what the use case needs; the domain
 decides; one statement writes every change; COMMIT. Holds past their TTL are
 released first, in the same transaction, so nothing is ever spent from an
@@ -12,10 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cashback_kit.db import Database
-from cashback_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from cashback_kit.idempotency import Outcome, StoredFailure, replay
 from cashback_kit.pb import utcnow
 from cashback_services.wallet.adapters import customer_reads as reads
@@ -62,7 +63,7 @@ class WalletService:
         self.clock = clock
         self.config = config or WalletConfig()
         self._changed: asyncio.Event | None = None
-        # The grouped write path for credits; None runs every write alone.
+        # The grouped write path; None runs every write alone.
         self.batcher: Batcher | None = (
             Batcher(db, clock, self.committed, self.config.write_batch) if self.config.write_batch > 1 else None)
 
@@ -95,58 +96,71 @@ class WalletService:
         except TimeoutError:
             pass
 
+    async def write(self, call: Call) -> Any:
+        """Run a write on the grouped path when it is on, else alone: the same
+        aggregate path either way. A DomainError the call returns (a refusal
+        that keeps its idempotency record) is raised after the commit."""
+        if self.batcher is not None:
+            return await self.batcher.submit(call)
+        async with self.locked(call.want) as state:
+            value = call.run(state)
+        if isinstance(value, DomainError):
+            raise value
+        return value
+
     # -- holds -------------------------------------------------------------------------
 
     async def authorize(self, cmd: Authorize) -> HoldResult:
         if cmd.ttl > self.config.hold_ttl_max:
             raise InvalidArgument("hold_ttl is longer than 24 hours", field="hold_ttl")
         key = (cmd.merchant_id, "authorize", cmd.idempotency_key)
-        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=cmd.amount.currency, idem=(key,))
-        async with self.locked(want) as state:
-            customer = state.only()
+
+        def run(state: State) -> HoldResult | DomainError:
+            customer = state.customers[(cmd.merchant_id, cmd.customer_id)]
             hold = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
                          lambda: customer.authorize(cmd.order_id, cmd.amount.currency, cmd.amount.minor, cmd.ttl),
                          lambda h: h.hold_id, lambda hold_id: customer.holds[hold_id])
-        return _result(hold, customer)
+            return hold if isinstance(hold, DomainError) else HoldResult(cmd.merchant_id, cmd.customer_id, hold)
+
+        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=(cmd.amount.currency,), idem=(key,))
+        result: HoldResult = await self.write(Call(want, run))
+        return result
 
     async def capture(self, cmd: Capture) -> HoldResult:
         amount = cmd.amount
-        async with self.locked(Want(hold=(cmd.merchant_id, cmd.hold_id))) as state:
-            customer = _owner(state, cmd.hold_id)
-            hold = customer.capture(cmd.hold_id, amount.currency if amount else None,
-                                    amount.minor if amount else None)
-        return HoldResult(customer.merchant_id, customer.customer_id, hold)
+
+        def run(state: State) -> HoldResult:
+            customer = _owner(state, cmd.merchant_id, cmd.hold_id)
+            hold = customer.capture(cmd.hold_id, amount.currency if amount else None, amount.minor if amount else None)
+            return HoldResult(customer.merchant_id, customer.customer_id, hold)
+
+        result: HoldResult = await self.write(Call(Want(holds=((cmd.merchant_id, cmd.hold_id),)), run))
+        return result
 
     async def void(self, cmd: Void) -> HoldResult:
-        async with self.locked(Want(hold=(cmd.merchant_id, cmd.hold_id))) as state:
-            customer = _owner(state, cmd.hold_id)
-            hold = customer.void(cmd.hold_id)
-        return HoldResult(customer.merchant_id, customer.customer_id, hold)
+        def run(state: State) -> HoldResult:
+            customer = _owner(state, cmd.merchant_id, cmd.hold_id)
+            return HoldResult(customer.merchant_id, customer.customer_id, customer.void(cmd.hold_id))
+
+        result: HoldResult = await self.write(Call(Want(holds=((cmd.merchant_id, cmd.hold_id),)), run))
+        return result
 
     # -- adjustments -------------------------------------------------------------------
 
     async def adjust(self, cmd: Adjust) -> Posted:
-        """Credits go through the grouped write path when it is on; debits,
-        which can be refused for want of funds, always run alone."""
         key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
-        customer_key = (cmd.merchant_id, cmd.customer_id)
-        if self.batcher is not None and cmd.amount.minor > 0:
-            call = Call(customer_key, lambda state: _posted(self._adjust(state, cmd)), idem=key)
-            posted: Posted = await self.batcher.submit(call)
-            return posted
-        spend = cmd.amount.currency if cmd.amount.minor < 0 else None
-        async with self.locked(Want(customers=(customer_key,), spend=spend, idem=(key,))) as state:
-            outcome = self._adjust(state, cmd)
-        return _posted(outcome)
 
-    @staticmethod
-    def _adjust(state: State, cmd: Adjust) -> Posted | FailedPrecondition:
-        customer = state.customers[(cmd.merchant_id, cmd.customer_id)]
-        key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
-        tx = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
-                   lambda: customer.adjust(cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at),
-                   lambda t: t.transaction_id, lambda tx_id: state.transactions[tx_id], remember=state.transactions)
-        return tx if isinstance(tx, FailedPrecondition) else Posted(cmd.merchant_id, cmd.customer_id, tx)
+        def run(state: State) -> Posted | DomainError:
+            customer = state.customers[(cmd.merchant_id, cmd.customer_id)]
+            tx = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
+                       lambda: customer.adjust(cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at),
+                       lambda t: t.transaction_id, lambda tx_id: state.transactions[tx_id], remember=state.transactions)
+            return tx if isinstance(tx, DomainError) else Posted(cmd.merchant_id, cmd.customer_id, tx)
+
+        spend = (cmd.amount.currency,) if cmd.amount.minor < 0 else ()
+        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=spend, idem=(key,))
+        result: Posted = await self.write(Call(want, run))
+        return result
 
     # -- reads -------------------------------------------------------------------------
 
@@ -224,19 +238,8 @@ def keyed(state: State, key: IdemKey, customer: Customer, fingerprint: str, idem
     return value
 
 
-def _result(hold: Hold | FailedPrecondition, customer: Customer) -> HoldResult:
-    if isinstance(hold, FailedPrecondition):
-        raise hold  # recorded and committed: a replay refuses the same way
-    return HoldResult(customer.merchant_id, customer.customer_id, hold)
-
-
-def _posted(value: Posted | FailedPrecondition) -> Posted:
-    if isinstance(value, FailedPrecondition):
-        raise value
-    return value
-
-
-def _owner(state: State, hold_id: str) -> Customer:
-    if state.missing:
+def _owner(state: State, merchant_id: str, hold_id: str) -> Customer:
+    customer = state.owner(hold_id)
+    if customer is None or customer.merchant_id != merchant_id:
         raise NotFound(f"hold {hold_id!r} not found")
-    return state.only()
+    return customer

@@ -145,22 +145,24 @@ DECLARE
   v_ms text[];
   v_cs text[];
   v_owner text;
-  v_spend text := p->>'spend';
+  v_spend text[] := ARRAY(SELECT jsonb_array_elements_text(coalesce(p->'spend', '[]')));
+  v_holds text[] := ARRAY(SELECT x->>1 FROM jsonb_array_elements(coalesce(p->'holds', '[]')) x);
 BEGIN
-  -- Whose aggregate: given, or the owner of a hold (capture, void) or of an order (refund).
-  IF p ? 'hold' THEN
-    SELECT h.customer_id INTO v_owner FROM wallet_holds h
-     WHERE h.merchant_id = p->'hold'->>0 AND h.hold_id = p->'hold'->>1;
-    IF v_owner IS NULL THEN RETURN jsonb_build_object('missing', 'hold'); END IF;
-    v_ms := ARRAY[p->'hold'->>0]; v_cs := ARRAY[v_owner];
-  ELSIF p ? 'order' THEN
+  -- Whose aggregates: the customers given and the owners of the holds named
+  -- (capture, void), or the owner of an order (refund).
+  IF p ? 'order' THEN
     SELECT a.customer_id INTO v_owner FROM wallet_awards a
      WHERE a.merchant_id = p->'order'->>0 AND a.kind = 'order' AND a.source_id = p->'order'->>1;
     IF v_owner IS NULL THEN RETURN jsonb_build_object('missing', 'order'); END IF;
     v_ms := ARRAY[p->'order'->>0]; v_cs := ARRAY[v_owner];
   ELSE
-    SELECT array_agg(x->>0 ORDER BY x->>0, x->>1), array_agg(x->>1 ORDER BY x->>0, x->>1) INTO v_ms, v_cs
-      FROM jsonb_array_elements(p->'customers') x;
+    SELECT array_agg(o.m ORDER BY o.m, o.c), array_agg(o.c ORDER BY o.m, o.c) INTO v_ms, v_cs FROM (
+      SELECT x->>0 AS m, x->>1 AS c FROM jsonb_array_elements(coalesce(p->'customers', '[]')) x
+      UNION
+      SELECT h.merchant_id, h.customer_id FROM wallet_holds h
+        JOIN jsonb_array_elements(coalesce(p->'holds', '[]')) x ON h.merchant_id = x->>0 AND h.hold_id = x->>1
+    ) o;
+    IF v_ms IS NULL THEN RETURN jsonb_build_object('customers', '[]'::jsonb); END IF;
   END IF;
 
   INSERT INTO wallet_customers (merchant_id, customer_id, created_at)
@@ -191,7 +193,7 @@ BEGIN
     holds AS (
       SELECT h.* FROM wallet_holds h JOIN k ON h.merchant_id = k.km AND h.customer_id = k.kc
        WHERE (h.status = 'active' AND h.expires_at <= v_now)
-          OR h.hold_id = p->'hold'->>1
+          OR h.hold_id = ANY(v_holds)
           OR h.hold_id IN (SELECT result_id FROM idem WHERE scope = 'authorize')
           OR (h.order_id = p->'order'->>1 AND h.status = 'captured')
     ),
@@ -200,7 +202,7 @@ BEGIN
     ),
     lots AS (
       SELECT l.* FROM wallet_lots l JOIN k ON l.merchant_id = k.km AND l.customer_id = k.kc
-       WHERE (l.currency = v_spend AND l.status = 'available' AND l.remaining > 0
+       WHERE (l.currency = ANY(v_spend) AND l.status = 'available' AND l.remaining > 0
               AND (l.expires_at IS NULL OR l.expires_at > v_now))
           OR l.lot_id IN (SELECT lot_id FROM allocs)
           OR (l.order_id = p->'order'->>1 AND l.source = 'order')
