@@ -29,12 +29,11 @@ from cashback_kit.pb import (
     ts_from_pb,
     ts_to_pb,
 )
-from cashback_services.wallet.adapters import outbox, reads, timeline
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from cashback_services.wallet.domain.model import Transaction
-from cashback_services.wallet.service_layer import awards, commands
-from cashback_services.wallet.service_layer.handlers import HoldResult, WalletService
+from cashback_services.wallet.service_layer import commands
+from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOLD_STATUS = {"active": pb.HOLD_STATUS_ACTIVE, "captured": pb.HOLD_STATUS_CAPTURED,
@@ -145,7 +144,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         if not request.HasField("order"):
             raise InvalidArgument("order is required", field="order")
         cmd = order_command(request.order, fingerprint(request.order), self.svc.clock())
-        result = await awards.award_order(self.svc, cmd)
+        result = await self.svc.award_order(cmd)
         return pb.AwardOrderResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
@@ -161,7 +160,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         )
         cmd = commands.AwardEvent(request.merchant_id, request.customer_id, request.event_type, request.event_id,
                                   occurred, fingerprint(request), payload)
-        result = await awards.award_event(self.svc, cmd)
+        result = await self.svc.award_event(cmd)
         return pb.AwardEventResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
@@ -217,7 +216,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         amount = _amount(request, "refunded_amount")
         cmd = commands.RefundOrder(request.merchant_id, request.order_id, request.refund_id, amount,
                                    fingerprint(request))
-        r = await awards.refund_order(self.svc, cmd)
+        r = await self.svc.refund_order(cmd)
         return pb.RefundOrderResponse(credit_returned=money_to_pb(r.credit_returned),
                                       cashback_reversed=money_to_pb(r.cashback_reversed), debt=money_to_pb(r.debt))
 
@@ -242,7 +241,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         if request.after_cursor < 0:
             raise InvalidArgument("after_cursor must not be negative", field="after_cursor")
-        async for row in outbox.follow(self.svc, request.after_cursor, request.merchant_id):
+        async for row in self.svc.events(request.after_cursor, request.merchant_id):
             yield pb.StreamEventsResponse(event=event_to_pb(row))
 
     async def ListExpiringCredits(
@@ -251,8 +250,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         require_id(request.merchant_id, "merchant_id")
         if not request.HasField("expires_before"):
             raise InvalidArgument("expires_before is required", field="expires_before")
-        rows, token = await reads.list_expiring(
-            self.svc.db, request.merchant_id, self.svc.clock(), ts_from_pb(request.expires_before, "expires_before"),
+        rows, token = await self.svc.list_expiring(
+            request.merchant_id, ts_from_pb(request.expires_before, "expires_before"),
             optional_ts(request, "expires_after"), page_size(request.page_size), request.page_token,
         )
         return pb.ListExpiringCreditsResponse(next_page_token=token, credits=[
@@ -264,8 +263,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def ListBalances(self, request: pb.ListBalancesRequest, context: Any) -> pb.ListBalancesResponse:
         require_id(request.merchant_id, "merchant_id")
         min_available = optional_money(request, "min_available", "min_available")
-        rows, token = await reads.list_balances(
-            self.svc.db, request.merchant_id, min_available, optional_ts(request, "inactive_since"),
+        rows, token = await self.svc.list_balances(
+            request.merchant_id, min_available, optional_ts(request, "inactive_since"),
             page_size(request.page_size), request.page_token,
         )
         out = []
@@ -287,18 +286,15 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         start = optional_ts(request, "from") or end - timedelta(days=30)
         v = Violations()
         v.check(end > start, "to", "to must be after from")
-        v.check(end - start <= timedelta(days=timeline.MAX_DAYS), "from", "at most 366 days per request")
+        v.check(end - start <= timedelta(days=MAX_TIMELINE_DAYS), "from", "at most 366 days per request")
         zone_name = request.timezone or "UTC"
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             v.add("timezone", f"unknown time zone {zone_name!r}")
         v.raise_if_any("invalid timeline request")
-        if request.currency_code:
-            cur = validate_currency(request.currency_code, "currency_code")
-        else:
-            cur = await reads.default_currency(self.svc.db, request.merchant_id)
-        days, delays = await timeline.program_timeline(self.svc.db, request.merchant_id, cur, start, end, zone)
+        given = validate_currency(request.currency_code, "currency_code") if request.currency_code else None
+        cur, days, delays = await self.svc.program_timeline(request.merchant_id, given, start, end, zone)
         return pb.GetProgramTimelineResponse(
             days=[pb.ProgramDay(date=str(d["date"]), earned=money_to_pb(Money(cur, int(d["earned"]))),
                                 redeemed=money_to_pb(Money(cur, int(d["redeemed"]))),
@@ -312,11 +308,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         end = optional_ts(request, "to") or self.svc.clock()
         if end <= start:
             raise InvalidArgument("to must be after from", field="to")
-        if request.currency_code:
-            cur = validate_currency(request.currency_code, "currency_code")
-        else:
-            cur = await reads.default_currency(self.svc.db, request.merchant_id)
-        s = await reads.program_stats(self.svc.db, request.merchant_id, cur, start, end)
+        given = validate_currency(request.currency_code, "currency_code") if request.currency_code else None
+        _, s = await self.svc.program_stats(request.merchant_id, given, start, end)
         return pb.GetProgramStatsResponse(stats=pb.ProgramStats(
             customers_earned=s["customers_earned"], customers_redeemed=s["customers_redeemed"],
             earned=money_to_pb(s["earned"]), redeemed=money_to_pb(s["redeemed"]), expired=money_to_pb(s["expired"]),

@@ -14,6 +14,7 @@ When rules is down, nothing has been written and the caller gets UNAVAILABLE."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cashback_kit.errors import NotFound
 from cashback_kit.idempotency import check_same
@@ -32,7 +33,9 @@ from cashback_services.wallet.service_layer.commands import (
     RulesPort,
     Scored,
 )
-from cashback_services.wallet.service_layer.handlers import WalletService
+
+if TYPE_CHECKING:  # the service calls these; they use its write path
+    from cashback_services.wallet.service_layer.handlers import WalletService
 
 
 def _rules(svc: WalletService) -> RulesPort:

@@ -14,21 +14,37 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from cashback_kit.db import Database
 from cashback_kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from cashback_kit.idempotency import Outcome, StoredFailure, replay
+from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
 from cashback_services.wallet.adapters import customer_reads as reads
-from cashback_services.wallet.adapters import sweep
+from cashback_services.wallet.adapters import outbox, sweep, timeline
+from cashback_services.wallet.adapters import reads as reports
 from cashback_services.wallet.adapters.repository import IdemKey, State, Want, locked
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Hold, Transaction
 from cashback_services.wallet.metrics import ledger_committed
+from cashback_services.wallet.service_layer import awards
 from cashback_services.wallet.service_layer.batch import Batcher, Call
-from cashback_services.wallet.service_layer.commands import Adjust, Authorize, Capture, RulesPort, Void
+from cashback_services.wallet.service_layer.commands import (
+    Adjust,
+    Authorize,
+    AwardEvent,
+    AwardOrder,
+    AwardResult,
+    Capture,
+    RefundOrder,
+    RefundResult,
+    RulesPort,
+    Void,
+)
 
 Clock = Callable[[], datetime]
+MAX_TIMELINE_DAYS = timeline.MAX_DAYS
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,17 @@ class WalletService:
         result: Posted = await self.write(Call(want, run))
         return result
 
+    # -- orders and events (they call rules first: awards.py) ---------------------------
+
+    async def award_order(self, cmd: AwardOrder) -> AwardResult:
+        return await awards.award_order(self, cmd)
+
+    async def award_event(self, cmd: AwardEvent) -> AwardResult:
+        return await awards.award_event(self, cmd)
+
+    async def refund_order(self, cmd: RefundOrder) -> RefundResult:
+        return await awards.refund_order(self, cmd)
+
     # -- reads -------------------------------------------------------------------------
 
     async def get_balance(self, merchant_id: str, customer_id: str, currency: str) -> reads.BalanceView:
@@ -178,6 +205,29 @@ class WalletService:
     async def list_transactions(self, merchant_id: str, customer_id: str, page_size: int,
                                 page_token: str) -> tuple[list[Transaction], str]:
         return await reads.transactions(self.db, merchant_id, customer_id, page_size, page_token)
+
+    def events(self, after_cursor: int, merchant_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The outbox in commit order after the cursor, then new events as they commit."""
+        return outbox.follow(self, after_cursor, merchant_id)
+
+    async def list_expiring(self, merchant_id: str, before: datetime, after: datetime | None, page_size: int,
+                            token: str) -> tuple[list[dict[str, Any]], str]:
+        return await reports.list_expiring(self.db, merchant_id, self.clock(), before, after, page_size, token)
+
+    async def list_balances(self, merchant_id: str, min_available: Money | None, inactive_since: datetime | None,
+                            page_size: int, token: str) -> tuple[list[dict[str, Any]], str]:
+        return await reports.list_balances(self.db, merchant_id, min_available, inactive_since, page_size, token)
+
+    async def program_stats(self, merchant_id: str, currency: str | None, start: datetime,
+                            end: datetime) -> tuple[str, dict[str, Any]]:
+        cur = currency or await reports.default_currency(self.db, merchant_id)
+        return cur, await reports.program_stats(self.db, merchant_id, cur, start, end)
+
+    async def program_timeline(self, merchant_id: str, currency: str | None, start: datetime, end: datetime,
+                               zone: ZoneInfo) -> tuple[str, list[dict[str, Any]], list[tuple[int, int, int]]]:
+        cur = currency or await reports.default_currency(self.db, merchant_id)
+        days, delays = await timeline.program_timeline(self.db, merchant_id, cur, start, end, zone)
+        return cur, days, delays
 
     # -- time-driven changes -------------------------------------------------------------
 
