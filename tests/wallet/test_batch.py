@@ -1,4 +1,4 @@
-"""The grouped write path (cashback_services/wallet/service_layer/batch.py): concurrent credits share
+"""The grouped write path (cashback_services/wallet/service_layer/batch.py): concurrent writes share
 one database transaction, and each call keeps exactly its single-call answer.
 The auditor runs after every test here (conftest)."""
 
@@ -12,11 +12,11 @@ from cashback.wallet.v1 import wallet_pb2 as gpb
 from prometheus_client import REGISTRY
 
 from cashback_kit.db import Database
-from cashback_kit.errors import AlreadyExists
+from cashback_kit.errors import AlreadyExists, FailedPrecondition, InsufficientCredit
 from cashback_kit.money import Money
 from cashback_services.wallet.main import MIGRATIONS
-from cashback_services.wallet.service_layer.commands import Adjust
-from cashback_services.wallet.service_layer.handlers import Posted, WalletConfig, WalletService
+from cashback_services.wallet.service_layer.commands import Adjust, Authorize
+from cashback_services.wallet.service_layer.handlers import HoldResult, Posted, WalletConfig, WalletService
 from tests.support.servers import auth
 from tests.wallet.conftest import Clock
 from tests.wallet.grpc_helpers import balance as grpc_balance
@@ -151,3 +151,24 @@ async def test_concurrent_awards_through_real_rules_credit_each_order_and_event_
         for c in ("c0", "c1", "c2"):
             b = await grpc_balance(s.w, c)
             assert (b.available.amount_minor, b.pending.amount_minor) == (4 * 300 + 4 * 100, 0)
+
+
+async def test_holds_in_one_group_never_spend_the_same_credit_twice_and_refusals_replay(
+    wallet: WalletService,
+) -> None:
+    await credit(wallet, 1000)
+    calls0, groups0 = grouped(), groups()
+    cmds = [Authorize(M, "c1", f"o{i}", Money("SAR", 300), timedelta(minutes=15), f"k{i}", f"fp{i}")
+            for i in range(5)]
+    results = await asyncio.gather(*(wallet.authorize(c) for c in cmds), return_exceptions=True)
+    held = [r for r in results if isinstance(r, HoldResult)]
+    refused = [cmd for cmd, r in zip(cmds, results, strict=True) if isinstance(r, InsufficientCredit)]
+    assert (len(held), len(refused)) == (3, 2)
+    assert grouped() - calls0 == 5 and groups() - groups0 < 5
+    b = await balance(wallet)
+    assert (b.available, b.held) == (100, 900)
+    await credit(wallet, 5000)
+    for cmd in refused:  # a refusal stored in a group replays as one stored alone does
+        with pytest.raises(FailedPrecondition, match="not enough available credit"):
+            await wallet.authorize(cmd)
+    assert (await balance(wallet)).held == 900
