@@ -15,6 +15,7 @@ from cashback.rules.v1 import rules_pb2
 from cashback.wallet.v1 import wallet_pb2 as pb
 from cashback.wallet.v1 import wallet_pb2_grpc
 
+from cashback_kit.amounts import check_amount
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.paging import page_size
@@ -44,17 +45,11 @@ EVENT_TYPE = {name.removeprefix("WALLET_EVENT_TYPE_").lower(): value
               for name, value in pb.WalletEventType.items() if value}
 
 
-# No single amount above 10^15 minor units (10^13 SAR, 10^15 IRR): far beyond any
-# real order, and it keeps every sum of amounts inside int64 in both databases.
-MAX_MINOR = 10**15
-
-
 def _amount(msg: Any, name: str, *, positive: bool = True) -> Money:
     if not msg.HasField(name):
         raise InvalidArgument(f"{name} is required", field=name)
     amount = money_from_pb(getattr(msg, name), name, positive=positive)
-    if abs(amount.minor) > MAX_MINOR:
-        raise InvalidArgument(f"{name} is larger than {MAX_MINOR} minor units", field=f"{name}.amount_minor")
+    check_amount(amount.minor, f"{name}.amount_minor", name)
     return amount
 
 
@@ -129,8 +124,7 @@ def order_command(order: rules_pb2.Order, fp: str, now: datetime) -> commands.Aw
     for name in ("shipping", "tax", "wallet_paid"):
         optional_money(order, name, f"order.{name}", currency=cur)
     base = net_merchandise(lines, order_discount.minor)
-    if base > MAX_MINOR:
-        raise InvalidArgument(f"the order's merchandise amount is above {MAX_MINOR} minor units", field="order.lines")
+    check_amount(base, "order.lines", "the order's merchandise amount")
     # Like rules, an order without placed_at was placed now.
     placed_at = ts_from_pb(order.placed_at, "order.placed_at") if order.HasField("placed_at") else now
     return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base, placed_at, fp, order)
