@@ -58,7 +58,10 @@ async def transaction(db: Database) -> AsyncIterator[Tx]:
             except BaseException:
                 if not conn.is_closed():
                     tx._report("ROLLBACK", ())
-                    await conn.execute("ROLLBACK")
+                    try:
+                        await conn.execute("ROLLBACK")
+                    except Exception:  # mid-query (cancelled): the pool resets it on release
+                        pass
                 raise
             await tx.execute("COMMIT")
     except asyncpg.UniqueViolationError as exc:
