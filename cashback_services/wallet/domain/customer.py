@@ -94,6 +94,10 @@ class Customer:
         if lot.past_expiry(self.now) and lot.remaining > 0:
             self.settle_after = True  # credit on a lot past expiry expires with this write
 
+    def hold_changed(self, hold: Hold) -> None:
+        if hold.hold_id not in self.new_holds:
+            self.changed_holds.add(hold.hold_id)
+
     def _new_lot(self, currency: str, source: str, amount: int, status: LotStatus, available_at: datetime,
                  expires_at: datetime | None, order_id: str | None = None,
                  campaign_id: str | None = None) -> Lot:
@@ -157,8 +161,7 @@ class Customer:
             lot = self.lots[alloc.lot_id]
             lot.settle_hold(alloc.amount, cap)
             self.lot_changed(lot)
-        if hold.hold_id not in self.new_holds:
-            self.changed_holds.add(hold.hold_id)
+        self.hold_changed(hold)
         released = hold.amount - captured
         tx = self.post(TxType.CAPTURE if captured else TxType.RELEASE, hold.currency,
                         {Account.HELD: -hold.amount, Account.REDEEMED: captured, Account.AVAILABLE: released},

@@ -115,7 +115,7 @@ def _return_credit(customer: Customer, order: AwardRecord, refund_id: str, after
         if share == 0:
             continue
         alloc.returned += share
-        customer.changed_holds.add(hold.hold_id)
+        customer.hold_changed(hold)
         lot = customer.lots[alloc.lot_id]
         lot.give_back(share)
         customer.lot_changed(lot)
