@@ -1,10 +1,10 @@
 """The wallet's service layer: one handler per use case, commands in, domain
 objects out. Every write has the same shape (repository.locked), alone or in a
-write group (batch.py): BEGIN; one
-statement locks the customer and loads what the use case needs; the domain
-decides; one statement writes every change; COMMIT. Holds past their TTL are
-released first, in the same transaction, so nothing is ever spent from an
-expired hold; lots mature in the load statement and expire in the write."""
+write group (batch.py): BEGIN; one statement locks the customer and loads what
+the use case needs; the domain decides; one statement writes every change;
+COMMIT. Holds past their TTL are released first, in the same transaction, so
+nothing is ever spent from an expired hold; lots mature in the load statement
+and expire in the write."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class WalletConfig:
     hold_ttl_max: timedelta = timedelta(hours=24)
     sweep_interval: float = 30.0
     sweep_batch: int = 500
-    # Most credit writes grouped into one database transaction; 0 or 1 = every write alone.
+    # Most writes grouped into one database transaction; 0 or 1 = every write alone.
     write_batch: int = 256
 
 
@@ -262,8 +262,8 @@ T = TypeVar("T")
 
 
 def keyed(state: State, key: IdemKey, customer: Customer, fingerprint: str, idem_key: str,
-             fresh: Callable[[], T], result_id: Callable[[T], str], stored: Callable[[str], T],
-             remember: dict[str, Transaction] | None = None) -> T | FailedPrecondition:
+          fresh: Callable[[], T], result_id: Callable[[T], str], stored: Callable[[str], T],
+          remember: dict[str, Transaction] | None = None) -> T | FailedPrecondition:
     """Run `fresh` once per idempotency key: a replay gets the stored result (or
     its refusal again); a refusal for want of credit is stored too, and
     returned, so the caller's transaction commits the record before raising it."""
