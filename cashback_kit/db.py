@@ -1,10 +1,9 @@
-"""The async SQLAlchemy engine for sqlite+aiosqlite and postgresql+asyncpg, with
-transactions that say whether they write, and Alembic migrations run at start.
+"""The async SQLAlchemy engine on PostgreSQL (postgresql+asyncpg, the only
+database), with transactions that say whether they write, and Alembic
+migrations run at start.
 
-SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for writes, so writers queue
-instead of failing with "database is locked" half-way through a transaction.
-PostgreSQL: READ COMMITTED; code that must serialise takes row locks
-(SELECT ... FOR UPDATE) inside the write transaction.
+READ COMMITTED; code that must serialise takes row locks (SELECT ... FOR UPDATE)
+inside the write transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import ARRAY, String, bindparam, event, func, select, text, tuple_
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from cashback_kit.errors import Unavailable
@@ -51,38 +50,29 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self._pool_size = pool_size
-        # fetch_row's own asyncpg pool (PostgreSQL) and its compiled statements.
+        # fetch_rows' own asyncpg pool and its compiled statements.
         self._fast_pool: asyncpg.Pool | None = None
         self._fast_pool_lock = asyncio.Lock()
         self._compiled: dict[int, tuple[Any, CompiledStatement]] = {}
         # Called with (sql, args) before each fast-path statement: what the engine's
         # before_cursor_execute event is for the rest (tests list every statement).
         self.fast_path_listeners: list[Callable[[str, list[Any]], None]] = []
-        parsed = make_url(url)
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        self.is_postgres = parsed.get_backend_name() == "postgresql"
-        if not (self.is_sqlite or self.is_postgres):
-            raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
-        kwargs: dict[str, Any] = {"echo": echo}
-        if self.is_sqlite:
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
-        else:
-            kwargs.update(
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                # Pinged on checkout only after sitting idle (below), not every time.
-                pool_pre_ping=False,
-                pool_timeout=10,
-                pool_recycle=1800,
-                connect_args={"timeout": 5, "command_timeout": 30},
-            )
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
-            self._sqlite_setup()
-        else:
-            self._ping_when_idle()
+        self.engine: AsyncEngine = create_async_engine(
+            postgres_url(url),
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            # Pinged on checkout only after sitting idle (below), not every time.
+            pool_pre_ping=False,
+            pool_timeout=10,
+            pool_recycle=1800,
+            connect_args={"timeout": 5, "command_timeout": 30},
+        )
+        self._ping_when_idle()
+
+    # Read by service code until its SQLite branches are gone.
+    is_postgres = True
+    is_sqlite = False
 
     def _ping_when_idle(self) -> None:
         """Pessimistic disconnect handling without a round trip per checkout: a
@@ -109,43 +99,21 @@ class Database:
             except Exception as exc:
                 raise DisconnectionError("pooled connection is dead") from exc
 
-    def _sqlite_setup(self) -> None:
-        sync_engine = self.engine.sync_engine
-
-        @event.listens_for(sync_engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite/aiosqlite recipe).
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        @event.listens_for(sync_engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            write = conn.get_execution_options().get("cashback_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A read-write transaction; committed when the block exits cleanly."""
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(cashback_write=True)
-            async with conn.begin():
-                yield conn
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (never committed, so nothing can leak out).
+        """A read-only block (never committed, so nothing can leak out).
 
-        On PostgreSQL it runs in autocommit: at READ COMMITTED every statement
-        takes its own snapshot anyway, so BEGIN and ROLLBACK around reads bought
-        nothing but two round trips. On SQLite a read transaction is one snapshot."""
+        It runs in autocommit: at READ COMMITTED every statement takes its own
+        snapshot anyway, so BEGIN and ROLLBACK around reads bought nothing but two
+        round trips."""
         async with self.engine.connect() as conn:
-            if self.is_postgres:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             async with conn.begin() as tx:
                 yield conn
                 await tx.rollback()
@@ -155,8 +123,8 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def migrate(self, script_location: str | Path, version_table: str) -> None:
-        """Bring the schema to head. Several processes may start at once: on
-        PostgreSQL they queue on an advisory lock; SQLite's write lock does the same."""
+        """Bring the schema to head. Several processes may start at once: they
+        queue on an advisory lock."""
         from alembic import command
         from alembic.config import Config
 
@@ -168,8 +136,7 @@ class Database:
             command.upgrade(cfg, "head")
 
         async with self.write() as conn:
-            if self.is_postgres:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": version_table})
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": version_table})
             await conn.run_sync(upgrade)
         log.info("schema migrated", extra={"version_table": version_table})
 
@@ -181,19 +148,13 @@ class Database:
     async def fetch_rows(self, stmt: Any, params: dict[str, Any], *, first: bool = False) -> list[tuple[Any, ...]]:
         """The rows of a read-only statement, for the hottest reads.
 
-        On PostgreSQL it goes straight through a small asyncpg pool of its own:
+        It goes straight through a small asyncpg pool of its own:
         the statement is compiled by SQLAlchemy once, asyncpg keeps it prepared
         per connection, and a call costs one acquire and one round trip -- no
         SQLAlchemy connection, transaction or result object (measured: about a
         third of the CPU of the same read through the engine). A single
         statement in autocommit sees one snapshot, as `read()` does. Values come
-        back as asyncpg decodes them (aware UTC datetimes, ints). Elsewhere
-        (SQLite) it is an ordinary `read()`."""
-        if not self.is_postgres:
-            async with self.read() as conn:
-                result = await conn.execute(stmt, params)
-                rows = [result.first()] if first else result.all()
-            return [tuple(r) for r in rows if r is not None]
+        back as asyncpg decodes them (aware UTC datetimes, ints)."""
         cached = self._compiled.get(id(stmt))
         if cached is None or cached[0] is not stmt:
             cached = self._compiled[id(stmt)] = (stmt, CompiledStatement(stmt, self.engine.dialect))
@@ -231,6 +192,21 @@ class Database:
         await self.engine.dispose()
 
 
+def postgres_url(url: str) -> str:
+    """`url` if it is a postgresql+asyncpg URL; anything else is refused by name."""
+    if not url:
+        raise ValueError("no database URL given: expected postgresql+asyncpg://user@host:port/database")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("the database URL is not a URL: expected postgresql+asyncpg://user@host:port/database") \
+            from None
+    if parsed.drivername != "postgresql+asyncpg":
+        raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}: PostgreSQL is the only database; "
+                         "expected postgresql+asyncpg://user@host:port/database")
+    return url
+
+
 async def wait_for_database(db: Database, *, attempts: int = 30, delay: float = 1.0) -> None:
     """At start-up the database may come up after us (compose, k8s)."""
     for i in range(attempts):
@@ -244,13 +220,12 @@ async def wait_for_database(db: Database, *, attempts: int = 30, delay: float = 
             await asyncio.sleep(delay)
 
 
-def keys_in(conn: AsyncConnection, columns: list[Any], keys: list[tuple[Any, ...]]) -> Any:
-    """`(columns) IN keys`. On PostgreSQL the keys go as one array per column,
-    joined with unnest(): the SQL text is the same for any number of keys (one
-    prepared statement, one plan: index lookups), where a list of tuples would be
-    a new statement, parsed and planned again, for every length."""
-    if conn.dialect.name != "postgresql":
-        return tuple_(*columns).in_(keys)
+def keys_in(_conn: AsyncConnection, columns: list[Any], keys: list[tuple[Any, ...]]) -> Any:
+    """`(columns) IN keys`, the keys sent as one array per column and joined with
+    unnest(): the SQL text is the same for any number of keys (one prepared
+    statement, one plan: index lookups), where a list of tuples would be a new
+    statement, parsed and planned again, for every length. (`_conn` is unused
+    since PostgreSQL is the only database; kept until the callers drop it.)"""
     arrays = [bindparam("keys", [k[i] for k in keys], type_=ARRAY(String()), unique=True)
               for i in range(len(columns))]
     unnested = func.unnest(*arrays).table_valued(*(f"k{i}" for i in range(len(columns)))).render_derived()

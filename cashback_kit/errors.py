@@ -4,6 +4,7 @@ and never imports grpc."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -13,14 +14,32 @@ class FieldViolation:
     description: str
 
 
+def _upper_snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper()
+
+
 class DomainError(Exception):
-    """Base of every error a client caused or can act on."""
+    """Base of every error a client caused or can act on.
+
+    `reason` is the google.rpc.ErrorInfo reason callers branch on (never the message):
+    by default the class name in UPPER_SNAKE_CASE (InsufficientCredit -> INSUFFICIENT_CREDIT),
+    or given per raise (FailedPrecondition("…", reason="BUDGET_SPENT")). `metadata` goes
+    into ErrorInfo.metadata: identifiers and amounts, never personal data."""
 
     code = "UNKNOWN"
+    reason = "UNKNOWN"
 
-    def __init__(self, message: str) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "reason" not in cls.__dict__:
+            cls.reason = _upper_snake(cls.__name__)
+
+    def __init__(self, message: str, *, reason: str | None = None, metadata: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if reason is not None:
+            self.reason = reason
+        self.metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
 
 
 class InvalidArgument(DomainError):
@@ -32,8 +51,10 @@ class InvalidArgument(DomainError):
         *,
         field: str | None = None,
         violations: list[FieldViolation] | None = None,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, reason=reason, metadata=metadata)
         self.violations = list(violations or [])
         if field is not None:
             self.violations.insert(0, FieldViolation(field, message))
@@ -83,6 +104,12 @@ class Unavailable(DomainError):
     """A dependency (database, another service) is down."""
 
     code = "UNAVAILABLE"
+
+
+class ResourceExhausted(DomainError):
+    """A per-caller limit (open streams, request rate) is reached: retry later."""
+
+    code = "RESOURCE_EXHAUSTED"
 
 
 class Unauthenticated(DomainError):

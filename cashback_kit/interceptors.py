@@ -16,8 +16,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from cashback_kit import errors
-from cashback_kit.auth import PUBLIC_PREFIXES, KeyRing, authorize, current_principal
-from cashback_kit.logs import request_id
+from cashback_kit.auth import PUBLIC_PREFIXES, KeyRing, Principal, authorize, authorize_method, current_principal
+from cashback_kit.logs import caller_key_id, request_id, valid_request_id
 
 log = logging.getLogger("cashback.rpc")
 
@@ -41,18 +41,29 @@ class Classified:
         self.code, self.message, self.details = code, message, details
 
 
-def _status_bytes(code: grpc.StatusCode, message: str, violations: list[errors.FieldViolation]) -> bytes:
+# google.rpc.ErrorInfo.domain of every error this platform raises.
+ERROR_DOMAIN = "cashback.example"
+
+
+def _pack(status: status_pb2.Status, detail: Any) -> None:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    status.details.append(packed)
+
+
+def _status_bytes(code: grpc.StatusCode, message: str, exc: errors.DomainError | None = None) -> bytes:
+    """google.rpc.Status with ErrorInfo (the reason callers branch on) and, for bad
+    input, BadRequest with every field violation at once."""
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
-    if violations:
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
+    if exc is not None:
+        # BadRequest first: clients of the first release read details[0] as it.
+        violations = exc.violations if isinstance(exc, errors.InvalidArgument) else []
+        if violations:
+            _pack(status, error_details_pb2.BadRequest(field_violations=[
                 error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
                 for v in violations
-            ]
-        )
-        detail = any_pb2.Any()
-        detail.Pack(bad)
-        status.details.append(detail)
+            ]))
+        _pack(status, error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata))
     return status.SerializeToString()
 
 
@@ -72,8 +83,7 @@ def classify(exc: BaseException) -> Classified:
     """Every exception becomes exactly one status. INTERNAL is for bugs only."""
     if isinstance(exc, errors.DomainError):
         code = grpc.StatusCode[exc.code]
-        violations = exc.violations if isinstance(exc, errors.InvalidArgument) else []
-        return Classified(code, exc.message, _status_bytes(code, exc.message, violations))
+        return Classified(code, exc.message, _status_bytes(code, exc.message, exc))
     if isinstance(exc, NotImplementedError):
         return Classified(grpc.StatusCode.UNIMPLEMENTED, "this RPC is not implemented yet")
     if isinstance(exc, grpc.aio.AioRpcError):
@@ -109,31 +119,78 @@ def classify(exc: BaseException) -> Classified:
     return Classified(grpc.StatusCode.INTERNAL, f"internal error (request {request_id.get()})")
 
 
-async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException) -> None:
+async def _abort(context: grpc.aio.ServicerContext, method: str, exc: BaseException, *, quiet: bool = False) -> None:
+    """`quiet`: no log line (an unauthenticated flood must not become a log flood too)."""
     c = classify(exc)
     if c.code is grpc.StatusCode.INTERNAL:
         log.error("rpc failed", exc_info=exc, extra={"method": method})
-    else:
+    elif not quiet:
         log.info("rpc refused", extra={"method": method, "code": c.code.name, "detail": c.message})
     trailing = (("grpc-status-details-bin", c.details),) if c.details else ()
     await context.abort(c.code, c.message, trailing_metadata=trailing)
 
 
 RpcObserver = Callable[[str, str, float], None]
+# A handler's behaviour. These are aio behaviours (coroutines, async generators); grpc's
+# stubs type RpcMethodHandler's fields as sync ones, hence the loose type.
+Behaviour = Callable[..., Any]
+
+
+class StreamCounter:
+    """Open streams per owner (a key id, or one shared owner for public streams)."""
+
+    def __init__(self, limit: int, refusal: str, reason: str) -> None:
+        self.limit, self.refusal, self.reason = limit, refusal, reason
+        self.open: dict[str, int] = {}
+
+    def acquire(self, owner: str) -> None:
+        if self.open.get(owner, 0) >= self.limit:
+            raise errors.ResourceExhausted(
+                self.refusal.format(limit=self.limit), reason=self.reason, metadata={"limit": str(self.limit)}
+            )
+        self.open[owner] = self.open.get(owner, 0) + 1
+
+    def release(self, owner: str) -> None:
+        left = self.open.get(owner, 0) - 1
+        if left > 0:
+            self.open[owner] = left
+        else:
+            self.open.pop(owner, None)
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: KeyRing, observers: list[RpcObserver] | None = None) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        observers: list[RpcObserver] | None = None,
+        *,
+        max_streams_per_key: int = 8,
+        max_public_streams: int = 64,
+    ) -> None:
         self.keys = keys
         self.observers = observers or []
+        self.key_streams = StreamCounter(
+            max_streams_per_key, "this key already holds {limit} open streams: close one or retry later",
+            "TOO_MANY_STREAMS_PER_KEY",
+        )
+        self.public_streams = StreamCounter(
+            max_public_streams, "too many open unauthenticated streams ({limit}): retry later",
+            "TOO_MANY_PUBLIC_STREAMS",
+        )
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
-    def _begin(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
+    def _begin(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Principal:
         md = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-        request_id.set(md.get("x-request-id") or uuid.uuid4().hex[:16])
+        # A client's id is logged and echoed in INTERNAL messages: a malformed one is replaced.
+        request_id.set(valid_request_id(md.get("x-request-id")) or uuid.uuid4().hex[:16])
         principal = self.keys.authenticate(md.get("authorization"))
         current_principal.set(principal)
-        authorize(principal, method, request)
+        caller_key_id.set(principal.key_id)
+        if request is _NO_REQUEST_YET:
+            authorize_method(principal, method)
+        else:
+            authorize(principal, method, request)
+        return principal
 
     def _observe(self, method: str, code: str, started: float) -> None:
         for obs in self.observers:
@@ -141,69 +198,140 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         method = details.method
-        if handler is None or method.startswith(PUBLIC_PREFIXES):
+        if handler is None:
             return handler
         # The wrapper holds no per-call state: build it once per registered handler.
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = self._wrap(method, handler)
+        if method.startswith(PUBLIC_PREFIXES):
+            wrapped = self._wrap_public(method, handler)
+        else:
+            wrapped = self._wrap(method, handler)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
+    def _wrap_public(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """No key needed, but no unbounded hold on the server either: open public streams
+        (health Watch, reflection) share one small cap, so they can never take the
+        server's concurrent-RPC slots from authenticated calls."""
+        inner: Behaviour | None = handler.unary_stream or handler.stream_stream
+        if inner is None:
+            return handler
+        counter = self.public_streams
+
+        async def capped(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                counter.acquire("public")
+            except errors.ResourceExhausted as exc:
+                await _abort(context, method, exc, quiet=True)
+            try:
+                async for item in _items(inner(request_or_iterator, context)):
+                    yield item
+            finally:
+                counter.release("public")
+
+        if handler.unary_stream is not None:
+            return _rebuild(handler, unary_stream=capped)
+        return _rebuild(handler, stream_stream=capped)
+
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
-            inner = handler.unary_unary
-
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                started = time.perf_counter()
-                try:
-                    self._begin(method, request, context)
-                    result = inner(request, context)
-                    if inspect.isawaitable(result):
-                        result = await result
-                except grpc.aio.AbortError:
-                    self._observe(method, "ABORTED_BY_HANDLER", started)
-                    raise
-                except Exception as exc:
-                    self._observe(method, classify(exc).code.name, started)
-                    await _abort(context, method, exc)
-                    raise AssertionError("unreachable") from exc
-                self._observe(method, "OK", started)
-                return result
-
-            return grpc.unary_unary_rpc_method_handler(
-                unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+            return _rebuild(handler, unary_unary=self._unary(method, handler.unary_unary, first_request=True))
+        if handler.stream_unary is not None:
+            return _rebuild(handler, stream_unary=self._unary(method, handler.stream_unary, first_request=False))
         if handler.unary_stream is not None:
-            inner_stream = handler.unary_stream
-
-            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                started = time.perf_counter()
-                try:
-                    self._begin(method, request, context)
-                    result = inner_stream(request, context)
-                    if inspect.isawaitable(result):
-                        result = await result
-                    async for item in result:
-                        yield item
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:
-                    self._observe(method, classify(exc).code.name, started)
-                    await _abort(context, method, exc)
-                self._observe(method, "OK", started)
-
-            return grpc.unary_stream_rpc_method_handler(
-                stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+            return _rebuild(handler, unary_stream=self._stream(method, handler.unary_stream, first_request=True))
+        if handler.stream_stream is not None:
+            return _rebuild(handler, stream_stream=self._stream(method, handler.stream_stream, first_request=False))
         return handler
+
+    def _checked_requests(self, method: str, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """A client stream's messages, each authorised for its merchant as it arrives."""
+
+        async def checked() -> AsyncIterator[Any]:
+            principal = current_principal.get()
+            assert principal is not None
+            async for request in requests:
+                authorize(principal, method, request)
+                yield request
+
+        return checked()
+
+    def _unary(self, method: str, inner: Behaviour, *, first_request: bool) -> Behaviour:
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                self._begin(method, request if first_request else _NO_REQUEST_YET, context)
+                if not first_request:
+                    request = self._checked_requests(method, request)
+                result = inner(request, context)
+                if inspect.isawaitable(result):
+                    result = await result
+            except grpc.aio.AbortError:
+                self._observe(method, "ABORTED_BY_HANDLER", started)
+                raise
+            except Exception as exc:
+                self._observe(method, classify(exc).code.name, started)
+                await _abort(context, method, exc)
+                raise AssertionError("unreachable") from exc
+            self._observe(method, "OK", started)
+            return result
+
+        return unary
+
+    def _stream(self, method: str, inner: Behaviour, *, first_request: bool) -> Behaviour:
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            owner = None
+            try:
+                principal = self._begin(method, request if first_request else _NO_REQUEST_YET, context)
+                self.key_streams.acquire(principal.key_id)
+                owner = principal.key_id
+                if not first_request:
+                    request = self._checked_requests(method, request)
+                async for item in _items(inner(request, context)):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                self._observe(method, classify(exc).code.name, started)
+                await _abort(context, method, exc)
+            finally:
+                if owner is not None:
+                    self.key_streams.release(owner)
+            self._observe(method, "OK", started)
+
+        return stream
+
+
+_NO_REQUEST_YET = object()
+
+
+async def _items(result: Any) -> AsyncIterator[Any]:
+    if inspect.isawaitable(result):
+        result = await result
+    if hasattr(result, "__aiter__"):
+        async for item in result:
+            yield item
+    else:
+        for item in result:
+            yield item
+
+
+def _rebuild(handler: grpc.RpcMethodHandler, **behaviour: Behaviour) -> grpc.RpcMethodHandler:
+    kinds = {
+        "unary_unary": grpc.unary_unary_rpc_method_handler,
+        "unary_stream": grpc.unary_stream_rpc_method_handler,
+        "stream_unary": grpc.stream_unary_rpc_method_handler,
+        "stream_stream": grpc.stream_stream_rpc_method_handler,
+    }
+    ((kind, fn),) = behaviour.items()
+    return kinds[kind](
+        fn, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+    )

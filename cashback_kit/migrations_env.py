@@ -16,7 +16,6 @@ def run() -> None:
         target_metadata=None,
         version_table=config.attributes["version_table"],
         transactional_ddl=True,
-        render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
         context.run_migrations()

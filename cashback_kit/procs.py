@@ -60,11 +60,12 @@ def start_process(
     timeout: float = 60,
     log_path: Path | None = None,
     echo: bool = False,
+    argv: list[str] | None = None,
 ) -> ServiceProcess:
-    """Start `cashback-<service>` and wait until it listens."""
+    """Start `cashback-<service>` (or `argv`, a program serving as that service) and wait until it listens."""
     full_env = {**os.environ, **env, f"{service.upper()}_ADDR": env.get(f"{service.upper()}_ADDR", "127.0.0.1:0")}
     proc = subprocess.Popen(
-        [str(VENV_BIN / f"cashback-{service}")],
+        argv or [str(VENV_BIN / f"cashback-{service}")],
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.types import TypeDecorator
 
-# SQLite has no 64-bit autoincrement other than INTEGER PRIMARY KEY.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Kept as a name while the services still import it.
+BigId = BigInteger()
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out on both databases (SQLite stores naive
-    text, so we normalise to UTC before storing and tag UTC when reading)."""
+    """`timestamptz` that refuses naive datetimes: asyncpg would silently take a
+    naive value as UTC, hiding a missing timezone (a local time stored hours
+    off). Values come back aware, in UTC."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -24,10 +25,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UtcDateTime column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else value.astimezone(UTC)

@@ -18,8 +18,8 @@ err_console = Console(stderr=True)
 def audit(
     database_url: str = typer.Option(
         "", "--database-url", envvar="WALLET_DATABASE_URL", show_default=False,
-        help="The wallet's SQLAlchemy URL (postgresql+asyncpg://... or sqlite+aiosqlite:///...); "
-        "default: WALLET_DATABASE_URL, else make run's var/wallet.db.",
+        help="The wallet's database (postgresql+asyncpg://user@host:port/database); "
+        "default: WALLET_DATABASE_URL (`make run` prints the one it uses).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the violations as JSON."),
 ) -> None:
@@ -29,13 +29,18 @@ def audit(
     from cashback_services.wallet.auditor import audit_database
 
     database_url = database_url or Settings.from_env("wallet").database_url
+    if not database_url:
+        err_console.print("[red]audit could not run:[/red] give --database-url or set WALLET_DATABASE_URL")
+        raise typer.Exit(2)
 
     try:
         violations = asyncio.run(audit_database(database_url))
     except Exception as exc:
         err_console.print(f"[red]audit could not run:[/red] {type(exc).__name__}: {exc}")
         raise typer.Exit(2) from exc
-    if as_json:
+    from cashbackctl.common import STATE
+
+    if as_json or (STATE.get("ctx") and STATE["ctx"].as_json):  # --json may have been moved to the root
         print(json.dumps([{"check": v.check, "detail": v.detail} for v in violations], indent=2))
     elif violations:
         for v in violations:

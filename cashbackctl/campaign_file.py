@@ -1,7 +1,10 @@
 """Campaign files (YAML or JSON) → Campaign messages.
 
 The file uses the proto's field names, plus what people write by hand:
-- money as "500 SAR" / "1,000,000 IRR" (or {currency_code, amount_minor});
+- `key`: a name of the user's choosing that becomes the campaign's id, so applying
+  the file again updates that campaign instead of creating another;
+- money as "500 SAR", "1,000,000 IRR", "50,000 toman", "۵۰٬۰۰۰ تومان", a bare amount in
+  the campaign's (or else the merchant's) currency, or {currency_code, amount_minor};
 - `percent: 10` for percent_bps 1000;
 - dates as `starts_on` / `ends_on` (both inclusive, local dates in `timezone`):
   1 to 3 March covers 00:00 on the 1st to 00:00 after the 3rd, in that zone.
@@ -10,9 +13,9 @@ The file uses the proto's field names, plus what people write by hand:
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,9 +24,8 @@ import yaml
 from cashback.rules.v1 import rules_pb2
 from google.protobuf.json_format import ParseDict, ParseError
 
-from cashback_kit.money import currency_exponent
+from cashbackctl.units import AmountError, parse_amount
 
-_MONEY = re.compile(r"^\s*(-?[\d,]+(?:\.\d+)?)\s*([A-Za-z]{3})\s*$")
 MONEY_FIELDS = ("fixed", "min_order", "max_per_order", "max_per_customer", "budget")
 
 
@@ -31,21 +33,14 @@ class CampaignFileError(ValueError):
     pass
 
 
-def parse_money(value: Any, field: str) -> dict[str, Any]:
+def parse_money(value: Any, field: str, currency: str | Callable[[], str] = "") -> dict[str, Any]:
     if isinstance(value, dict):
         return value
-    m = _MONEY.match(str(value))
-    if not m:
-        raise CampaignFileError(f"{field}: write money as '<amount> <CUR>', e.g. '50 SAR'")
-    amount, code = m.group(1).replace(",", ""), m.group(2).upper()
-    exp = currency_exponent(code)
     try:
-        minor = Decimal(amount).scaleb(exp)
-    except InvalidOperation as exc:
-        raise CampaignFileError(f"{field}: {value!r} is not an amount") from exc
-    if minor != minor.to_integral_value():
-        raise CampaignFileError(f"{field}: {value!r} has more decimals than {code} allows ({exp})")
-    return {"currency_code": code, "amount_minor": str(int(minor))}
+        m = parse_amount(str(value), field, currency)
+    except AmountError as exc:
+        raise CampaignFileError(str(exc)) from exc
+    return {"currency_code": m.currency, "amount_minor": str(m.minor)}
 
 
 def local_midnight(day: date, zone: str) -> str:
@@ -65,15 +60,19 @@ def _as_date(value: Any, field: str) -> date:
         raise CampaignFileError(f"{field}: expected a date like 2026-03-01") from exc
 
 
-def campaign_from_doc(doc: dict[str, Any], merchant: str) -> rules_pb2.Campaign:
+def campaign_from_doc(doc: dict[str, Any], merchant: str,
+                      currency: str | Callable[[], str] = "") -> rules_pb2.Campaign:
+    """`currency` (the merchant's) prices bare amounts when the doc names no currency_code."""
     doc = dict(doc)
+    if "key" in doc:
+        doc["campaign_id"] = str(doc.pop("key"))
     doc.setdefault("merchant_id", merchant)
     zone = doc.setdefault("timezone", "UTC")
     if "percent" in doc:
         doc["percent_bps"] = int(Decimal(str(doc.pop("percent"))) * 100)
     for name in MONEY_FIELDS:
         if name in doc:
-            doc[name] = parse_money(doc[name], name)
+            doc[name] = parse_money(doc[name], name, doc.get("currency_code") or currency)
     if "starts_on" in doc:
         doc["starts_at"] = local_midnight(_as_date(doc.pop("starts_on"), "starts_on"), zone)
     if "ends_on" in doc:
@@ -86,16 +85,35 @@ def campaign_from_doc(doc: dict[str, Any], merchant: str) -> rules_pb2.Campaign:
         codes = {doc[n]["currency_code"] for n in MONEY_FIELDS if isinstance(doc.get(n), dict)}
         if len(codes) == 1:
             doc["currency_code"] = codes.pop()
+        elif currency and not codes:
+            doc["currency_code"] = currency() if callable(currency) else currency
     try:
         return ParseDict(doc, rules_pb2.Campaign())
     except ParseError as exc:
         raise CampaignFileError(str(exc)) from exc
 
 
-def load_campaigns(path: Path, merchant: str) -> list[rules_pb2.Campaign]:
+def field_paths(doc: dict[str, Any]) -> list[str]:
+    """The Campaign fields a document sets: the update mask when the file is applied again."""
+    renames = {"percent": "percent_bps", "starts_on": "starts_at", "ends_on": "ends_at", "key": "campaign_id"}
+    # The service keeps ids, status and currency out of updates; status has its own commands.
+    return sorted({renames.get(k, k) for k in doc} - {"campaign_id", "merchant_id", "status", "currency_code"})
+
+
+def load_docs(path: Path) -> list[dict[str, Any]]:
     text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise CampaignFileError(f"{path}: {exc}") from exc
     docs = data if isinstance(data, list) else (data.get("campaigns", [data]) if isinstance(data, dict) else None)
     if not docs or not all(isinstance(d, dict) for d in docs):
         raise CampaignFileError(f"{path}: expected a campaign, a list of campaigns, or {{campaigns: [...]}}")
-    return [campaign_from_doc(d, merchant) for d in docs]
+    keys = [str(d["key"]) for d in docs if "key" in d]
+    if len(keys) != len(set(keys)):
+        raise CampaignFileError(f"{path}: key: each campaign's key must be unique in the file")
+    return docs
+
+
+def load_campaigns(path: Path, merchant: str, currency: str | Callable[[], str] = "") -> list[rules_pb2.Campaign]:
+    return [campaign_from_doc(d, merchant, currency) for d in load_docs(path)]

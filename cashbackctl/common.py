@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 import typer
@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cashback_kit.config import DEFAULT_ADDRS
+from cashback_kit.money import Money
+from cashbackctl.units import money_text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,6 +34,8 @@ class Ctx:
     merchant: str
     key: str
     as_json: bool
+    # --currency / CASHBACK_CURRENCY; otherwise found from the merchant's own data (merchant.py).
+    currency: str = ""
 
     def target(self, service: str) -> str:
         return os.environ.get(f"{service.upper()}_ADDR", DEFAULT_ADDRS[service])
@@ -65,9 +69,11 @@ def ctx() -> Ctx:
 def describe_error(exc: grpc.RpcError) -> str:
     """STATUS: message (field: description, ...), from the rich status details."""
     code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
-    text = exc.details() if hasattr(exc, "details") else str(exc)
+    text = (exc.details() or "") if hasattr(exc, "details") else str(exc)
     fields: list[str] = []
-    for key, value in (exc.trailing_metadata() or ()) if hasattr(exc, "trailing_metadata") else ():
+    # (key, value) pairs at run time, whatever the stubs' metadata type says.
+    trailers: Any = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else ()
+    for key, value in trailers or ():
         if key == "grpc-status-details-bin":
             status = status_pb2.Status.FromString(value)
             for detail in status.details:
@@ -84,20 +90,24 @@ def call(fn: Callable[..., T], request: Message, *, timeout: float = 30) -> T:
     try:
         return fn(request, metadata=ctx().metadata(), timeout=timeout)
     except grpc.RpcError as exc:
-        err_console.print(f"[red]error[/red] {describe_error(exc)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        call_failed(exc)
+        raise
+
+
+def call_failed(exc: grpc.RpcError) -> NoReturn:
+    err_console.print(f"[red]error[/red] {describe_error(exc)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 def to_dict(msg: Message) -> dict[str, Any]:
     return MessageToDict(msg, preserving_proto_field_name=True)
 
 
-def money(m: Any) -> str:
+def money(m: Any, lang: str = "en") -> str:
+    """A Money message in the merchant's units: '25.00 SAR', '175,000 toman'."""
     if m is None or not m.currency_code:
         return "-"
-    from cashback_kit.money import Money
-
-    return str(Money(m.currency_code, m.amount_minor))
+    return money_text(Money(m.currency_code, m.amount_minor), lang)
 
 
 def ts(t: Any) -> str:
@@ -119,13 +129,32 @@ def emit(data: Message | Sequence[Message] | dict[str, Any], columns: Sequence[t
         sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
         return
     table = Table(title=title, show_lines=False)
-    for name, _ in columns:
-        table.add_column(name)
-    for row in rows:
-        table.add_row(*(fn(row) for _, fn in columns))
+    cells = [[fn(row) for _, fn in columns] for row in rows]
+    for i, (name, _) in enumerate(columns):
+        if name in ID_COLUMNS:
+            # Whole, on one line, so it can be pasted into the next command; the others make room.
+            table.add_column(name, no_wrap=True, min_width=max((len(r[i]) for r in cells), default=0))
+        else:
+            table.add_column(name, overflow="fold")
+    for row_cells in cells:
+        table.add_row(*row_cells)
     console.print(table)
 
 
-def fail(message: str) -> None:
+ID_COLUMNS = {"id", "transaction", "run", "customer", "campaign"}
+
+
+class JsonAnywhere(typer.core.TyperGroup):
+    """`--json` is the root's option, but people put it after the subcommand too:
+    move it to the front wherever it is on the line (not after a `--`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        if "--json" in args[:end]:
+            args = ["--json", *(a for a in args[:end] if a != "--json"), *args[end:]]
+        return super().parse_args(ctx, args)
+
+
+def fail(message: str) -> NoReturn:
     err_console.print(f"[red]error[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)

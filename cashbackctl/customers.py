@@ -8,10 +8,12 @@ from cashback.notify.v1 import notify_pb2, notify_pb2_grpc
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
-from cashbackctl.campaign_file import CampaignFileError, parse_money
 from cashbackctl.common import call, console, ctx, emit, fail, money, to_dict, ts
+from cashbackctl.merchant import customer_currency
+from cashbackctl.units import AmountError, parse_amount
 
 app = typer.Typer(no_args_is_help=True, help="A customer's wallet and profile.")
+CURRENCY_HELP = "default: the customer's latest transaction's, else the merchant's"
 
 
 def _balance(customer_id: str, currency: str) -> wallet_pb2.Balance:
@@ -31,9 +33,9 @@ BALANCE_COLUMNS = [
 
 
 @app.command()
-def balance(customer_id: str, currency: str = typer.Option("SAR", "--currency", "-c")) -> None:
+def balance(customer_id: str, currency: str = typer.Option("", "--currency", "-c", help=CURRENCY_HELP)) -> None:
     """Available, pending, held credit and the next expiry."""
-    b = _balance(customer_id, currency.upper())
+    b = _balance(customer_id, currency.upper() or customer_currency(customer_id))
     emit(b, BALANCE_COLUMNS, [b], title=f"{customer_id}")
 
 
@@ -62,12 +64,12 @@ def history(customer_id: str, limit: int = typer.Option(50, help="at most this m
 
 
 @app.command()
-def profile(customer_id: str, currency: str = typer.Option("SAR", "--currency", "-c")) -> None:
+def profile(customer_id: str, currency: str = typer.Option("", "--currency", "-c", help=CURRENCY_HELP)) -> None:
     """Tier, order count and spend (rules), balance (wallet), contact (notify)."""
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         prof = call(stub.GetCustomerProfile, rules_pb2.GetCustomerProfileRequest(
             merchant_id=ctx().merchant, customer_id=customer_id)).profile
-    bal = _balance(customer_id, currency.upper())
+    bal = _balance(customer_id, currency.upper() or customer_currency(customer_id))
     with ctx().stub("notify", notify_pb2_grpc.NotifyServiceStub) as stub:
         try:
             contact = stub.GetContact(notify_pb2.GetContactRequest(
@@ -86,17 +88,18 @@ def profile(customer_id: str, currency: str = typer.Option("SAR", "--currency", 
 
 
 def adjust(customer_id: str = typer.Argument(...),
-           amount: str = typer.Argument(..., help="signed, e.g. '25 SAR' or '-10 SAR'"),
+           amount: str = typer.Argument(..., help="signed, e.g. '25 SAR', '-10 SAR', '50,000 toman'; "
+                                        "a bare number is in the merchant's currency"),
            reason: str = typer.Option(..., "--reason", "-r", help="why (kept in the ledger)"),
            key: str = typer.Option(..., "--idempotency-key", "-k", help="a unique key: a retry adjusts once")) -> None:
     """Credit or debit a customer's available credit (ops correction)."""
     try:
-        m = parse_money(amount, "amount")
-    except CampaignFileError as exc:
+        m = parse_amount(amount, "amount", lambda: customer_currency(customer_id))
+    except AmountError as exc:
         fail(str(exc))
     req = wallet_pb2.AdjustBalanceRequest(
         merchant_id=ctx().merchant, customer_id=customer_id, reason=reason, idempotency_key=key,
-        amount=common_pb2.Money(currency_code=m["currency_code"], amount_minor=int(m["amount_minor"])))
+        amount=common_pb2.Money(currency_code=m.currency, amount_minor=m.minor))
     with ctx().stub("wallet", wallet_pb2_grpc.WalletServiceStub) as stub:
         tx = call(stub.AdjustBalance, req).transaction
     emit(tx, [("transaction", lambda t: t.transaction_id), ("amount", lambda t: money(t.amount)),

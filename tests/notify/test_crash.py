@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 
 from cashback_kit.db import Database
 from cashback_kit.procs import start_process
-from cashback_services.notify import tables as t
+from cashback_services.notify.adapters import tables as t
 from cashback_services.notify.main import MIGRATIONS
 from tests.notify import fake_twilio as ft
 from tests.support.keys import TEST_KEYS, write_keys_file

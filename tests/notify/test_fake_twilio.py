@@ -1,5 +1,5 @@
 """The fake Twilio matches Twilio's own OpenAPI description of the Messages API
-(../shared/data/twilio_api_v2010.json): what the real SDK sends is what the spec
+(vendored in third_party/twilio/, with its licence): what the real SDK sends is what the spec
 accepts, and what the fake answers validates against the spec's schema."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from cashback_services.notify.providers.base import OutboundSms, Outcome
-from cashback_services.notify.providers.twilio_sms import TwilioSms
+from cashback_services.notify.adapters.providers.base import OutboundSms, Outcome
+from cashback_services.notify.adapters.providers.twilio_sms import TwilioSms
 from tests.notify.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "twilio_api_v2010.json"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "third_party" / "twilio" / "twilio_api_v2010.json"
 OPERATION = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 
 

@@ -14,8 +14,9 @@ from cashback.notify.v1 import notify_pb2 as N
 from cashback.wallet.v1 import wallet_pb2
 from sqlalchemy import func, select
 
-from cashback_services.notify import tables as t
-from cashback_services.notify.flows import ingest
+from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.wallet_events import credit_event
+from cashback_services.notify.service_layer.flows import ingest
 from tests.notify import fake_twilio as ft
 from tests.notify.stack import eventually, irr_order, notify_stack
 from tests.support.servers import auth
@@ -27,23 +28,23 @@ async def _deliveries(s, customer: str = "") -> list[N.Delivery]:
     return list(resp.deliveries)
 
 
-async def test_the_same_event_twice_creates_its_deliveries_once(db_url):
-    async with notify_stack(db_url) as s:
+async def test_the_same_event_twice_creates_its_deliveries_once(pg_url):
+    async with notify_stack(pg_url) as s:
         await s.contact("c1", "+966501234567", locale="ar-SA", zone="Asia/Riyadh")
         event = wallet_pb2.WalletEvent(cursor=1, event_id="ev-1", type=wallet_pb2.WALLET_EVENT_TYPE_CREDITED,
                                        merchant_id="m1", customer_id="c1",
                                        amount=common_pb2.Money(currency_code="SAR", amount_minor=500))
         now = datetime.now(UTC)
-        first = await ingest(s.notify.db, event, now)
-        second = await ingest(s.notify.db, event, now)
+        first = await ingest(s.notify.db, event.event_id, event.cursor, credit_event(event), now)
+        second = await ingest(s.notify.db, event.event_id, event.cursor, credit_event(event), now)
         async with s.notify.db.read() as conn:
             inbox = (await conn.execute(select(func.count()).select_from(t.inbox))).scalar()
     assert (first, second) == (1, 0)
     assert inbox >= 1
 
 
-async def test_a_reminder_campaign_run_twice_in_one_day_sends_once(db_url):
-    async with notify_stack(db_url) as s:
+async def test_a_reminder_campaign_run_twice_in_one_day_sends_once(pg_url):
+    async with notify_stack(pg_url) as s:
         for i in range(3):
             await s.contact(f"r{i}", f"+96650123456{i}", locale="en", zone="Asia/Riyadh")
             await s.w.AdjustBalance(wallet_pb2.AdjustBalanceRequest(
@@ -67,8 +68,8 @@ async def test_a_reminder_campaign_run_twice_in_one_day_sends_once(db_url):
     assert sorted(m["To"] for m in s.twilio.messages) == ["+966501234560", "+966501234561"]
 
 
-async def test_a_stop_reply_suppresses_the_number_and_records_the_opt_out(db_url):
-    async with notify_stack(db_url) as s:
+async def test_a_stop_reply_suppresses_the_number_and_records_the_opt_out(pg_url):
+    async with notify_stack(pg_url) as s:
         await s.campaign(currency="IRR", pending_days=0)
         await s.contact("c-stop", ft.STOP_NUMBER, locale="en", zone="UTC")
         await s.w.AwardOrder(wallet_pb2.AwardOrderRequest(order=irr_order("o-s", "c-stop", 1_000_000,
@@ -87,8 +88,8 @@ async def test_a_stop_reply_suppresses_the_number_and_records_the_opt_out(db_url
     assert s.twilio.messages == []
 
 
-async def test_invalid_numbers_fail_for_good_and_server_errors_retry_then_succeed(db_url):
-    async with notify_stack(db_url) as s:
+async def test_invalid_numbers_fail_for_good_and_server_errors_retry_then_succeed(pg_url):
+    async with notify_stack(pg_url) as s:
         await s.campaign(currency="IRR", pending_days=30)
         await s.contact("c-bad", ft.INVALID_NUMBER, locale="en", zone="UTC")
         await s.contact("c-flaky", "+966501111111", locale="en", zone="UTC")
@@ -109,8 +110,8 @@ async def test_invalid_numbers_fail_for_good_and_server_errors_retry_then_succee
     assert ds["c-flaky"].attempts == 2 and len(s.twilio.to("+966501111111")) == 1
 
 
-async def test_quiet_hours_move_the_message_to_the_end_of_the_window(db_url):
-    async with notify_stack(db_url) as s:
+async def test_quiet_hours_move_the_message_to_the_end_of_the_window(pg_url):
+    async with notify_stack(pg_url) as s:
         now_utc = datetime.now(UTC)
         start = (now_utc - timedelta(hours=1)).strftime("%H:%M")
         end = (now_utc + timedelta(hours=2)).strftime("%H:%M")
@@ -133,8 +134,8 @@ async def test_quiet_hours_move_the_message_to_the_end_of_the_window(db_url):
     assert s.twilio.messages == []
 
 
-async def test_bad_contacts_and_overlong_templates_are_refused_with_field_violations(db_url):
-    async with notify_stack(db_url) as s:
+async def test_bad_contacts_and_overlong_templates_are_refused_with_field_violations(pg_url):
+    async with notify_stack(pg_url) as s:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await s.contact("c-x", "+98 123", locale="fa-IR")
         assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "phone" in info.value.details()

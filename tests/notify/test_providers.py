@@ -7,11 +7,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
-from cashback_services.notify.providers import build_providers
-from cashback_services.notify.providers.base import OutboundEmail, OutboundSms, Outcome, SendResult, SmsRouter
-from cashback_services.notify.providers.logsink import LogSmsSink
-from cashback_services.notify.providers.smtp_email import SmtpEmail
-from cashback_services.notify.providers.twilio_sms import TwilioSms
+from cashback_services.notify.adapters.providers import build_providers
+from cashback_services.notify.adapters.providers.base import OutboundEmail, OutboundSms, Outcome, SendResult, SmsRouter
+from cashback_services.notify.adapters.providers.logsink import LogSmsSink
+from cashback_services.notify.adapters.providers.smtp_email import SmtpEmail
+from cashback_services.notify.adapters.providers.twilio_sms import TwilioSms
 from tests.notify import fake_twilio as ft
 from tests.support.pgcluster import free_port
 

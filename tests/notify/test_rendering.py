@@ -1,5 +1,6 @@
-"""Messages in the customer's language: toman and Persian digits, SAR and Arabic
-digits, right-to-left marks, and SMS segments."""
+"""Messages in the customer's language: toman, Persian digits and the Solar Hijri
+calendar, SAR and Arabic digits (and the Umm al-Qura date when asked), date
+filters in merchant templates, right-to-left marks, and SMS segments."""
 
 from __future__ import annotations
 
@@ -9,27 +10,66 @@ import pytest
 
 from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money
-from cashback_services.notify.rendering import RLM, MessageContext, render, sms_encoding_and_segments, validate_template
+from cashback_services.notify.domain.rendering import (
+    RLM,
+    MessageContext,
+    render,
+    sms_encoding_and_segments,
+    validate_template,
+)
 
 
-def ctx(locale: str, amount: Money, zone: str = "UTC") -> MessageContext:
+def ctx(locale: str, amount: Money, zone: str = "UTC", **kw) -> MessageContext:
     return MessageContext(kind="credited", locale=locale, timezone=zone, amount=amount,
-                          available_at=datetime(2026, 3, 5, 22, 0, tzinfo=UTC))
+                          available_at=datetime(2026, 3, 5, 22, 0, tzinfo=UTC), **kw)
 
 
-def test_a_persian_credit_sms_shows_toman_in_persian_digits_and_the_tehran_date():
+def test_a_persian_credit_sms_shows_toman_in_persian_digits_and_the_solar_hijri_tehran_date():
     r = render("sms", ctx("fa-IR", Money("IRR", 1_250_000), "Asia/Tehran"))
     assert "۱۲۵٬۰۰۰ تومان" in r.body  # 1,250,000 rials = 125,000 toman
-    assert "۶ مارس ۲۰۲۶" in r.body  # 22:00 UTC on the 5th is the 6th in Tehran
+    assert "از ۱۵ اسفند فعال" in r.body  # 22:00 UTC on 5 March 2026 is 6 March in Tehran: 15 Esfand 1404
+    assert "۱۵ اسفند ۱۴۰۴" in render("email", ctx("fa-IR", Money("IRR", 1_250_000), "Asia/Tehran")).body
     assert not any(ch.isascii() and ch.isdigit() for ch in r.body)
-    assert r.body.count(RLM) >= 2
-    assert r.encoding == "UCS-2" and r.segments <= 2
+    assert RLM not in r.body  # it opens with a Persian word: no mark needed
+    assert r.encoding == "UCS-2" and r.segments == 1
+
+
+def test_a_latin_shop_name_opening_a_persian_sms_gets_a_right_to_left_mark():
+    r = render("sms", ctx("fa-IR", Money("IRR", 1_250_000), "Asia/Tehran", shop="Digi"))
+    assert r.body.startswith(RLM + "Digi: ")
+
+
+def test_toman_are_whole_and_rounded_half_up():
+    assert "۱۲۵٬۰۰۱ تومان" in render("sms", ctx("fa", Money("IRR", 1_250_005))).body
+    assert "۱۲۵٬۰۰۰ تومان" in render("sms", ctx("fa", Money("IRR", 1_250_004))).body
+
+
+def test_latin_digits_are_a_merchant_choice():
+    r = render("sms", ctx("fa-IR", Money("IRR", 1_250_000), "Asia/Tehran", latin_digits=True))
+    assert "125,000 تومان" in r.body and "15 اسفند" in r.body
+
+
+def test_arabic_dates_are_gregorian_with_the_umm_al_qura_date_beside_them_when_the_merchant_asks():
+    plain = render("sms", ctx("ar-SA", Money("SAR", 5050), "Asia/Riyadh"))
+    both = render("sms", ctx("ar-SA", Money("SAR", 5050), "Asia/Riyadh", hijri_beside=True))
+    assert "٦ مارس ٢٠٢٦" in plain.body and "هـ" not in plain.body
+    # 6 March 2026 is 17 Ramadan 1447 in the Umm al-Qura calendar.
+    assert "٦ مارس ٢٠٢٦ (١٧ رمضان ١٤٤٧هـ)" in both.body
+
+
+def test_a_merchant_template_gets_dates_as_values_and_picks_the_calendar_with_a_filter():
+    c = ctx("fa-IR", Money("IRR", 1_250_000), "Asia/Tehran")
+    body = "{{ available_at|gregorian }} / {{ available_at|jalali }} / {{ available_at|hijri }} / {{ available_at }}"
+    r = render("sms", c, body=body)
+    assert r.body == "۶ مارس ۲۰۲۶ / ۱۵ اسفند ۱۴۰۴ / ۱۷ رمضان ۱۴۴۷هـ / ۱۵ اسفند ۱۴۰۴"
 
 
 def test_an_arabic_credit_sms_shows_sar_in_arabic_indic_digits():
     r = render("sms", ctx("ar-SA", Money("SAR", 5050), "Asia/Riyadh"))
     assert "٥٠٫٥٠ ر.س" in r.body
     assert not any(ch.isascii() and ch.isdigit() for ch in r.body)
+    whole = render("sms", ctx("ar-SA", Money("SAR", 5000), "Asia/Riyadh")).body
+    assert "٥٠ ر.س" in whole and "٫" not in whole  # whole riyals: no ".00"
 
 
 def test_english_is_the_fallback_and_fits_gsm7():

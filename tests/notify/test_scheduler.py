@@ -16,12 +16,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import update
 
 from cashback_kit.db import Database
-from cashback_services.notify import tables as t
-from cashback_services.notify.flows import expiry_scan
+from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.wallet_client import WalletGateway
+from cashback_services.notify.entrypoints.runtime import Leader
 from cashback_services.notify.main import MIGRATIONS
-from cashback_services.notify.runtime import Leader
-from cashback_services.notify.service import NotifyService
-from cashback_services.notify.wallet_client import WalletGateway
+from cashback_services.notify.service_layer.flows import expiry_scan
+from cashback_services.notify.service_layer.service import NotifyService
 from tests.notify.stack import eventually, notify_stack
 from tests.support.servers import auth
 
@@ -57,8 +57,8 @@ def _ts(dt: datetime) -> Timestamp:
     return out
 
 
-async def test_an_expiry_warning_is_not_sent_when_the_credit_was_spent_meanwhile(db_url):
-    async with notify_stack(db_url) as s:
+async def test_an_expiry_warning_is_not_sent_when_the_credit_was_spent_meanwhile(pg_url):
+    async with notify_stack(pg_url) as s:
         later = (datetime.now(UTC) + timedelta(hours=3)).strftime("%H:%M")
         earlier = (datetime.now(UTC) - timedelta(hours=1)).strftime("%H:%M")
         # Quiet hours hold the warnings back, so the credit can be spent in between.

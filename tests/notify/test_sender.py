@@ -1,5 +1,6 @@
-"""The delivery state machine against a real database: retries until the last
-attempt then DEAD, an opted-out channel is SUPPRESSED, UNKNOWN is never resent."""
+"""The delivery state machine against a real database: retries until the retry
+budget runs out then DEAD, an opted-out channel is SUPPRESSED, UNKNOWN is never
+resent."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from sqlalchemy import func, insert, select
 
 from cashback_kit.db import Database
 from cashback_kit.money import Money
-from cashback_services.notify import tables as t
-from cashback_services.notify.deliveries import Sender, create
-from cashback_services.notify.domain import MAX_ATTEMPTS
+from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.providers.base import Outcome, SendResult, SmsRouter
+from cashback_services.notify.adapters.providers.logsink import LogEmailSink, LogSmsSink
+from cashback_services.notify.domain.delivery_state import RetryPolicy
+from cashback_services.notify.domain.planning import Message, for_customer
 from cashback_services.notify.main import MIGRATIONS
-from cashback_services.notify.planning import Message, for_customer
-from cashback_services.notify.providers.base import Outcome, SendResult, SmsRouter
-from cashback_services.notify.providers.logsink import LogEmailSink, LogSmsSink
+from cashback_services.notify.service_layer.deliveries import create
+from cashback_services.notify.service_layer.sender import Sender
 
 
 class Scripted(LogSmsSink):
@@ -54,19 +56,21 @@ async def _row(db: Database) -> dict:
         return dict((await conn.execute(select(t.deliveries))).mappings().one())
 
 
-async def test_a_delivery_that_keeps_failing_safely_is_retried_then_dead(db_url):
-    db = await _db(db_url)
+async def test_a_delivery_that_keeps_failing_safely_is_retried_until_the_budget_runs_out_then_dead(pg_url):
+    db = await _db(pg_url)
     clock = {"now": datetime.now(UTC)}
     provider = Scripted(Outcome.RETRY)
-    sender = Sender(db, SmsRouter(provider), LogEmailSink(), None, clock=lambda: clock["now"])
+    sender = Sender(db, SmsRouter(provider), LogEmailSink(), None, clock=lambda: clock["now"],
+                    retry=RetryPolicy(budget=timedelta(hours=3)))
     await _one(db, clock["now"])
-    for _ in range(MAX_ATTEMPTS + 2):
+    for _ in range(6):
         await sender.send_due()
-        clock["now"] += timedelta(hours=1)  # past any backoff
+        clock["now"] += timedelta(hours=1)  # past any backoff (at most 10 minutes)
     row = await _row(db)
     await db.dispose()
-    assert provider.sent == MAX_ATTEMPTS
-    assert row["status"] == "DEAD" and row["attempts"] == MAX_ATTEMPTS and "gave up" in row["error"]
+    # Tried at 0, 1, 2 and 3 hours; the retry after the last would fall past the 3-hour budget.
+    assert provider.sent == 4
+    assert row["status"] == "DEAD" and row["attempts"] == 4 and "gave up" in row["error"]
 
 
 class Raising(Scripted):
@@ -81,8 +85,8 @@ class Raising(Scripted):
     (lambda: Scripted(Outcome.UNKNOWN), "not resent"),
     (lambda: Raising(Outcome.SENT), "the provider raised RuntimeError"),
 ], ids=["unknown-outcome", "provider-raised"])
-async def test_a_send_that_may_have_gone_out_is_never_resent(db_url, provider, error):
-    db = await _db(db_url)
+async def test_a_send_that_may_have_gone_out_is_never_resent(pg_url, provider, error):
+    db = await _db(pg_url)
     clock = {"now": datetime.now(UTC)}
     sms = provider()
     sender = Sender(db, SmsRouter(sms), LogEmailSink(), None, clock=lambda: clock["now"])
@@ -95,8 +99,8 @@ async def test_a_send_that_may_have_gone_out_is_never_resent(db_url, provider, e
     assert sms.sent == 1 and row["status"] == "DEAD" and error in row["error"]
 
 
-async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_message(db_url):
-    db = await _db(db_url)
+async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_message(pg_url):
+    db = await _db(pg_url)
     now = datetime.now(UTC)
     async with db.write() as conn:
         await conn.execute(insert(t.contacts).values(
@@ -114,7 +118,7 @@ async def test_a_customer_who_opted_out_of_sms_gets_a_suppressed_delivery_not_a_
 
 def test_send_concurrency_comes_from_the_environment():
     from cashback_kit.config import Settings
-    from cashback_services.notify.bootstrap import send_concurrency
+    from cashback_services.notify.entrypoints.bootstrap import send_concurrency
 
     assert send_concurrency(Settings.from_env("notify", {})) == 32
     assert send_concurrency(Settings.from_env("notify", {"NOTIFY_SEND_CONCURRENCY": "8"})) == 8
@@ -129,8 +133,8 @@ async def _statuses(db: Database) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-async def test_run_sends_every_due_delivery_exactly_once(db_url):
-    db = await _db(db_url)
+async def test_run_sends_every_due_delivery_exactly_once(pg_url):
+    db = await _db(pg_url)
     await _one(db, datetime.now(UTC), n=300)
     provider = Scripted(Outcome.SENT)
     await Sender(db, SmsRouter(provider), LogEmailSink(), None, concurrency=8).run(until_idle=True)

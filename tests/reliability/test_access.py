@@ -16,6 +16,7 @@ from cashback_kit.client import bearer
 from cashback_kit.procs import ServiceProcess, start_process
 from tests.reliability.test_fuzz import SERVICES, rpcs
 from tests.support.keys import TEST_KEYS, process_env
+from tests.support.pgcluster import PgCluster
 
 pytestmark = pytest.mark.e2e
 
@@ -56,9 +57,10 @@ def request_for(desc, merchant: str) -> Message:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ServiceProcess]]:
+def stack(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> Iterator[dict[str, ServiceProcess]]:
     root: Path = tmp_path_factory.mktemp("access")
-    env = process_env(root, WALLET_SWEEP_INTERVAL_SECONDS="0", CASHBACK_LOG_LEVEL="WARNING")
+    env = process_env(root, pg_cluster.new_database_url("access"), WALLET_SWEEP_INTERVAL_SECONDS="0",
+                      CASHBACK_LOG_LEVEL="WARNING")
     procs = {"rules": start_process("rules", env)}
     procs["wallet"] = start_process("wallet", {**env, "RULES_TARGET": procs["rules"].target})
     procs["notify"] = start_process("notify", {**env, "WALLET_TARGET": procs["wallet"].target})

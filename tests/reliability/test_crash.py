@@ -31,8 +31,7 @@ ROUNDS = int(os.environ.get("CASHBACK_SOAK_KILLS", "2"))
 class Stack:
     def __init__(self, pg_url: str, root) -> None:
         self.ports = {s: free_port() for s in ("rules", "wallet", "notify")}
-        self.env = process_env(root, RULES_DATABASE_URL=pg_url, WALLET_DATABASE_URL=pg_url,
-                               NOTIFY_DATABASE_URL=pg_url, WALLET_SWEEP_INTERVAL_SECONDS="0.5",
+        self.env = process_env(root, pg_url, WALLET_SWEEP_INTERVAL_SECONDS="0.5",
                                CASHBACK_LOG_LEVEL="WARNING",
                                RULES_TARGET=f"127.0.0.1:{self.ports['rules']}",
                                WALLET_TARGET=f"127.0.0.1:{self.ports['wallet']}",

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from cashback.notify.v1 import notify_pb2
@@ -25,6 +24,7 @@ from cashback_services.wallet.auditor import audit_database
 from tests.reliability.figures import record
 from tests.reliability.protofuzz import strategy
 from tests.support.keys import TEST_KEYS, process_env
+from tests.support.pgcluster import PgCluster
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = int(os.environ.get("CASHBACK_FUZZ_EXAMPLES", "25"))
@@ -40,27 +40,49 @@ def rpcs() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, ServiceProcess], Path]]:
+def stack(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster
+          ) -> Iterator[tuple[dict[str, ServiceProcess], SyncConnection]]:
     root = tmp_path_factory.mktemp("fuzz")
-    env = process_env(root, WALLET_SWEEP_INTERVAL_SECONDS="0", CASHBACK_LOG_LEVEL="WARNING")
+    database = pg_cluster.create_database("fuzz")
+    env = process_env(root, pg_cluster.url(database), WALLET_SWEEP_INTERVAL_SECONDS="0", CASHBACK_LOG_LEVEL="WARNING")
     procs = {"rules": start_process("rules", env)}
     procs["wallet"] = start_process("wallet", {**env, "RULES_TARGET": procs["rules"].target})
     procs["notify"] = start_process("notify", {**env, "WALLET_TARGET": procs["wallet"].target})
+    conn = SyncConnection(pg_cluster.dsn(database))
     try:
-        yield procs, root
+        yield procs, conn
     finally:
+        conn.close()
         for p in procs.values():
             p.terminate()
-        violations = asyncio.run(audit_database(f"sqlite+aiosqlite:///{root / 'wallet.db'}"))
+        violations = asyncio.run(audit_database(pg_cluster.url(database)))
         record("fuzz-audit", violations=len(violations))
         assert not violations, [str(v) for v in violations]
 
 
-def row_counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db, timeout=30) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                for t in tables if t not in BACKGROUND_TABLES}
+class SyncConnection:
+    """One asyncpg connection driven from this synchronous test on its own loop."""
+
+    def __init__(self, dsn: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._conn = self._loop.run_until_complete(asyncpg.connect(dsn))
+
+    def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        return self._loop.run_until_complete(self._conn.fetch(sql, *args))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._conn.close())
+        self._loop.close()
+
+
+def row_counts(conn: SyncConnection, service: str) -> dict[str, int]:
+    """Rows in each of the service's tables (all three share one database; a
+    service's tables are named after it)."""
+    tables = [r[0] for r in conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                       "AND tablename LIKE $1 ORDER BY 1", f"{service}\\_%")
+              if r[0] not in BACKGROUND_TABLES]
+    counts = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in tables)
+    return {r[0]: r[1] for r in conn.fetch(counts)}
 
 
 def call(channel: grpc.Channel, service: str, method: str, request: object) -> grpc.StatusCode:
@@ -90,20 +112,19 @@ def call(channel: grpc.Channel, service: str, method: str, request: object) -> g
 
 @pytest.mark.parametrize(("service", "method"), rpcs(), ids=lambda x: x)
 def test_no_request_gets_internal_or_unknown_and_a_refused_one_changes_nothing(stack, service, method):
-    procs, root = stack
+    procs, conn = stack
     desc = SERVICES[service].DESCRIPTOR.services_by_name[f"{service.capitalize()}Service"].methods_by_name[method]
-    db = root / f"{service}.db"
 
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(strategy(desc.input_type))
     def fuzz(request: object) -> None:
-        before = row_counts(db)
+        before = row_counts(conn, service)
         with grpc.insecure_channel(procs[service].target,
                                    options=[("grpc.max_send_message_length", 16 << 20)]) as ch:
             code = call(ch, service, method, request)
         if code is not grpc.StatusCode.OK:
-            assert row_counts(db) == before, f"a refused {method} ({code.name}) changed rows"
+            assert row_counts(conn, service) == before, f"a refused {method} ({code.name}) changed rows"
 
     fuzz()
     record("fuzz", rpc=f"{service}.{method}", cases=EXAMPLES)

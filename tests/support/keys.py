@@ -12,6 +12,8 @@ TEST_KEYS: dict[str, str] = {
     "app": "test-app-key-m1-000000000000000",
     "service": "test-service-key-all-0000000000",
     "checkout_m2": "test-checkout-key-m2-0000000000",
+    "wallet_service": "test-wallet-service-key-00000000",
+    "notify_service": "test-notify-service-key-00000000",
 }
 
 _ENTRIES = [
@@ -21,6 +23,8 @@ _ENTRIES = [
     {"key": TEST_KEYS["app"], "role": "app", "merchants": ["m1"]},
     {"key": TEST_KEYS["service"], "role": "service", "merchants": ["*"]},
     {"key": TEST_KEYS["checkout_m2"], "role": "checkout", "merchants": ["m2"]},
+    {"key": TEST_KEYS["wallet_service"], "role": "wallet-service", "merchants": ["*"], "name": "wallet"},
+    {"key": TEST_KEYS["notify_service"], "role": "notify-service", "merchants": ["*"], "name": "notify"},
 ]
 
 
@@ -29,12 +33,14 @@ def write_keys_file(path: Path) -> Path:
     return path
 
 
-def process_env(root: Path, **extra: str) -> dict[str, str]:
-    """Environment for services started as processes by a test: its own keys file,
-    the service key, and SQLite files under `root`."""
+def process_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """Environment for services started as processes by a test: its own keys file
+    and var directory under `root`, the service key, and all three services on one
+    PostgreSQL database (their tables and version tables are prefixed by service)."""
     return {
         "CASHBACK_API_KEYS_FILE": str(write_keys_file(root / "keys.json")),
         "CASHBACK_SERVICE_KEY": TEST_KEYS["service"],
         "CASHBACK_VAR_DIR": str(root),
+        **{f"{s}_DATABASE_URL": database_url for s in ("RULES", "WALLET", "NOTIFY")},
         **extra,
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from cashback_kit.auth import KeyRing
 from cashback_kit.client import bearer
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
-from cashback_kit.server import RunningServer, start_server
+from cashback_kit.server import RunningServer, ServiceParts, start_server
 from tests.support.keys import TEST_KEYS, write_keys_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +59,7 @@ async def running_service(
     database_url: str,
     env: Mapping[str, str] | None = None,
     keys_file: Path | None = None,
+    bootstrap: Callable[[Settings, Database], Awaitable[ServiceParts]] | None = None,
 ) -> AsyncIterator[ServiceHandle]:
     own_keys = keys_file is None
     if keys_file is None:
@@ -67,7 +68,7 @@ async def running_service(
         keys_file = write_keys_file(Path(name))
     settings = Settings.from_env(service, service_env(service, database_url, keys_file, env))
     db = await prepare(settings, migrations_of(service))
-    bootstrap = importlib.import_module(f"cashback_services.{service}.bootstrap").bootstrap
+    bootstrap = bootstrap or importlib.import_module(f"cashback_services.{service}.bootstrap").bootstrap
     parts = await bootstrap(settings, db)
     parts.on_stop.append(db.dispose)
     running = await start_server(settings, parts, KeyRing.from_file(keys_file))

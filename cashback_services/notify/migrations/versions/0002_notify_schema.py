@@ -7,7 +7,7 @@ Revises: 0001
 
 from alembic import op
 
-from cashback_services.notify import tables as t
+from cashback_services.notify.adapters import tables as t
 
 revision = "0002"
 down_revision = "0001"

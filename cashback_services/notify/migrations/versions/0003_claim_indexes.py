@@ -23,9 +23,9 @@ def upgrade() -> None:
     scheduled = sa.text("status = 'SCHEDULED'")
     sending = sa.text("status = 'SENDING'")
     op.create_index("ix_notify_deliveries_scheduled", TABLE, ["next_attempt_at", "id"], if_not_exists=True,
-                    postgresql_where=scheduled, sqlite_where=scheduled)
+                    postgresql_where=scheduled)
     op.create_index("ix_notify_deliveries_leased", TABLE, ["lease_until", "id"], if_not_exists=True,
-                    postgresql_where=sending, sqlite_where=sending)
+                    postgresql_where=sending)
     op.drop_index("ix_notify_deliveries_due", TABLE, if_exists=True)
 
 

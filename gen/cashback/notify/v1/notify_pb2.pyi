@@ -77,7 +77,10 @@ class _DeliveryStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Delive
     DELIVERY_STATUS_SUPPRESSED: _DeliveryStatus.ValueType  # 5
     """Not sent: opt-out, no contact, or nothing left to warn about."""
     DELIVERY_STATUS_DEAD: _DeliveryStatus.ValueType  # 6
-    """Gave up after the maximum attempts."""
+    """Gave up: still failing when the retry budget (default 24 h) ran out, or
+    no answer came and resending could duplicate it. RequeueDeliveries
+    puts it back.
+    """
 
 class DeliveryStatus(_DeliveryStatus, metaclass=_DeliveryStatusEnumTypeWrapper): ...
 
@@ -92,7 +95,10 @@ DELIVERY_STATUS_FAILED: DeliveryStatus.ValueType  # 4
 DELIVERY_STATUS_SUPPRESSED: DeliveryStatus.ValueType  # 5
 """Not sent: opt-out, no contact, or nothing left to warn about."""
 DELIVERY_STATUS_DEAD: DeliveryStatus.ValueType  # 6
-"""Gave up after the maximum attempts."""
+"""Gave up: still failing when the retry budget (default 24 h) ran out, or
+no answer came and resending could duplicate it. RequeueDeliveries
+puts it back.
+"""
 Global___DeliveryStatus: _TypeAlias = DeliveryStatus  # noqa: Y015
 
 @_typing.final
@@ -110,6 +116,7 @@ class Contact(_message.Message):
     merchant_id: _builtins.str
     customer_id: _builtins.str
     phone_e164: _builtins.str
+    """Given any usual way to UpsertContact (see there); always E.164 when read."""
     email: _builtins.str
     locale: _builtins.str
     """BCP 47, e.g. "fa-IR", "ar-SA", "en"."""
@@ -210,12 +217,28 @@ class NotifyPolicy(_message.Message):
     QUIET_HOURS_END_FIELD_NUMBER: _builtins.int
     NOTIFY_ON_CREDIT_FIELD_NUMBER: _builtins.int
     NOTIFY_ON_AVAILABLE_FIELD_NUMBER: _builtins.int
+    SHOP_NAME_FIELD_NUMBER: _builtins.int
+    DEFAULT_REGION_FIELD_NUMBER: _builtins.int
+    HIJRI_DATES_FIELD_NUMBER: _builtins.int
+    LATIN_DIGITS_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     quiet_hours_start: _builtins.str
     """Local "HH:MM" in the customer's zone; equal start and end = none."""
     quiet_hours_end: _builtins.str
     notify_on_credit: _builtins.bool
     notify_on_available: _builtins.bool
+    shop_name: _builtins.str
+    """Opens each built-in message ("Shop: ..."); at most 40 characters, and
+    up to 13 keep every default Persian and Arabic SMS in one segment.
+    """
+    default_region: _builtins.str
+    """ISO 3166 country (e.g. "IR") for phone numbers written without one when
+    the contact's locale names no region.
+    """
+    hijri_dates: _builtins.bool
+    """Arabic messages: the Umm al-Qura Hijri date beside the Gregorian one."""
+    latin_digits: _builtins.bool
+    """Persian and Arabic messages: Latin digits (0-9) instead of native ones."""
     @_builtins.property
     def expiry_warning_days(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Days before expiry to warn, e.g. [7, 1]."""
@@ -229,10 +252,14 @@ class NotifyPolicy(_message.Message):
         quiet_hours_end: _builtins.str = ...,
         notify_on_credit: _builtins.bool = ...,
         notify_on_available: _builtins.bool = ...,
+        shop_name: _builtins.str = ...,
+        default_region: _builtins.str = ...,
+        hijri_dates: _builtins.bool = ...,
+        latin_digits: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expiry_warning_days", b"expiry_warning_days", "merchant_id", b"merchant_id", "notify_on_available", b"notify_on_available", "notify_on_credit", b"notify_on_credit", "quiet_hours_end", b"quiet_hours_end", "quiet_hours_start", b"quiet_hours_start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_region", b"default_region", "expiry_warning_days", b"expiry_warning_days", "hijri_dates", b"hijri_dates", "latin_digits", b"latin_digits", "merchant_id", b"merchant_id", "notify_on_available", b"notify_on_available", "notify_on_credit", b"notify_on_credit", "quiet_hours_end", b"quiet_hours_end", "quiet_hours_start", b"quiet_hours_start", "shop_name", b"shop_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -252,6 +279,7 @@ class ReminderCampaign(_message.Message):
     CHANNELS_FIELD_NUMBER: _builtins.int
     ACTIVE_FIELD_NUMBER: _builtins.int
     NEXT_RUN_AT_FIELD_NUMBER: _builtins.int
+    NEXT_RUN_LOCAL_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     merchant_id: _builtins.str
     name: _builtins.str
@@ -261,6 +289,10 @@ class ReminderCampaign(_message.Message):
     inactive_days: _builtins.int
     """Customers with no order in this many days."""
     active: _builtins.bool
+    next_run_local: _builtins.str
+    """The next run in the campaign's time zone, RFC 3339 with its offset and
+    the weekday, e.g. "2026-12-05T10:00:00+03:30 Saturday".
+    """
     @_builtins.property
     def min_available(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -280,10 +312,11 @@ class ReminderCampaign(_message.Message):
         channels: _abc.Iterable[Global___Channel.ValueType] | None = ...,
         active: _builtins.bool = ...,
         next_run_at: _timestamp_pb2.Timestamp | None = ...,
+        next_run_local: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["min_available", b"min_available", "next_run_at", b"next_run_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "campaign_id", b"campaign_id", "channels", b"channels", "cron", b"cron", "inactive_days", b"inactive_days", "merchant_id", b"merchant_id", "min_available", b"min_available", "name", b"name", "next_run_at", b"next_run_at", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "campaign_id", b"campaign_id", "channels", b"channels", "cron", b"cron", "inactive_days", b"inactive_days", "merchant_id", b"merchant_id", "min_available", b"min_available", "name", b"name", "next_run_at", b"next_run_at", "next_run_local", b"next_run_local", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -881,3 +914,57 @@ class ListDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeliveriesResponse: _TypeAlias = ListDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class RequeueDeliveriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    DELIVERY_IDS_FIELD_NUMBER: _builtins.int
+    CREATED_AFTER_FIELD_NUMBER: _builtins.int
+    CREATED_BEFORE_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    @_builtins.property
+    def delivery_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def created_after(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def created_before(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        delivery_ids: _abc.Iterable[_builtins.str] | None = ...,
+        created_after: _timestamp_pb2.Timestamp | None = ...,
+        created_before: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_after", b"created_after", "created_before", b"created_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_after", b"created_after", "created_before", b"created_before", "delivery_ids", b"delivery_ids", "merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequeueDeliveriesRequest: _TypeAlias = RequeueDeliveriesRequest  # noqa: Y015
+
+@_typing.final
+class RequeueDeliveriesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEUED_FIELD_NUMBER: _builtins.int
+    DELIVERY_IDS_FIELD_NUMBER: _builtins.int
+    requeued: _builtins.int
+    @_builtins.property
+    def delivery_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        requeued: _builtins.int = ...,
+        delivery_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery_ids", b"delivery_ids", "requeued", b"requeued"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequeueDeliveriesResponse: _TypeAlias = RequeueDeliveriesResponse  # noqa: Y015

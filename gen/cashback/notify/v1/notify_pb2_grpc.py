@@ -99,6 +99,11 @@ class NotifyServiceStub:
                 request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.RequeueDeliveries = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/RequeueDeliveries',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -114,11 +119,15 @@ class NotifyServiceServicer:
     """
 
     def UpsertContact(self, request, context):
-        """Creates or replaces a customer's contact. The phone is parsed with the
-        phonenumbers library and stored as E.164; locale is one we have
-        templates for or a base locale of one; timezone is an IANA zone.
+        """Creates or replaces a customer's contact. The phone may be written as
+        people write it (09121234567, 00989121234567, +98 912 123 4567, Persian
+        or Arabic-Indic digits): a national number is read in the country of the
+        locale's region (fa-IR -> IR), else the merchant's default_region, else
+        the language's (fa -> IR, ar -> SA); it is stored as E.164 and must be a
+        mobile number. Locale is one we have templates for or a base locale of
+        one; timezone is an IANA zone.
         Idempotent by (merchant_id, customer_id): the last write wins.
-        Errors: INVALID_ARGUMENT (bad phone, email, locale or zone).
+        Errors: INVALID_ARGUMENT (bad or non-mobile phone, email, locale or zone).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,6 +215,18 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequeueDeliveries(self, request, context):
+        """Ops: puts the merchant's DEAD or FAILED deliveries back to SCHEDULED, due
+        now, with a fresh retry budget: those named by delivery_ids, or those
+        created in [created_after, created_before). Others are left alone, and an
+        opt-out is still checked when each is sent. Idempotent: a delivery
+        already back is not counted again.
+        Errors: INVALID_ARGUMENT (neither ids nor a time range, or both).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -263,6 +284,11 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'RequeueDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequeueDeliveries,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -571,6 +597,33 @@ class NotifyService:
             '/cashback.notify.v1.NotifyService/ListDeliveries',
             cashback_dot_notify_dot_v1_dot_notify__pb2.ListDeliveriesRequest.SerializeToString,
             cashback_dot_notify_dot_v1_dot_notify__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequeueDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/RequeueDeliveries',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -44,11 +44,15 @@ class NotifyServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> NotifyServiceAsyncStub: ...
     UpsertContact: _grpc.UnaryUnaryMultiCallable[_notify_pb2.UpsertContactRequest, _notify_pb2.UpsertContactResponse]
-    """Creates or replaces a customer's contact. The phone is parsed with the
-    phonenumbers library and stored as E.164; locale is one we have
-    templates for or a base locale of one; timezone is an IANA zone.
+    """Creates or replaces a customer's contact. The phone may be written as
+    people write it (09121234567, 00989121234567, +98 912 123 4567, Persian
+    or Arabic-Indic digits): a national number is read in the country of the
+    locale's region (fa-IR -> IR), else the merchant's default_region, else
+    the language's (fa -> IR, ar -> SA); it is stored as E.164 and must be a
+    mobile number. Locale is one we have templates for or a base locale of
+    one; timezone is an IANA zone.
     Idempotent by (merchant_id, customer_id): the last write wins.
-    Errors: INVALID_ARGUMENT (bad phone, email, locale or zone).
+    Errors: INVALID_ARGUMENT (bad or non-mobile phone, email, locale or zone).
     """
     GetContact: _grpc.UnaryUnaryMultiCallable[_notify_pb2.GetContactRequest, _notify_pb2.GetContactResponse]
     """Errors: NOT_FOUND."""
@@ -88,6 +92,14 @@ class NotifyServiceStub:
     """
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListDeliveriesRequest, _notify_pb2.ListDeliveriesResponse]
     """Deliveries, newest first, optionally for one customer."""
+    RequeueDeliveries: _grpc.UnaryUnaryMultiCallable[_notify_pb2.RequeueDeliveriesRequest, _notify_pb2.RequeueDeliveriesResponse]
+    """Ops: puts the merchant's DEAD or FAILED deliveries back to SCHEDULED, due
+    now, with a fresh retry budget: those named by delivery_ids, or those
+    created in [created_after, created_before). Others are left alone, and an
+    opt-out is still checked when each is sent. Idempotent: a delivery
+    already back is not counted again.
+    Errors: INVALID_ARGUMENT (neither ids nor a time range, or both).
+    """
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
@@ -104,11 +116,15 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     UpsertContact: _aio.UnaryUnaryMultiCallable[_notify_pb2.UpsertContactRequest, _notify_pb2.UpsertContactResponse]  # type: ignore[assignment]
-    """Creates or replaces a customer's contact. The phone is parsed with the
-    phonenumbers library and stored as E.164; locale is one we have
-    templates for or a base locale of one; timezone is an IANA zone.
+    """Creates or replaces a customer's contact. The phone may be written as
+    people write it (09121234567, 00989121234567, +98 912 123 4567, Persian
+    or Arabic-Indic digits): a national number is read in the country of the
+    locale's region (fa-IR -> IR), else the merchant's default_region, else
+    the language's (fa -> IR, ar -> SA); it is stored as E.164 and must be a
+    mobile number. Locale is one we have templates for or a base locale of
+    one; timezone is an IANA zone.
     Idempotent by (merchant_id, customer_id): the last write wins.
-    Errors: INVALID_ARGUMENT (bad phone, email, locale or zone).
+    Errors: INVALID_ARGUMENT (bad or non-mobile phone, email, locale or zone).
     """
     GetContact: _aio.UnaryUnaryMultiCallable[_notify_pb2.GetContactRequest, _notify_pb2.GetContactResponse]  # type: ignore[assignment]
     """Errors: NOT_FOUND."""
@@ -148,6 +164,14 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     """
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListDeliveriesRequest, _notify_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Deliveries, newest first, optionally for one customer."""
+    RequeueDeliveries: _aio.UnaryUnaryMultiCallable[_notify_pb2.RequeueDeliveriesRequest, _notify_pb2.RequeueDeliveriesResponse]  # type: ignore[assignment]
+    """Ops: puts the merchant's DEAD or FAILED deliveries back to SCHEDULED, due
+    now, with a fresh retry budget: those named by delivery_ids, or those
+    created in [created_after, created_before). Others are left alone, and an
+    opt-out is still checked when each is sent. Idempotent: a delivery
+    already back is not counted again.
+    Errors: INVALID_ARGUMENT (neither ids nor a time range, or both).
+    """
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
     """NotifyService follows the wallet's event stream and sends SMS and email:
@@ -167,11 +191,15 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _notify_pb2.UpsertContactRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_notify_pb2.UpsertContactResponse, _abc.Awaitable[_notify_pb2.UpsertContactResponse]]:
-        """Creates or replaces a customer's contact. The phone is parsed with the
-        phonenumbers library and stored as E.164; locale is one we have
-        templates for or a base locale of one; timezone is an IANA zone.
+        """Creates or replaces a customer's contact. The phone may be written as
+        people write it (09121234567, 00989121234567, +98 912 123 4567, Persian
+        or Arabic-Indic digits): a national number is read in the country of the
+        locale's region (fa-IR -> IR), else the merchant's default_region, else
+        the language's (fa -> IR, ar -> SA); it is stored as E.164 and must be a
+        mobile number. Locale is one we have templates for or a base locale of
+        one; timezone is an IANA zone.
         Idempotent by (merchant_id, customer_id): the last write wins.
-        Errors: INVALID_ARGUMENT (bad phone, email, locale or zone).
+        Errors: INVALID_ARGUMENT (bad or non-mobile phone, email, locale or zone).
         """
 
     @_abc_1.abstractmethod
@@ -271,5 +299,19 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notify_pb2.ListDeliveriesResponse, _abc.Awaitable[_notify_pb2.ListDeliveriesResponse]]:
         """Deliveries, newest first, optionally for one customer."""
+
+    @_abc_1.abstractmethod
+    def RequeueDeliveries(
+        self,
+        request: _notify_pb2.RequeueDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.RequeueDeliveriesResponse, _abc.Awaitable[_notify_pb2.RequeueDeliveriesResponse]]:
+        """Ops: puts the merchant's DEAD or FAILED deliveries back to SCHEDULED, due
+        now, with a fresh retry budget: those named by delivery_ids, or those
+        created in [created_after, created_before). Others are left alone, and an
+        opt-out is still checked when each is sent. Idempotent: a delivery
+        already back is not counted again.
+        Errors: INVALID_ARGUMENT (neither ids nor a time range, or both).
+        """
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,98 @@
+"""Customers: look up by id; balance, history, open holds, messages, profile (tier
+as the segment) and contact; an adjustment with a reason and an idempotency key."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from cashback.common.v1 import common_pb2
+from cashback.notify.v1 import notify_pb2 as N
+from cashback.rules.v1 import rules_pb2 as R
+from cashback.wallet.v1 import wallet_pb2 as W
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cashback_console.forms import unit_word
+from cashback_console.i18n import translate
+from cashback_console.services import ServiceError
+from cashback_console.sessions import Session
+from cashback_console.web import console_of, field_errors, page, redirect, render
+from cashbackctl.units import AmountError, parse_amount
+
+SETTLED = (W.TRANSACTION_TYPE_CAPTURE, W.TRANSACTION_TYPE_RELEASE)
+
+
+@page()
+async def search(request: Request, s: Session) -> Response:
+    q = request.query_params.get("q", "").strip()
+    if q:
+        return redirect(f"/customers/{quote(q, safe='')}")
+    return render(request, s, "customers.html", title_key="Customers")
+
+
+def open_holds(history: list[W.Transaction]) -> list[W.Transaction]:
+    """HOLD transactions not yet captured or released (the wallet lists no holds itself)."""
+    settled = {t.hold_id for t in history if t.type in SETTLED}
+    return [t for t in history if t.type == W.TRANSACTION_TYPE_HOLD and t.hold_id not in settled]
+
+
+async def customer_page(request: Request, s: Session, customer_id: str, form: Any = None,
+                        errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    c = console_of(request)
+    history = list((await c.call(s, "wallet", "ListTransactions", W.ListTransactionsRequest(
+        merchant_id=s.merchant, customer_id=customer_id, page_size=200))).transactions)
+    # The customer's own currency (their latest transaction's), else the merchant's.
+    currency = history[0].amount.currency_code if history else s.currency
+    balance = (await c.call(s, "wallet", "GetBalance", W.GetBalanceRequest(
+        merchant_id=s.merchant, customer_id=customer_id, currency_code=currency))).balance if currency \
+        else W.Balance()
+    profile = (await c.call(s, "rules", "GetCustomerProfile", R.GetCustomerProfileRequest(
+        merchant_id=s.merchant, customer_id=customer_id))).profile
+    try:
+        contact = (await c.call(s, "notify", "GetContact", N.GetContactRequest(
+            merchant_id=s.merchant, customer_id=customer_id))).contact
+    except ServiceError as exc:
+        if exc.code != "NOT_FOUND":
+            raise
+        contact = None
+    deliveries = (await c.call(s, "notify", "ListDeliveries", N.ListDeliveriesRequest(
+        merchant_id=s.merchant, customer_id=customer_id, page_size=50))).deliveries
+    return render(request, s, "customer.html", http_status=status, title=customer_id, customer_id=customer_id,
+                  balance=balance, profile=profile, contact=contact, history=history, holds=open_holds(history),
+                  deliveries=deliveries, form=dict(form or {}), errors=errors or {},
+                  idempotency_key=(form or {}).get("idempotency_key") or uuid.uuid4().hex)
+
+
+@page()
+async def show(request: Request, s: Session) -> Response:
+    return await customer_page(request, s, request.path_params["customer_id"])
+
+
+@page()
+async def adjust(request: Request, s: Session) -> Response:
+    customer_id = request.path_params["customer_id"]
+    form = await request.form()
+    reason, key = str(form.get("reason", "")).strip(), str(form.get("idempotency_key", "")).strip()
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = translate("required", s.lang)
+    money = None
+    try:
+        money = parse_amount(str(form.get("amount", "")), "amount", unit_word(s.currency))
+    except AmountError as exc:
+        errors["amount"] = str(exc).split(": ", 1)[-1]
+    if not errors and money is not None:
+        try:
+            await console_of(request).call(s, "wallet", "AdjustBalance", W.AdjustBalanceRequest(
+                merchant_id=s.merchant, customer_id=customer_id, reason=reason, idempotency_key=key,
+                amount=common_pb2.Money(currency_code=money.currency, amount_minor=money.minor)))
+        except ServiceError as exc:
+            if exc.code not in ("INVALID_ARGUMENT", "FAILED_PRECONDITION"):
+                raise
+            errors = field_errors(exc) or {"amount": exc.message}
+        else:
+            s.flash = translate("Balance adjusted.", s.lang)
+            return redirect(f"/customers/{customer_id}")
+    return await customer_page(request, s, customer_id, form, errors, status=400)
