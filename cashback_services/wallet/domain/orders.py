@@ -23,6 +23,24 @@ from cashback_services.wallet.domain.ledger import (
 
 
 @dataclass(frozen=True)
+class Scored:
+    """A committed score from rules: the awards to credit, and the score as
+    rules sent it (opaque bytes, returned to our caller unchanged)."""
+
+    currency: str
+    awards: list[AwardLine]
+    blob: bytes
+
+
+@dataclass(frozen=True)
+class Reversed:
+    """How much of an order's cashback rules takes back for a refund."""
+
+    currency: str
+    total: int
+
+
+@dataclass(frozen=True)
 class AwardRecord:
     """One row per AwardOrder (kind "order") or AwardEvent (kind "event")."""
 

@@ -22,7 +22,7 @@ from cashback_kit.money import Money
 from cashback_services.wallet.adapters import customer_reads as reads
 from cashback_services.wallet.adapters.repository import State, Want
 from cashback_services.wallet.domain import orders
-from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord
+from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord, Scored
 from cashback_services.wallet.service_layer.batch import Call
 from cashback_services.wallet.service_layer.commands import (
     AwardEvent,
@@ -31,7 +31,6 @@ from cashback_services.wallet.service_layer.commands import (
     RefundOrder,
     RefundResult,
     RulesPort,
-    Scored,
 )
 
 if TYPE_CHECKING:  # the service calls these; they use its write path
