@@ -112,6 +112,32 @@ async def measure(stack: Stack, seconds: float, tps: float, rows: list[Row], onl
         rows.append(Row("4. checkout mix (Authorize+Capture+AwardOrder)", "-",
                         f"{mix.rate:,.0f} orders/s p50 {mix.p50_ms:.1f} ms p99 {mix.p99_ms:.1f} ms "
                         f"(errors {mix.errors})", None, "measure first", None))
+    if "c" in only:
+        await checkout_rows(stack, seconds, noop, rows, seeded="1" in only)
+
+
+async def checkout_rows(stack: Stack, seconds: float, noop: Load, rows: list[Row], *, seeded: bool) -> None:
+    """Issue 13: one checkout order (AuthorizeRedemption + CaptureRedemption +
+    AwardOrder, merchant with 10 campaigns) at 1 and at 32 in flight, against
+    the no-op RPC on the same stack at the same concurrency."""
+    from bench import targets as tg
+
+    rules, wallet = stack.procs["rules"].target, stack.procs["wallet"].target
+    if not seeded:
+        await tg.seed_campaigns(rules, "m1", 10)
+    noop1 = await tg.noop_at(rules, seconds, 1)
+    one = await tg.checkout_mix(rules, wallet, seconds, concurrency=1, tag="one")
+    r1 = one.p50_ms / noop1.p50_ms if noop1.p50_ms else float("inf")
+    rows.append(Row("c1. checkout order, 1 in flight (p50 vs no-op p50 at 1)", f"p50 {noop1.p50_ms:.2f} ms",
+                    f"p50 {one.p50_ms:.1f} ms p99 {one.p99_ms:.1f} ms (errors {one.errors})", r1,
+                    "<= 15x no-op p50", r1 <= 15))
+    with profiled(stack.procs["wallet"].proc.pid, "wallet-checkout-32", stack.profiles):
+        many = await tg.checkout_mix(rules, wallet, seconds, concurrency=CONCURRENCY, tag="many")
+    r32 = many.rate / noop.rate if noop.rate else 0.0
+    rows.append(Row("c32. checkout orders, 32 in flight (vs no-op rate)", f"{noop.rate:,.0f}/s",
+                    f"{many.rate:,.0f} orders/s p50 {many.p50_ms:.1f} ms p99 {many.p99_ms:.1f} ms "
+                    f"(errors {many.errors})", r32, ">= 0.10x no-op, p99 <= 150 ms",
+                    r32 >= 0.10 and many.p99_ms <= 150))
 
 
 def write_row(name: str, tps: float, got: Load, target: bool = True, factor: float = 1.0,
@@ -146,7 +172,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured run")
     parser.add_argument("--profile", action="store_true", help="py-spy the services under load (var/profiles)")
-    parser.add_argument("--only", default="123456", help="which targets to run, e.g. 35 (default: all)")
+    parser.add_argument("--only", default="123456c",
+                        help="which targets to run, e.g. 35 or c (checkout orders) (default: all)")
     args = parser.parse_args()
     only = set(args.only)
     cluster = start_cluster()

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cashback_kit.db import Database
-from cashback_services.wallet.bulk_sweep import expire_due_lots
+from cashback_services.wallet.adapters.sweep import expire_due_lots
 from cashback_services.wallet.main import MIGRATIONS
 from tests.support.pgcluster import PgCluster, remove_cluster, start_cluster
 

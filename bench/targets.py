@@ -151,15 +151,17 @@ async def balance_pair(wallet_target: str, small: str, big: str, seconds: float)
     return Load(len(lat[0]), both.seconds, lat[0]), Load(len(lat[1]), both.seconds, lat[1])
 
 
-async def checkout_mix(rules_target: str, wallet_target: str, seconds: float) -> Load:
-    """Per order: AuthorizeRedemption, CaptureRedemption, AwardOrder (credit seeded first)."""
+async def checkout_mix(rules_target: str, wallet_target: str, seconds: float, *, concurrency: int = CONCURRENCY,
+                       tag: str = "mix") -> Load:
+    """Per order: AuthorizeRedemption, CaptureRedemption, AwardOrder (credit seeded first),
+    `concurrency` orders in flight, over 256 customers."""
     async with grpc.aio.insecure_channel(wallet_target) as ch:
         w = wallet_pb2_grpc.WalletServiceStub(ch)
         for c in range(256):
             await w.AdjustBalance(wallet_pb2.AdjustBalanceRequest(
                 merchant_id="m1", customer_id=f"mix{c}", amount=sar(10_000_000), reason="bench",
                 idempotency_key=f"mix-seed-{c}"), metadata=OPS, timeout=10)
-        stamp = int(time.time())
+        stamp = f"{tag}-{int(time.time())}"
 
         async def order(i: int) -> None:
             cust = f"mix{i % 256}"
@@ -172,7 +174,17 @@ async def checkout_mix(rules_target: str, wallet_target: str, seconds: float) ->
             o.order_id, o.customer_id = f"mix-{stamp}-{i}", cust
             await w.AwardOrder(wallet_pb2.AwardOrderRequest(order=o), metadata=CHECKOUT, timeout=10)
 
-        return await closed_loop(order, concurrency=CONCURRENCY, seconds=seconds)
+        return await closed_loop(order, concurrency=concurrency, seconds=seconds)
+
+
+async def noop_at(target: str, seconds: float, concurrency: int) -> Load:
+    """The no-op baseline (health Check, same server stack) at a given number in flight."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        req = health_pb2.HealthCheckRequest()
+        return await closed_loop(lambda _i: stub.Check(req, timeout=5), concurrency=concurrency, seconds=seconds)
 
 
 WRITERS = 64

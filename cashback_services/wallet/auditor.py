@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cashback_services.wallet import tables as t
+from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import BALANCE_COLUMNS, Account, HoldStatus, LotStatus
 
 Key = tuple[str, str, str]  # merchant, customer, currency

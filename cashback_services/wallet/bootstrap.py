@@ -3,25 +3,20 @@ background sweeper (one per process; several are safe together)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
-
 from cashback.wallet.v1 import wallet_pb2_grpc
 
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.server import ServiceParts
-from cashback_services.wallet import events
-from cashback_services.wallet.rules_client import GrpcRules
-from cashback_services.wallet.service import WalletConfig, WalletService
-from cashback_services.wallet.servicer import WalletServicer
+from cashback_services.wallet.adapters.rules_client import GrpcRules
+from cashback_services.wallet.entrypoints.servicer import WalletServicer
+from cashback_services.wallet.entrypoints.sweeper import sweeper
+from cashback_services.wallet.service_layer.handlers import WalletConfig, WalletService
 
 SERVICE_NAME = "cashback.wallet.v1.WalletService"
 # Seconds between sweeps; 0 turns the sweeper off (tests that drive it themselves).
 SWEEP_INTERVAL_ENV = "WALLET_SWEEP_INTERVAL_SECONDS"
 WRITE_BATCH_ENV = "WALLET_WRITE_BATCH"
-log = logging.getLogger("cashback.wallet.sweeper")
 
 
 def wallet_config(settings: Settings) -> WalletConfig:
@@ -36,19 +31,6 @@ def wallet_config(settings: Settings) -> WalletConfig:
     if not raw.strip().isdigit():
         raise ValueError(f"{WRITE_BATCH_ENV} must be a whole number of writes (0 = each alone), not {raw!r}")
     return WalletConfig(sweep_interval=interval, write_batch=int(raw))
-
-
-def sweeper(service: WalletService) -> Callable[[], Awaitable[None]]:
-    async def sweep_forever() -> None:
-        while True:
-            settled = await service.sweep_once()
-            # Number new events even when nobody is streaming, so cursors stay fresh.
-            await events.sequence(service.db)
-            if settled:
-                log.info("sweep settled customers", extra={"customers": settled})
-            await asyncio.sleep(service.config.sweep_interval)
-
-    return sweep_forever
 
 
 async def bootstrap(settings: Settings, db: Database) -> ServiceParts:

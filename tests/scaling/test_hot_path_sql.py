@@ -1,6 +1,12 @@
-"""Every SQL statement the wallet runs on the checkout hot path, listed, and checked
-to touch one customer only: the property that lets the wallet be distributed by
-customer (Citus) with no cross-shard transaction. See docs/scaling.md."""
+"""Every SQL statement the wallet runs on the checkout hot path, listed and counted.
+
+Each write is the customer aggregate's four statements -- BEGIN, one that locks
+the customer and loads what the use case needs, one that writes every change,
+COMMIT -- whatever it touches (RefundOrder reads once more first, outside any
+transaction, so that rules is never asked to reverse what the wallet would
+refuse). And each statement touches one customer only: the property that lets
+the wallet be distributed by customer (Citus) with no cross-shard transaction.
+See docs/wallet.md and docs/scaling.md."""
 
 from __future__ import annotations
 
@@ -13,20 +19,35 @@ from google.protobuf.duration_pb2 import Duration
 
 from tests.support.servers import auth, running_service
 from tests.support.sql import recorded
-from tests.wallet.stack import Stack, order, sar
+from tests.wallet.stack import Stack, order, sar, ts
 
 pytestmark = pytest.mark.postgres
-_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)|FOR UPDATE", re.IGNORECASE | re.DOTALL)
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)|FOR UPDATE|wallet_write", re.IGNORECASE | re.DOTALL)
 _TABLE = re.compile(r"\b(wallet_\w+)\b")
+_AGGREGATE = ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "SELECT wallet_write($1::jsonb)", "COMMIT"]
+
+# Statements per RPC, BEGIN and COMMIT included (issue 13: at most 4 per write).
+EXPECTED = {
+    "AwardOrder": _AGGREGATE,
+    "AwardEvent": _AGGREGATE,
+    "GetBalance": ["SELECT"],
+    "AuthorizeRedemption": _AGGREGATE,
+    "CaptureRedemption": _AGGREGATE,
+    "VoidRedemption": _AGGREGATE,
+    "AdjustBalance (credit)": _AGGREGATE,
+    "AdjustBalance (debit)": _AGGREGATE,
+    "RefundOrder": ["SELECT", *_AGGREGATE],
+}
 
 
-async def test_the_checkout_hot_path_never_writes_or_locks_another_customers_rows(pg_url, capsys):
+async def test_every_checkout_write_is_four_statements_on_one_customer(pg_url, capsys):
     async with running_service("rules", database_url=pg_url) as rules, running_service(
         "wallet", database_url=pg_url,
         env={"RULES_TARGET": rules.target, "WALLET_SWEEP_INTERVAL_SECONDS": "0"},
     ) as wallet:
         stack = Stack(rules, wallet)
         await stack.campaign(bps=1000)
+        await stack.campaign(event_type="product_review", fixed=300)
         # Another customer with history, so a statement that strays would show.
         await stack.w.AwardOrder(wallet_pb2.AwardOrderRequest(order=order("o-other", 90000, customer="cust-b")),
                                  metadata=auth("checkout"))
@@ -34,38 +55,48 @@ async def test_the_checkout_hot_path_never_writes_or_locks_another_customers_row
         calls: dict[str, list[tuple[str, list[str]]]] = {}
         w = stack.w
         md = auth("checkout")
-        with recorded(wallet.db) as seen:
-            await w.AwardOrder(wallet_pb2.AwardOrderRequest(order=order("o-a1", 100000, customer=a,
-                               placed_at=datetime(2026, 1, 1, tzinfo=UTC))), metadata=md)
-        calls["AwardOrder"] = list(seen)
-        with recorded(wallet.db) as seen:
-            await w.GetBalance(wallet_pb2.GetBalanceRequest(merchant_id="m1", customer_id=a, currency_code="SAR"),
-                               metadata=md)
-        calls["GetBalance"] = list(seen)
-        with recorded(wallet.db) as seen:
-            hold = (await w.AuthorizeRedemption(wallet_pb2.AuthorizeRedemptionRequest(
-                merchant_id="m1", customer_id=a, order_id="o-a2", amount=sar(5000), hold_ttl=Duration(seconds=60),
-                idempotency_key="auth-a2"), metadata=md)).hold
-        calls["AuthorizeRedemption"] = list(seen)
-        with recorded(wallet.db) as seen:
-            await w.CaptureRedemption(wallet_pb2.CaptureRedemptionRequest(
-                merchant_id="m1", hold_id=hold.hold_id, amount=sar(3000)), metadata=md)
-        calls["CaptureRedemption"] = list(seen)
-        with recorded(wallet.db) as seen:
-            await w.RefundOrder(wallet_pb2.RefundOrderRequest(
-                merchant_id="m1", order_id="o-a1", refund_id="r-a1", refunded_amount=sar(50000)), metadata=md)
-        calls["RefundOrder"] = list(seen)
+
+        async def call(name: str, rpc, request):
+            with recorded(wallet.db) as seen:
+                response = await rpc(request, metadata=md if "Adjust" not in name else auth("ops"))
+            calls[name] = list(seen)
+            return response
+
+        await call("AwardOrder", w.AwardOrder, wallet_pb2.AwardOrderRequest(order=order(
+            "o-a1", 100000, customer=a, placed_at=datetime(2026, 1, 1, tzinfo=UTC))))
+        await call("AwardEvent", w.AwardEvent, wallet_pb2.AwardEventRequest(
+            merchant_id="m1", customer_id=a, event_type="product_review", event_id="e-a1",
+            occurred_at=ts(datetime.now(UTC))))
+        await call("GetBalance", w.GetBalance, wallet_pb2.GetBalanceRequest(
+            merchant_id="m1", customer_id=a, currency_code="SAR"))
+        hold = (await call("AuthorizeRedemption", w.AuthorizeRedemption, wallet_pb2.AuthorizeRedemptionRequest(
+            merchant_id="m1", customer_id=a, order_id="o-a2", amount=sar(5000), hold_ttl=Duration(seconds=60),
+            idempotency_key="auth-a2"))).hold
+        await call("CaptureRedemption", w.CaptureRedemption, wallet_pb2.CaptureRedemptionRequest(
+            merchant_id="m1", hold_id=hold.hold_id, amount=sar(3000)))
+        other = (await w.AuthorizeRedemption(wallet_pb2.AuthorizeRedemptionRequest(
+            merchant_id="m1", customer_id=a, order_id="o-a3", amount=sar(1000), idempotency_key="auth-a3"),
+            metadata=md)).hold
+        await call("VoidRedemption", w.VoidRedemption, wallet_pb2.VoidRedemptionRequest(
+            merchant_id="m1", hold_id=other.hold_id))
+        for name, minor in (("AdjustBalance (credit)", 700), ("AdjustBalance (debit)", -200)):
+            await call(name, w.AdjustBalance, wallet_pb2.AdjustBalanceRequest(
+                merchant_id="m1", customer_id=a, amount=sar(minor), reason="goodwill", idempotency_key=name))
+        await call("RefundOrder", w.RefundOrder, wallet_pb2.RefundOrderRequest(
+            merchant_id="m1", order_id="o-a1", refund_id="r-a1", refunded_amount=sar(50000)))
 
     with capsys.disabled():
         print("\nwallet hot path, every statement:")
         for rpc, statements in calls.items():
-            print(f"  {rpc}:")
+            print(f"  {rpc}: {len(statements)}")
             for sql, _ in statements:
                 print(f"    {sql[:160]}")
     for rpc, statements in calls.items():
-        assert statements, f"{rpc} ran no SQL? the recorder is broken"
+        shapes = [sql if sql in _AGGREGATE else sql.split()[0].upper() for sql, _ in statements]
+        assert shapes == EXPECTED[rpc], f"{rpc} ran {shapes}"
         for sql, params in statements:
-            if "cust-b" in params:
+            if any("cust-b" in p for p in params):
                 pytest.fail(f"{rpc} touched another customer's rows: {sql}")
             if _WRITE.search(sql) and _TABLE.search(sql) and "wallet_events" not in sql:
-                assert a in params, f"{rpc} writes or locks wallet rows without naming the customer: {sql}"
+                named = any(a in p for p in params)
+                assert named, f"{rpc} writes or locks wallet rows without naming the customer: {sql}"

@@ -1,5 +1,5 @@
 """Wallet test fixtures. The auditor runs at the end of EVERY test that used a
-database (db_url or pg_url) and fails the test on any violation."""
+database (pg_url) and fails the test on any violation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from cashback_kit.db import Database
 from cashback_services.wallet.auditor import audit
 from cashback_services.wallet.main import MIGRATIONS
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.service_layer.handlers import WalletService
 
 
 class Clock:
@@ -43,7 +43,7 @@ async def _audit_url(url: str) -> list[str]:
 
 @pytest.fixture(autouse=True)
 async def audit_after_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    urls = [request.getfixturevalue(name) for name in ("db_url", "pg_url") if name in request.fixturenames]
+    urls = [request.getfixturevalue("pg_url")] if "pg_url" in request.fixturenames else []
     yield
     for url in urls:
         violations = await _audit_url(url)
@@ -56,18 +56,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def wallet_db(db_url: str) -> AsyncIterator[Database]:
-    db = Database(db_url)
-    await db.migrate(MIGRATIONS, "wallet_alembic_version")
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-async def pg_wallet(pg_url: str, clock: Clock) -> AsyncIterator[WalletService]:
+async def wallet_db(pg_url: str) -> AsyncIterator[Database]:
     db = Database(pg_url)
     await db.migrate(MIGRATIONS, "wallet_alembic_version")
-    yield WalletService(db, None, clock=clock)
+    yield db
     await db.dispose()
 
 

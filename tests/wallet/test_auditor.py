@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import insert, text, update
 from sqlalchemy.exc import DBAPIError
 
-from cashback_services.wallet import tables as t
+from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.auditor import audit
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.service_layer.handlers import WalletService
 from tests.wallet.helpers import credit, hold
 
 
@@ -30,11 +30,11 @@ async def test_auditor_reports_held_that_no_active_hold_explains(wallet: WalletS
     await credit(wallet, 500)
     h = await hold(wallet, 200)
     async with wallet.db.write() as conn:
-        await conn.execute(update(t.holds).where(t.holds.c.hold_id == h["hold_id"]).values(status="voided"))
+        await conn.execute(update(t.holds).where(t.holds.c.hold_id == h.hold_id).values(status="voided"))
     async with wallet.db.read() as conn:
         assert "held" in [v.check for v in await audit(conn)]
     async with wallet.db.write() as conn:
-        await conn.execute(update(t.holds).where(t.holds.c.hold_id == h["hold_id"]).values(status="active"))
+        await conn.execute(update(t.holds).where(t.holds.c.hold_id == h.hold_id).values(status="active"))
 
 
 async def test_the_database_refuses_a_negative_lot_remainder(wallet: WalletService) -> None:
@@ -47,8 +47,7 @@ async def test_the_database_refuses_a_negative_lot_remainder(wallet: WalletServi
 
 
 @pytest.mark.postgres
-async def test_postgres_refuses_an_unbalanced_transaction_at_commit(pg_wallet: WalletService) -> None:
-    wallet = pg_wallet
+async def test_the_database_refuses_an_unbalanced_transaction_at_commit(wallet: WalletService) -> None:
     await credit(wallet, 500)
     with pytest.raises(DBAPIError, match="unbalanced"):
         async with wallet.db.write() as conn:
@@ -61,8 +60,7 @@ async def test_postgres_refuses_an_unbalanced_transaction_at_commit(pg_wallet: W
 
 
 @pytest.mark.postgres
-async def test_postgres_refuses_to_change_an_entry(pg_wallet: WalletService) -> None:
-    wallet = pg_wallet
+async def test_the_database_refuses_to_change_an_entry(wallet: WalletService) -> None:
     await credit(wallet, 500)
     with pytest.raises(DBAPIError, match="append-only"):
         async with wallet.db.write() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.service_layer.handlers import WalletService
 from tests.support.sql import recorded
 from tests.wallet.helpers import balance, credit, hold
 
@@ -13,8 +13,8 @@ async def test_get_balance_never_reads_the_history(wallet: WalletService) -> Non
         await hold(wallet, 5)
     with recorded(wallet.db) as seen:
         b = await balance(wallet)
-    assert (b["available"], b["held"]) == (150, 150)
+    assert (b.available, b.held) == (150, 150)
     sql = " ".join(s for s, _ in seen).lower()
     assert "wallet_entries" not in sql and "wallet_transactions" not in sql
-    # One statement (due check, balance row, next expiry), on SQLite in a read transaction.
+    # One statement (due check, balance row, next expiry), no transaction around it.
     assert [s.split()[0].upper() for s, _ in seen if s.split()[0].upper() not in ("BEGIN", "ROLLBACK")] == ["SELECT"]

@@ -1,6 +1,7 @@
-"""Set-based expiry (cashback_services/wallet/bulk_sweep.py) on PostgreSQL: it must write
-exactly what the per-customer path (ops.settle -> expire_lot) writes, under
-the same customer locks. The auditor runs after each test on pg_url."""
+"""Set-based expiry (wallet_settle_lots, run in bulk by adapters/sweep.py): a batch
+of customers must end up exactly as settling each customer alone on the
+aggregate path leaves it, under the same customer locks. The auditor runs
+after each test."""
 
 from __future__ import annotations
 
@@ -13,27 +14,14 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cashback_kit.db import Database
-from cashback_services.wallet import operations as ops
-from cashback_services.wallet import tables as t
+from cashback_services.wallet.adapters import tables as t
+from cashback_services.wallet.adapters.sweep import expire_due, expire_due_lots
 from cashback_services.wallet.auditor import audit
-from cashback_services.wallet.book import Book
-from cashback_services.wallet.bulk_sweep import expire_due, expire_due_lots
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.service_layer.commands import Void
+from cashback_services.wallet.service_layer.handlers import WalletService
 from tests.support.pgcluster import PgCluster
 from tests.wallet.conftest import Clock
-from tests.wallet.helpers import M, balance, credit, hold
-
-pytestmark = pytest.mark.postgres
-
-
-
-
-async def _award(wallet: WalletService, customer: str, amount: int, order_id: str,
-                 available_in: timedelta, expires_in: timedelta) -> None:
-    now = wallet.clock()
-    line = ops.AwardLine("camp", "SAR", amount, now + available_in, now + expires_in)
-    async with wallet.customer(M, customer) as book:
-        await ops.credit_award(book, line, "order", order_id)
+from tests.wallet.helpers import M, balance, credit, hold, lock_customer, pending_lot
 
 
 async def _scenario(wallet: WalletService, clock: Clock) -> datetime:
@@ -51,28 +39,24 @@ async def _scenario(wallet: WalletService, clock: Clock) -> datetime:
     await credit(wallet, -100, customer="c3")  # its lot: nothing left, still available until due
     await credit(wallet, 70, customer="c4", currency="USD", expires_in=day)
     await credit(wallet, 90, customer="c4", currency="SAR", expires_in=day)
-    await _award(wallet, "c5", 250, "order-c5", timedelta(hours=1), day)
+    await pending_lot(wallet, "c5", 250, timedelta(hours=1), day, order_id="order-c5")
     await credit(wallet, 40, customer="c6")  # nothing due
     clock.advance(hours=2)
-    async with wallet.customer(M, "c5"):
-        pass  # matures c5's award: an available lot with an order_id
+    await wallet.settle(M, "c5", clock.now)  # matures c5's award: an available lot with an order_id
     clock.advance(hours=10)
     await hold(wallet, 120, customer="c2", ttl=timedelta(hours=24))  # held from the 500 lot, which expires first
     return clock.now + timedelta(hours=13)
 
 
 async def _per_customer(db: Database, now: datetime) -> None:
-    """The path the bulk expiry replaces: settle each due customer under its lock."""
+    """Each due customer settled alone on the aggregate path, under its lock."""
     L = t.lots.c
     async with db.read() as conn:
         due = sorted(set((await conn.execute(select(L.merchant_id, L.customer_id).where(
             L.status == "available", L.expires_at <= now))).all()))
+    svc = WalletService(db, None, clock=lambda: now)
     for merchant_id, customer_id in due:
-        async with db.write() as conn:
-            book = await Book.open(conn, merchant_id, customer_id, now)
-            assert book is not None
-            await ops.settle(book)
-            await book.flush()
+        assert await svc.settle(merchant_id, customer_id, now)
 
 
 async def _dump(db: Database) -> dict[str, Any]:
@@ -100,18 +84,18 @@ async def _dump(db: Database) -> dict[str, Any]:
 
 
 async def test_bulk_expiry_writes_what_the_per_customer_path_writes(
-    pg_wallet: WalletService, clock: Clock, pg_url: str, pg_cluster: PgCluster
+    wallet: WalletService, clock: Clock, pg_url: str, pg_cluster: PgCluster
 ) -> None:
-    due_at = await _scenario(pg_wallet, clock)
-    await pg_wallet.db.dispose()  # CREATE DATABASE ... TEMPLATE needs the source idle
+    due_at = await _scenario(wallet, clock)
+    await wallet.db.dispose()  # CREATE DATABASE ... TEMPLATE needs the source idle
     src = pg_url.rsplit("/", 1)[1]
     twin = f"twin_{uuid.uuid4().hex[:12]}"
     pg_cluster.psql(f'CREATE DATABASE "{twin}" TEMPLATE "{src}"')
     other = Database(pg_cluster.url(twin))
     try:
-        result = await expire_due(pg_wallet.db, due_at)
+        result = await expire_due(wallet.db, due_at)
         await _per_customer(other, due_at)
-        bulk, reference = await _dump(pg_wallet.db), await _dump(other)
+        bulk, reference = await _dump(wallet.db), await _dump(other)
         async with other.read() as conn:
             assert [str(v) for v in await audit(conn)] == []
     finally:
@@ -127,31 +111,31 @@ async def test_bulk_expiry_writes_what_the_per_customer_path_writes(
 
 
 async def test_held_credit_stays_on_the_expired_lot_and_expires_when_released(
-    pg_wallet: WalletService, clock: Clock
+    wallet: WalletService, clock: Clock
 ) -> None:
-    due_at = await _scenario(pg_wallet, clock)
-    assert await expire_due_lots(pg_wallet.db, due_at) == 7
+    due_at = await _scenario(wallet, clock)
+    assert await expire_due_lots(wallet.db, due_at) == 7
     clock.now = due_at
-    b = await balance(pg_wallet, "c2")
-    assert (b["available"], b["held"]) == (80, 120)
-    async with pg_wallet.db.read() as conn:
+    b = await balance(wallet, "c2")
+    assert (b.available, b.held) == (80, 120)
+    async with wallet.db.read() as conn:
         lot = (await conn.execute(select(t.lots).where(
             t.lots.c.customer_id == "c2", t.lots.c.amount == 500))).mappings().one()
         assert (lot["status"], lot["remaining"], lot["held"], lot["expired"]) == ("expired", 0, 120, 380)
         hold_id = (await conn.execute(select(t.holds.c.hold_id).where(t.holds.c.customer_id == "c2"))).scalar_one()
-    await pg_wallet.void(M, hold_id)  # the released 120 goes back to an expired lot: it expires at once
-    b = await balance(pg_wallet, "c2")
-    assert (b["available"], b["held"]) == (80, 0)
-    assert await expire_due_lots(pg_wallet.db, due_at) == 0
+    await wallet.void(Void(M, hold_id))  # the released 120 goes back to an expired lot: it expires at once
+    b = await balance(wallet, "c2")
+    assert (b.available, b.held) == (80, 0)
+    assert await expire_due_lots(wallet.db, due_at) == 0
 
 
-async def test_a_locked_customer_is_skipped_and_expired_next_pass(pg_wallet: WalletService, clock: Clock) -> None:
-    await credit(pg_wallet, 100, customer="c1", expires_in=timedelta(days=1))
-    await credit(pg_wallet, 200, customer="c2", expires_in=timedelta(days=1))
+async def test_a_locked_customer_is_skipped_and_expired_next_pass(wallet: WalletService, clock: Clock) -> None:
+    await credit(wallet, 100, customer="c1", expires_in=timedelta(days=1))
+    await credit(wallet, 200, customer="c2", expires_in=timedelta(days=1))
     later = clock.now + timedelta(days=2)
-    db = pg_wallet.db
+    db = wallet.db
     async with db.write() as conn:
-        assert await Book.open(conn, M, "c1", later) is not None  # c1 busy elsewhere
+        await lock_customer(conn, "c1")  # c1 busy elsewhere
         first = await expire_due(db, later, batch_customers=1)
     assert (first.lots, first.skipped, first.customers) == (1, 1, {(M, "c2")})
     second = await expire_due(db, later)
@@ -162,18 +146,18 @@ async def test_a_locked_customer_is_skipped_and_expired_next_pass(pg_wallet: Wal
     assert n == 2
 
 
-async def test_sweep_once_releases_then_expires_once(pg_wallet: WalletService, clock: Clock) -> None:
+async def test_sweep_once_releases_then_expires_once(wallet: WalletService, clock: Clock) -> None:
     """A hold expired on a lot past expiry: released by the per-customer pass,
-    whose settle expires the whole lot in one EXPIRY, before the bulk pass."""
-    await credit(pg_wallet, 300, customer="c1", expires_in=timedelta(hours=1))
-    await hold(pg_wallet, 100, customer="c1", ttl=timedelta(minutes=15))
-    await credit(pg_wallet, 50, customer="c2", expires_in=timedelta(hours=1))
-    assert await pg_wallet.sweep_once(clock.now + timedelta(hours=2)) == 2
-    async with pg_wallet.db.read() as conn:
+    whose write expires the whole lot in one EXPIRY, before the bulk pass."""
+    await credit(wallet, 300, customer="c1", expires_in=timedelta(hours=1))
+    await hold(wallet, 100, customer="c1", ttl=timedelta(minutes=15))
+    await credit(wallet, 50, customer="c2", expires_in=timedelta(hours=1))
+    assert await wallet.sweep_once(clock.now + timedelta(hours=2)) == 2
+    async with wallet.db.read() as conn:
         amounts = sorted((await conn.execute(select(t.transactions.c.amount).where(
             t.transactions.c.type == "expiry"))).scalars().all())
     assert amounts == [-300, -50]
-    assert await pg_wallet.sweep_once(clock.now + timedelta(hours=2)) == 0
+    assert await wallet.sweep_once(clock.now + timedelta(hours=2)) == 0
 
 
 async def test_the_bench_seed_is_consistent_and_sweeps_clean(pg_url: str) -> None:
@@ -212,10 +196,10 @@ async def _entries(conn: Any, tx_id: str, *amounts: tuple[str, int], **ids: int)
 
 
 async def test_balance_check_refuses_an_entry_added_after_the_transaction_was_found_balanced(
-    pg_wallet: WalletService, clock: Clock
+    wallet: WalletService, clock: Clock
 ) -> None:
-    db = pg_wallet.db
-    await credit(pg_wallet, 100, customer="c1")
+    db = wallet.db
+    await credit(wallet, 100, customer="c1")
     for immediate_again in (True, False):
         with pytest.raises(DBAPIError, match="unbalanced"):
             async with db.write() as conn:
@@ -227,10 +211,10 @@ async def test_balance_check_refuses_an_entry_added_after_the_transaction_was_fo
 
 
 async def test_balance_check_refuses_after_truncate_reuses_a_remembered_entry_id(
-    pg_wallet: WalletService, clock: Clock
+    wallet: WalletService, clock: Clock
 ) -> None:
-    db = pg_wallet.db
-    await credit(pg_wallet, 100, customer="c1")
+    db = wallet.db
+    await credit(wallet, 100, customer="c1")
     with pytest.raises(DBAPIError, match="unbalanced"):
         async with db.write() as conn:
             await _tx(conn, "tx_trunc", ("SAR", 5), ("SAR", -5), now=clock.now)
@@ -246,9 +230,9 @@ class _Checked(Exception):
     pass
 
 
-async def test_balance_check_per_currency(pg_wallet: WalletService, clock: Clock) -> None:
-    db = pg_wallet.db
-    await credit(pg_wallet, 100, customer="c1")
+async def test_balance_check_per_currency(wallet: WalletService, clock: Clock) -> None:
+    db = wallet.db
+    await credit(wallet, 100, customer="c1")
     with pytest.raises(_Checked):  # balanced in each currency: accepted (then rolled back for the auditor)
         async with db.write() as conn:
             await _tx(conn, "tx_two", ("SAR", 5), ("USD", 7), ("SAR", -5), ("USD", -7), now=clock.now)

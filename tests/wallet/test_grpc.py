@@ -1,4 +1,4 @@
-"""The wallet over real gRPC on SQLite and PostgreSQL: balances, adjustments,
+"""The wallet over real gRPC: balances, adjustments,
 holds, history paging, and bad input that gives clear codes and changes nothing."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from tests.wallet.grpc_helpers import OPS, adjust, balance, money, stub, violati
 
 
 @pytest.fixture
-async def wallet_server(db_url: str) -> AsyncIterator[ServiceHandle]:
-    async with running_service("wallet", database_url=db_url) as svc:
+async def wallet_server(pg_url: str) -> AsyncIterator[ServiceHandle]:
+    async with running_service("wallet", database_url=pg_url) as svc:
         yield svc
 
 

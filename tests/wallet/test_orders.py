@@ -1,5 +1,5 @@
 """AwardOrder, AwardEvent and RefundOrder against the REAL rules service over
-gRPC, on SQLite and PostgreSQL."""
+gRPC."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ CO = auth("checkout")
 
 
 @pytest.fixture
-async def stack(db_url: str) -> AsyncIterator[Stack]:
-    async with running_stack(db_url) as s:
+async def stack(pg_url: str) -> AsyncIterator[Stack]:
+    async with running_stack(pg_url) as s:
         yield s
 
 
@@ -73,11 +73,11 @@ async def test_a_retry_after_rules_scored_but_the_wallet_did_not_credit_credits_
     assert (await balance(stack.w)).pending.amount_minor == 500
 
 
-async def test_rules_down_gives_unavailable_and_writes_nothing(stack: Stack, db_url: str) -> None:
+async def test_rules_down_gives_unavailable_and_writes_nothing(stack: Stack, pg_url: str) -> None:
     await stack.campaign(bps=1000, pending_days=14)
     o = order("o1", 5000)
     dead = f"127.0.0.1:{free_port()}"
-    async with running_service("wallet", database_url=db_url, env={"RULES_TARGET": dead}) as lonely:
+    async with running_service("wallet", database_url=pg_url, env={"RULES_TARGET": dead}) as lonely:
         from cashback.wallet.v1 import wallet_pb2_grpc
 
         with pytest.raises(grpc.aio.AioRpcError) as err:

@@ -12,12 +12,12 @@ from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_kit.pb import fingerprint
-from cashback_services.wallet import orders
-from cashback_services.wallet import tables as t
-from cashback_services.wallet.commands import RefundOrder
-from cashback_services.wallet.rules_client import GrpcRules
-from cashback_services.wallet.service import WalletService
-from cashback_services.wallet.servicer import order_command
+from cashback_services.wallet.adapters import tables as t
+from cashback_services.wallet.adapters.rules_client import GrpcRules
+from cashback_services.wallet.entrypoints.servicer import order_command
+from cashback_services.wallet.service_layer import awards as orders
+from cashback_services.wallet.service_layer.commands import RefundOrder
+from cashback_services.wallet.service_layer.handlers import WalletService
 from tests.support.keys import TEST_KEYS
 from tests.support.servers import running_service
 from tests.wallet.conftest import Clock
@@ -25,8 +25,8 @@ from tests.wallet.stack import Stack, order
 
 
 @pytest.fixture
-async def wired(db_url: str, wallet_db: Database, clock: Clock) -> AsyncIterator[tuple[Stack, WalletService]]:
-    async with running_service("rules", database_url=db_url) as rules:
+async def wired(pg_url: str, wallet_db: Database, clock: Clock) -> AsyncIterator[tuple[Stack, WalletService]]:
+    async with running_service("rules", database_url=pg_url) as rules:
         settings = Settings.from_env("wallet", {"RULES_TARGET": rules.target,
                                                 "CASHBACK_SERVICE_KEY": TEST_KEYS["service"]})
         client = GrpcRules(settings)
@@ -48,7 +48,7 @@ async def test_cashback_that_expired_is_taken_back_from_breakage_not_turned_into
     o = order("o1", 1000, placed_at=clock.now)
     award = await orders.award_order(wallet, order_command(o, fingerprint(o), clock.now))
     assert award.credited.minor == 100
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["available"] == 100
+    assert (await wallet.get_balance("m1", "c1", "SAR")).available == 100
     clock.advance(days=31)
     await wallet.sweep_once()
     assert await _breakage(wallet.db) == 100
@@ -56,7 +56,7 @@ async def test_cashback_that_expired_is_taken_back_from_breakage_not_turned_into
     assert (refund.cashback_reversed.minor, refund.debt.minor) == (100, 0)
     assert await _breakage(wallet.db) == 0
     b = await wallet.get_balance("m1", "c1", "SAR")
-    assert (b["available"], b["debt"]) == (0, 0)
+    assert (b.available, b.debt) == (0, 0)
 
 
 async def test_a_refund_after_maturing_takes_back_available_cashback(
@@ -66,9 +66,9 @@ async def test_a_refund_after_maturing_takes_back_available_cashback(
     await stack.campaign(bps=1000, pending_days=14)
     o = order("o1", 1000, placed_at=clock.now)
     await orders.award_order(wallet, order_command(o, fingerprint(o), clock.now))
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["pending"] == 100
+    assert (await wallet.get_balance("m1", "c1", "SAR")).pending == 100
     clock.advance(days=15)
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["available"] == 100
+    assert (await wallet.get_balance("m1", "c1", "SAR")).available == 100
     refund = await orders.refund_order(wallet, RefundOrder("m1", "o1", "r1", Money("SAR", 300), "fp"))
     assert (refund.cashback_reversed.minor, refund.debt.minor) == (30, 0)
-    assert (await wallet.get_balance("m1", "c1", "SAR"))["available"] == 70
+    assert (await wallet.get_balance("m1", "c1", "SAR")).available == 70

@@ -19,8 +19,8 @@ OPS, CO = auth("ops"), auth("checkout")
 
 
 @pytest.fixture
-async def stack(db_url: str) -> AsyncIterator[Stack]:
-    async with running_stack(db_url) as s:
+async def stack(pg_url: str) -> AsyncIterator[Stack]:
+    async with running_stack(pg_url) as s:
         yield s
 
 

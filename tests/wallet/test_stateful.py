@@ -18,12 +18,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from cashback_kit.db import Database
 from cashback_kit.errors import DomainError, HoldExpired, HoldNotActive, InsufficientCredit, InvalidArgument
 from cashback_kit.money import Money
-from cashback_services.wallet import operations as ops
 from cashback_services.wallet.auditor import audit
-from cashback_services.wallet.commands import Adjust, Authorize
 from cashback_services.wallet.main import MIGRATIONS
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.service_layer.commands import Adjust, Authorize, Capture, Void
+from cashback_services.wallet.service_layer.handlers import WalletService
 from tests.wallet.conftest import Clock
+from tests.wallet.helpers import pending_lot
 
 M = "m1"
 
@@ -142,13 +142,8 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
             self.model.settle()
             self.seq += 1
             self.model.lots.append(MLot(self.seq, amount, expires_at, self.clock.now, available_at))
-            line = ops.AwardLine("camp", "SAR", amount, available_at, expires_at)
-
-            async def credit() -> None:
-                async with self.svc.customer(M, self.customer) as book:
-                    await ops.credit_award(book, line, "order", uuid.uuid4().hex)
-
-            self.run(credit())
+            self.run(pending_lot(self.svc, self.customer, amount, available_at - self.clock.now,
+                                 expires_at - self.clock.now if expires_at else None, order_id=uuid.uuid4().hex))
 
         @rule(amount=st.integers(1, 1000))
         def debit(self, amount: int) -> None:
@@ -168,7 +163,7 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
             hold = self.expect(None if fits else InsufficientCredit, self.svc.authorize(cmd))
             if fits:
                 self.model.holds.append(MHold(amount, self.clock.now + timedelta(minutes=ttl), self.model.take(amount)))
-                self.hold_ids.append(hold["hold_id"])
+                self.hold_ids.append(hold.hold.hold_id)
 
         @rule(pick=st.integers(0, 10_000), how=st.sampled_from(["all", "part", "over", "same"]))
         def capture(self, pick: int, how: str) -> None:
@@ -190,7 +185,7 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
             else:
                 error = None
                 self.model.close(h, want, "captured")
-            self.expect(error, self.svc.capture(M, self.hold_ids[i], Money("SAR", want)))
+            self.expect(error, self.svc.capture(Capture(M, self.hold_ids[i], Money("SAR", want))))
 
         @rule(pick=st.integers(0, 10_000))
         def void(self, pick: int) -> None:
@@ -202,7 +197,7 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
             error = HoldNotActive if h.status == "captured" else None
             if h.status == "active":
                 self.model.close(h, 0, "voided")
-            self.expect(error, self.svc.void(M, self.hold_ids[i]))
+            self.expect(error, self.svc.void(Void(M, self.hold_ids[i])))
 
         @rule(minutes=st.integers(1, 3000))
         def time_passes(self, minutes: int) -> None:
@@ -218,7 +213,7 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
         def balances_match_the_model(self) -> None:
             b = self.run(self.svc.get_balance(M, self.customer, "SAR"))
             self.model.settle()
-            assert (b["available"], b["pending"], b["held"]) == (
+            assert (b.available, b.pending, b.held) == (
                 self.model.available, self.model.pending, self.model.held)
 
         def teardown(self) -> None:
@@ -233,9 +228,9 @@ def run_machine(db: Database, loop: asyncio.AbstractEventLoop) -> None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
 
 
-def test_random_operation_sequences_match_the_model(db_url: str) -> None:
+def test_random_operation_sequences_match_the_model(pg_url: str) -> None:
     loop = asyncio.new_event_loop()
-    db = Database(db_url)
+    db = Database(pg_url)
     try:
         loop.run_until_complete(db.migrate(MIGRATIONS, "wallet_alembic_version"))
         run_machine(db, loop)

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
-from cashback_services.wallet import operations as ops
-from cashback_services.wallet import tables as t
-from cashback_services.wallet.book import Book
+from cashback_kit.pgtx import transaction
+from cashback_services.wallet.adapters import tables as t
+from cashback_services.wallet.adapters.repository import Want, load, write
 from tests.support.servers import auth, running_service
 from tests.wallet.grpc_helpers import adjust, stub
 
@@ -28,13 +28,11 @@ async def test_an_event_that_commits_late_is_still_streamed(pg_url: str) -> None
         call = s.StreamEvents(pb.StreamEventsRequest(merchant_id="m1"), metadata=auth("service"))
         try:
             # Transaction A: writes a ledger change (and its event row) but does not commit yet.
-            async with db.write() as conn_a:
-                book = await Book.open(conn_a, "m1", "late", utcnow())
-                assert book is not None
-                await ops.adjust(book, "SAR", 111, "late commit", None)
-                await book.flush()
-                a_id = (await conn_a.execute(
-                    select(t.events.c.id).where(t.events.c.customer_id == "late"))).scalar()
+            async with transaction(db) as tx_a:
+                state = await load(tx_a, utcnow(), Want(customers=(("m1", "late"),)))
+                state.only().adjust("SAR", 111, "late commit", None)
+                await write(tx_a, state)
+                a_id = await tx_a.fetchval("SELECT id FROM wallet_events WHERE customer_id = 'late'")
                 # Transaction B: commits a later event through the real service.
                 await adjust(s, 222, customer="early")
                 first = await asyncio.wait_for(call.read(), 10)

@@ -7,21 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from cashback_services.wallet import operations as ops
-from cashback_services.wallet import tables as t
-from cashback_services.wallet.book import Book
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.adapters import tables as t
+from cashback_services.wallet.service_layer.handlers import WalletService
 from tests.wallet.conftest import Clock
-from tests.wallet.helpers import M, balance, credit, hold
-
-
-async def _pending_lot(wallet: WalletService, customer: str, amount: int, available_in: timedelta,
-                       expires_in: timedelta | None = None) -> None:
-    """A pending lot as an award credits it (the ledger operation itself, no rules involved)."""
-    now = wallet.clock()
-    line = ops.AwardLine("camp", "SAR", amount, now + available_in, now + expires_in if expires_in else None)
-    async with wallet.customer(M, customer) as book:
-        await ops.credit_award(book, line, "order", f"order-{customer}-{amount}")
+from tests.wallet.helpers import balance, credit, hold, lock_customer, pending_lot
 
 
 async def _events(wallet: WalletService, type_: str) -> list[int]:
@@ -31,13 +20,13 @@ async def _events(wallet: WalletService, type_: str) -> list[int]:
 
 
 async def test_sweep_matures_pending_credit_at_available_at(wallet: WalletService, clock: Clock) -> None:
-    await _pending_lot(wallet, "c1", 500, timedelta(days=7))
+    await pending_lot(wallet, "c1", 500, timedelta(days=7))
     start = clock.now
     assert await wallet.sweep_once(start + timedelta(days=6)) == 0
     assert await wallet.sweep_once(start + timedelta(days=7)) == 1
     clock.now = start + timedelta(days=7)
     b = await balance(wallet)
-    assert (b["pending"], b["available"]) == (0, 500)
+    assert (b.pending, b.available) == (0, 500)
     assert await _events(wallet, "available") == [500]
 
 
@@ -46,7 +35,7 @@ async def test_pending_credit_can_never_be_spent(wallet: WalletService) -> None:
 
     from cashback_kit.errors import InsufficientCredit
 
-    await _pending_lot(wallet, "c1", 500, timedelta(days=7))
+    await pending_lot(wallet, "c1", 500, timedelta(days=7))
     with pytest.raises(InsufficientCredit):
         await hold(wallet, 1)
 
@@ -56,7 +45,7 @@ async def test_sweep_expires_due_lots_to_breakage(wallet: WalletService, clock: 
     await credit(wallet, 200)
     assert await wallet.sweep_once(clock.now + timedelta(days=10)) == 1
     clock.advance(days=10)
-    assert (await balance(wallet))["available"] == 200
+    assert (await balance(wallet)).available == 200
     assert await _events(wallet, "expired") == [300]
     async with wallet.db.read() as conn:
         breakage = (await conn.execute(
@@ -72,13 +61,13 @@ async def test_sweep_releases_stale_holds(wallet: WalletService, clock: Clock) -
     assert await wallet.sweep_once(clock.now + timedelta(minutes=15)) == 1
     assert await _events(wallet, "released") == [400]
     b = await balance(wallet)
-    assert (b["available"], b["held"]) == (1000, 0)
+    assert (b.available, b.held) == (1000, 0)
 
 
 async def test_a_lot_that_matures_and_expires_while_nobody_looked_does_both(
     wallet: WalletService, clock: Clock
 ) -> None:
-    await _pending_lot(wallet, "c1", 500, timedelta(days=7), timedelta(days=37))
+    await pending_lot(wallet, "c1", 500, timedelta(days=7), timedelta(days=37))
     await wallet.sweep_once(clock.now + timedelta(days=100))
     assert await _events(wallet, "available") == [500]
     assert await _events(wallet, "expired") == [500]
@@ -100,14 +89,12 @@ async def test_sweepers_running_at_once_settle_each_lot_exactly_once(wallet: Wal
 
 
 async def test_sweep_settles_under_the_customer_lock(wallet: WalletService, clock: Clock) -> None:
-    """A customer whose row is locked elsewhere is skipped on PostgreSQL (SKIP
-    LOCKED) and settled by the next sweep; on SQLite the sweeper simply waits."""
+    """A customer whose row is locked elsewhere is skipped (SKIP LOCKED) and
+    settled by the next sweep."""
     await credit(wallet, 100, expires_in=timedelta(days=1))
+    await hold(wallet, 50, ttl=timedelta(hours=1))
     later = clock.now + timedelta(days=2)
-    if not wallet.db.is_postgres:
-        assert await wallet.sweep_once(later) == 1
-        return
     async with wallet.db.write() as conn:
-        assert await Book.open(conn, M, "c1", later) is not None
+        await lock_customer(conn, "c1")
         assert await wallet.sweep_once(later) == 0
     assert await wallet.sweep_once(later) == 1

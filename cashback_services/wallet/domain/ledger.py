@@ -5,7 +5,7 @@ Sign convention: a customer account's balance is the sum of its entries
 is a receivable, so its account runs negative and the `debt` balance shows it
 positive. Merchant-side accounts are the counter-legs. Every transaction's
 entries sum to zero per currency; `check_balanced` refuses anything else
-before it reaches the database (which checks again on PostgreSQL)."""
+before it reaches the database (whose deferred trigger checks again)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from cashback_kit.errors import InsufficientCredit
 from cashback_kit.money import Rounding, div_round
@@ -101,7 +102,23 @@ class LotView:
     created_at: datetime
 
 
-def spend_order(lots: Iterable[LotView]) -> list[LotView]:
+class SpendableLot(Protocol):
+    """What allocation reads of a lot (a LotView, or the domain's Lot)."""
+
+    @property
+    def lot_id(self) -> str: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+_L = TypeVar("_L", bound=SpendableLot)
+
+
+def spend_order(lots: Iterable[_L]) -> list[_L]:
     """Earliest expiry first (never-expiring last), then oldest, then by id:
     credit that would be lost soonest is used first."""
     return sorted(
@@ -110,7 +127,7 @@ def spend_order(lots: Iterable[LotView]) -> list[LotView]:
     )
 
 
-def take_from_lots(lots: Iterable[LotView], amount: int) -> list[tuple[str, int]]:
+def take_from_lots(lots: Iterable[SpendableLot], amount: int) -> list[tuple[str, int]]:
     """Take `amount` from the lots in spend order. Raises InsufficientCredit
     (and takes nothing) when they hold less."""
     if amount <= 0:

@@ -2,10 +2,10 @@
 awards, refunds, idempotency keys and the event outbox.
 
 The database refuses what must never happen: negative balances or lot
-remainders (CHECKs, both databases), a lot whose counters do not add up to
-its amount (CHECK), duplicate idempotency keys (primary keys / UNIQUE), and on
-PostgreSQL an unbalanced transaction (deferred constraint trigger) or any
-UPDATE/DELETE of an entry (entries are append-only).
+remainders (CHECKs), a lot whose counters do not add up to its amount (CHECK),
+duplicate idempotency keys (primary keys / UNIQUE), an unbalanced transaction
+(deferred constraint trigger) and any UPDATE/DELETE of an entry (entries are
+append-only).
 
 Revision ID: 0002
 Revises: 0001
@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
-BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+BIGID = sa.BigInteger()
 
 
 def _id(name, **kw):
@@ -214,55 +214,53 @@ def upgrade() -> None:
     )
     op.create_index("ix_wallet_events_merchant_position", "wallet_events", ["merchant_id", "position"])
 
-    if op.get_bind().dialect.name == "postgresql":
-        # The sequencer looks for committed rows without a position.
-        op.execute("CREATE INDEX ix_wallet_events_unsequenced ON wallet_events (id) WHERE position IS NULL")
-        op.execute(
-            """
-            CREATE FUNCTION wallet_entries_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-            DECLARE unbalanced record;
-            BEGIN
-              SELECT currency, sum(amount) AS total INTO unbalanced
-                FROM wallet_entries WHERE transaction_id = NEW.transaction_id
-                GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
-              IF FOUND THEN
-                RAISE EXCEPTION 'ledger transaction % is unbalanced in %: %',
-                  NEW.transaction_id, unbalanced.currency, unbalanced.total
-                  USING ERRCODE = 'check_violation';
-              END IF;
-              RETURN NULL;
-            END $$;
-            """
-        )
-        op.execute(
-            """
-            CREATE CONSTRAINT TRIGGER wallet_entries_balanced
-              AFTER INSERT ON wallet_entries DEFERRABLE INITIALLY DEFERRED
-              FOR EACH ROW EXECUTE FUNCTION wallet_entries_balanced();
-            """
-        )
-        op.execute(
-            """
-            CREATE FUNCTION wallet_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              RAISE EXCEPTION 'wallet_entries is append-only' USING ERRCODE = 'insufficient_privilege';
-            END $$;
-            """
-        )
-        op.execute(
-            """
-            CREATE TRIGGER wallet_entries_append_only BEFORE UPDATE OR DELETE ON wallet_entries
-              FOR EACH ROW EXECUTE FUNCTION wallet_entries_append_only();
-            """
-        )
+    # The sequencer looks for committed rows without a position.
+    op.execute("CREATE INDEX ix_wallet_events_unsequenced ON wallet_events (id) WHERE position IS NULL")
+    op.execute(
+        """
+        CREATE FUNCTION wallet_entries_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE unbalanced record;
+        BEGIN
+          SELECT currency, sum(amount) AS total INTO unbalanced
+            FROM wallet_entries WHERE transaction_id = NEW.transaction_id
+            GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
+          IF FOUND THEN
+            RAISE EXCEPTION 'ledger transaction % is unbalanced in %: %',
+              NEW.transaction_id, unbalanced.currency, unbalanced.total
+              USING ERRCODE = 'check_violation';
+          END IF;
+          RETURN NULL;
+        END $$;
+        """
+    )
+    op.execute(
+        """
+        CREATE CONSTRAINT TRIGGER wallet_entries_balanced
+          AFTER INSERT ON wallet_entries DEFERRABLE INITIALLY DEFERRED
+          FOR EACH ROW EXECUTE FUNCTION wallet_entries_balanced();
+        """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION wallet_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'wallet_entries is append-only' USING ERRCODE = 'insufficient_privilege';
+        END $$;
+        """
+    )
+    op.execute(
+        """
+        CREATE TRIGGER wallet_entries_append_only BEFORE UPDATE OR DELETE ON wallet_entries
+          FOR EACH ROW EXECUTE FUNCTION wallet_entries_append_only();
+        """
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS wallet_entries_append_only ON wallet_entries")
-        op.execute("DROP TRIGGER IF EXISTS wallet_entries_balanced ON wallet_entries")
-        op.execute("DROP FUNCTION IF EXISTS wallet_entries_append_only()")
-        op.execute("DROP FUNCTION IF EXISTS wallet_entries_balanced()")
+    op.execute("DROP TRIGGER IF EXISTS wallet_entries_append_only ON wallet_entries")
+    op.execute("DROP TRIGGER IF EXISTS wallet_entries_balanced ON wallet_entries")
+    op.execute("DROP FUNCTION IF EXISTS wallet_entries_append_only()")
+    op.execute("DROP FUNCTION IF EXISTS wallet_entries_balanced()")
     for table in (
         "wallet_events", "wallet_idempotency", "wallet_refunds", "wallet_awards", "wallet_hold_allocations",
         "wallet_holds", "wallet_lots", "wallet_entries", "wallet_transactions", "wallet_balances",

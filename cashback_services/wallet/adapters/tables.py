@@ -1,4 +1,5 @@
-"""The wallet's tables (SQLAlchemy Core). The migration 0002 creates the same.
+"""The wallet's tables (SQLAlchemy Core), for reads and reports; writes go through
+the functions of migration 0003. The migration 0002 creates the same tables.
 
 Every table is keyed by (merchant_id, customer_id) where it can be, so the
 schema can be distributed by customer (Citus) with no cross-customer write on
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    DateTime,
     Integer,
     LargeBinary,
     MetaData,
@@ -20,7 +22,9 @@ from sqlalchemy import (
     Text,
 )
 
-from cashback_kit.sqltypes import BigId, UtcDateTime
+# Every time is an aware timestamp (timestamptz), read back in UTC.
+UtcDateTime = DateTime(timezone=True)
+BigId = BigInteger
 
 metadata = MetaData()
 

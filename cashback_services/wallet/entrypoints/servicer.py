@@ -15,8 +15,10 @@ from cashback.rules.v1 import rules_pb2
 from cashback.wallet.v1 import wallet_pb2 as pb
 from cashback.wallet.v1 import wallet_pb2_grpc
 
+from cashback_kit.amounts import check_amount
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
+from cashback_kit.paging import page_size
 from cashback_kit.pb import (
     duration_from_pb,
     fingerprint,
@@ -28,9 +30,11 @@ from cashback_kit.pb import (
     ts_from_pb,
     ts_to_pb,
 )
-from cashback_services.wallet import commands, events, orders, reads, timeline
+from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
-from cashback_services.wallet.service import WalletService
+from cashback_services.wallet.domain.model import Transaction
+from cashback_services.wallet.service_layer import commands
+from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOLD_STATUS = {"active": pb.HOLD_STATUS_ACTIVE, "captured": pb.HOLD_STATUS_CAPTURED,
@@ -41,55 +45,45 @@ EVENT_TYPE = {name.removeprefix("WALLET_EVENT_TYPE_").lower(): value
               for name, value in pb.WalletEventType.items() if value}
 
 
-# No single amount above 10^15 minor units (10^13 SAR, 10^15 IRR): far beyond any
-# real order, and it keeps every sum of amounts inside int64 in both databases.
-MAX_MINOR = 10**15
-
-
 def _amount(msg: Any, name: str, *, positive: bool = True) -> Money:
     if not msg.HasField(name):
         raise InvalidArgument(f"{name} is required", field=name)
     amount = money_from_pb(getattr(msg, name), name, positive=positive)
-    if abs(amount.minor) > MAX_MINOR:
-        raise InvalidArgument(f"{name} is larger than {MAX_MINOR} minor units", field=f"{name}.amount_minor")
+    check_amount(amount.minor, f"{name}.amount_minor", name)
     return amount
-
-
-def _page_size(value: int, default: int = 50, most: int = 500) -> int:
-    if value < 0:
-        raise InvalidArgument("page_size must not be negative", field="page_size")
-    return min(value or default, most)
 
 
 def _m(currency: str, minor: int) -> common_pb2.Money:
     return common_pb2.Money(currency_code=currency, amount_minor=int(minor))
 
 
-def hold_to_pb(h: dict[str, Any]) -> pb.Hold:
+def hold_to_pb(r: HoldResult) -> pb.Hold:
+    h = r.hold
     return pb.Hold(
-        hold_id=h["hold_id"], merchant_id=h["merchant_id"], customer_id=h["customer_id"], order_id=h["order_id"],
-        amount=_m(h["currency"], h["amount"]), captured=_m(h["currency"], h["captured"]),
-        status=HOLD_STATUS[h["status"]], expires_at=ts_to_pb(h["expires_at"]), created_at=ts_to_pb(h["created_at"]),
+        hold_id=h.hold_id, merchant_id=r.merchant_id, customer_id=r.customer_id, order_id=h.order_id,
+        amount=_m(h.currency, h.amount), captured=_m(h.currency, h.captured),
+        status=HOLD_STATUS[h.status], expires_at=ts_to_pb(h.expires_at), created_at=ts_to_pb(h.created_at),
     )
 
 
-def tx_to_pb(tx: dict[str, Any]) -> pb.Transaction:
+def tx_to_pb(merchant_id: str, customer_id: str, tx: Transaction) -> pb.Transaction:
     return pb.Transaction(
-        transaction_id=tx["transaction_id"], merchant_id=tx["merchant_id"], customer_id=tx["customer_id"],
-        type=TX_TYPE[tx["type"]], amount=_m(tx["currency"], tx["amount"]), order_id=tx["order_id"] or "",
-        hold_id=tx["hold_id"] or "", refund_id=tx["refund_id"] or "", reason=tx["reason"] or "",
-        created_at=ts_to_pb(tx["created_at"]),
-        entries=[pb.Entry(account=e["account"], amount=_m(e["currency"], e["amount"])) for e in tx["entries"]],
+        transaction_id=tx.transaction_id, merchant_id=merchant_id, customer_id=customer_id,
+        type=TX_TYPE[tx.type], amount=_m(tx.currency, tx.amount), order_id=tx.order_id or "",
+        hold_id=tx.hold_id or "", refund_id=tx.refund_id or "", reason=tx.reason or "",
+        created_at=ts_to_pb(tx.created_at),
+        entries=[pb.Entry(account=e.account, amount=_m(e.currency, e.amount)) for e in tx.entries],
     )
 
 
-def balance_to_pb(merchant_id: str, customer_id: str, currency: str, b: dict[str, Any]) -> pb.Balance:
+def balance_to_pb(merchant_id: str, customer_id: str, b: BalanceView) -> pb.Balance:
+    cur = b.currency
     out = pb.Balance(
-        merchant_id=merchant_id, customer_id=customer_id, available=_m(currency, b["available"]),
-        pending=_m(currency, b["pending"]), held=_m(currency, b["held"]), debt=_m(currency, b["debt"]),
-        next_expiry_amount=_m(currency, b.get("next_expiry_amount", 0)),
+        merchant_id=merchant_id, customer_id=customer_id, available=_m(cur, b.available),
+        pending=_m(cur, b.pending), held=_m(cur, b.held), debt=_m(cur, b.debt),
+        next_expiry_amount=_m(cur, b.next_expiry_amount),
     )
-    expiry = ts_to_pb(b.get("next_expiry_at"))
+    expiry = ts_to_pb(b.next_expiry_at)
     if expiry is not None:
         out.next_expiry_at.CopyFrom(expiry)
     return out
@@ -130,8 +124,7 @@ def order_command(order: rules_pb2.Order, fp: str, now: datetime) -> commands.Aw
     for name in ("shipping", "tax", "wallet_paid"):
         optional_money(order, name, f"order.{name}", currency=cur)
     base = net_merchandise(lines, order_discount.minor)
-    if base > MAX_MINOR:
-        raise InvalidArgument(f"the order's merchandise amount is above {MAX_MINOR} minor units", field="order.lines")
+    check_amount(base, "order.lines", "the order's merchandise amount")
     # Like rules, an order without placed_at was placed now.
     placed_at = ts_from_pb(order.placed_at, "order.placed_at") if order.HasField("placed_at") else now
     return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base, placed_at, fp, order)
@@ -145,7 +138,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         if not request.HasField("order"):
             raise InvalidArgument("order is required", field="order")
         cmd = order_command(request.order, fingerprint(request.order), self.svc.clock())
-        result = await orders.award_order(self.svc, cmd)
+        result = await self.svc.award_order(cmd)
         return pb.AwardOrderResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
@@ -161,7 +154,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         )
         cmd = commands.AwardEvent(request.merchant_id, request.customer_id, request.event_type, request.event_id,
                                   occurred, fingerprint(request), payload)
-        result = await orders.award_event(self.svc, cmd)
+        result = await self.svc.award_event(cmd)
         return pb.AwardEventResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
@@ -170,15 +163,16 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         require_id(request.customer_id, "customer_id")
         cur = validate_currency(request.currency_code, "currency_code")
         b = await self.svc.get_balance(request.merchant_id, request.customer_id, cur)
-        return pb.GetBalanceResponse(balance=balance_to_pb(request.merchant_id, request.customer_id, cur, b))
+        return pb.GetBalanceResponse(balance=balance_to_pb(request.merchant_id, request.customer_id, b))
 
     async def ListTransactions(self, request: pb.ListTransactionsRequest, context: Any) -> pb.ListTransactionsResponse:
         require_id(request.merchant_id, "merchant_id")
         require_id(request.customer_id, "customer_id")
         txs, token = await self.svc.list_transactions(
-            request.merchant_id, request.customer_id, _page_size(request.page_size), request.page_token
+            request.merchant_id, request.customer_id, page_size(request.page_size), request.page_token
         )
-        return pb.ListTransactionsResponse(transactions=[tx_to_pb(tx) for tx in txs], next_page_token=token)
+        return pb.ListTransactionsResponse(
+            transactions=[tx_to_pb(request.merchant_id, request.customer_id, tx) for tx in txs], next_page_token=token)
 
     async def AuthorizeRedemption(
         self, request: pb.AuthorizeRedemptionRequest, context: Any
@@ -201,13 +195,14 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         require_id(request.merchant_id, "merchant_id")
         require_id(request.hold_id, "hold_id")
         amount = _amount(request, "amount") if request.HasField("amount") else None
-        hold = await self.svc.capture(request.merchant_id, request.hold_id, amount)
+        hold = await self.svc.capture(commands.Capture(request.merchant_id, request.hold_id, amount))
         return pb.CaptureRedemptionResponse(hold=hold_to_pb(hold))
 
     async def VoidRedemption(self, request: pb.VoidRedemptionRequest, context: Any) -> pb.VoidRedemptionResponse:
         require_id(request.merchant_id, "merchant_id")
         require_id(request.hold_id, "hold_id")
-        return pb.VoidRedemptionResponse(hold=hold_to_pb(await self.svc.void(request.merchant_id, request.hold_id)))
+        hold = await self.svc.void(commands.Void(request.merchant_id, request.hold_id))
+        return pb.VoidRedemptionResponse(hold=hold_to_pb(hold))
 
     async def RefundOrder(self, request: pb.RefundOrderRequest, context: Any) -> pb.RefundOrderResponse:
         for name in ("merchant_id", "order_id", "refund_id"):
@@ -215,7 +210,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         amount = _amount(request, "refunded_amount")
         cmd = commands.RefundOrder(request.merchant_id, request.order_id, request.refund_id, amount,
                                    fingerprint(request))
-        r = await orders.refund_order(self.svc, cmd)
+        r = await self.svc.refund_order(cmd)
         return pb.RefundOrderResponse(credit_returned=money_to_pb(r.credit_returned),
                                       cashback_reversed=money_to_pb(r.cashback_reversed), debt=money_to_pb(r.debt))
 
@@ -231,14 +226,16 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             raise InvalidArgument("amount must not be zero", field="amount.amount_minor")
         cmd = commands.Adjust(request.merchant_id, request.customer_id, amount, request.reason,
                               request.idempotency_key, fingerprint(request), optional_ts(request, "expires_at"))
-        return pb.AdjustBalanceResponse(transaction=tx_to_pb(await self.svc.adjust(cmd)))
+        posted = await self.svc.adjust(cmd)
+        tx = tx_to_pb(posted.merchant_id, posted.customer_id, posted.transaction)
+        return pb.AdjustBalanceResponse(transaction=tx)
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         if request.after_cursor < 0:
             raise InvalidArgument("after_cursor must not be negative", field="after_cursor")
-        async for row in events.follow(self.svc, request.after_cursor, request.merchant_id):
+        async for row in self.svc.events(request.after_cursor, request.merchant_id):
             yield pb.StreamEventsResponse(event=event_to_pb(row))
 
     async def ListExpiringCredits(
@@ -247,9 +244,9 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         require_id(request.merchant_id, "merchant_id")
         if not request.HasField("expires_before"):
             raise InvalidArgument("expires_before is required", field="expires_before")
-        rows, token = await reads.list_expiring(
-            self.svc.db, request.merchant_id, self.svc.clock(), ts_from_pb(request.expires_before, "expires_before"),
-            optional_ts(request, "expires_after"), _page_size(request.page_size), request.page_token,
+        rows, token = await self.svc.list_expiring(
+            request.merchant_id, ts_from_pb(request.expires_before, "expires_before"),
+            optional_ts(request, "expires_after"), page_size(request.page_size), request.page_token,
         )
         return pb.ListExpiringCreditsResponse(next_page_token=token, credits=[
             pb.ExpiringCredit(customer_id=r["customer_id"], amount=money_to_pb(r["amount"]),
@@ -260,14 +257,16 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def ListBalances(self, request: pb.ListBalancesRequest, context: Any) -> pb.ListBalancesResponse:
         require_id(request.merchant_id, "merchant_id")
         min_available = optional_money(request, "min_available", "min_available")
-        rows, token = await reads.list_balances(
-            self.svc.db, request.merchant_id, min_available, optional_ts(request, "inactive_since"),
-            _page_size(request.page_size), request.page_token,
+        rows, token = await self.svc.list_balances(
+            request.merchant_id, min_available, optional_ts(request, "inactive_since"),
+            page_size(request.page_size), request.page_token,
         )
         out = []
         for r in rows:
+            view = BalanceView(r["currency"], available=int(r["available"]), pending=int(r["pending"]),
+                               held=int(r["held"]), debt=int(r["debt"]))
             item = pb.CustomerBalance(customer_id=r["customer_id"],
-                                      balance=balance_to_pb(r["merchant_id"], r["customer_id"], r["currency"], r))
+                                      balance=balance_to_pb(r["merchant_id"], r["customer_id"], view))
             last = ts_to_pb(r["last_order_at"])
             if last is not None:
                 item.last_order_at.CopyFrom(last)
@@ -281,18 +280,15 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         start = optional_ts(request, "from") or end - timedelta(days=30)
         v = Violations()
         v.check(end > start, "to", "to must be after from")
-        v.check(end - start <= timedelta(days=timeline.MAX_DAYS), "from", "at most 366 days per request")
+        v.check(end - start <= timedelta(days=MAX_TIMELINE_DAYS), "from", "at most 366 days per request")
         zone_name = request.timezone or "UTC"
         try:
             zone = ZoneInfo(zone_name)
         except (ZoneInfoNotFoundError, ValueError):
             v.add("timezone", f"unknown time zone {zone_name!r}")
         v.raise_if_any("invalid timeline request")
-        if request.currency_code:
-            cur = validate_currency(request.currency_code, "currency_code")
-        else:
-            cur = await reads.default_currency(self.svc.db, request.merchant_id)
-        days, delays = await timeline.program_timeline(self.svc.db, request.merchant_id, cur, start, end, zone)
+        given = validate_currency(request.currency_code, "currency_code") if request.currency_code else None
+        cur, days, delays = await self.svc.program_timeline(request.merchant_id, given, start, end, zone)
         return pb.GetProgramTimelineResponse(
             days=[pb.ProgramDay(date=str(d["date"]), earned=money_to_pb(Money(cur, int(d["earned"]))),
                                 redeemed=money_to_pb(Money(cur, int(d["redeemed"]))),
@@ -306,11 +302,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         end = optional_ts(request, "to") or self.svc.clock()
         if end <= start:
             raise InvalidArgument("to must be after from", field="to")
-        if request.currency_code:
-            cur = validate_currency(request.currency_code, "currency_code")
-        else:
-            cur = await reads.default_currency(self.svc.db, request.merchant_id)
-        s = await reads.program_stats(self.svc.db, request.merchant_id, cur, start, end)
+        given = validate_currency(request.currency_code, "currency_code") if request.currency_code else None
+        _, s = await self.svc.program_stats(request.merchant_id, given, start, end)
         return pb.GetProgramStatsResponse(stats=pb.ProgramStats(
             customers_earned=s["customers_earned"], customers_redeemed=s["customers_redeemed"],
             earned=money_to_pb(s["earned"]), redeemed=money_to_pb(s["redeemed"]), expired=money_to_pb(s["expired"]),

@@ -1,8 +1,8 @@
 """The event outbox and its commit-ordered stream.
 
 Every ledger change inserts a wallet_events row in its own transaction. Row
-ids come from a sequence, and sequence values are taken before commit: on
-PostgreSQL a transaction can take id 10, another commit id 11, a reader
+ids come from a sequence, and sequence values are taken before commit:
+a transaction can take id 10, another commit id 11, a reader
 stream past 11, and then 10 commits -- a reader polling `id > cursor` skips
 it for ever.
 
@@ -12,8 +12,7 @@ under a transaction-scoped advisory lock, finds rows that have committed
 without a position, and numbers them after the highest position so far.
 Because a run holds the lock until it commits, runs commit one after the
 other and positions only ever grow in commit order; a row that commits late
-simply gets a later position. Readers follow `position > cursor`. On SQLite
-the write lock serialises the sequencer the same way."""
+simply gets a later position. Readers follow `position > cursor`."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text, update
 
 from cashback_kit.db import Database
-from cashback_services.wallet import tables as t
+from cashback_services.wallet.adapters import tables as t
 
 E = t.events.c
 _SEQUENCER_LOCK = 0x57414C4C  # "WALL": one sequencer at a time across all wallet processes
@@ -34,10 +33,9 @@ async def sequence(db: Database, limit: int = 1000) -> int:
     When another process is sequencing right now, returns 0 at once: it will
     number our rows too."""
     async with db.write() as conn:
-        if db.is_postgres:
-            got = (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK})).scalar()
-            if not got:
-                return 0
+        got = (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK})).scalar()
+        if not got:
+            return 0
         ids = (await conn.execute(
             select(E.id).where(E.position.is_(None)).order_by(E.id).limit(limit)
         )).scalars().all()

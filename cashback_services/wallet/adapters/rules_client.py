@@ -15,8 +15,8 @@ from cashback_kit.client import bearer, open_channel
 from cashback_kit.config import Settings
 from cashback_kit.money import Money
 from cashback_kit.pb import ts_from_pb, utcnow
-from cashback_services.wallet.commands import Reversed, Scored
-from cashback_services.wallet.operations import AwardLine
+from cashback_services.wallet.domain.customer import AwardLine
+from cashback_services.wallet.domain.orders import Reversed, Scored
 
 DEADLINE_SECONDS = 5.0
 NO_CURRENCY = "XXX"  # ISO 4217 "no currency": a score with no awards and no total

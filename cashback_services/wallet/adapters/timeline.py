@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from cashback_kit.db import Database
-from cashback_kit.sqltypes import UtcDateTime
-from cashback_services.wallet import tables as t
+from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import Account, TxType
 
 TX, E = t.transactions.c, t.entries.c
@@ -27,7 +27,7 @@ def local_days(start: datetime, end: datetime, zone: ZoneInfo) -> list[date]:
 
 
 async def program_timeline(db: Database, merchant_id: str, currency: str, start: datetime, end: datetime,
-                           zone: ZoneInfo) -> tuple[list[dict[str, object]], list[tuple[int, int, int]]]:
+                           zone: ZoneInfo) -> tuple[list[dict[str, Any]], list[tuple[int, int, int]]]:
     joined = t.entries.join(t.transactions, TX.transaction_id == E.transaction_id)
     mine = (TX.merchant_id == merchant_id, TX.currency == currency)
     opening_q = select(func.coalesce(func.sum(E.amount), 0)).select_from(joined).where(
@@ -41,13 +41,12 @@ async def program_timeline(db: Database, merchant_id: str, currency: str, start:
         opening = int((await conn.execute(opening_q)).scalar() or 0)
         rows = (await conn.execute(rows_q)).all()
         firsts = (await conn.execute(firsts_q)).all()
-    conv = UtcDateTime().process_result_value
     earned: dict[date, int] = defaultdict(int)
     redeemed: dict[date, int] = defaultdict(int)
     expired: dict[date, int] = defaultdict(int)
     owed: dict[date, int] = defaultdict(int)
     for created, tx_type, account, amount in rows:
-        day = conv(created, None).astimezone(zone).date()
+        day = created.astimezone(zone).date()
         if account == Account.EXPENSE.value and tx_type == TxType.AWARD.value:
             earned[day] -= int(amount)
         elif account == Account.REDEEMED.value:
@@ -63,7 +62,7 @@ async def program_timeline(db: Database, merchant_id: str, currency: str, start:
                      "expired": expired[day], "liability": liability})
     first: dict[str, dict[str, datetime]] = defaultdict(dict)
     for customer_id, tx_type, ts in firsts:
-        first[customer_id][tx_type] = conv(ts, None)
+        first[customer_id][tx_type] = ts
     counts = [0] * len(DELAY_BUCKETS)
     for f in first.values():
         award, capture = f.get(TxType.AWARD.value), f.get(TxType.CAPTURE.value)

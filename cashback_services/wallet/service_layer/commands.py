@@ -1,6 +1,7 @@
 """What the service layer takes in (commands: primitives and Money, already
 validated for shape by the servicer) and what it needs from rules (a port, so
-the service layer never sees gRPC)."""
+the service layer never sees gRPC; its answers, Scored and Reversed, are domain
+values that the rules adapter builds)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cashback_kit.money import Money
-from cashback_services.wallet.operations import AwardLine
+from cashback_services.wallet.domain.orders import Reversed, Scored
 
 
 @dataclass(frozen=True)
@@ -66,21 +67,6 @@ class RefundOrder:
     fingerprint: str
 
 
-@dataclass(frozen=True)
-class Scored:
-    """A committed score from rules: the awards to credit, and the score as
-    rules sent it (opaque bytes, returned to our caller unchanged)."""
-
-    currency: str
-    awards: list[AwardLine]
-    blob: bytes
-
-
-@dataclass(frozen=True)
-class Reversed:
-    currency: str
-    total: int
-
 
 class RulesPort(Protocol):
     async def score_order(self, payload: object) -> Scored: ...
@@ -88,6 +74,19 @@ class RulesPort(Protocol):
     async def score_event(self, payload: object) -> Scored: ...
 
     async def reverse_order(self, merchant_id: str, order_id: str, refund_id: str, amount: Money) -> Reversed: ...
+
+
+@dataclass(frozen=True)
+class Capture:
+    merchant_id: str
+    hold_id: str
+    amount: Money | None = None  # None: the whole hold
+
+
+@dataclass(frozen=True)
+class Void:
+    merchant_id: str
+    hold_id: str
 
 
 @dataclass(frozen=True)

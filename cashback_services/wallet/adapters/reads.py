@@ -1,43 +1,33 @@
 """Read-only reports for notify and ops: expiring credit, balances for
 reminder campaigns, and program KPIs. They read committed rows only and
-never lock anything."""
+never lock anything. The customer's own reads (balance, history) are in
+customer_reads.py."""
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, distinct, func, or_, select
 
+from cashback_kit import paging
 from cashback_kit.db import Database
 from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money
-from cashback_services.wallet import tables as t
+from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import Account, LotStatus, TxType
 
 L, B, C, TX, E, AW = t.lots.c, t.balances.c, t.customers.c, t.transactions.c, t.entries.c, t.awards.c
 
 
-def _encode(customer_id: str, currency: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([customer_id, currency]).encode()).decode()
-
-
-def _decode(token: str) -> tuple[str, str] | None:
-    if not token:
-        return None
-    try:
-        customer_id, currency = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if not isinstance(customer_id, str) or not isinstance(currency, str):
-            raise ValueError("bad token")
-        return customer_id, currency
-    except (ValueError, TypeError, UnicodeError) as exc:
-        raise InvalidArgument("page_token is not a token this service issued", field="page_token") from exc
+def _position(raw: object) -> tuple[str, str]:
+    if not isinstance(raw, list) or len(raw) != 2 or not all(isinstance(x, str) for x in raw):
+        raise ValueError("bad token")
+    return raw[0], raw[1]
 
 
 def _after(customer_col: Any, currency_col: Any, token: str) -> Any:
-    pos = _decode(token)
+    pos = paging.decode(token, _position)
     if pos is None:
         return True
     return or_(customer_col > pos[0], and_(customer_col == pos[0], currency_col > pos[1]))
@@ -66,9 +56,9 @@ async def list_expiring(
                 .order_by(L.expires_at, L.lot_id)
             )).scalars().all()
             out.append({"customer_id": customer_id, "amount": Money(currency, int(amount)),
-                        "earliest_expiry": t.UtcDateTime().process_result_value(earliest, conn.dialect),
+                        "earliest_expiry": earliest,
                         "lot_ids": list(lot_ids)})
-    token_out = _encode(page[-1][0], page[-1][1]) if len(rows) > page_size else ""
+    token_out = paging.encode([page[-1][0], page[-1][1]]) if len(rows) > page_size else ""
     return out, token_out
 
 
@@ -87,7 +77,7 @@ async def list_balances(
     async with db.read() as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings().all()]
     page = rows[:page_size]
-    token_out = _encode(page[-1]["customer_id"], page[-1]["currency"]) if len(rows) > page_size else ""
+    token_out = paging.encode([page[-1]["customer_id"], page[-1]["currency"]]) if len(rows) > page_size else ""
     return page, token_out
 
 
@@ -135,14 +125,13 @@ async def program_stats(
         redeemed_customers = (await conn.execute(
             select(func.count(distinct(TX.customer_id))).where(in_period, TX.type == TxType.CAPTURE.value)
         )).scalar()
-    conv = t.UtcDateTime().process_result_value
 
     def total(ty: TxType, acc: Account) -> int:
         return sums.get((ty.value, acc.value), 0)
 
     first: dict[str, dict[str, datetime]] = {}
     for customer_id, ty, ts in firsts:
-        first.setdefault(customer_id, {})[ty] = conv(ts, None)
+        first.setdefault(customer_id, {})[ty] = ts
     gaps = [
         (f[TxType.CAPTURE.value] - f[TxType.AWARD.value]).total_seconds() / 86400
         for f in first.values()
@@ -151,11 +140,11 @@ async def program_stats(
     ]
     first_earning_order: dict[str, datetime] = {}
     for customer_id, placed in earners:
-        placed = conv(placed, None)
+        placed = placed
         if customer_id not in first_earning_order or placed < first_earning_order[customer_id]:
             first_earning_order[customer_id] = placed
     again = sum(1 for c, placed in first_earning_order.items()
-                if last_order.get(c) is not None and conv(last_order[c], None) > placed)
+                if last_order.get(c) is not None and last_order[c] > placed)
     redeemed = sum(v for (_ty, acc), v in sums.items() if acc == Account.REDEEMED.value)
     return {
         "customers_earned": int(earned_customers or 0),

@@ -1,0 +1,128 @@
+"""One customer's reads, each a single statement on the kit's fast read path
+(no transaction, no lock): the balance, the history, a refund's replay check,
+and the customers the sweeper has holds to release for."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, and_, bindparam, exists, func, or_, select, text
+
+from cashback_kit import paging
+from cashback_kit.db import Database
+from cashback_services.wallet.adapters import tables as t
+from cashback_services.wallet.adapters.repository import award_record, refund_record, transaction_from_row
+from cashback_services.wallet.domain.ledger import HoldStatus, LotStatus
+from cashback_services.wallet.domain.model import Transaction
+from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    currency: str
+    available: int = 0
+    pending: int = 0
+    held: int = 0
+    debt: int = 0
+    next_expiry_at: datetime | None = None
+    next_expiry_amount: int = 0
+
+
+def _balance_query() -> Any:
+    """Is anything due for settling, the maintained balance row, and the next
+    expiry with the amount that expires then. Each part is an index lookup;
+    none reads history, so the cost does not grow with it. Built once, with
+    bound parameters m, c, cur, now."""
+    merchant_id, customer_id = bindparam("m", type_=String()), bindparam("c", type_=String())
+    currency, now = bindparam("cur", type_=String()), bindparam("now", type_=t.UtcDateTime)
+    lots, holds, b = t.lots.c, t.holds.c, t.balances.c
+    me_l = and_(lots.merchant_id == merchant_id, lots.customer_id == customer_id)
+    me_h = and_(holds.merchant_id == merchant_id, holds.customer_id == customer_id)
+    me_b = and_(b.merchant_id == merchant_id, b.customer_id == customer_id, b.currency == currency)
+    expiring = and_(me_l, lots.currency == currency, lots.status == LotStatus.AVAILABLE.value,
+                    lots.remaining > 0, lots.expires_at.is_not(None))
+    first = (select(lots.expires_at).where(expiring).order_by(lots.expires_at).limit(1)).scalar_subquery()
+    return select(
+        exists().where(me_l, or_(
+            and_(lots.status == LotStatus.PENDING.value, lots.available_at <= now),
+            and_(lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now),
+        )),
+        exists().where(me_h, holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now),
+        *(select(b[f]).where(me_b).scalar_subquery() for f in ("available", "pending", "held", "debt")),
+        first,
+        select(func.coalesce(func.sum(lots.remaining), 0)).where(expiring, lots.expires_at == first)
+        .scalar_subquery(),
+    )
+
+
+_BALANCE = _balance_query()
+
+
+async def balance(db: Database, merchant_id: str, customer_id: str, currency: str,
+                  now: datetime) -> tuple[bool, BalanceView]:
+    """(something is due at `now`, the balance as stored)."""
+    row = await db.fetch_row(_BALANCE, {"m": merchant_id, "c": customer_id, "cur": currency, "now": now})
+    assert row is not None  # a SELECT without FROM returns one row
+    lots_due, holds_due, available, pending, held, debt, first, amount = row
+    view = BalanceView(currency, int(available or 0), int(pending or 0), int(held or 0), int(debt or 0), first,
+                       int(amount or 0) if first is not None else 0)
+    return bool(lots_due or holds_due), view
+
+
+_TRANSACTIONS = text("""
+    SELECT t.id, (to_jsonb(t) || jsonb_build_object('entries', (
+             SELECT coalesce(jsonb_agg(to_jsonb(e) ORDER BY e.id), '[]') FROM wallet_entries e
+              WHERE e.transaction_id = t.transaction_id)))::text
+      FROM wallet_transactions t
+     WHERE t.merchant_id = :m AND t.customer_id = :c AND t.id < :before
+     ORDER BY t.id DESC LIMIT :n
+""")
+
+
+def _before(raw: object) -> int:
+    if not isinstance(raw, dict):
+        raise ValueError("bad cursor")
+    before = raw["before"]
+    if not isinstance(before, int) or before < 0:
+        raise ValueError("bad cursor")
+    return before
+
+
+async def transactions(db: Database, merchant_id: str, customer_id: str, page_size: int,
+                       token: str) -> tuple[list[Transaction], str]:
+    """Newest first, one statement for the page and its entries."""
+    before = paging.decode(token, _before)
+    rows = await db.fetch_rows(_TRANSACTIONS, {"m": merchant_id, "c": customer_id,
+                                               "before": before if before is not None else 2**63 - 1,
+                                               "n": page_size + 1})
+    page = rows[:page_size]
+    out = [transaction_from_row(json.loads(doc)) for _, doc in page]
+    return out, paging.encode({"before": int(page[-1][0])}) if len(rows) > page_size else ""
+
+
+_DUE_HOLDS = select(t.holds.c.merchant_id, t.holds.c.customer_id).where(
+    t.holds.c.status == HoldStatus.ACTIVE.value, t.holds.c.expires_at <= bindparam("now", type_=t.UtcDateTime)
+).distinct().limit(bindparam("n"))
+
+
+async def customers_with_due_holds(db: Database, now: datetime, limit: int) -> list[tuple[str, str]]:
+    return sorted((str(m), str(c)) for m, c in await db.fetch_rows(_DUE_HOLDS, {"now": now, "n": limit}))
+
+
+_REFUND_AND_ORDER = text("""
+    SELECT (SELECT to_jsonb(r) FROM wallet_refunds r WHERE r.merchant_id = :m AND r.refund_id = :r)::text,
+           (SELECT to_jsonb(a) FROM wallet_awards a
+             WHERE a.merchant_id = :m AND a.kind = 'order' AND a.source_id = :o)::text
+""")
+
+
+async def refund_and_order(db: Database, merchant_id: str, refund_id: str,
+                           order_id: str) -> tuple[RefundRecord | None, AwardRecord | None]:
+    row = await db.fetch_row(_REFUND_AND_ORDER, {"m": merchant_id, "r": refund_id, "o": order_id})
+    assert row is not None
+    refund_doc, order_doc = row
+    return (refund_record(json.loads(refund_doc)) if refund_doc is not None else None,
+            award_record(json.loads(order_doc)) if order_doc is not None else None)

@@ -1,0 +1,295 @@
+"""The wallet's service layer: one handler per use case, commands in, domain
+objects out. Every write has the same shape (repository.locked), alone or in a
+write group (batch.py): BEGIN; one statement locks the customer and loads what
+the use case needs; the domain decides; one statement writes every change;
+COMMIT. Holds past their TTL are released first, in the same transaction, so
+nothing is ever spent from an expired hold; lots mature in the load statement
+and expire in the write."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from cashback_kit.db import Database
+from cashback_kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.idempotency import Outcome, StoredFailure, replay
+from cashback_kit.money import Money
+from cashback_kit.pb import utcnow
+from cashback_services.wallet.adapters import customer_reads as reads
+from cashback_services.wallet.adapters import outbox, sweep, timeline
+from cashback_services.wallet.adapters import reads as reports
+from cashback_services.wallet.adapters.repository import IdemKey, State, Want, locked
+from cashback_services.wallet.domain.customer import Customer
+from cashback_services.wallet.domain.model import Hold, Transaction
+from cashback_services.wallet.metrics import ledger_committed
+from cashback_services.wallet.service_layer import awards
+from cashback_services.wallet.service_layer.batch import Batcher, Call
+from cashback_services.wallet.service_layer.commands import (
+    Adjust,
+    Authorize,
+    AwardEvent,
+    AwardOrder,
+    AwardResult,
+    Capture,
+    RefundOrder,
+    RefundResult,
+    RulesPort,
+    Void,
+)
+
+Clock = Callable[[], datetime]
+MAX_TIMELINE_DAYS = timeline.MAX_DAYS
+
+
+@dataclass(frozen=True)
+class WalletConfig:
+    hold_ttl_default: timedelta = timedelta(minutes=15)
+    hold_ttl_max: timedelta = timedelta(hours=24)
+    sweep_interval: float = 30.0
+    sweep_batch: int = 500
+    # Most writes grouped into one database transaction; 0 or 1 = every write alone.
+    write_batch: int = 256
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    merchant_id: str
+    customer_id: str
+    hold: Hold
+
+
+@dataclass(frozen=True)
+class Posted:
+    merchant_id: str
+    customer_id: str
+    transaction: Transaction
+
+
+class WalletService:
+    def __init__(self, db: Database, rules: RulesPort | None = None, *, clock: Clock = utcnow,
+                 config: WalletConfig | None = None) -> None:
+        self.db = db
+        self.rules = rules
+        self.clock = clock
+        self.config = config or WalletConfig()
+        self._changed: asyncio.Event | None = None
+        # The grouped write path; None runs every write alone.
+        self.batcher: Batcher | None = (
+            Batcher(db, clock, self.committed, self.config.write_batch) if self.config.write_batch > 1 else None)
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def locked(self, want: Want, now: datetime | None = None) -> AsyncIterator[State]:
+        """One write on the aggregate path (see the module docstring)."""
+        async with locked(self.db, now or self.clock(), want) as state:
+            for customer in state.customers.values():
+                customer.release_due_holds()
+            yield state
+        self.committed(state)
+
+    def committed(self, state: State) -> None:
+        ledger_committed([tx.type for c in state.customers.values() for tx in c.transactions])
+        self.notify_changed()
+
+    def notify_changed(self) -> None:
+        """Wake the event streams of this process (others poll)."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def wait_for_change(self, seconds: float) -> None:
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._changed.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def write(self, call: Call) -> Any:
+        """Run a write on the grouped path when it is on, else alone: the same
+        aggregate path either way. A DomainError the call returns (a refusal
+        that keeps its idempotency record) is raised after the commit."""
+        if self.batcher is not None:
+            return await self.batcher.submit(call)
+        async with self.locked(call.want) as state:
+            value = call.run(state)
+        if isinstance(value, DomainError):
+            raise value
+        return value
+
+    # -- holds -------------------------------------------------------------------------
+
+    async def authorize(self, cmd: Authorize) -> HoldResult:
+        if cmd.ttl > self.config.hold_ttl_max:
+            raise InvalidArgument("hold_ttl is longer than 24 hours", field="hold_ttl")
+        key = (cmd.merchant_id, "authorize", cmd.idempotency_key)
+
+        def run(state: State) -> HoldResult | DomainError:
+            customer = state.customers[(cmd.merchant_id, cmd.customer_id)]
+            hold = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
+                         lambda: customer.authorize(cmd.order_id, cmd.amount.currency, cmd.amount.minor, cmd.ttl),
+                         lambda h: h.hold_id, lambda hold_id: customer.holds[hold_id])
+            return hold if isinstance(hold, DomainError) else HoldResult(cmd.merchant_id, cmd.customer_id, hold)
+
+        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=(cmd.amount.currency,), idem=(key,))
+        result: HoldResult = await self.write(Call(want, run))
+        return result
+
+    async def capture(self, cmd: Capture) -> HoldResult:
+        amount = cmd.amount
+
+        def run(state: State) -> HoldResult:
+            customer = _owner(state, cmd.merchant_id, cmd.hold_id)
+            hold = customer.capture(cmd.hold_id, amount.currency if amount else None, amount.minor if amount else None)
+            return HoldResult(customer.merchant_id, customer.customer_id, hold)
+
+        result: HoldResult = await self.write(Call(Want(holds=((cmd.merchant_id, cmd.hold_id),)), run))
+        return result
+
+    async def void(self, cmd: Void) -> HoldResult:
+        def run(state: State) -> HoldResult:
+            customer = _owner(state, cmd.merchant_id, cmd.hold_id)
+            return HoldResult(customer.merchant_id, customer.customer_id, customer.void(cmd.hold_id))
+
+        result: HoldResult = await self.write(Call(Want(holds=((cmd.merchant_id, cmd.hold_id),)), run))
+        return result
+
+    # -- adjustments -------------------------------------------------------------------
+
+    async def adjust(self, cmd: Adjust) -> Posted:
+        key = (cmd.merchant_id, "adjust", cmd.idempotency_key)
+
+        def run(state: State) -> Posted | DomainError:
+            customer = state.customers[(cmd.merchant_id, cmd.customer_id)]
+            tx = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
+                       lambda: customer.adjust(cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at),
+                       lambda t: t.transaction_id, lambda tx_id: state.transactions[tx_id], remember=state.transactions)
+            return tx if isinstance(tx, DomainError) else Posted(cmd.merchant_id, cmd.customer_id, tx)
+
+        spend = (cmd.amount.currency,) if cmd.amount.minor < 0 else ()
+        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=spend, idem=(key,))
+        result: Posted = await self.write(Call(want, run))
+        return result
+
+    # -- orders and events (they call rules first: awards.py) ---------------------------
+
+    async def award_order(self, cmd: AwardOrder) -> AwardResult:
+        return await awards.award_order(self, cmd)
+
+    async def award_event(self, cmd: AwardEvent) -> AwardResult:
+        return await awards.award_event(self, cmd)
+
+    async def refund_order(self, cmd: RefundOrder) -> RefundResult:
+        return await awards.refund_order(self, cmd)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_balance(self, merchant_id: str, customer_id: str, currency: str) -> reads.BalanceView:
+        """Maintained row + the next expiry, in one read. If something fell due and
+        the sweeper has not come by yet, settle it first and read again, so the
+        answer is never stale."""
+        now = self.clock()
+        due, out = await reads.balance(self.db, merchant_id, customer_id, currency, now)
+        if due:
+            await self.settle(merchant_id, customer_id, now)
+            _, out = await reads.balance(self.db, merchant_id, customer_id, currency, now)
+        return out
+
+    async def list_transactions(self, merchant_id: str, customer_id: str, page_size: int,
+                                page_token: str) -> tuple[list[Transaction], str]:
+        return await reads.transactions(self.db, merchant_id, customer_id, page_size, page_token)
+
+    def events(self, after_cursor: int, merchant_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The outbox in commit order after the cursor, then new events as they commit."""
+        return outbox.follow(self, after_cursor, merchant_id)
+
+    async def list_expiring(self, merchant_id: str, before: datetime, after: datetime | None, page_size: int,
+                            token: str) -> tuple[list[dict[str, Any]], str]:
+        return await reports.list_expiring(self.db, merchant_id, self.clock(), before, after, page_size, token)
+
+    async def list_balances(self, merchant_id: str, min_available: Money | None, inactive_since: datetime | None,
+                            page_size: int, token: str) -> tuple[list[dict[str, Any]], str]:
+        return await reports.list_balances(self.db, merchant_id, min_available, inactive_since, page_size, token)
+
+    async def program_stats(self, merchant_id: str, currency: str | None, start: datetime,
+                            end: datetime) -> tuple[str, dict[str, Any]]:
+        cur = currency or await reports.default_currency(self.db, merchant_id)
+        return cur, await reports.program_stats(self.db, merchant_id, cur, start, end)
+
+    async def program_timeline(self, merchant_id: str, currency: str | None, start: datetime, end: datetime,
+                               zone: ZoneInfo) -> tuple[str, list[dict[str, Any]], list[tuple[int, int, int]]]:
+        cur = currency or await reports.default_currency(self.db, merchant_id)
+        days, delays = await timeline.program_timeline(self.db, merchant_id, cur, start, end, zone)
+        return cur, days, delays
+
+    # -- time-driven changes -------------------------------------------------------------
+
+    async def settle(self, merchant_id: str, customer_id: str, now: datetime, *, skip_locked: bool = False) -> bool:
+        """Bring one customer up to `now` (due holds released, lots matured and
+        expired). False if skip_locked and someone else holds the customer."""
+        async with self.locked(Want(customers=((merchant_id, customer_id),), skip_locked=skip_locked),
+                               now) as state:
+            for customer in state.customers.values():
+                customer.settle_after = True
+        return bool(state.customers)
+
+    async def sweep_once(self, now: datetime | None = None) -> int:
+        """Settle every customer with something due at `now`, safely beside other
+        sweepers (a customer locked elsewhere is skipped: whoever holds it settles
+        it anyway, or the next pass does). Customers with an expired hold go
+        through the aggregate path; lots mature and expire set-based, in bulk.
+        Returns how many customers were settled."""
+        now = now or self.clock()
+        settled: set[tuple[str, str]] = set()
+        for merchant_id, customer_id in await reads.customers_with_due_holds(self.db, now, self.config.sweep_batch):
+            if await self.settle(merchant_id, customer_id, now, skip_locked=True):
+                settled.add((merchant_id, customer_id))
+        settled |= (await sweep.expire_due(self.db, now, batch_customers=max(self.config.sweep_batch, 1000),
+                                           mature=True)).customers
+        if settled:
+            self.notify_changed()
+        return len(settled)
+
+
+T = TypeVar("T")
+
+
+def keyed(state: State, key: IdemKey, customer: Customer, fingerprint: str, idem_key: str,
+          fresh: Callable[[], T], result_id: Callable[[T], str], stored: Callable[[str], T],
+          remember: dict[str, Transaction] | None = None) -> T | FailedPrecondition:
+    """Run `fresh` once per idempotency key: a replay gets the stored result (or
+    its refusal again); a refusal for want of credit is stored too, and
+    returned, so the caller's transaction commits the record before raising it."""
+    what = f"idempotency_key {idem_key!r}"
+    prior = replay(state.outcomes.get(key), fingerprint, what)
+    if prior is not None:
+        return stored(prior)
+    try:
+        value = fresh()
+    except StoredFailure:
+        raise
+    except FailedPrecondition as exc:
+        outcome = Outcome.failed(fingerprint, exc)
+        state.outcomes[key] = outcome
+        state.new_outcomes[key] = (customer.customer_id, outcome)
+        return exc
+    outcome = Outcome(fingerprint, result_id(value))
+    state.outcomes[key] = outcome  # a second use in the same group is a replay
+    state.new_outcomes[key] = (customer.customer_id, outcome)
+    if remember is not None and isinstance(value, Transaction):
+        remember[value.transaction_id] = value
+    return value
+
+
+def _owner(state: State, merchant_id: str, hold_id: str) -> Customer:
+    customer = state.owner(hold_id)
+    if customer is None or customer.merchant_id != merchant_id:
+        raise NotFound(f"hold {hold_id!r} not found")
+    return customer
