@@ -37,7 +37,7 @@ class GrpcRules:
         self._settings = settings
         self._channel: grpc.aio.Channel | None = None
 
-    def _stub(self) -> rules_pb2_grpc.RulesServiceStub:
+    def _stub(self) -> rules_pb2_grpc.RulesServiceAsyncStub:
         # Opened lazily, inside the running loop, and never at import time.
         if self._channel is None:
             self._channel = open_channel(self._settings.rules_target, self._settings)
