@@ -10,6 +10,7 @@ from cashback_kit.pb import utcnow
 from cashback_kit.server import ServiceParts
 from cashback_services.rules.adapters.score_repo import ScoringPool
 from cashback_services.rules.entrypoints.servicer import RulesServicer
+from cashback_services.rules.limits import RulesLimits
 from cashback_services.rules.service_layer.cache import MerchantCache
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers
@@ -20,7 +21,8 @@ from cashback_services.rules.service_layer.simulate import Simulator
 SERVICE_NAME = "cashback.rules.v1.RulesService"
 
 
-async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
+async def bootstrap(settings: Settings, db: Database, limits: RulesLimits | None = None) -> ServiceParts:
+    limits = limits or RulesLimits()
     cache = MerchantCache()
     scoring_pool = ScoringPool(db)
     servicer = RulesServicer(
@@ -28,8 +30,9 @@ async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
         scoring=Scoring(db, cache, utcnow, scoring_pool),
         refunds=Refunds(db, utcnow),
         customers=Customers(db, cache),
-        simulator=Simulator(db),
+        simulator=Simulator(db, limits),
         now=utcnow,
+        limits=limits,
     )
     parts = ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)
     parts.on_stop.append(scoring_pool.close)

@@ -12,6 +12,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.rpc import error_details_pb2, status_pb2
 
 from tests.rules.builders import T0, campaign, line, money, order, override
+from tests.rules.conftest import FIXED_DATES_BOOTSTRAP
 from tests.support.servers import auth, running_service
 
 OPS, SVC = auth("ops"), auth("service")
@@ -131,7 +132,8 @@ async def test_list_pages_with_opaque_tokens_and_filters_by_status(stub) -> None
 
 async def test_a_campaign_change_made_by_another_rules_process_is_seen_at_once(rules, stub) -> None:
     await _create(stub, campaign("ten", percent_bps=1000))
-    async with running_service("rules", database_url=rules.settings.database_url) as other:
+    url = rules.settings.database_url
+    async with running_service("rules", database_url=url, bootstrap=FIXED_DATES_BOOTSTRAP) as other:
         other_stub = rules_pb2_grpc.RulesServiceStub(other.channel)
         quote = rules_pb2.QuoteOrderRequest(order=order("q", line("a", 10000)))
         assert (await other_stub.QuoteOrder(quote, metadata=SVC)).score.total.amount_minor == 1000

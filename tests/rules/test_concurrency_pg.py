@@ -12,6 +12,7 @@ import pytest
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 
 from tests.rules.builders import campaign, line, order
+from tests.rules.conftest import FIXED_DATES_BOOTSTRAP
 from tests.support.servers import auth, running_service
 
 pytestmark = pytest.mark.postgres
@@ -20,7 +21,7 @@ OPS, SVC = auth("ops"), auth("service")
 
 @pytest.fixture
 async def pg_stub(pg_url: str) -> AsyncIterator[rules_pb2_grpc.RulesServiceStub]:
-    async with running_service("rules", database_url=pg_url) as svc:
+    async with running_service("rules", database_url=pg_url, bootstrap=FIXED_DATES_BOOTSTRAP) as svc:
         yield rules_pb2_grpc.RulesServiceStub(svc.channel)
 
 

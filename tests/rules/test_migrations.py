@@ -10,6 +10,7 @@ from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 from sqlalchemy import text
 
 from tests.rules.builders import campaign, line, order
+from tests.rules.conftest import FIXED_DATES_BOOTSTRAP
 from tests.rules.migrating import migrate_to
 from tests.support.servers import auth, running_service
 
@@ -54,7 +55,7 @@ def _rows_at_0002() -> list[str]:
 
 async def test_integer_microseconds_become_the_same_instants_as_timestamptz(pg_url: str) -> None:
     await migrate_to(pg_url, "0002", *_rows_at_0002())
-    async with running_service("rules", database_url=pg_url) as svc:
+    async with running_service("rules", database_url=pg_url, bootstrap=FIXED_DATES_BOOTSTRAP) as svc:
         stub = rules_pb2_grpc.RulesServiceStub(svc.channel)
         got = (await stub.GetCampaign(rules_pb2.GetCampaignRequest(merchant_id="m1", campaign_id="bf"),
                                       metadata=OPS)).campaign
@@ -77,7 +78,7 @@ async def test_integer_microseconds_become_the_same_instants_as_timestamptz(pg_u
 async def test_what_campaigns_paid_survives_the_move_to_award_rows_and_only_budgets_keep_a_counter(
         pg_url: str) -> None:
     await migrate_to(pg_url, "0002", *_rows_at_0002())
-    async with running_service("rules", database_url=pg_url) as svc:
+    async with running_service("rules", database_url=pg_url, bootstrap=FIXED_DATES_BOOTSTRAP) as svc:
         stub = rules_pb2_grpc.RulesServiceStub(svc.channel)
 
         async def paid() -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -139,10 +139,14 @@ async def test_the_best_exclusive_award_pays_alone_with_its_pending_and_expiry_d
     await _create(stub, campaign("vip", percent_bps=1000, stacking=rules_pb2.STACKING_EXCLUSIVE,
                                  pending_days=14, expires_after_days=90))
     await _create(stub, campaign("small", percent_bps=500, stacking=rules_pb2.STACKING_EXCLUSIVE))
-    score = await _score(stub, order("o1", line("a", 10000)))
+    before = datetime.now(UTC)
+    score = await _score(stub, order("o1", line("a", 10000)))  # placed at T0, long before it is scored
+    after = datetime.now(UTC)
     assert [(a.campaign_id, a.amount.amount_minor) for a in score.awards] == [("vip", 1000)]
-    assert score.awards[0].available_at.ToDatetime(tzinfo=T0.tzinfo) == T0 + timedelta(days=14)
-    assert score.awards[0].expires_at.ToDatetime(tzinfo=T0.tzinfo) == T0 + timedelta(days=104)
+    # The return window runs from the award, not from a placed_at in the past.
+    available = score.awards[0].available_at.ToDatetime(tzinfo=UTC)
+    assert before + timedelta(days=14) <= available <= after + timedelta(days=14)
+    assert score.awards[0].expires_at.ToDatetime(tzinfo=UTC) == available + timedelta(days=90)
     assert {s.campaign_id: s.code for s in score.skipped} == {
         "everyday": rules_pb2.SKIP_REASON_EXCLUSIVE, "small": rules_pb2.SKIP_REASON_EXCLUSIVE}
 

@@ -174,11 +174,12 @@ async def add_refunded(conn: AsyncConnection, merchant_id: str, order_id: str, r
                        .values(refunded_minor=refunded, fully_refunded=full))
 
 
-async def orders_between(conn: AsyncConnection, merchant_id: str, since: datetime, until: datetime) -> list[Any]:
+async def orders_between(conn: AsyncConnection, merchant_id: str, since: datetime, until: datetime,
+                         limit: int | None = None) -> list[Any]:
     stmt = (select(orders.c.order_id, orders.c.customer_id, orders.c.placed_at, orders.c.currency,
                    orders.c.merchandise_minor, orders.c.refunded_minor, orders.c.fully_refunded, orders.c.order_body)
             .where(orders.c.merchant_id == merchant_id, orders.c.placed_at >= since, orders.c.placed_at < until)
-            .order_by(orders.c.placed_at, orders.c.order_id))
+            .order_by(orders.c.placed_at, orders.c.order_id).limit(limit))
     return list((await conn.execute(stmt)).all())
 
 

@@ -221,9 +221,12 @@ def _limit(c: Candidate, usage: Usage) -> tuple[Money, list[str]] | SkipOut:
 
 
 def settle(candidates: list[Candidate], usage: dict[str, Usage], when: datetime,
-           currency: str) -> ScoreOut:
+           currency: str, awarded_at: datetime | None = None) -> ScoreOut:
     """Apply limits from the usage snapshot, then stacking. `when` is placed_at
-    (or occurred_at): the start of the pending period."""
+    (or occurred_at); the pending period starts at the later of it and
+    `awarded_at` (the moment of the award), so the return window is never over
+    before the credit exists (issue 15, point 3)."""
+    start = max(when, awarded_at) if awarded_at is not None else when
     out = ScoreOut(currency)
     awarded: list[tuple[Candidate, AwardOut]] = []
     for c in candidates:
@@ -233,7 +236,7 @@ def settle(candidates: list[Candidate], usage: dict[str, Usage], when: datetime,
             continue
         amount, notes = limited
         rule = c.rule
-        available = when + timedelta(days=rule.pending_days)
+        available = start + timedelta(days=rule.pending_days)
         expires = available + timedelta(days=rule.expires_after_days) if rule.expires_after_days else None
         text = "; ".join([f"{c.explanation} = {c.amount}" if rule.fixed is None else c.explanation, *notes])
         awarded.append((c, AwardOut(rule.campaign_id, rule.version, amount, f"{rule.name}: {text}",

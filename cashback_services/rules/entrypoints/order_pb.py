@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cashback.rules.v1 import rules_pb2
 
@@ -28,14 +28,37 @@ def _opt(v: Violations, parent, name: str, field: str, currency: str | None) -> 
     return got if got is not None else Money.zero(currency)
 
 
-def order_from_pb(o: rules_pb2.Order, now: datetime) -> OrderIn:
-    """A validated order; placed_at defaults to now. Raises InvalidArgument
-    with every violation, so a bad order changes nothing."""
+def check_recent(v: Violations, field: str, when: datetime | None, now: datetime, past: timedelta,
+                 future: timedelta) -> None:
+    """An order or event scored live happened around now: a backdated one would
+    be judged by campaigns that have ended, per-day limits of days gone by and a
+    return window already over (issue 15, point 3). Older history is imported, not scored."""
+    if when is None:
+        return
+    ahead = when - now  # compared as a span: now ± a huge setting could leave datetime's range
+    if ahead < -past:
+        v.add(field, f"must be at most {_span(past)} before the server's time; older history is "
+                     "imported (the import path), not scored")
+    elif ahead > future:
+        v.add(field, f"must be at most {_span(future)} after the server's time")
+
+
+def _span(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    return f"{s // 3600} h" if s % 3600 == 0 and s else f"{s // 60} min" if s % 60 == 0 and s else f"{s} s"
+
+
+def order_from_pb(o: rules_pb2.Order, now: datetime, past: timedelta = timedelta(hours=24),
+                  future: timedelta = timedelta(minutes=5)) -> OrderIn:
+    """A validated order; placed_at defaults to now and is at most `past` before
+    it or `future` after it. Raises InvalidArgument with every violation, so a bad
+    order changes nothing."""
     v = Violations()
     for name in ("merchant_id", "order_id", "customer_id"):
         collect(v, require_id, getattr(o, name), f"order.{name}")
     currency = collect(v, validate_currency, o.currency_code, "order.currency_code")
     placed = collect(v, ts_from_pb, o.placed_at, "order.placed_at") if o.HasField("placed_at") else now
+    check_recent(v, "order.placed_at", placed, now, past, future)
     v.check(o.channel in _CHANNELS, "order.channel", "unknown channel")
     v.check(len(o.payment_method) <= 64, "order.payment_method", "at most 64 characters")
     v.check(0 < len(o.lines) <= MAX_LINES, "order.lines", f"an order has 1 to {MAX_LINES} lines")
@@ -86,13 +109,15 @@ def skipped_detail_from_pb(value: int) -> SkippedDetail:
     return SkippedDetail(value)
 
 
-def event_from_pb(r: rules_pb2.ScoreEventRequest, now: datetime) -> EventIn:
+def event_from_pb(r: rules_pb2.ScoreEventRequest, now: datetime, past: timedelta = timedelta(hours=24),
+                  future: timedelta = timedelta(minutes=5)) -> EventIn:
     v = Violations()
     for name in ("merchant_id", "customer_id", "event_id"):
         collect(v, require_id, getattr(r, name), name)
     v.check(0 < len(r.event_type) <= 64, "event_type", "an event_type of 1 to 64 characters is required")
     v.check(r.channel in _CHANNELS, "channel", "unknown channel")
     occurred = collect(v, ts_from_pb, r.occurred_at, "occurred_at") if r.HasField("occurred_at") else now
+    check_recent(v, "occurred_at", occurred, now, past, future)
     v.raise_if_any("invalid event")
     assert occurred is not None
     return EventIn(r.merchant_id, r.customer_id, r.event_type, r.event_id, occurred, r.channel)

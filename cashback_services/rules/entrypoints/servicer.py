@@ -17,6 +17,7 @@ from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_
 from cashback_services.rules.adapters.codec import money_pb, rule_of
 from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser
 from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
+from cashback_services.rules.limits import RulesLimits
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
 from cashback_services.rules.service_layer.refunds import Refunds
@@ -39,9 +40,10 @@ def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_
 
 class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
     def __init__(self, campaigns: Campaigns, scoring: Scoring, refunds: Refunds, customers: Customers,
-                 simulator: Simulator, now: Callable[[], datetime]) -> None:
+                 simulator: Simulator, now: Callable[[], datetime], limits: RulesLimits | None = None) -> None:
         self.campaigns, self.scoring, self.refunds = campaigns, scoring, refunds
         self.customers, self.simulator, self.now = customers, simulator, now
+        self.limits = limits or RulesLimits()
 
     async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
         draft = draft_of(request.campaign, creating=True)
@@ -77,12 +79,12 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
 
     async def QuoteOrder(self, request: rules_pb2.QuoteOrderRequest, context: Ctx):
         detail = skipped_detail_from_pb(request.skipped_detail)
-        order = order_from_pb(request.order, self.now())
+        order = order_from_pb(request.order, self.now(), self.limits.max_backdate, self.limits.max_future)
         return rules_pb2.QuoteOrderResponse(score=rules_pb2.Score.FromString(await self.scoring.quote(order, detail)))
 
     async def ScoreOrder(self, request: rules_pb2.ScoreOrderRequest, context: Ctx):
         detail = skipped_detail_from_pb(request.skipped_detail)
-        order = order_from_pb(request.order, self.now())
+        order = order_from_pb(request.order, self.now(), self.limits.max_backdate, self.limits.max_future)
         body = request.order.SerializeToString(deterministic=True)
         score = await self.scoring.score(order, fingerprint(request.order), body, detail)
         return rules_pb2.ScoreOrderResponse(score=rules_pb2.Score.FromString(score))
@@ -99,7 +101,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         return rules_pb2.ReverseOrderResponse(reversal=rules_pb2.Reversal.FromString(reversal))
 
     async def ScoreEvent(self, request: rules_pb2.ScoreEventRequest, context: Ctx):
-        event = event_from_pb(request, self.now())
+        event = event_from_pb(request, self.now(), self.limits.max_backdate, self.limits.max_future)
         score = await self.scoring.score_event(event, fingerprint(request))
         return rules_pb2.ScoreEventResponse(score=rules_pb2.Score.FromString(score))
 
@@ -153,7 +155,8 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         if end <= start:
             raise InvalidArgument("to must be after from", field="to")
         currency = validate_currency(request.currency_code or "SAR", "currency_code")
-        lines, repeat = await campaign_report(self.campaigns.db, request.merchant_id, currency, start, end)
+        async with self.simulator.heavy.slot(request.merchant_id, "GetCampaignReport"):
+            lines, repeat = await campaign_report(self.campaigns.db, request.merchant_id, currency, start, end)
         out = rules_pb2.GetCampaignReportResponse(repeat_purchase=rules_pb2.RepeatPurchase(
             earners=repeat.earners, earners_repeat=repeat.earners_repeat, non_earners=repeat.non_earners,
             non_earners_repeat=repeat.non_earners_repeat))

@@ -4,6 +4,7 @@ those who did not."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,12 @@ async def campaign_report(db: Database, merchant_id: str, currency: str, start: 
         first = await report_repo.first_orders(conn, merchant_id, currency, start, end)
         earned = await report_repo.earners(conn, merchant_id, currency, start, end)
         later = await report_repo.last_orders_since(conn, merchant_id, start)
+    # A merchant's every customer passes through these sets: off the event loop.
+    return await asyncio.to_thread(_summarise, per_campaign, first, earned, later)
+
+
+def _summarise(per_campaign: list[tuple[str, int, int, int]], first: dict[str, datetime], earned: set[str],
+               later: dict[str, datetime]) -> tuple[list[CampaignLine], Repeat]:
     lines = [CampaignLine(c, cost, gmv, n) for c, cost, gmv, n in per_campaign]
     again = {c for c, placed in first.items() if later.get(c, placed) > placed}
     repeat = Repeat(earners=len(earned & first.keys()), earners_repeat=len(again & earned),

@@ -44,6 +44,7 @@ from cashback_services.rules.domain.model import (
     shows,
 )
 from cashback_services.rules.domain.tiers import TierPolicy, effective_tier
+from cashback_services.rules.service_layer.awardable import check_awardable
 from cashback_services.rules.service_layer.cache import MerchantCache, Snapshot
 from cashback_services.rules.service_layer.customers import load_profile, needs_spend, profile_of
 
@@ -217,7 +218,7 @@ class Scoring:
             budgets, per_customer, per_day = await history_repo.usage_snapshot(
                 self.db, m, c, sorted(days), sorted(set(days.values())))
             usage = _usage_from(days, budgets, per_customer, per_day)
-        out = settle(candidates, usage, order.placed_at, order.currency)
+        out = settle(candidates, usage, order.placed_at, order.currency, self.now())
         return _order_score(snap, order, profile, judged, out, detail)
 
     async def score(self, order: OrderIn, fingerprint: str, order_body: bytes,
@@ -232,7 +233,8 @@ class Scoring:
             profile = locked.profile(snap.policy)
             candidates, judged = _judge(snap, order, profile)
             _check_covered(candidates, first, locked)
-            out = settle(candidates, _usage_of(candidates, loaded, when), when, order.currency)
+            out = settle(candidates, _usage_of(candidates, loaded, when), when, order.currency, self.now())
+            check_awardable(out, "order.placed_at")
             score = _order_score(snap, order, profile, judged, out)
             await tx.write_order(m, c, _award_rows(candidates, out), order_id=order.order_id, placed_at=when,
                                  currency=order.currency, merchandise_minor=merchandise(order).minor,
@@ -251,7 +253,8 @@ class Scoring:
             locked = _locked(guess, loaded, snap.policy)
             same, skipped, currency = _judge_event(snap, event, locked.profile(snap.policy))
             _check_covered(same, first, locked)
-            out = settle(same, _usage_of(same, loaded, when), when, currency)
+            out = settle(same, _usage_of(same, loaded, when), when, currency, self.now())
+            check_awardable(out, "occurred_at")
             out.skipped[:0] = skipped
             score = codec.score_bytes(out, merchant_id=m, customer_id=c, event_id=event.event_id)
             await tx.write_event(m, c, _award_rows(same, out), event_id=event.event_id, currency=currency,
