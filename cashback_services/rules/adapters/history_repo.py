@@ -175,12 +175,20 @@ async def add_refunded(conn: AsyncConnection, merchant_id: str, order_id: str, r
 
 
 async def orders_between(conn: AsyncConnection, merchant_id: str, since: datetime, until: datetime,
-                         limit: int | None = None) -> list[Any]:
+                         limit: int, chunk: int = 2_000) -> list[Any]:
+    """At most `limit` orders placed in [since, until), oldest first. Fetched
+    from a server-side cursor `chunk` rows at a time (the caller's connection
+    must be in a transaction), so turning tens of thousands of rows into
+    Python objects never holds the event loop for long."""
     stmt = (select(orders.c.order_id, orders.c.customer_id, orders.c.placed_at, orders.c.currency,
                    orders.c.merchandise_minor, orders.c.refunded_minor, orders.c.fully_refunded, orders.c.order_body)
             .where(orders.c.merchant_id == merchant_id, orders.c.placed_at >= since, orders.c.placed_at < until)
             .order_by(orders.c.placed_at, orders.c.order_id).limit(limit))
-    return list((await conn.execute(stmt)).all())
+    rows: list[Any] = []
+    result = await conn.stream(stmt.execution_options(yield_per=chunk))
+    async for part in result.partitions(chunk):
+        rows += part
+    return rows
 
 
 async def prior_counts(conn: AsyncConnection, merchant_id: str, before: datetime) -> dict[str, int]:

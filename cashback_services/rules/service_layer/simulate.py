@@ -43,7 +43,8 @@ class Simulator:
         """Merchant `m`'s recorded orders against the draft `rule`."""
         cap = self.limits.simulation_max_orders
         async with self.heavy.slot(m, WHAT):
-            async with self.db.read() as conn:
+            # A transaction, not db.read()'s autocommit: the orders come from a server-side cursor.
+            async with self.db.engine.connect() as conn, conn.begin():
                 policy = policy_from_json(await campaign_repo.tier_policy_json(conn, m))
                 lookback = timedelta(days=max(policy.windows, default=0))
                 rows = await history_repo.orders_between(conn, m, start - lookback, end, limit=cap + 1)
