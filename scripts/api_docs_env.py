@@ -73,6 +73,8 @@ ENV_NOTES = {
     "NOTIFY_RETRY_BUDGET_SECONDS": "notify: how long a failing delivery is retried before it is dead",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "notify: how late a scheduled job (reminders, expiry scan) may still run",
     "NOTIFY_ORDER_GATHER_SECONDS": "notify: how long events of one order are gathered into one message",
+    "NOTIFY_RENDER_BUDGET_SECONDS": "notify: how long one merchant template may take to render (in a worker "
+    "process); past it the render fails",
     "CONSOLE_ADDR": "console: address the web console listens on",
     "CONSOLE_MERCHANTS": "console: comma-separated merchants a key is tried against at sign-in when the form "
     "names none (else CASHBACK_MERCHANT)",
@@ -101,6 +103,7 @@ ENV_DEFAULTS = {
     "NOTIFY_RETRY_BUDGET_SECONDS": "86400",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "3600",
     "NOTIFY_ORDER_GATHER_SECONDS": "3",
+    "NOTIFY_RENDER_BUDGET_SECONDS": "0.5",
     "CONSOLE_MERCHANTS": "m1",
     "CASHBACK_MERCHANT": "m1",
 }

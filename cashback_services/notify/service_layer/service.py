@@ -21,6 +21,7 @@ from cashback_kit.errors import AlreadyExists, InvalidArgument, NotFound, Violat
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
 from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.render_pool import TemplateRenderer, shared_renderer
 from cashback_services.notify.adapters.store import insert_ignore, load_contact, load_policy, load_template, upsert
 from cashback_services.notify.adapters.wallet_client import WalletGateway
 from cashback_services.notify.domain.model import (
@@ -35,9 +36,9 @@ from cashback_services.notify.domain.model import (
 from cashback_services.notify.domain.rendering import (
     MessageContext,
     Rendered,
-    render,
+    RenderJob,
     sample_context,
-    validate_template,
+    validation_jobs,
 )
 from cashback_services.notify.domain.schedule import CronError, apscheduler_fields
 from cashback_services.notify.service_layer.flows import run_reminder
@@ -69,8 +70,10 @@ def read_token(token: str) -> int | None:
 
 
 class NotifyService:
-    def __init__(self, db: Database, wallet: WalletGateway | None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, wallet: WalletGateway | None, clock: Callable[[], datetime] = utcnow,
+                 renderer: TemplateRenderer | None = None) -> None:
         self.db, self.wallet, self.clock = db, wallet, clock
+        self.renderer = renderer or shared_renderer()
 
     # -- contacts, templates, policies ---------------------------------------------------
 
@@ -99,7 +102,11 @@ class NotifyService:
         v.check(bool(body.strip()) and len(body) <= 4000, "template.body", "required, at most 4000 characters")
         v.check(len(subject) <= 300, "template.subject", "at most 300 characters")
         v.raise_if_any("invalid template")
-        validate_template(kind, channel, locale, body, subject)
+        # Every sample shape of real values, in the render workers: a template that fails on any
+        # (recursion, a loop past the time budget, output past the cap, a NUL byte) is refused here.
+        for result in await self.renderer.render_all(validation_jobs(kind, channel, locale, body, subject)):
+            if isinstance(result, str):
+                raise InvalidArgument(result, field="template.body")
         async with self.db.write() as conn:
             await conn.execute(upsert(t.templates, {
                 "merchant_id": merchant_id, "kind": kind, "channel": channel, "locale": locale, "subject": subject,
@@ -120,8 +127,8 @@ class NotifyService:
         ctx: MessageContext = sample_context(kind, locale or "en", amount, zone, policy.shop_name,
                                              policy.latin_digits, policy.hijri_dates)
         if body:
-            return render(channel, ctx, body=body, subject="")
-        return render(channel, ctx, *(stored or (None, None)))
+            return await self.renderer.render(RenderJob(channel, ctx, body, ""))
+        return await self.renderer.render(RenderJob(channel, ctx, *(stored or (None, None))))
 
     async def set_policy(self, p: Policy) -> Policy:
         v = Violations()
