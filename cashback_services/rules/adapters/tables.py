@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
 
+from cashback_kit.audit import audit_table
+
 metadata = MetaData()
 Instant = DateTime(timezone=True)
 
@@ -140,3 +142,6 @@ refunds = Table(
     Column("reversal_body", LargeBinary, nullable=False),
     Column("created_at", Instant, nullable=False),
 )
+
+# Who changed what (migration 0005): the kit's audit table, as every service keeps one.
+audit = audit_table(metadata, "rules")

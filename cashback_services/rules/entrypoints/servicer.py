@@ -11,10 +11,13 @@ from typing import TypeAlias
 import grpc
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 
+from cashback_kit import paging
 from cashback_kit.errors import InvalidArgument, NotFound
 from cashback_kit.money import Money, validate_currency
+from cashback_kit.paging import page_size
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from cashback_services.rules.adapters.codec import money_pb, rule_of
+from cashback_services.rules.entrypoints.audit_pb import audit_change, audit_event_pb
 from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser
 from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.limits import RulesLimits
@@ -47,12 +50,15 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
 
     async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
         draft = draft_of(request.campaign, creating=True)
-        c = present(await self.campaigns.create(draft, fingerprint(request.campaign)))
+        c = present(await self.campaigns.create(draft, fingerprint(request.campaign),
+                                                change=audit_change(request.campaign)))
         return rules_pb2.CreateCampaignResponse(campaign=c)
 
     async def UpdateCampaign(self, request: rules_pb2.UpdateCampaignRequest, context: Ctx):
-        revise = reviser(request.campaign, list(request.update_mask.paths))
-        c = present(await self.campaigns.update(request.campaign.merchant_id, request.campaign.campaign_id, revise))
+        paths = list(request.update_mask.paths)
+        revise = reviser(request.campaign, paths)
+        c = present(await self.campaigns.update(request.campaign.merchant_id, request.campaign.campaign_id, revise,
+                                                change=audit_change(request.campaign, paths)))
         return rules_pb2.UpdateCampaignResponse(campaign=c)
 
     async def GetCampaign(self, request: rules_pb2.GetCampaignRequest, context: Ctx):
@@ -127,7 +133,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         require_id(request.merchant_id, "merchant_id")
         tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days)
                  for i, t in enumerate(request.tiers)]
-        policy = await self.customers.upsert_policy(request.merchant_id, validate_policy(tiers))
+        policy = await self.customers.upsert_policy(request.merchant_id, validate_policy(tiers), self.now())
         out = rules_pb2.TierPolicy(merchant_id=request.merchant_id)
         for t in policy.tiers:
             out.tiers.add(name=t.name, min_spend=money_pb(t.min_spend), window_days=t.window_days)
@@ -169,3 +175,20 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
                 campaign_id=line.campaign_id, name=name, orders=line.orders,
                 cost=money_pb(Money(currency, line.cost)), gmv=money_pb(Money(currency, line.gmv))))
         return out
+
+    async def ListAuditEvents(self, request: rules_pb2.ListAuditEventsRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        if len(request.action) > 64:
+            raise InvalidArgument("action is at most 64 characters", field="action")
+        size = page_size(request.page_size)
+        scope = [request.merchant_id, request.action]
+        before = paging.decode(request.page_token, lambda p: int(p[1]) if p[0] == scope else _bad_scope())
+        rows = await self.campaigns.audit_events(request.merchant_id, size + 1, before, request.action)
+        out = rules_pb2.ListAuditEventsResponse(events=[audit_event_pb(r) for r in rows[:size]])
+        if len(rows) > size:
+            out.next_page_token = paging.encode([scope, rows[size - 1]["id"]])
+        return out
+
+
+def _bad_scope() -> int:
+    raise ValueError("a token of another list")

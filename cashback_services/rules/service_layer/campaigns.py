@@ -12,19 +12,22 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit import audit
 from cashback_kit.db import Database
 from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from cashback_services.rules.adapters import campaign_repo
+from cashback_services.rules.adapters import campaign_repo, tables
 from cashback_services.rules.adapters.campaign_repo import CampaignRow
 from cashback_services.rules.adapters.codec import comparable, version_body
 from cashback_services.rules.domain.model import CampaignStatus
 
 ENDED = CampaignStatus.ENDED
 _SETTABLE = {CampaignStatus.ACTIVE, CampaignStatus.PAUSED, ENDED}
+_STATUS_NAMES = {s.value: s.name for s in CampaignStatus}
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,19 @@ class Campaigns:
         paid = await campaign_repo.paid(conn, merchant_id, [campaign_id])
         return CampaignView(row, body, paid[campaign_id])
 
-    async def create(self, draft: CampaignDraft, fingerprint: str) -> CampaignView:
-        """Idempotent by campaign_id: the same content again returns the campaign."""
+    async def create(self, draft: CampaignDraft, fingerprint: str,
+                     change: dict[str, Any] | None = None) -> CampaignView:
+        """Idempotent by campaign_id: the same content again returns the campaign.
+        `change` (the new campaign's values) goes to the audit row of a creation."""
         try:
             async with self.db.write() as conn:
-                return await self._create_in(conn, draft, fingerprint)
+                return await self._create_in(conn, draft, fingerprint, change=change)
         except IntegrityError:
             async with self.db.read() as conn:
                 return await self._create_in(conn, draft, fingerprint, replay_only=True)
 
     async def _create_in(self, conn: AsyncConnection, c: CampaignDraft, fingerprint: str,
-                         replay_only: bool = False) -> CampaignView:
+                         replay_only: bool = False, change: dict[str, Any] | None = None) -> CampaignView:
         row = await campaign_repo.get_row(conn, c.merchant_id, c.campaign_id)
         if row is not None:
             if row.create_fingerprint != fingerprint:
@@ -103,10 +108,11 @@ class Campaigns:
         await campaign_repo.insert_campaign(conn, merchant_id=c.merchant_id, campaign_id=c.campaign_id,
                                             status=c.status, currency=c.currency, fingerprint=fingerprint,
                                             body=version_body(c.body, 1), budgeted=c.budgeted, now=self.now())
+        await self._audit(conn, c.merchant_id, "CreateCampaign", c.campaign_id, {"version": 1, **(change or {})})
         return await self._current(conn, c.merchant_id, c.campaign_id)
 
-    async def update(self, merchant_id: str, campaign_id: str,
-                     revise: Callable[[bytes], CampaignDraft]) -> CampaignView:
+    async def update(self, merchant_id: str, campaign_id: str, revise: Callable[[bytes], CampaignDraft],
+                     change: dict[str, Any] | None = None) -> CampaignView:
         """A new version made by `revise` from the current one's body (which
         raises InvalidArgument for a bad change); none if it changes nothing."""
         async with self.db.write() as conn:
@@ -120,6 +126,7 @@ class Campaigns:
             version = row.current_version + 1
             await campaign_repo.add_version(conn, row.merchant_id, row.campaign_id, version,
                                             version_body(merged.body, version), merged.budgeted, self.now())
+            await self._audit(conn, merchant_id, "UpdateCampaign", campaign_id, {"version": version, **(change or {})})
             return await self._current(conn, row.merchant_id, row.campaign_id)
 
     async def get(self, merchant_id: str, campaign_id: str, version: int) -> CampaignView:
@@ -156,4 +163,19 @@ class Campaigns:
             if current.row.status == ENDED:
                 raise FailedPrecondition("an ENDED campaign stays ended")
             await campaign_repo.set_status(conn, merchant_id, campaign_id, status, self.now())
+            await self._audit(conn, merchant_id, "SetCampaignStatus", campaign_id,
+                              {"from": _STATUS_NAMES.get(current.row.status, current.row.status),
+                               "to": _STATUS_NAMES.get(status, status)})
             return await self._current(conn, merchant_id, campaign_id)
+
+    async def _audit(self, conn: AsyncConnection, merchant_id: str, action: str, target: str,
+                     change: dict[str, Any]) -> None:
+        await audit.record(conn, tables.audit, at=self.now(), merchant_id=merchant_id, action=action,
+                           target=target, change=change)
+
+    async def audit_events(self, merchant_id: str, limit: int, before_id: int | None,
+                           action: str) -> list[dict[str, Any]]:
+        """The merchant's audit rows (every rules mutation by ops), newest first."""
+        async with self.db.read() as conn:
+            return await audit.list_events(conn, tables.audit, merchant_id, limit=limit, before_id=before_id,
+                                           action=action)

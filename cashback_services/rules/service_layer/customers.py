@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit import audit
 from cashback_kit.db import Database
 from cashback_kit.errors import Violations
 from cashback_kit.money import Money
-from cashback_services.rules.adapters import campaign_repo, history_repo
+from cashback_services.rules.adapters import campaign_repo, history_repo, tables
 from cashback_services.rules.adapters.history_repo import CustomerRow
 from cashback_services.rules.domain.model import Profile
 from cashback_services.rules.domain.tiers import TierDef, TierPolicy, effective_tier
@@ -86,16 +87,22 @@ class Customers:
     def __init__(self, db: Database, cache: MerchantCache) -> None:
         self.db, self.cache = db, cache
 
-    async def upsert_policy(self, merchant_id: str, policy: TierPolicy) -> TierPolicy:
+    async def upsert_policy(self, merchant_id: str, policy: TierPolicy, now: datetime) -> TierPolicy:
         body = policy_to_json(policy)
         async with self.db.write() as conn:
             if await campaign_repo.tier_policy_json(conn, merchant_id) != body:
                 await campaign_repo.set_tier_policy_json(conn, merchant_id, body)
+                await audit.record(conn, tables.audit, at=now, merchant_id=merchant_id, action="UpsertTierPolicy",
+                                   target="tier_policy", change={"tiers": [
+                                       {"name": t.name, "min_spend": str(t.min_spend), "window_days": t.window_days}
+                                       for t in policy.tiers]})
         return policy
 
     async def set_tier(self, merchant_id: str, customer_id: str, tier: str, now: datetime) -> ProfileView:
         async with self.db.write() as conn:
             await history_repo.set_manual_tier(conn, merchant_id, customer_id, tier)
+            await audit.record(conn, tables.audit, at=now, merchant_id=merchant_id, action="SetCustomerTier",
+                               target=customer_id, change={"tier": tier})
         return await self.profile(merchant_id, customer_id, now)
 
     async def profile(self, merchant_id: str, customer_id: str, now: datetime) -> ProfileView:

@@ -23,15 +23,18 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61shback/common/v1/common.proto\x12\x12\x63\x61shback.common.v1\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61shback/common/v1/common.proto\x12\x12\x63\x61shback.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xba\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x10\n\x08key_name\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x13\n\x0bmerchant_id\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\x13\n\x0b\x63hange_json\x18\t \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cashback.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MONEY']._serialized_start=55
-  _globals['_MONEY']._serialized_end=107
+  _globals['_MONEY']._serialized_start=88
+  _globals['_MONEY']._serialized_end=140
+  _globals['_AUDITEVENT']._serialized_start=143
+  _globals['_AUDITEVENT']._serialized_end=329
 # @@protoc_insertion_point(module_scope)

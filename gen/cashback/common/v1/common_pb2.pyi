@@ -6,6 +6,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -50,3 +51,56 @@ class Money(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Money: _TypeAlias = Money  # noqa: Y015
+
+@_typing.final
+class AuditEvent(_message.Message):
+    """One ops change in a service's audit trail (ListAuditEvents of rules, notify
+    and, later, the wallet): who (the key's id, never the key), when, what.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEY_NAME_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    CHANGE_JSON_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    key_id: _builtins.str
+    """The first 8 hex characters of the key's SHA-256 (never the key)."""
+    key_name: _builtins.str
+    """The keys file's label of that key, if it has one."""
+    role: _builtins.str
+    merchant_id: _builtins.str
+    action: _builtins.str
+    """The RPC, e.g. UpdateCampaign."""
+    target: _builtins.str
+    """What it acted on, e.g. a campaign id, a customer id, "tier_policy"."""
+    change_json: _builtins.str
+    """What changed, as a JSON object (the new values; long values cut)."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        key_id: _builtins.str = ...,
+        key_name: _builtins.str = ...,
+        role: _builtins.str = ...,
+        merchant_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        target: _builtins.str = ...,
+        change_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "at", b"at", "change_json", b"change_json", "id", b"id", "key_id", b"key_id", "key_name", b"key_name", "merchant_id", b"merchant_id", "role", b"role", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015

@@ -114,6 +114,11 @@ class RulesServiceStub:
                 request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.SerializeToString,
                 response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/cashback.rules.v1.RulesService/ListAuditEvents',
+                request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class RulesServiceServicer:
@@ -298,6 +303,15 @@ class RulesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """Ops: who changed what in rules (campaign create/update/status, tier
+        policy, customer tiers), newest first. A row names the calling key by its
+        id (never the key itself), the time and what changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RulesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -370,6 +384,11 @@ def add_RulesServiceServicer_to_server(servicer, server):
                     servicer.GetCampaignReport,
                     request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.FromString,
                     response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -759,6 +778,33 @@ class RulesService:
             '/cashback.rules.v1.RulesService/GetCampaignReport',
             cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.SerializeToString,
             cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.rules.v1.RulesService/ListAuditEvents',
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsRequest.SerializeToString,
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

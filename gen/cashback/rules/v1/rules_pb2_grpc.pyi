@@ -157,6 +157,11 @@ class RulesServiceStub:
     bought again (placed another order after their first order in the period).
     Read-only. Errors: INVALID_ARGUMENT (to <= from).
     """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ListAuditEventsRequest, _rules_pb2.ListAuditEventsResponse]
+    """Ops: who changed what in rules (campaign create/update/status, tier
+    policy, customer tiers), newest first. A row names the calling key by its
+    id (never the key itself), the time and what changed.
+    """
 
 @_typing.type_check_only
 class RulesServiceAsyncStub(RulesServiceStub):
@@ -285,6 +290,11 @@ class RulesServiceAsyncStub(RulesServiceStub):
     paid on, and how many; and how many customers who earned vs did not earn
     bought again (placed another order after their first order in the period).
     Read-only. Errors: INVALID_ARGUMENT (to <= from).
+    """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_rules_pb2.ListAuditEventsRequest, _rules_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Ops: who changed what in rules (campaign create/update/status, tier
+    policy, customer tiers), newest first. A row names the calling key by its
+    id (never the key itself), the time and what changed.
     """
 
 class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -495,6 +505,17 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         paid on, and how many; and how many customers who earned vs did not earn
         bought again (placed another order after their first order in the period).
         Read-only. Errors: INVALID_ARGUMENT (to <= from).
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _rules_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rules_pb2.ListAuditEventsResponse, _abc.Awaitable[_rules_pb2.ListAuditEventsResponse]]:
+        """Ops: who changed what in rules (campaign create/update/status, tier
+        policy, customer tiers), newest first. A row names the calling key by its
+        id (never the key itself), the time and what changed.
         """
 
 def add_RulesServiceServicer_to_server(servicer: RulesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
