@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cashbackctl import campaigns, customers, notify_cmds, policies, requeue
 from cashbackctl.audit import audit
+from cashbackctl.audit_log import audit_log
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
 from cashbackctl.program_report import report
 
@@ -30,6 +31,7 @@ app.command("adjust", context_settings={"ignore_unknown_options": True})(custome
 app.command("deliveries")(notify_cmds.deliveries)
 app.command("requeue")(requeue.requeue)
 app.command("audit")(audit)
+app.command("audit-log")(audit_log)
 app.command("report")(report)
 
 
