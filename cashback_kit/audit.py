@@ -65,6 +65,12 @@ def _bounded(value: Any) -> Any:
     return str(value)
 
 
+def by_ops() -> bool:
+    """Whether the current call is an operator's (or no call at all: a tool on the database)."""
+    p = current_principal.get()
+    return p is None or p.role == "ops"
+
+
 async def record(conn: AsyncConnection, table: Table, *, at: datetime, merchant_id: str, action: str,
                  target: str = "", change: dict[str, Any] | None = None) -> None:
     """Add one audit row in the caller's transaction, naming the calling key.

@@ -26,6 +26,8 @@ ENV_NOTES = {
     "{SERVICE}_DATABASE_URL": "the service's PostgreSQL, a SQLAlchemy async URL (`postgresql+asyncpg://…`); "
     "each service owns its schema and migrates it at start. `make run` sets it to its embedded server",
     "{SERVICE}_METRICS_PORT": "Prometheus metrics port for this service (overrides CASHBACK_METRICS_PORT)",
+    "{SERVICE}_SERVICE_KEY": "this service's own key for calling another (the wallet: role wallet-service; "
+    "notify: notify-service); overrides CASHBACK_SERVICE_KEY",
     "RULES_TARGET": "where the wallet finds rules (host:port)",
     "WALLET_TARGET": "where notify finds the wallet (host:port)",
     "CASHBACK_API_KEYS_FILE": "the JSON file of API keys and their roles (see Authentication)",

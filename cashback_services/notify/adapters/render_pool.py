@@ -40,12 +40,16 @@ def _alarm(_signum: int, _frame: Any) -> None:
     raise _OverBudget()
 
 
-def _render_jobs(jobs: Sequence[RenderJob], budget: float) -> list[Rendered | str]:
+def _render_jobs(jobs: Sequence[RenderJob], budget: float, stop_at_failure: bool = False) -> list[Rendered | str]:
     """In the worker: each job's Rendered, or the reason it failed (a plain string,
-    so nothing unpicklable crosses back)."""
+    so nothing unpicklable crosses back). With `stop_at_failure`, the jobs after a
+    failure are not rendered (they fail with the same reason)."""
     signal.signal(signal.SIGALRM, _alarm)
     out: list[Rendered | str] = []
     for job in jobs:
+        if stop_at_failure and out and isinstance(out[-1], str):
+            out.append(out[-1])
+            continue
         try:
             signal.setitimer(signal.ITIMER_REAL, budget)
             try:
@@ -75,7 +79,15 @@ class TemplateRenderer:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_warm)
+            # Start every worker now: spawned on demand, the second would start (about a second)
+            # only when the first is busy, which is just when a hostile render holds it.
+            for _ in range(self.workers):
+                getattr(self._pool, "_adjust_process_count", lambda: None)()
         return self._pool
+
+    def start(self) -> None:
+        """Start the workers now rather than at the first render."""
+        self._executor()
 
     def _kill(self, pool: ProcessPoolExecutor) -> None:
         for proc in list(getattr(pool, "_processes", {}).values()):
@@ -84,13 +96,13 @@ class TemplateRenderer:
         if self._pool is pool:
             self._pool = None
 
-    async def render_all(self, jobs: Sequence[RenderJob]) -> list[Rendered | str]:
+    async def render_all(self, jobs: Sequence[RenderJob], stop_at_failure: bool = False) -> list[Rendered | str]:
         """Each job's Rendered or its failure reason (a string). Never runs template code here."""
         if not jobs:
             return []
         for attempt in (1, 2):
             pool = self._executor()
-            future = asyncio.wrap_future(pool.submit(_render_jobs, list(jobs), self.budget))
+            future = asyncio.wrap_future(pool.submit(_render_jobs, list(jobs), self.budget, stop_at_failure))
             try:
                 return await asyncio.wait_for(future, self.budget * len(jobs) + GRACE)
             except TimeoutError:

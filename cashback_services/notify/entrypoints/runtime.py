@@ -135,7 +135,8 @@ class Leader:
 
         async with self.service.db.read() as conn:
             rows = (await conn.execute(select(t.reminders))).mappings().all()
-        wanted = {f"reminder:{r['campaign_id']}": r for r in rows if r["active"]}
+        # Campaign ids are per merchant: the job id names both.
+        wanted = {f"reminder:{r['merchant_id']}:{r['campaign_id']}": r for r in rows if r["active"]}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("reminder:") and job.id not in wanted:
                 job.remove()

@@ -155,7 +155,7 @@ async def run_reminder(db: Database, wallet: WalletGateway, campaign: dict[str, 
         context = for_customer(kind="reminder", amount=available, balance=available)
         async with db.write() as conn:
             message = Message(campaign["merchant_id"], cb.customer_id, "reminder",
-                              f"reminder:{campaign['campaign_id']}:{local_date}", context)
+                              f"reminder:{campaign['merchant_id']}:{campaign['campaign_id']}:{local_date}", context)
             created += await create(conn, message, now, channels=channels)
     run = {"run_id": f"run_{uuid.uuid4().hex[:16]}", "campaign_id": campaign["campaign_id"],
            "merchant_id": campaign["merchant_id"], "local_date": local_date, "customers_matched": matched,

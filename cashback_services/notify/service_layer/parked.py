@@ -88,15 +88,16 @@ async def park(db: Database, event: StreamedEvent, now: datetime, why: str) -> N
         await move_cursor(conn, event.cursor, now)
 
 
-async def list_parked(db: Database, merchant_id: str, limit: int, before: datetime | None = None,
+async def list_parked(db: Database, merchant_id: str, limit: int, before: int | None = None,
                       event_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """Newest (by stream position) first; `before` a position, for paging."""
     q = select(P).where(P.c.merchant_id == merchant_id)
     if before is not None:
-        q = q.where(P.c.parked_at < before)
+        q = q.where(P.c.position < before)
     if event_ids:
         q = q.where(P.c.event_id.in_(event_ids))
     async with db.read() as conn:
-        rows = await conn.execute(q.order_by(P.c.parked_at.desc(), P.c.event_id.desc()).limit(limit))
+        rows = await conn.execute(q.order_by(P.c.position.desc()).limit(limit))
         return [dict(r) for r in rows.mappings()]
 
 
