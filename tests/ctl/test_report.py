@@ -47,7 +47,9 @@ def sar(minor: int) -> common_pb2.Money:
 
 @pytest.fixture(scope="module")
 def stack(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with pg_stack(pg_cluster, tmp_path_factory.mktemp("report"), WALLET_SWEEP_INTERVAL_SECONDS="0.2") as s:
+    # Orders placed 3 days ago are seeded through AwardOrder: a wider live-scoring window than 24 h.
+    with pg_stack(pg_cluster, tmp_path_factory.mktemp("report"), WALLET_SWEEP_INTERVAL_SECONDS="0.2",
+                  RULES_MAX_BACKDATE_SECONDS=str(7 * 86_400)) as s:
         seed(s)
         yield s
 

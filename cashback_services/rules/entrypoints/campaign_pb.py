@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cashback.rules.v1 import rules_pb2
+from google.protobuf.message import Message
 
+from cashback_kit.amounts import MAX_MINOR
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
+from cashback_kit.validation import message_violations
 from cashback_services.rules.adapters.codec import OUTPUT_ONLY, money_pb, ts_pb
 from cashback_services.rules.service_layer.campaigns import CampaignDraft, CampaignView
 
@@ -42,10 +46,23 @@ def collect(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         return None
 
 
+def stored_strings(v: Violations, message: Message, prefix: str, **limits: Any) -> None:
+    """Every string `message` would store checked at once (no control or bidi
+    characters, bounded lengths and counts: cashback_kit.validation), added to `v`
+    for the fields it has no violation for yet."""
+    seen = {fv.field for fv in v.items}
+    for fv in message_violations(message, **limits):
+        if f"{prefix}{fv.field}" not in seen:
+            v.add(f"{prefix}{fv.field}", fv.description)
+
+
 def _money(v: Violations, c: rules_pb2.Campaign, name: str, currency: str | None, *, positive: bool) -> None:
     if c.HasField(name):  # type: ignore[arg-type]
         kw = {"positive": True} if positive else {"non_negative": True}
         collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
+        # Budgets and caps are summed and multiplied: kept far inside int64.
+        v.check(abs(getattr(c, name).amount_minor) <= MAX_MINOR, f"campaign.{name}.amount_minor",
+                f"at most {MAX_MINOR} minor units")
 
 
 def _bps(v: Violations, value: int, field: str) -> None:
@@ -123,6 +140,8 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
         c.stacking = rules_pb2.STACKING_STACKABLE
     v.check(c.stacking in (rules_pb2.STACKING_STACKABLE, rules_pb2.STACKING_EXCLUSIVE), "campaign.stacking",
             "unknown stacking")
+    stored_strings(v, c, "campaign.", max_chars=200, max_items=MAX_LIST, limits={"description": 2000},
+                   multiline=("description",))
     v.raise_if_any("invalid campaign")
     return c
 

@@ -10,7 +10,7 @@ from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
 from cashback_services.rules.domain.model import EventIn, Line, OrderIn, SkippedDetail
-from cashback_services.rules.entrypoints.campaign_pb import collect
+from cashback_services.rules.entrypoints.campaign_pb import collect, stored_strings
 
 MAX_LINES = 1000
 MAX_QUANTITY = 1_000_000
@@ -95,6 +95,8 @@ def order_from_pb(o: rules_pb2.Order, now: datetime, past: timedelta = timedelta
     v.check(len(o.coupon_codes) <= 20, "order.coupon_codes", "at most 20 coupon codes")
     for i, code in enumerate(o.coupon_codes):
         v.check(0 < len(code) <= 64, f"order.coupon_codes[{i}]", "coupon codes are 1 to 64 characters")
+    stored_strings(v, o, "order.", max_chars=200, max_items=MAX_LINES,
+                   limits={"payment_method": 64, "coupon_codes": 64, "lines.sku": 128})
     v.raise_if_any("invalid order")
     assert currency is not None and placed is not None
     return OrderIn(o.merchant_id, o.order_id, o.customer_id, placed, currency, o.channel, o.payment_method,
@@ -118,6 +120,7 @@ def event_from_pb(r: rules_pb2.ScoreEventRequest, now: datetime, past: timedelta
     v.check(r.channel in _CHANNELS, "channel", "unknown channel")
     occurred = collect(v, ts_from_pb, r.occurred_at, "occurred_at") if r.HasField("occurred_at") else now
     check_recent(v, "occurred_at", occurred, now, past, future)
+    stored_strings(v, r, "", max_chars=64)
     v.raise_if_any("invalid event")
     assert occurred is not None
     return EventIn(r.merchant_id, r.customer_id, r.event_type, r.event_id, occurred, r.channel)

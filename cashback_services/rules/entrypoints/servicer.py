@@ -12,13 +12,14 @@ import grpc
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 
 from cashback_kit import paging
-from cashback_kit.errors import InvalidArgument, NotFound
+from cashback_kit.amounts import MAX_MINOR
+from cashback_kit.errors import InvalidArgument, NotFound, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.paging import page_size
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from cashback_services.rules.adapters.codec import money_pb, rule_of
 from cashback_services.rules.entrypoints.audit_pb import audit_change, audit_event_pb
-from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser
+from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser, stored_strings
 from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.limits import RulesLimits
 from cashback_services.rules.service_layer.campaigns import Campaigns
@@ -131,6 +132,12 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
 
     async def UpsertTierPolicy(self, request: rules_pb2.UpsertTierPolicyRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
+        v = Violations()
+        stored_strings(v, request, "", max_chars=128, max_items=100)
+        for i, t in enumerate(request.tiers):
+            v.check(abs(t.min_spend.amount_minor) <= MAX_MINOR, f"tiers[{i}].min_spend.amount_minor",
+                    f"at most {MAX_MINOR} minor units")
+        v.raise_if_any("invalid tier policy")
         tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days)
                  for i, t in enumerate(request.tiers)]
         policy = await self.customers.upsert_policy(request.merchant_id, validate_policy(tiers), self.now())
@@ -144,6 +151,9 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         require_id(request.customer_id, "customer_id")
         if len(request.tier) > 128 or request.tier != request.tier.strip():
             raise InvalidArgument("tier is at most 128 characters with no spaces at the ends", field="tier")
+        v = Violations()
+        stored_strings(v, request, "", max_chars=128)
+        v.raise_if_any("invalid customer tier")
         view = await self.customers.set_tier(request.merchant_id, request.customer_id, request.tier, self.now())
         return rules_pb2.SetCustomerTierResponse(profile=_profile_pb(request.merchant_id, request.customer_id, view))
 

@@ -79,7 +79,7 @@ class Campaigns:
                        *, lock: bool = False) -> CampaignView:
         row = await campaign_repo.get_row(conn, merchant_id, campaign_id, lock=lock)
         if row is None:
-            raise NotFound(f"campaign {campaign_id!r} not found")
+            raise NotFound(f"campaign {campaign_id!r} not found", reason="CAMPAIGN_NOT_FOUND")
         body = await campaign_repo.get_body(conn, merchant_id, campaign_id, row.current_version)
         assert body is not None
         paid = await campaign_repo.paid(conn, merchant_id, [campaign_id])
@@ -101,10 +101,11 @@ class Campaigns:
         row = await campaign_repo.get_row(conn, c.merchant_id, c.campaign_id)
         if row is not None:
             if row.create_fingerprint != fingerprint:
-                raise AlreadyExists(f"campaign_id {c.campaign_id!r} already exists with different content")
+                raise AlreadyExists(f"campaign_id {c.campaign_id!r} already exists with different content",
+                                    reason="CAMPAIGN_ID_IN_USE")
             return await self._current(conn, c.merchant_id, c.campaign_id)
         if replay_only:
-            raise NotFound(f"campaign {c.campaign_id!r} not found")
+            raise NotFound(f"campaign {c.campaign_id!r} not found", reason="CAMPAIGN_NOT_FOUND")
         await campaign_repo.insert_campaign(conn, merchant_id=c.merchant_id, campaign_id=c.campaign_id,
                                             status=c.status, currency=c.currency, fingerprint=fingerprint,
                                             body=version_body(c.body, 1), budgeted=c.budgeted, now=self.now())
@@ -119,7 +120,7 @@ class Campaigns:
             current = await self._current(conn, merchant_id, campaign_id, lock=True)
             row = current.row
             if row.status == ENDED:
-                raise FailedPrecondition("an ENDED campaign cannot be changed")
+                raise FailedPrecondition("an ENDED campaign cannot be changed", reason="CAMPAIGN_ENDED")
             merged = revise(current.body)
             if comparable(merged.body) == comparable(current.body):
                 return current
@@ -136,7 +137,7 @@ class Campaigns:
                 return current
             body = await campaign_repo.get_body(conn, merchant_id, campaign_id, version)
         if body is None:
-            raise NotFound(f"campaign {campaign_id!r} has no version {version}")
+            raise NotFound(f"campaign {campaign_id!r} has no version {version}", reason="CAMPAIGN_VERSION_NOT_FOUND")
         return CampaignView(current.row, body, current.paid)
 
     async def list(self, merchant_id: str, page_size: int, token: str,
@@ -161,7 +162,7 @@ class Campaigns:
             if current.row.status == status:
                 return current
             if current.row.status == ENDED:
-                raise FailedPrecondition("an ENDED campaign stays ended")
+                raise FailedPrecondition("an ENDED campaign stays ended", reason="CAMPAIGN_ENDED")
             await campaign_repo.set_status(conn, merchant_id, campaign_id, status, self.now())
             await self._audit(conn, merchant_id, "SetCampaignStatus", campaign_id,
                               {"from": _STATUS_NAMES.get(current.row.status, current.row.status),

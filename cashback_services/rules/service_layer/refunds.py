@@ -22,7 +22,8 @@ from cashback_services.rules.domain.tiers import reversal_delta
 
 def _replay(row, order_id: str, fingerprint: str, refund_id: str) -> bytes:  # type: ignore[no-untyped-def]
     if row.fingerprint != fingerprint or row.order_id != order_id:
-        raise AlreadyExists(f"refund_id {refund_id!r} was already used with different content")
+        raise AlreadyExists(f"refund_id {refund_id!r} was already used with different content",
+                            reason="REFUND_ID_IN_USE")
     return bytes(row.reversal_body)
 
 
@@ -42,14 +43,15 @@ class Refunds:
             if found is not None:
                 return _replay(found, order_id, fingerprint, refund_id)
             if order is None:
-                raise NotFound(f"order {order_id!r} was never scored")
+                raise NotFound(f"order {order_id!r} was never scored", reason="ORDER_NOT_SCORED")
             if amount.currency != order.currency:
                 raise InvalidArgument(f"the order is in {order.currency}, the refund in {amount.currency}",
                                       field="refunded_amount.currency_code")
             total = order.refunded_minor + amount.minor
             if total > order.merchandise_minor:
                 left = Money(order.currency, order.merchandise_minor - order.refunded_minor)
-                raise FailedPrecondition(f"refunds would exceed the order's amount: only {left} is left to refund")
+                raise FailedPrecondition(f"refunds would exceed the order's amount: only {left} is left to refund",
+                                         reason="REFUND_EXCEEDS_ORDER")
             full = total == order.merchandise_minor
             await history_repo.lock_customer(conn, merchant_id, order.customer_id, -1 if full else 0)
             rows = await history_repo.order_awards(conn, merchant_id, order_id)

@@ -61,7 +61,7 @@ def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dic
 
 def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> bytes:
     if stored_fingerprint != fingerprint or body is None:
-        raise AlreadyExists(f"{key} was already scored with different content")
+        raise AlreadyExists(f"{key} was already scored with different content", reason="ALREADY_SCORED_DIFFERENTLY")
     return codec.unpack(body)
 
 
@@ -287,9 +287,10 @@ class Scoring:
                 except score_repo.AlreadyStored:
                     again = await conn.seen(what, merchant_id, customer_id, key)
                     if again.fingerprint is None:
-                        raise Aborted(f"concurrent write of the same {what}; safe to retry") from None
+                        raise Aborted(f"concurrent write of the same {what}; safe to retry",
+                                      reason="CONCURRENT_WRITE") from None
                     return _replay(again.fingerprint, fingerprint, again.score_body, name)
-        raise Aborted("the customer changed during scoring; safe to retry")
+        raise Aborted("the customer changed during scoring; safe to retry", reason="CONCURRENT_WRITE")
 
     def _policy_hint(self, merchant_id: str) -> TierPolicy:
         """The tier policy of the snapshot in hand, to ask for the right spend
