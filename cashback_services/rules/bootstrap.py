@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from cashback.rules.v1 import rules_pb2_grpc
 
 from cashback_kit.config import Settings
@@ -21,17 +24,19 @@ from cashback_services.rules.service_layer.simulate import Simulator
 SERVICE_NAME = "cashback.rules.v1.RulesService"
 
 
-async def bootstrap(settings: Settings, db: Database, limits: RulesLimits | None = None) -> ServiceParts:
+async def bootstrap(settings: Settings, db: Database, limits: RulesLimits | None = None,
+                    now: Callable[[], datetime] = utcnow) -> ServiceParts:
+    """`now`: the service's clock (tests that move the wallet's clock by hand pass the same one)."""
     limits = limits or RulesLimits()
     cache = MerchantCache()
     scoring_pool = ScoringPool(db)
     servicer = RulesServicer(
-        campaigns=Campaigns(db, utcnow),
-        scoring=Scoring(db, cache, utcnow, scoring_pool),
-        refunds=Refunds(db, utcnow),
+        campaigns=Campaigns(db, now),
+        scoring=Scoring(db, cache, now, scoring_pool),
+        refunds=Refunds(db, now),
         customers=Customers(db, cache),
         simulator=Simulator(db, limits),
-        now=utcnow,
+        now=now,
         limits=limits,
     )
     parts = ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)

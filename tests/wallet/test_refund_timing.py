@@ -4,6 +4,7 @@ a hand-moved clock, talking to the REAL rules service over gRPC."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_kit.pb import fingerprint
+from cashback_services.rules.bootstrap import bootstrap
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.adapters.rules_client import GrpcRules
 from cashback_services.wallet.entrypoints.servicer import order_command
@@ -26,7 +28,7 @@ from tests.wallet.stack import Stack, order
 
 @pytest.fixture
 async def wired(pg_url: str, wallet_db: Database, clock: Clock) -> AsyncIterator[tuple[Stack, WalletService]]:
-    async with running_service("rules", database_url=pg_url) as rules:
+    async with running_service("rules", database_url=pg_url, bootstrap=partial(bootstrap, now=clock)) as rules:
         settings = Settings.from_env("wallet", {"RULES_TARGET": rules.target,
                                                 "CASHBACK_SERVICE_KEY": TEST_KEYS["service"]})
         client = GrpcRules(settings)
