@@ -134,8 +134,8 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         require_id(request.merchant_id, "merchant_id")
         v = Violations()
         stored_strings(v, request, "", max_chars=128, max_items=100)
-        for i, t in enumerate(request.tiers):
-            v.check(abs(t.min_spend.amount_minor) <= MAX_MINOR, f"tiers[{i}].min_spend.amount_minor",
+        for i, tier in enumerate(request.tiers):
+            v.check(abs(tier.min_spend.amount_minor) <= MAX_MINOR, f"tiers[{i}].min_spend.amount_minor",
                     f"at most {MAX_MINOR} minor units")
         v.raise_if_any("invalid tier policy")
         tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days)

@@ -28,6 +28,7 @@ from cashback_services.rules.domain.model import CampaignStatus
 ENDED = CampaignStatus.ENDED
 _SETTABLE = {CampaignStatus.ACTIVE, CampaignStatus.PAUSED, ENDED}
 _STATUS_NAMES = {s.value: s.name for s in CampaignStatus}
+AuditRows = list[dict[str, Any]]  # (named here: inside Campaigns, `list` is its method)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class Campaigns:
                            target=target, change=change)
 
     async def audit_events(self, merchant_id: str, limit: int, before_id: int | None,
-                           action: str) -> list[dict[str, Any]]:
+                           action: str) -> AuditRows:
         """The merchant's audit rows (every rules mutation by ops), newest first."""
         async with self.db.read() as conn:
             return await audit.list_events(conn, tables.audit, merchant_id, limit=limit, before_id=before_id,
