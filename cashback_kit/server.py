@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from cashback_kit import paging
 from cashback_kit.auth import LEGACY_SERVICE, KeyFileError, KeyRing
 from cashback_kit.config import Settings
 from cashback_kit.hardening import Hardening
@@ -179,6 +180,7 @@ async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
         hardening = Hardening.from_env()
     except ValueError as exc:
         raise SystemExit(f"{settings.service}: {exc}") from None
+    paging.use_secret(hardening.token_secret)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

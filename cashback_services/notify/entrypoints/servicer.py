@@ -141,8 +141,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     async def ListReminderCampaigns(self, request: N.ListReminderCampaignsRequest,
                                     context: Any) -> N.ListReminderCampaignsResponse:
         require_id(request.merchant_id, "merchant_id")
-        rows = await self.s.list_reminders(request.merchant_id)
-        return N.ListReminderCampaignsResponse(campaigns=[reminder_pb(r) for r in rows])
+        rows, token = await self.s.list_reminders(request.merchant_id, request.page_size, request.page_token)
+        return N.ListReminderCampaignsResponse(campaigns=[reminder_pb(r) for r in rows], next_page_token=token)
 
     async def SetReminderCampaignActive(self, request: N.SetReminderCampaignActiveRequest,
                                         context: Any) -> N.SetReminderCampaignActiveResponse:

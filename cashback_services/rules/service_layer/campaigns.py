@@ -6,9 +6,6 @@ mask), so this layer handles bodies as bytes."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit import paging
 from cashback_kit.db import Database
 from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from cashback_services.rules.adapters import campaign_repo
@@ -49,23 +47,10 @@ class CampaignView:
     paid: int
 
 
-def encode_token(merchant_id: str, status: int, after: int) -> str:
-    raw = json.dumps({"m": merchant_id, "s": status, "a": after}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str, merchant_id: str, status: int) -> int:
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        after = int(data["a"])
-        ok = data["m"] == merchant_id and data["s"] == status and after >= 0
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        ok = False
-    if not ok:
-        raise InvalidArgument("page_token is not one this list returned", field="page_token")
-    return after
+def _after(raw: object) -> int:
+    if not isinstance(raw, int) or raw < 0:
+        raise ValueError("bad position")
+    return raw
 
 
 class Campaigns:
@@ -134,17 +119,16 @@ class Campaigns:
 
     async def list(self, merchant_id: str, page_size: int, token: str,
                    status: int) -> tuple[list[CampaignView], str]:
-        if page_size < 0:
-            raise InvalidArgument("page_size must not be negative", field="page_size")
-        size = min(page_size or 50, 500)
-        after = decode_token(token, merchant_id, status)
+        size = paging.page_size(page_size)
+        query = paging.scope("ListCampaigns", merchant_id, status)
+        after = paging.read(token, query, _after) or 0
         async with self.db.read() as conn:
             rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=status or None,
                                                            after_seq=after, limit=size + 1)
             paid = await campaign_repo.paid(conn, merchant_id, [r.campaign_id for r, _ in rows[:size]])
         page = [CampaignView(r, b, paid[r.campaign_id]) for r, b in rows[:size]]
         more = len(rows) > size
-        return page, encode_token(merchant_id, status, rows[size - 1][0].seq) if more else ""
+        return page, paging.issue(query, rows[size - 1][0].seq) if more else ""
 
     async def set_status(self, merchant_id: str, campaign_id: str, status: int) -> CampaignView:
         if status not in _SETTABLE:

@@ -94,13 +94,14 @@ def _before(raw: object) -> int:
 async def transactions(db: Database, merchant_id: str, customer_id: str, page_size: int,
                        token: str) -> tuple[list[Transaction], str]:
     """Newest first, one statement for the page and its entries."""
-    before = paging.decode(token, _before)
+    query = paging.scope("ListTransactions", merchant_id, customer_id)
+    before = paging.read(token, query, _before)
     rows = await db.fetch_rows(_TRANSACTIONS, {"m": merchant_id, "c": customer_id,
                                                "before": before if before is not None else 2**63 - 1,
                                                "n": page_size + 1})
     page = rows[:page_size]
     out = [transaction_from_row(json.loads(doc)) for _, doc in page]
-    return out, paging.encode({"before": int(page[-1][0])}) if len(rows) > page_size else ""
+    return out, paging.issue(query, {"before": int(page[-1][0])}) if len(rows) > page_size else ""
 
 
 _DUE_HOLDS = select(t.holds.c.merchant_id, t.holds.c.customer_id).where(
