@@ -40,12 +40,14 @@ def test_page_size_defaults_caps_and_refuses_negative() -> None:
 def test_a_replay_returns_the_stored_result_or_refusal_and_other_content_is_refused() -> None:
     assert replay(None, "fp", "key 'k'") is None
     assert replay(Outcome("fp", "result-1"), "fp", "key 'k'") == "result-1"
-    with pytest.raises(AlreadyExists, match="key 'k'"):
+    with pytest.raises(AlreadyExists, match="key 'k'") as reused:
         replay(Outcome("fp", "result-1"), "other", "key 'k'")
+    assert reused.value.reason == "IDEMPOTENCY_KEY_REUSED"
     refused = Outcome.failed("fp", InsufficientCredit("not enough available credit"))
     with pytest.raises(StoredFailure, match="not enough") as err:
         replay(refused, "fp", "key 'k'")
     assert isinstance(err.value, FailedPrecondition)
+    assert err.value.reason == "INSUFFICIENT_CREDIT"  # a replayed refusal is told apart as the first was
 
 
 def test_an_amount_above_the_limit_is_invalid_on_its_field() -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from cashback.notify.v1 import notify_pb2 as N
 from cashback.notify.v1 import notify_pb2_grpc
 
+from cashback_kit.amounts import check_amount
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb, ts_to_pb
@@ -131,6 +132,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         v.check(c.HasField("min_available"), "campaign.min_available", "required, e.g. 100000 IRR")
         v.raise_if_any("invalid reminder campaign")
         minimum = money_from_pb(c.min_available, "campaign.min_available", non_negative=True)
+        check_amount(minimum.minor, "campaign.min_available.amount_minor", "campaign.min_available")
         row = await self.s.create_reminder({
             "campaign_id": c.campaign_id, "merchant_id": c.merchant_id, "name": c.name, "cron": c.cron,
             "timezone": c.timezone, "min_currency": minimum.currency, "min_amount": minimum.minor,

@@ -17,7 +17,8 @@ from sqlalchemy import func, literal, select, tuple_, update
 
 from cashback_kit import paging
 from cashback_kit.db import Database
-from cashback_kit.errors import AlreadyExists, InvalidArgument, NotFound, Violations
+from cashback_kit.errors import InvalidArgument, NotFound, Violations
+from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
 from cashback_services.notify.adapters import tables as t
@@ -171,8 +172,8 @@ class NotifyService:
             await conn.execute(insert_ignore(t.reminders, row))
             stored = (await conn.execute(select(t.reminders).where(t.reminders.c.campaign_id == campaign_id))
                       ).mappings().one()
-        if stored["fingerprint"] != fingerprint or stored["merchant_id"] != c["merchant_id"]:
-            raise AlreadyExists(f"reminder campaign {campaign_id!r} exists with other content")
+        # The fingerprint covers merchant_id: another merchant's campaign under this id is refused too.
+        check_same(stored["fingerprint"], fingerprint, f"campaign_id {campaign_id!r}")
         return dict(stored)
 
     async def list_reminders(self, merchant_id: str, page_size: int = 0,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cashback.rules.v1 import rules_pb2
 
+from cashback_kit.amounts import check_amount
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
@@ -45,7 +46,9 @@ def collect(v: Violations, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 def _money(v: Violations, c: rules_pb2.Campaign, name: str, currency: str | None, *, positive: bool) -> None:
     if c.HasField(name):  # type: ignore[arg-type]
         kw = {"positive": True} if positive else {"non_negative": True}
-        collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
+        amount = collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
+        if amount is not None:  # the kit's one limit: budgets, caps and fixed rewards stay summable
+            collect(v, check_amount, amount.minor, f"campaign.{name}.amount_minor", f"campaign.{name}")
 
 
 def _bps(v: Violations, value: int, field: str) -> None:

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit import paging
 from cashback_kit.db import Database
-from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.idempotency import check_same
 from cashback_services.rules.adapters import campaign_repo
 from cashback_services.rules.adapters.campaign_repo import CampaignRow
 from cashback_services.rules.adapters.codec import comparable, version_body
@@ -80,8 +81,7 @@ class Campaigns:
                          replay_only: bool = False) -> CampaignView:
         row = await campaign_repo.get_row(conn, c.merchant_id, c.campaign_id)
         if row is not None:
-            if row.create_fingerprint != fingerprint:
-                raise AlreadyExists(f"campaign_id {c.campaign_id!r} already exists with different content")
+            check_same(row.create_fingerprint, fingerprint, f"campaign_id {c.campaign_id!r}")
             return await self._current(conn, c.merchant_id, c.campaign_id)
         if replay_only:
             raise NotFound(f"campaign {c.campaign_id!r} not found")

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cashback_kit.db import Database
-from cashback_kit.errors import Aborted, AlreadyExists
+from cashback_kit.errors import Aborted
+from cashback_kit.idempotency import check_same
 from cashback_services.rules.adapters import codec, history_repo, score_repo
 from cashback_services.rules.adapters.codec import skipped_entry
 from cashback_services.rules.adapters.history_repo import CustomerRow
@@ -59,8 +60,9 @@ def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dic
 
 
 def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> bytes:
-    if stored_fingerprint != fingerprint or body is None:
-        raise AlreadyExists(f"{key} was already scored with different content")
+    # A stored row without a score body never answers this request.
+    check_same(stored_fingerprint if body is not None else "", fingerprint, key)
+    assert body is not None
     return codec.unpack(body)
 
 

@@ -178,7 +178,7 @@ def _parse(now: datetime, doc: dict[str, Any]) -> State:
             r, allocs.get(r["hold_id"], []))
     for r in doc.get("idem", []):
         state.outcomes[(r["merchant_id"], r["scope"], r["key"])] = Outcome(
-            r["fingerprint"], r["result_id"], r["error_code"], r["error_message"])
+            r["fingerprint"], r["result_id"], r["error_code"], r["error_message"], r.get("error_reason"))
     for r in doc.get("transactions", []):
         state.transactions[r["transaction_id"]] = transaction_from_row(r)
     for r in doc.get("awards", []):

@@ -189,6 +189,7 @@ idempotency = Table(
     Column("error_code", String(32)),
     Column("error_message", Text),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("error_reason", String(64)),  # ErrorInfo reason of a stored refusal (0004)
 )
 
 # The outbox. `position` is NULL until the sequencer gives the committed row
