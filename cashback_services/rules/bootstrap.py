@@ -31,6 +31,4 @@ async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
         simulator=Simulator(db),
         now=utcnow,
     )
-    parts = ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)
-    parts.on_stop.append(scoring_pool.close)
-    return parts
+    return ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)
