@@ -291,5 +291,5 @@ def keyed(state: State, key: IdemKey, customer: Customer, fingerprint: str, idem
 def _owner(state: State, merchant_id: str, hold_id: str) -> Customer:
     customer = state.owner(hold_id)
     if customer is None or customer.merchant_id != merchant_id:
-        raise NotFound(f"hold {hold_id!r} not found")
+        raise NotFound(f"hold {hold_id!r} not found", reason="HOLD_NOT_FOUND")
     return customer
