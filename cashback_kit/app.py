@@ -44,7 +44,10 @@ def run_main(service: str, bootstrap: Bootstrap, migrations: Path) -> None:
     parser = argparse.ArgumentParser(prog=f"cashback-{service}", description=f"the cashback {service} service")
     parser.add_argument("--migrate-only", action="store_true", help="apply migrations and exit")
     args = parser.parse_args()
-    settings = Settings.from_env(service)
+    try:
+        settings = Settings.from_env(service)
+    except ValueError as exc:  # a bad setting stops the start, naming the variable
+        parser.exit(2, f"cashback-{service}: {exc}\n")
     try:
         postgres_url(settings.database_url)
     except ValueError as exc:  # refused before anything starts, naming the variable to fix

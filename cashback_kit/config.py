@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from cashback_kit.hardening import HARDENING_ENV_VARS, Hardening
 
 VAR_DIR = Path(os.environ.get("CASHBACK_VAR_DIR", "var"))
 
@@ -25,6 +27,8 @@ ENV_VARS = (
     "WALLET_TARGET",
     "CASHBACK_API_KEYS_FILE",
     "CASHBACK_SERVICE_KEY",
+    "WALLET_SERVICE_KEY",
+    "NOTIFY_SERVICE_KEY",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
     "TWILIO_FROM",
@@ -48,6 +52,7 @@ ENV_VARS = (
     "WALLET_WRITE_BATCH",
     "NOTIFY_LEASE_SECONDS",
     "NOTIFY_SEND_CONCURRENCY",
+    *HARDENING_ENV_VARS,
 )
 
 
@@ -83,6 +88,9 @@ class Settings:
     notify_lease_seconds: float
     # Notify: how many sends each process keeps in flight (kept as given; parsed by notify).
     notify_send_concurrency: str
+    # Stream caps, the keys-file poll, the health listener, the page-token and fingerprint
+    # secrets (cashback_kit/hardening.py). A bad value stops the start naming the variable.
+    hardening: Hardening = field(default_factory=Hardening)
 
     @classmethod
     def from_env(cls, service: str, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,7 +103,9 @@ class Settings:
             # No default: a service must be told which PostgreSQL to use (make run does).
             database_url=e.get(f"{up}_DATABASE_URL", ""),
             api_keys_file=e.get("CASHBACK_API_KEYS_FILE", str(var / "api-keys.json")),
-            service_key=e.get("CASHBACK_SERVICE_KEY", ""),
+            # <SERVICE>_SERVICE_KEY first, so one environment can start wallet and notify each
+            # with its own narrow key (wallet-service, notify-service), as `make run` and the tests do.
+            service_key=e.get(f"{up}_SERVICE_KEY", "") or e.get("CASHBACK_SERVICE_KEY", ""),
             rules_target=e.get("RULES_TARGET", DEFAULT_ADDRS["rules"]),
             wallet_target=e.get("WALLET_TARGET", DEFAULT_ADDRS["wallet"]),
             twilio_account_sid=e.get("TWILIO_ACCOUNT_SID", ""),
@@ -118,4 +128,5 @@ class Settings:
             wallet_write_batch=e.get("WALLET_WRITE_BATCH", "256"),
             notify_lease_seconds=float(e.get("NOTIFY_LEASE_SECONDS", "60") or 60),
             notify_send_concurrency=e.get("NOTIFY_SEND_CONCURRENCY", "32"),
+            hardening=Hardening.from_env(e),
         )

@@ -76,10 +76,16 @@ def _number(name: str, raw: str | None, default: int | float) -> Any:
     return value
 
 
+# One random secret per name and process, so reading the settings twice gives equal settings.
+_RANDOM: dict[str, bytes] = {}
+
+
 def _secret(name: str, raw: str) -> bytes:
     if not raw:
-        log.warning("secret not set: using a random one for this process only", extra={"setting": name})
-        return secrets.token_bytes(32)
+        if name not in _RANDOM:
+            log.warning("secret not set: using a random one for this process only", extra={"setting": name})
+            _RANDOM[name] = secrets.token_bytes(32)
+        return _RANDOM[name]
     if len(raw) < MIN_SECRET_LENGTH:
         raise ValueError(f"{name} must be at least {MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)")
     if (why := example_key_reason(raw)) is not None:

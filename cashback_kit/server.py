@@ -96,7 +96,7 @@ class RunningServer:
 async def start_server(
     settings: Settings, parts: ServiceParts, keys: KeyRing, hardening: Hardening | None = None
 ) -> RunningServer:
-    h = hardening or Hardening()
+    h = hardening or settings.hardening
     interceptor = ServiceInterceptor(
         keys,
         [observe_rpc, *parts.observers],
@@ -176,10 +176,7 @@ def load_keys_or_refuse(settings: Settings) -> KeyRing:
 
 async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
     keys = load_keys_or_refuse(settings)
-    try:
-        hardening = Hardening.from_env()
-    except ValueError as exc:
-        raise SystemExit(f"{settings.service}: {exc}") from None
+    hardening = settings.hardening
     paging.use_secret(hardening.token_secret)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -26,6 +26,8 @@ ENV_NOTES = {
     "{SERVICE}_DATABASE_URL": "the service's PostgreSQL, a SQLAlchemy async URL (`postgresql+asyncpg://…`); "
     "each service owns its schema and migrates it at start. `make run` sets it to its embedded server",
     "{SERVICE}_METRICS_PORT": "Prometheus metrics port for this service (overrides CASHBACK_METRICS_PORT)",
+    "{SERVICE}_SERVICE_KEY": "this service's own key for calling another (the wallet: role wallet-service; "
+    "notify: notify-service); overrides CASHBACK_SERVICE_KEY",
     "RULES_TARGET": "where the wallet finds rules (host:port)",
     "WALLET_TARGET": "where notify finds the wallet (host:port)",
     "CASHBACK_API_KEYS_FILE": "the JSON file of API keys and their roles (see Authentication)",
@@ -73,6 +75,8 @@ ENV_NOTES = {
     "NOTIFY_RETRY_BUDGET_SECONDS": "notify: how long a failing delivery is retried before it is dead",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "notify: how late a scheduled job (reminders, expiry scan) may still run",
     "NOTIFY_ORDER_GATHER_SECONDS": "notify: how long events of one order are gathered into one message",
+    "NOTIFY_RENDER_BUDGET_SECONDS": "notify: how long one merchant template may take to render (in a worker "
+    "process); past it the render fails",
     "CONSOLE_ADDR": "console: address the web console listens on",
     "CONSOLE_MERCHANTS": "console: comma-separated merchants a key is tried against at sign-in when the form "
     "names none (else CASHBACK_MERCHANT)",
@@ -101,6 +105,7 @@ ENV_DEFAULTS = {
     "NOTIFY_RETRY_BUDGET_SECONDS": "86400",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "3600",
     "NOTIFY_ORDER_GATHER_SECONDS": "3",
+    "NOTIFY_RENDER_BUDGET_SECONDS": "0.5",
     "CONSOLE_MERCHANTS": "m1",
     "CASHBACK_MERCHANT": "m1",
 }

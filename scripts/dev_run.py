@@ -31,17 +31,23 @@ PG_ROOT = VAR / "pg"
 SERVICES = ("rules", "wallet", "notify")
 
 
+CALLER_ROLES = {"wallet": "wallet-service", "notify": "notify-service"}
+
+
 def ensure_keys() -> dict[str, str]:
-    """A dev keys file, made once and kept, so keys stay stable between runs."""
+    """A dev keys file, made once and kept, so keys stay stable between runs. The wallet
+    and notify each get a key of their own narrow role; a file from before that gains them."""
     VAR.mkdir(parents=True, exist_ok=True)
-    if not KEYS.exists():
-        entries = [
-            {"key": f"dev-{role}-{secrets.token_hex(12)}", "role": role, "merchants": ["*"]}
-            for role in ("ops", "checkout", "app", "service")
-        ]
+    entries = json.loads(KEYS.read_text())["keys"] if KEYS.exists() else []
+    have = {e["role"] for e in entries}
+    wanted = ("ops", "checkout", "app", *CALLER_ROLES.values())
+    missing = [role for role in wanted if role not in have]
+    if missing:
+        entries += [{"key": f"dev-{role}-{secrets.token_hex(12)}", "role": role, "merchants": ["*"]}
+                    for role in missing]
         KEYS.write_text(json.dumps({"keys": entries}, indent=2))
         KEYS.chmod(0o600)
-    return {e["role"]: e["key"] for e in json.loads(KEYS.read_text())["keys"]}
+    return {e["role"]: e["key"] for e in entries}
 
 
 def ensure_database(cluster: PgCluster, name: str) -> str:
@@ -92,7 +98,7 @@ def main() -> int:
         **{f"{name.upper()}_METRICS_PORT": os.environ.get(f"{name.upper()}_METRICS_PORT", port)
            for name, port in zip(SERVICES, ("9101", "9102", "9103"), strict=True)},
         "CASHBACK_API_KEYS_FILE": str(KEYS),
-        "CASHBACK_SERVICE_KEY": keys["service"],
+        **{f"{name.upper()}_SERVICE_KEY": keys[role] for name, role in CALLER_ROLES.items()},
         "CASHBACK_VAR_DIR": str(VAR),
         "RULES_TARGET": addrs["rules"],
         "WALLET_TARGET": addrs["wallet"],

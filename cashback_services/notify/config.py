@@ -49,6 +49,7 @@ class NotifySettings:
     retry_budget: timedelta = timedelta(hours=24)
     misfire_grace: timedelta = timedelta(hours=1)
     order_gather: timedelta = timedelta(seconds=3)
+    render_budget: float = 0.5  # seconds one merchant template may take to render
 
     @classmethod
     def from_env(cls, e: Mapping[str, str]) -> NotifySettings:
@@ -69,4 +70,5 @@ class NotifySettings:
             retry_budget=timedelta(seconds=_seconds(e, "NOTIFY_RETRY_BUDGET_SECONDS", 86_400)),
             misfire_grace=timedelta(seconds=_seconds(e, "NOTIFY_MISFIRE_GRACE_SECONDS", 3_600)),
             order_gather=timedelta(seconds=_seconds(e, "NOTIFY_ORDER_GATHER_SECONDS", 3)),
+            render_budget=_seconds(e, "NOTIFY_RENDER_BUDGET_SECONDS", 0.5) or 0.5,
         )

@@ -35,7 +35,8 @@ def vars_the_code_reads() -> set[str]:
 
 
 def test_every_variable_in_env_vars_changes_the_settings():
-    samples = {"PORT": "1234", "GRACE": "7", "METRICS_PORT": "9999", "SECONDS": "7"}
+    samples = {"PORT": "1234", "GRACE": "7", "METRICS_PORT": "9999", "SECONDS": "7", "STREAMS_PER_KEY": "9",
+               "PUBLIC_STREAMS": "9", "SECRET": "a-real-secret-of-forty-characters-long-xx"}
     for var in ENV_VARS:
         value = next((v for suffix, v in samples.items() if var.endswith(suffix)), "/x/y")
         changed = [s for s in ("rules", "wallet", "notify")

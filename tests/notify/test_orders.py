@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.notify.adapters import tables as t
-from cashback_services.notify.domain.events import CreditEvent
+from cashback_services.notify.domain.events import CreditEvent, ExpiringCredit
 from cashback_services.notify.main import MIGRATIONS
 from cashback_services.notify.service_layer.flows import ingest
 
@@ -89,14 +89,8 @@ class Expiring:
         return page()
 
 
-def _expiring(lots: list[str], expires: datetime, minor: int = 50_000):
-    from cashback.common.v1 import common_pb2
-    from cashback.wallet.v1 import wallet_pb2
-
-    c = wallet_pb2.ExpiringCredit(customer_id="c1", lot_ids=lots,
-                                  amount=common_pb2.Money(currency_code="IRR", amount_minor=minor))
-    c.earliest_expiry.FromDatetime(expires)
-    return c
+def _expiring(lots: list[str], expires: datetime, minor: int = 50_000) -> ExpiringCredit:
+    return ExpiringCredit("c1", Money("IRR", minor), expires, tuple(lots))
 
 
 async def test_a_customer_gets_at_most_one_expiry_warning_a_day_and_each_tier_once(pg_url):

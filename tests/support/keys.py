@@ -35,11 +35,13 @@ def write_keys_file(path: Path) -> Path:
 
 def process_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
     """Environment for services started as processes by a test: its own keys file
-    and var directory under `root`, the service key, and all three services on one
-    PostgreSQL database (their tables and version tables are prefixed by service)."""
+    and var directory under `root`, the wallet's and notify's own service keys, and all
+    three services on one PostgreSQL database (their tables and version tables are
+    prefixed by service)."""
     return {
         "CASHBACK_API_KEYS_FILE": str(write_keys_file(root / "keys.json")),
-        "CASHBACK_SERVICE_KEY": TEST_KEYS["service"],
+        "WALLET_SERVICE_KEY": TEST_KEYS["wallet_service"],
+        "NOTIFY_SERVICE_KEY": TEST_KEYS["notify_service"],
         "CASHBACK_VAR_DIR": str(root),
         **{f"{s}_DATABASE_URL": database_url for s in ("RULES", "WALLET", "NOTIFY")},
         **extra,

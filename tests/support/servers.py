@@ -47,7 +47,8 @@ def service_env(service: str, database_url: str, keys_file: Path, env: Mapping[s
         f"{service.upper()}_DATABASE_URL": database_url,
         f"{service.upper()}_ADDR": "127.0.0.1:0",
         "CASHBACK_API_KEYS_FILE": str(keys_file),
-        "CASHBACK_SERVICE_KEY": TEST_KEYS["service"],
+        # Each caller its own narrow key (rules calls nobody; its key is never used).
+        "CASHBACK_SERVICE_KEY": TEST_KEYS.get(f"{service}_service", TEST_KEYS["service"]),
         **(env or {}),
     }
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, false
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, false
+
+from cashback_kit.audit import audit_table
 
 # Timestamps are timezone-aware (timestamptz), read back as aware datetimes.
 TimestampTZ = DateTime(timezone=True)
@@ -52,9 +54,10 @@ optouts = Table(
     Column("phone_e164", String(20), primary_key=True), _id("merchant_id", nullable=False),
     Column("created_at", TimestampTZ, nullable=False),
 )
+# Migration 0005: a campaign id is the merchant's own (two merchants may use the same one).
 reminders = Table(
     "notify_reminders", metadata,
-    Column("campaign_id", String(64), primary_key=True), _id("merchant_id", nullable=False),
+    _id("merchant_id", primary_key=True), Column("campaign_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False), Column("cron", String(100), nullable=False),
     Column("timezone", String(64), nullable=False), Column("min_currency", String(3), nullable=False),
     Column("min_amount", BigInteger, nullable=False), Column("inactive_days", Integer, nullable=False),
@@ -128,3 +131,16 @@ warned = Table(
     _id("merchant_id", primary_key=True), Column("lot_key", String(200), primary_key=True),
     Column("days", Integer, primary_key=True), Column("warned_at", TimestampTZ, nullable=False),
 )
+# Wallet events that could not be processed (migration 0005): parked with their error so the
+# stream follower moves on; ops list and retry them (ListParkedEvents, RetryParkedEvents).
+parked = Table(
+    "notify_parked_events", metadata,
+    Column("event_id", String(64), primary_key=True), _id("merchant_id", nullable=False),
+    _id("customer_id", nullable=False), Column("position", BigInteger, nullable=False),
+    Column("payload", JSON, nullable=False),  # the credit event's fields, to process it again
+    Column("error", Text, nullable=False), Column("attempts", Integer, nullable=False),
+    Column("parked_at", TimestampTZ, nullable=False), Column("last_attempt_at", TimestampTZ, nullable=False),
+)
+Index("ix_notify_parked_merchant", parked.c.merchant_id, parked.c.parked_at)
+# Who changed what (migration 0005): the kit's audit table, as every service keeps one.
+audit = audit_table(metadata, "notify")

@@ -1,20 +1,54 @@
 """The wallet, as notify sees it: the event stream and the reads reminders and
-expiry warnings need, over gRPC with the service key."""
+expiry warnings need, over gRPC with notify's service key. Takes and returns
+notify's domain values; a failed call raises the kit's errors (Unavailable for
+a wallet that is down or slow, the mapped DomainError otherwise), so the service
+layer never sees gRPC or protobuf."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import grpc
 from cashback.common.v1 import common_pb2
 from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 from cashback_kit.client import bearer, open_channel
 from cashback_kit.config import Settings
+from cashback_kit.errors import (
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
+from cashback_kit.money import Money
 from cashback_kit.pb import ts_to_pb
+from cashback_services.notify.adapters.wallet_events import streamed_event, ts
+from cashback_services.notify.domain.events import BalanceView, CustomerBalance, ExpiringCredit, StreamedEvent
 
 DEADLINE = 10.0
+T = TypeVar("T")
+_MAPPED: dict[grpc.StatusCode, type[DomainError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument, grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition, grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: PermissionDenied,
+}
+
+
+def domain_error(exc: grpc.aio.AioRpcError) -> DomainError:
+    """The kit error for a failed wallet call (its code and details, never its metadata)."""
+    kind = _MAPPED.get(exc.code(), Unavailable)
+    return kind(f"wallet {exc.code().name}: {exc.details() or ''}".strip())
+
+
+async def _call(fn: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await fn()
+    except grpc.aio.AioRpcError as exc:
+        raise domain_error(exc) from exc
 
 
 class WalletGateway:
@@ -23,38 +57,49 @@ class WalletGateway:
         self.stub = wallet_pb2_grpc.WalletServiceStub(self.channel)
         self.md = bearer(settings.service_key)
 
-    async def stream(self, after: int) -> AsyncIterator[wallet_pb2.WalletEvent]:
+    async def stream(self, after: int) -> AsyncIterator[StreamedEvent]:
+        """The wallet's events after `after`; a broken stream raises the kit error."""
         call = self.stub.StreamEvents(wallet_pb2.StreamEventsRequest(after_cursor=after), metadata=self.md)
-        async for resp in call:
-            yield resp.event
+        try:
+            async for resp in call:
+                yield streamed_event(resp.event)
+        except grpc.aio.AioRpcError as exc:
+            raise domain_error(exc) from exc
 
-    async def balance(self, merchant_id: str, customer_id: str, currency: str) -> wallet_pb2.Balance:
-        resp = await self.stub.GetBalance(wallet_pb2.GetBalanceRequest(
+    async def balance(self, merchant_id: str, customer_id: str, currency: str) -> BalanceView:
+        resp = await _call(lambda: self.stub.GetBalance(wallet_pb2.GetBalanceRequest(
             merchant_id=merchant_id, customer_id=customer_id, currency_code=currency), metadata=self.md,
-            timeout=DEADLINE)
-        return resp.balance
+            timeout=DEADLINE))
+        b = resp.balance
+        expiry = ts(b.next_expiry_at) if b.HasField("next_expiry_at") else None
+        return BalanceView(Money(b.available.currency_code or currency, b.available.amount_minor), expiry)
 
     async def _pages(self, rpc: Any, request: Any, items: str) -> AsyncIterator[Any]:
         """Every item of a paged List RPC, following next_page_token."""
         while True:
-            resp = await rpc(request, metadata=self.md, timeout=DEADLINE)
+            resp = await _call(lambda: rpc(request, metadata=self.md, timeout=DEADLINE))
             for item in getattr(resp, items):
                 yield item
             if not resp.next_page_token:
                 return
             request.page_token = resp.next_page_token
 
-    def balances(self, merchant_id: str, min_available: common_pb2.Money,
-                 inactive_since: datetime) -> AsyncIterator[wallet_pb2.CustomerBalance]:
-        return self._pages(self.stub.ListBalances, wallet_pb2.ListBalancesRequest(
-            merchant_id=merchant_id, min_available=min_available, inactive_since=ts_to_pb(inactive_since),
-            page_size=500), "balances")
+    async def balances(self, merchant_id: str, min_available: Money,
+                       inactive_since: datetime) -> AsyncIterator[CustomerBalance]:
+        minimum = common_pb2.Money(currency_code=min_available.currency, amount_minor=min_available.minor)
+        async for cb in self._pages(self.stub.ListBalances, wallet_pb2.ListBalancesRequest(
+                merchant_id=merchant_id, min_available=minimum, inactive_since=ts_to_pb(inactive_since),
+                page_size=500), "balances"):
+            available = cb.balance.available
+            yield CustomerBalance(cb.customer_id, Money(available.currency_code or min_available.currency,
+                                                        available.amount_minor))
 
-    def expiring(self, merchant_id: str, after: datetime,
-                 before: datetime) -> AsyncIterator[wallet_pb2.ExpiringCredit]:
-        return self._pages(self.stub.ListExpiringCredits, wallet_pb2.ListExpiringCreditsRequest(
-            merchant_id=merchant_id, expires_after=ts_to_pb(after), expires_before=ts_to_pb(before),
-            page_size=500), "credits")
+    async def expiring(self, merchant_id: str, after: datetime, before: datetime) -> AsyncIterator[ExpiringCredit]:
+        async for c in self._pages(self.stub.ListExpiringCredits, wallet_pb2.ListExpiringCreditsRequest(
+                merchant_id=merchant_id, expires_after=ts_to_pb(after), expires_before=ts_to_pb(before),
+                page_size=500), "credits"):
+            yield ExpiringCredit(c.customer_id, Money(c.amount.currency_code, c.amount.amount_minor),
+                                 ts(c.earliest_expiry), tuple(c.lot_ids))
 
     async def close(self) -> None:
         await self.channel.close()

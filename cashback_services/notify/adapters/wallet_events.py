@@ -9,7 +9,7 @@ from cashback.wallet.v1 import wallet_pb2
 
 from cashback_kit.money import Money
 from cashback_kit.pb import ts_from_pb
-from cashback_services.notify.domain.events import CreditEvent
+from cashback_services.notify.domain.events import CreditEvent, StreamedEvent
 
 E = wallet_pb2.WalletEventType
 _KINDS = {E.WALLET_EVENT_TYPE_CREDITED: "credited", E.WALLET_EVENT_TYPE_AVAILABLE: "available"}
@@ -29,3 +29,7 @@ def credit_event(event: wallet_pb2.WalletEvent) -> CreditEvent | None:
         amount=Money(event.amount.currency_code, event.amount.amount_minor), order_id=event.order_id,
         lot_id=event.lot_id, available_at=ts(event.available_at), expires_at=ts(event.expires_at),
         occurred_at=ts(event.occurred_at))
+
+
+def streamed_event(event: wallet_pb2.WalletEvent) -> StreamedEvent:
+    return StreamedEvent(event.event_id, event.cursor, event.merchant_id, event.customer_id, credit_event(event))

@@ -34,3 +34,37 @@ class CreditEvent:
         if self.available_at is None or self.occurred_at is None:
             return self.available_at is None
         return self.available_at <= self.occurred_at
+
+
+@dataclass(frozen=True)
+class StreamedEvent:
+    """One event of the wallet's stream: its id and cursor, and the credit it is (None
+    for the types notify does not message)."""
+
+    event_id: str
+    cursor: int
+    merchant_id: str
+    customer_id: str
+    credit: CreditEvent | None
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    """What the sender re-checks before an expiry warning goes out."""
+
+    available: Money
+    next_expiry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CustomerBalance:
+    customer_id: str
+    available: Money
+
+
+@dataclass(frozen=True)
+class ExpiringCredit:
+    customer_id: str
+    amount: Money
+    earliest_expiry: datetime | None
+    lot_ids: tuple[str, ...]

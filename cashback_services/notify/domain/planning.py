@@ -15,7 +15,7 @@ from cashback_kit.money import Money
 from cashback_services.notify.domain.events import CreditEvent
 from cashback_services.notify.domain.model import CHANNELS, Contact, Policy, after_quiet_hours, targets
 from cashback_services.notify.domain.phones import calling_code
-from cashback_services.notify.domain.rendering import MessageContext, render
+from cashback_services.notify.domain.rendering import MessageContext, Rendered, RenderJob, render
 
 # Iranian advertising lines must close a promotional SMS with the opt-out keyword.
 IRAN_OPT_OUT = "لغو۱۱"
@@ -80,32 +80,59 @@ def context_for(message: Message, contact: Contact, policy: Policy, now: datetim
                           latin_digits=policy.latin_digits, hijri_beside=policy.hijri_dates, **fields)
 
 
-def plan(message: Message, contact: Contact | None, policy: Policy, templates: Mapping[str, tuple[str, str]],
-         opted_out: set[str], now: datetime, channels: tuple[str, ...] = CHANNELS,
-         not_before: datetime | None = None) -> list[PlannedDelivery]:
-    """The deliveries of one message: one per reachable channel, SUPPRESSED where
-    the customer opted out, moved past quiet hours (and past `not_before`). `templates`
-    maps a channel to the merchant's (body, subject) for the contact's locale; none -> built-in."""
+def render_jobs(message: Message, contact: Contact | None, policy: Policy,
+                templates: Mapping[str, tuple[str, str]], opted_out: set[str], now: datetime,
+                channels: tuple[str, ...] = CHANNELS) -> dict[str, RenderJob]:
+    """What `plan` will need rendered: per reachable channel, the merchant's template
+    (or the built-in one) with the message's values. The service layer renders these
+    in the render workers and hands the results to `plan`."""
     if contact is None:
-        return []  # no contact, nothing to send
+        return {}
     ctx = context_for(message, contact, policy, now)
-    start = max(now, not_before or now)
-    out = []
+    jobs = {}
     for target in targets(contact, opted_out, channels):
         footer = IRAN_OPT_OUT if (target.channel == "sms" and message.kind in PROMOTIONAL
                                   and calling_code(target.to) == "98") else ""
         body, subject = templates.get(target.channel) or (None, None)
-        try:
-            rendered = render(target.channel, ctx, body, subject, footer=footer)
-        except InvalidArgument:
-            # A stored template was test-rendered by SetTemplate; if real values still break it
-            # (e.g. a longer amount past 2 segments), the built-in text goes out rather than nothing.
-            rendered = render(target.channel, ctx, footer=footer)
+        jobs[target.channel] = RenderJob(target.channel, ctx, body, subject, footer)
+    return jobs
+
+
+def _render_here(job: RenderJob) -> Rendered | str:
+    try:
+        return render(job.channel, job.ctx, job.body, job.subject, footer=job.footer)
+    except InvalidArgument as exc:
+        return exc.message
+
+
+def plan(message: Message, contact: Contact | None, policy: Policy, templates: Mapping[str, tuple[str, str]],
+         opted_out: set[str], now: datetime, channels: tuple[str, ...] = CHANNELS,
+         not_before: datetime | None = None,
+         rendered: Mapping[str, Rendered | str] | None = None) -> list[PlannedDelivery]:
+    """The deliveries of one message: one per reachable channel, SUPPRESSED where
+    the customer opted out, moved past quiet hours (and past `not_before`). `templates`
+    maps a channel to the merchant's (body, subject) for the contact's locale; none -> built-in.
+    `rendered` is each channel's render (or the reason it failed), from `render_jobs`;
+    without it, renders here. A failed render fails that delivery alone (FAILED, with the
+    reason), so one merchant's broken template never holds up anyone else's messages."""
+    if contact is None:
+        return []  # no contact, nothing to send
+    jobs = render_jobs(message, contact, policy, templates, opted_out, now, channels)
+    start = max(now, not_before or now)
+    out = []
+    for target in targets(contact, opted_out, channels):
+        result = (rendered or {}).get(target.channel) if rendered is not None else _render_here(jobs[target.channel])
+        if result is None:
+            result = "not rendered"
+        status, error = ("SUPPRESSED", target.suppressed) if target.suppressed else ("SCHEDULED", "")
+        if isinstance(result, str):
+            if not target.suppressed:
+                status, error = "FAILED", f"template: {result}"[:500]
+            result = Rendered("", "", "", 0)
         out.append(PlannedDelivery(
             dedupe_key=f"{message.key_base}:{message.kind}:{target.channel}:{message.customer_id}",
-            channel=target.channel, to=target.to, status="SUPPRESSED" if target.suppressed else "SCHEDULED",
-            error=target.suppressed, subject=rendered.subject, body=rendered.body, encoding=rendered.encoding,
-            segments=rendered.segments,
+            channel=target.channel, to=target.to, status=status, error=error, subject=result.subject,
+            body=result.body, encoding=result.encoding, segments=result.segments,
             scheduled_for=after_quiet_hours(start, contact.timezone, policy.quiet_hours_start,
                                             policy.quiet_hours_end)))
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from jinja2 import StrictUndefined, TemplateError
@@ -28,6 +28,12 @@ from cashback_services.notify.domain.templates_builtin import BUILTIN
 
 RLM = "\u200f"
 MAX_SMS_SEGMENTS = 2
+# What one render may write, whatever the template's loops: an SMS is at most 2 segments anyway
+# (cut long before a loop fills memory), an email body at most 64,000 characters.
+MAX_OUTPUT_CHARS = {"sms": 2_000, "email": 64_000}
+MAX_SUBJECT_CHARS = 300
+# Control characters a message may carry; any other (NUL above all) is refused before it is stored.
+_ALLOWED_CONTROLS = frozenset("\n\t\r\f")
 # GSM 03.38: the basic set counts 1, the extension set 2 (escape + char).
 _GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
@@ -80,6 +86,16 @@ class Rendered:
     body: str
     encoding: str  # "GSM-7" | "UCS-2" | "" (email)
     segments: int
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One render to do: a template (None = the built-in text) with its values."""
+    channel: str
+    ctx: MessageContext
+    body: str | None = None
+    subject: str | None = None
+    footer: str = ""
 
 
 class Day:
@@ -187,6 +203,30 @@ def _starts_left_to_right(text: str) -> bool:
     return False
 
 
+class OutputTooLong(ValueError):
+    pass
+
+
+def _bounded_render(source: str, values: dict[str, object], cap: int) -> str:
+    """Render chunk by chunk, stopping as soon as the output passes `cap` characters
+    (a loop writing gigabytes is cut at the cap, not after it has filled memory)."""
+    parts: list[str] = []
+    size = 0
+    for chunk in _env.from_string(source).generate(values):
+        size += len(chunk)
+        if size > cap:
+            raise OutputTooLong(f"renders more than {cap} characters")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def control_problem(text: str) -> str | None:
+    for ch in text:
+        if unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS:
+            return f"renders the control character U+{ord(ch):04X}"
+    return None
+
+
 def render(channel: str, ctx: MessageContext, body: str | None = None, subject: str | None = None,
            footer: str = "") -> Rendered:
     """`footer` goes on a line of its own at the end of an SMS (e.g. Iran's opt-out «لغو۱۱»)."""
@@ -195,11 +235,15 @@ def render(channel: str, ctx: MessageContext, body: str | None = None, subject: 
         subject = default_subject if subject is None else subject
     values = _variables(ctx)
     try:
-        text = _env.from_string(body).render(values).strip()
-        subj = _env.from_string(subject or "").render(values).strip() if channel == "email" else ""
-    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        text = _bounded_render(body, values, MAX_OUTPUT_CHARS.get(channel, 2_000)).strip()
+        subj = _bounded_render(subject or "", values, MAX_SUBJECT_CHARS).strip() if channel == "email" else ""
+        problem = control_problem(text + subj)
+        if problem:
+            raise ValueError(problem)
+    except (TemplateError, RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, LookupError,
+            AttributeError, RuntimeError) as exc:
         # Template code is the merchant's: whatever it raises is a bad template, not a server fault.
-        raise InvalidArgument(f"the template does not render: {type(exc).__name__}: {exc}",
+        raise InvalidArgument(f"the template does not render: {type(exc).__name__}: {str(exc)[:200]}",
                               field="template.body") from exc
     if language(ctx.locale) in _RTL and _starts_left_to_right(text):
         # A Persian or Arabic message that opens with a Latin shop name would otherwise be laid out
@@ -229,6 +273,38 @@ def sample_context(kind: str, locale: str, amount: Money | None = None, timezone
                           balance=amount, shop=shop, latin_digits=latin_digits, hijri_beside=hijri_beside, now=now)
 
 
+# A customer id as long as ids get (64 characters), a shop name as long as policies allow (40).
+SAMPLE_CUSTOMER_ID = "cus_" + "7f3a9c2e" * 7 + "b1d4e6"
+SAMPLE_LONG_SHOP = "Grand Bazaar Electronics & Home Supplies"[:40]
+
+
+def sample_contexts(kind: str, locale: str) -> list[MessageContext]:
+    """Every shape of real values a template may meet: a non-empty customer id, credit
+    usable now or later, with and without dates, short and long shop names, large amounts,
+    native and Latin digits, the Hijri date beside or not. SetTemplate renders all of them."""
+    lang = language(locale)
+    big = Money("IRR", 9_876_543_210) if lang == "fa" else Money("SAR", 98_765_432)
+    now = datetime.now(UTC)
+    out = []
+    for shop, amount, latin, hijri in (("", None, False, False), (SAMPLE_LONG_SHOP, big, True, True),
+                                       ("Shop", big, False, True)):
+        base = sample_context(kind, locale, amount, "Asia/Tehran" if lang == "fa" else "Asia/Riyadh", shop,
+                              latin, hijri)
+        out.append(replace(base, customer_id=SAMPLE_CUSTOMER_ID, merchant_id="m_sample"))
+        # Usable at once (no pending period), and without the dates a template may assume.
+        out.append(replace(base, customer_id="c1", available_now=True, available_at=now, expires_at=None))
+        out.append(replace(base, customer_id=SAMPLE_CUSTOMER_ID, available_at=None, balance=None))
+    return out
+
+
+def validation_jobs(kind: str, channel: str, locale: str, body: str, subject: str) -> list[RenderJob]:
+    """The renders SetTemplate does before it stores a template: one per sample."""
+    return [RenderJob(channel, ctx, body, subject) for ctx in sample_contexts(kind, locale)]
+
+
 def validate_template(kind: str, channel: str, locale: str, body: str, subject: str) -> Rendered:
-    """Test-render a merchant's template with sample data (SetTemplate refuses what fails)."""
-    return render(channel, sample_context(kind, locale), body=body, subject=subject)
+    """In this process, what SetTemplate checks in the render workers (for tests and tools
+    that hold no pool): every sample renders, or InvalidArgument."""
+    results = [render(job.channel, job.ctx, job.body, job.subject) for job in
+               validation_jobs(kind, channel, locale, body, subject)]
+    return results[0]

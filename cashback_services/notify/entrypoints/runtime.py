@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import grpc
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
@@ -27,8 +26,8 @@ from sqlalchemy.engine import make_url
 from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
 from cashback_services.notify.adapters.wallet_client import WalletGateway
-from cashback_services.notify.adapters.wallet_events import credit_event
-from cashback_services.notify.service_layer.flows import ORDER_GATHER, expiry_scan, ingest, read_cursor
+from cashback_services.notify.service_layer.flows import ORDER_GATHER, expiry_scan, read_cursor
+from cashback_services.notify.service_layer.parked import handle
 from cashback_services.notify.service_layer.sender import Sender
 from cashback_services.notify.service_layer.service import NotifyService, cron_trigger
 
@@ -40,15 +39,17 @@ _ACTIVE: dict[str, Any] = {}
 
 async def follow(db: Database, wallet: WalletGateway, clock: Callable[[], datetime] = utcnow,
                  gather: timedelta = ORDER_GATHER) -> None:
-    """Follow the wallet's events from the stored cursor; reconnect with backoff."""
+    """Follow the wallet's events from the stored cursor; reconnect with backoff. An event
+    that cannot be processed is parked (service_layer/parked.py) and the stream moves on;
+    only an outage (wallet or database away) makes it wait and read the same event again."""
     delay = 0.5
     while True:
         try:
             async for event in wallet.stream(await read_cursor(db)):
-                await ingest(db, event.event_id, event.cursor, credit_event(event), clock(), gather)
+                await handle(db, event, clock(), gather)
                 delay = 0.5
-        except grpc.aio.AioRpcError as exc:
-            log.warning("wallet stream interrupted; reconnecting", extra={"code": exc.code().name})
+        except Exception as exc:
+            log.warning("wallet stream interrupted; reconnecting", extra={"error": type(exc).__name__})
         await asyncio.sleep(delay + random.uniform(0, delay))
         delay = min(delay * 2, 10)
 
@@ -134,7 +135,8 @@ class Leader:
 
         async with self.service.db.read() as conn:
             rows = (await conn.execute(select(t.reminders))).mappings().all()
-        wanted = {f"reminder:{r['campaign_id']}": r for r in rows if r["active"]}
+        # Campaign ids are per merchant: the job id names both.
+        wanted = {f"reminder:{r['merchant_id']}:{r['campaign_id']}": r for r in rows if r["active"]}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("reminder:") and job.id not in wanted:
                 job.remove()

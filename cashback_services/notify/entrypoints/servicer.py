@@ -10,6 +10,7 @@ from cashback.notify.v1 import notify_pb2 as N
 from cashback.notify.v1 import notify_pb2_grpc
 
 from cashback_kit.amounts import check_amount
+from cashback_kit.audit import change_json
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb, ts_to_pb
@@ -74,6 +75,18 @@ def delivery_pb(d: dict[str, Any]) -> N.Delivery:
         to=d["to_addr"], subject=d["subject"], body=d["body"], encoding=d["encoding"], segments=d["segments"],
         provider_message_id=d["provider_message_id"], attempts=d["attempts"],
         scheduled_for=ts_to_pb(d["scheduled_for"]), sent_at=ts_to_pb(d["sent_at"]), error=d["error"])
+
+
+def parked_pb(r: dict[str, Any]) -> N.ParkedEvent:
+    return N.ParkedEvent(event_id=r["event_id"], merchant_id=r["merchant_id"], customer_id=r["customer_id"],
+                         cursor=r["position"], error=r["error"], attempts=r["attempts"],
+                         parked_at=ts_to_pb(r["parked_at"]), last_attempt_at=ts_to_pb(r["last_attempt_at"]))
+
+
+def audit_pb(r: dict[str, Any]) -> N.AuditEvent:
+    return N.AuditEvent(id=r["id"], at=ts_to_pb(r["at"]), key_id=r["key_id"], key_name=r["key_name"], role=r["role"],
+                        merchant_id=r["merchant_id"], action=r["action"], target=r["target"],
+                        change_json=change_json(r))
 
 
 class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
@@ -174,3 +187,20 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         before = ts_from_pb(request.created_before, "created_before") if request.HasField("created_before") else None
         ids = await self.s.requeue(request.merchant_id, list(request.delivery_ids), after, before)
         return N.RequeueDeliveriesResponse(requeued=len(ids), delivery_ids=ids)
+
+    async def ListParkedEvents(self, request: N.ListParkedEventsRequest, context: Any) -> N.ListParkedEventsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        rows, token = await self.s.ops.list_parked(request.merchant_id, request.page_size, request.page_token)
+        return N.ListParkedEventsResponse(events=[parked_pb(r) for r in rows], next_page_token=token)
+
+    async def RetryParkedEvents(self, request: N.RetryParkedEventsRequest,
+                                context: Any) -> N.RetryParkedEventsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        done, still = await self.s.ops.retry_parked(request.merchant_id, list(request.event_ids))
+        return N.RetryParkedEventsResponse(processed_event_ids=done, still_parked=[parked_pb(r) for r in still])
+
+    async def ListAuditEvents(self, request: N.ListAuditEventsRequest, context: Any) -> N.ListAuditEventsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        rows, token = await self.s.ops.list_audit(request.merchant_id, request.page_size, request.page_token,
+                                                  request.action)
+        return N.ListAuditEventsResponse(events=[audit_pb(r) for r in rows], next_page_token=token)

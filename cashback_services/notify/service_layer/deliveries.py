@@ -12,8 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.render_pool import TemplateRenderer, shared_renderer
 from cashback_services.notify.adapters.store import load_contact, load_policy, load_template, opted_out
-from cashback_services.notify.domain.planning import Message, plan
+from cashback_services.notify.domain.planning import Message, plan, render_jobs
 from cashback_services.notify.metrics import DELIVERIES
 
 D = t.deliveries
@@ -25,7 +26,8 @@ _INSERTED = (literal_column("xmax") == literal_column("'0'")).label("inserted")
 
 async def create(conn: AsyncConnection, message: Message, now: datetime,
                  channels: tuple[str, ...] = ("sms", "email"), check: dict[str, Any] | None = None,
-                 refresh: bool = False, not_before: datetime | None = None) -> int:
+                 refresh: bool = False, not_before: datetime | None = None,
+                 renderer: TemplateRenderer | None = None) -> int:
     """Load what `plan` needs, insert its deliveries (a unique key per message, kind,
     channel and customer) and return how many were new. With `refresh`, a delivery
     of the same key still waiting to go out takes the new text (an order's later award
@@ -40,8 +42,13 @@ async def create(conn: AsyncConnection, message: Message, now: datetime,
         custom = await load_template(conn, message.merchant_id, message.kind, channel, contact.locale)
         if custom is not None:
             templates[channel] = custom
+    # Rendered in the render workers (time budget, output cap), never on this event loop.
+    jobs = render_jobs(message, contact, policy, templates, stopped, now, channels)
+    results = await (renderer or shared_renderer()).render_all(list(jobs.values()))
+    rendered = dict(zip(jobs, results, strict=True))
     created = 0
-    for p in plan(message, contact, policy, templates, stopped, now, channels, not_before=not_before):
+    for p in plan(message, contact, policy, templates, stopped, now, channels, not_before=not_before,
+                  rendered=rendered):
         values = {
             "delivery_id": f"dl_{uuid.uuid4().hex}", "dedupe_key": p.dedupe_key, "merchant_id": message.merchant_id,
             "customer_id": message.customer_id, "kind": message.kind, "channel": p.channel, "status": p.status,

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.render_pool import TemplateRenderer
 from cashback_services.notify.adapters.store import insert_ignore, load_contact, load_policy
 from cashback_services.notify.adapters.wallet_client import WalletGateway
-from cashback_services.notify.adapters.wallet_events import ts
 from cashback_services.notify.domain.calendars import local_day
 from cashback_services.notify.domain.events import CreditEvent
 from cashback_services.notify.domain.planning import Message, for_customer, message_for_credits, wanted
@@ -35,8 +35,15 @@ async def read_cursor(db: Database) -> int:
     return int(value or 0)
 
 
+async def move_cursor(conn: AsyncConnection, cursor: int, now: datetime) -> None:
+    moved = (await conn.execute(update(t.cursor).where(t.cursor.c.name == STREAM)
+                                .values(position=cursor, updated_at=now))).rowcount
+    if not moved:
+        await conn.execute(insert(t.cursor).values(name=STREAM, position=cursor, updated_at=now))
+
+
 async def ingest(db: Database, event_id: str, cursor: int, credit: CreditEvent | None, now: datetime,
-                 gather: timedelta = ORDER_GATHER) -> int:
+                 gather: timedelta = ORDER_GATHER, renderer: TemplateRenderer | None = None) -> int:
     """Record the event once (inbox) and create or complete its message's deliveries,
     in one transaction that also moves the cursor. A replayed event creates nothing."""
     async with db.write() as conn:
@@ -44,18 +51,16 @@ async def ingest(db: Database, event_id: str, cursor: int, credit: CreditEvent |
             "event_id": event_id, "position": cursor, "received_at": now}))).rowcount
         created = 0
         if fresh and credit is not None:
-            created = await credit_heard(conn, credit, now, gather)
-        moved = (await conn.execute(update(t.cursor).where(t.cursor.c.name == STREAM)
-                                    .values(position=cursor, updated_at=now))).rowcount
-        if not moved:
-            await conn.execute(insert(t.cursor).values(name=STREAM, position=cursor, updated_at=now))
+            created = await credit_heard(conn, credit, now, gather, renderer)
+        await move_cursor(conn, cursor, now)
     STREAM_CURSOR.set(cursor)
     if credit is not None and credit.occurred_at is not None:
         STREAM_LAG.set(max(0.0, (now - credit.occurred_at).total_seconds()))
     return created
 
 
-async def credit_heard(conn: AsyncConnection, credit: CreditEvent, now: datetime, gather: timedelta) -> int:
+async def credit_heard(conn: AsyncConnection, credit: CreditEvent, now: datetime, gather: timedelta,
+                       renderer: TemplateRenderer | None = None) -> int:
     """Add the credit to its order's message of its kind (creating or completing it)."""
     policy = await load_policy(conn, credit.merchant_id)
     if not wanted(credit.kind, policy):
@@ -74,7 +79,7 @@ async def credit_heard(conn: AsyncConnection, credit: CreditEvent, now: datetime
     message = message_for_credits([_credit(r) for r in rows])
     if message is None:
         return 0
-    return await create(conn, message, now, refresh=True, not_before=now + gather)
+    return await create(conn, message, now, refresh=True, not_before=now + gather, renderer=renderer)
 
 
 async def _was_usable_at_once(conn: AsyncConnection, credit: CreditEvent) -> bool:
@@ -107,11 +112,11 @@ async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime) -> int
         if not days:
             continue
         async for credit in wallet.expiring(merchant, now, now + timedelta(days=days[-1])):
-            expires = ts(credit.earliest_expiry)
+            expires = credit.earliest_expiry
             if expires is None:
                 continue
             tier = next(d for d in days if expires <= now + timedelta(days=d))
-            amount = Money(credit.amount.currency_code, credit.amount.amount_minor)
+            amount = credit.amount
             lots = ",".join(sorted(credit.lot_ids)) or f"{credit.customer_id}@{expires.isoformat()}"
             async with db.write() as conn:
                 created += await _warn(conn, merchant, credit.customer_id, lots, tier, amount, expires, now)
@@ -139,21 +144,18 @@ async def _warn(conn: AsyncConnection, merchant: str, customer: str, lots: str, 
 async def run_reminder(db: Database, wallet: WalletGateway, campaign: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Once per customer per local day in the campaign's zone: the local date is in
     every delivery's key, so a second run the same day creates nothing new."""
-    from cashback.common.v1 import common_pb2
-
     local_date = now.astimezone(ZoneInfo(campaign["timezone"])).date().isoformat()
     inactive_since = now - timedelta(days=campaign["inactive_days"])
-    minimum = common_pb2.Money(currency_code=campaign["min_currency"], amount_minor=campaign["min_amount"])
+    minimum = Money(campaign["min_currency"], campaign["min_amount"])
     channels = tuple(c for c in campaign["channels"].split(",") if c)
     matched = created = 0
     async for cb in wallet.balances(campaign["merchant_id"], minimum, inactive_since):
         matched += 1
-        available = Money(cb.balance.available.currency_code or campaign["min_currency"],
-                          cb.balance.available.amount_minor)
+        available = cb.available
         context = for_customer(kind="reminder", amount=available, balance=available)
         async with db.write() as conn:
             message = Message(campaign["merchant_id"], cb.customer_id, "reminder",
-                              f"reminder:{campaign['campaign_id']}:{local_date}", context)
+                              f"reminder:{campaign['merchant_id']}:{campaign['campaign_id']}:{local_date}", context)
             created += await create(conn, message, now, channels=channels)
     run = {"run_id": f"run_{uuid.uuid4().hex[:16]}", "campaign_id": campaign["campaign_id"],
            "merchant_id": campaign["merchant_id"], "local_date": local_date, "customers_matched": matched,

@@ -19,10 +19,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import grpc
-
 from cashback_kit.db import CompiledStatement, Database
-from cashback_kit.pb import ts_from_pb, utcnow
+from cashback_kit.errors import DomainError
+from cashback_kit.pb import utcnow
 from cashback_services.notify.adapters.claims import (
     FINISH,
     HeldConnection,
@@ -210,11 +209,11 @@ class Sender:
             return True
         try:
             bal = await self.wallet.balance(row["merchant_id"], row["customer_id"], row["check_currency"])
-        except grpc.aio.AioRpcError as exc:
-            raise ConnectionError(f"wallet {exc.code().name}") from exc
-        if bal.available.amount_minor <= 0 or not bal.HasField("next_expiry_at"):
+        except DomainError as exc:
+            raise ConnectionError(f"wallet: {type(exc).__name__}") from exc
+        if bal.available.minor <= 0 or bal.next_expiry_at is None:
             return False
-        return ts_from_pb(bal.next_expiry_at, "next_expiry_at") <= row["check_expires_at"] + timedelta(seconds=1)
+        return bal.next_expiry_at <= row["check_expires_at"] + timedelta(seconds=1)
 
     def outcome_values(self, row: dict[str, Any], result: SendResult, now: datetime) -> dict[str, Any]:
         """The columns a send's result sets on its delivery."""

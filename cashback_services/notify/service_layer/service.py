@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -15,13 +16,16 @@ import phonenumbers
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, literal, select, tuple_, update
 
-from cashback_kit import paging
+from cashback_kit import audit, paging
 from cashback_kit.db import Database
 from cashback_kit.errors import InvalidArgument, NotFound, Violations
 from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
+from cashback_kit.tokens import PageTokens
+from cashback_kit.validation import MAX_NAME_CHARS, check_email, check_id, check_text
 from cashback_services.notify.adapters import tables as t
+from cashback_services.notify.adapters.render_pool import TemplateRenderer, shared_renderer
 from cashback_services.notify.adapters.store import insert_ignore, load_contact, load_policy, load_template, upsert
 from cashback_services.notify.adapters.wallet_client import WalletGateway
 from cashback_services.notify.domain.model import (
@@ -36,14 +40,16 @@ from cashback_services.notify.domain.model import (
 from cashback_services.notify.domain.rendering import (
     MessageContext,
     Rendered,
-    render,
+    RenderJob,
     sample_context,
-    validate_template,
+    validation_jobs,
 )
 from cashback_services.notify.domain.schedule import CronError, apscheduler_fields
 from cashback_services.notify.service_layer.flows import run_reminder
+from cashback_services.notify.service_layer.ops import NotifyOps
 
 SHOP_NAME_MAX = 40
+TEMPLATE_MAX = 4000  # characters of a stored template (its rendered output is capped apart)
 REQUEUE_MAX_IDS = 1000
 
 
@@ -69,18 +75,35 @@ def _reminder_after(raw: object) -> tuple[datetime, str]:
 
 
 class NotifyService:
-    def __init__(self, db: Database, wallet: WalletGateway | None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, wallet: WalletGateway | None, clock: Callable[[], datetime] = utcnow,
+                 renderer: TemplateRenderer | None = None, tokens: PageTokens | None = None) -> None:
         self.db, self.wallet, self.clock = db, wallet, clock
+        self.renderer = renderer or shared_renderer()
+        # Parked events and the audit trail (ListParkedEvents, RetryParkedEvents, ListAuditEvents).
+        self.ops = NotifyOps(db, tokens or PageTokens(secrets.token_bytes(32)), self.renderer, clock)
 
     # -- contacts, templates, policies ---------------------------------------------------
 
     async def upsert_contact(self, contact: Contact) -> Contact:
+        v = Violations()
+        check_id(v, "contact.customer_id", contact.customer_id)
+        check_email(v, "contact.email", contact.email.strip())
+        check_text(v, "contact.phone_e164", contact.phone_e164, max_chars=32)
+        check_text(v, "contact.locale", contact.locale, max_chars=35)
+        check_text(v, "contact.timezone", contact.timezone, max_chars=64)
+        v.raise_if_any("invalid contact")
         async with self.db.read() as conn:
             region = (await load_policy(conn, contact.merchant_id)).default_region
         c = normalise_contact(contact, region)
+        now = self.clock()
         async with self.db.write() as conn:
-            await conn.execute(upsert(t.contacts, {**asdict(c), "updated_at": self.clock()},
-                                      ["merchant_id", "customer_id"]))
+            old = await load_contact(conn, c.merchant_id, c.customer_id)
+            await conn.execute(upsert(t.contacts, {**asdict(c), "updated_at": now}, ["merchant_id", "customer_id"]))
+            if audit.by_ops():
+                # Which fields changed, never their values (phone and email are personal data).
+                changed = [k for k, val in asdict(c).items() if old is None or getattr(old, k) != val]
+                await audit.record(conn, t.audit, at=now, merchant_id=c.merchant_id, action="UpsertContact",
+                                   target=c.customer_id, change={"created": old is None, "fields": changed})
         return c
 
     async def get_contact(self, merchant_id: str, customer_id: str) -> Contact:
@@ -96,14 +119,24 @@ class NotifyService:
         v.check(kind in KINDS, "template.kind", "required: credited, available, reminder or expiry_warning")
         v.check(channel in CHANNELS, "template.channel", "required: SMS or EMAIL")
         v.check(bool(locale) and len(locale) <= 35, "template.locale", "required, e.g. fa-IR")
-        v.check(bool(body.strip()) and len(body) <= 4000, "template.body", "required, at most 4000 characters")
-        v.check(len(subject) <= 300, "template.subject", "at most 300 characters")
+        check_text(v, "template.locale", locale, max_chars=35)
+        v.check(bool(body.strip()), "template.body", "required")
+        check_text(v, "template.body", body, max_chars=TEMPLATE_MAX, multiline=True)
+        check_text(v, "template.subject", subject, max_chars=300)
         v.raise_if_any("invalid template")
-        validate_template(kind, channel, locale, body, subject)
+        # Every sample shape of real values, in the render workers: a template that fails on any
+        # (recursion, a loop past the time budget, output past the cap, a NUL byte) is refused here.
+        jobs = validation_jobs(kind, channel, locale, body, subject)
+        for result in await self.renderer.render_all(jobs, stop_at_failure=True):
+            if isinstance(result, str):
+                raise InvalidArgument(result, field="template.body")
+        now = self.clock()
         async with self.db.write() as conn:
             await conn.execute(upsert(t.templates, {
                 "merchant_id": merchant_id, "kind": kind, "channel": channel, "locale": locale, "subject": subject,
-                "body": body, "updated_at": self.clock()}, ["merchant_id", "kind", "channel", "locale"]))
+                "body": body, "updated_at": now}, ["merchant_id", "kind", "channel", "locale"]))
+            await audit.record(conn, t.audit, at=now, merchant_id=merchant_id, action="SetTemplate",
+                               target=f"{kind}/{channel}/{locale}", change={"subject": subject, "body": body})
 
     async def preview(self, merchant_id: str, kind: str, channel: str, locale: str, body: str | None,
                       customer_id: str, amount: Money | None) -> Rendered:
@@ -120,8 +153,8 @@ class NotifyService:
         ctx: MessageContext = sample_context(kind, locale or "en", amount, zone, policy.shop_name,
                                              policy.latin_digits, policy.hijri_dates)
         if body:
-            return render(channel, ctx, body=body, subject="")
-        return render(channel, ctx, *(stored or (None, None)))
+            return await self.renderer.render(RenderJob(channel, ctx, body, ""))
+        return await self.renderer.render(RenderJob(channel, ctx, *(stored or (None, None))))
 
     async def set_policy(self, p: Policy) -> Policy:
         v = Violations()
@@ -133,18 +166,22 @@ class NotifyService:
                 "give both ends of the quiet hours, or neither")
         v.check(len(p.shop_name.strip()) <= SHOP_NAME_MAX, "policy.shop_name",
                 f"at most {SHOP_NAME_MAX} characters (13 keep Persian and Arabic SMS in one segment)")
+        check_text(v, "policy.shop_name", p.shop_name, max_chars=200)
         v.check(not p.default_region or (len(p.default_region) == 2 and p.default_region.isalpha()
                                          and p.default_region.upper() in phonenumbers.SUPPORTED_REGIONS),
                 "policy.default_region", "an ISO 3166 country code such as IR or SA")
         v.raise_if_any("invalid policy")
         days = tuple(sorted(set(p.expiry_warning_days), reverse=True))
+        values = {
+            "merchant_id": p.merchant_id, "expiry_warning_days": ",".join(map(str, days)),
+            "quiet_hours_start": p.quiet_hours_start, "quiet_hours_end": p.quiet_hours_end,
+            "notify_on_credit": p.notify_on_credit, "notify_on_available": p.notify_on_available,
+            "shop_name": p.shop_name.strip(), "default_region": p.default_region.upper(),
+            "hijri_dates": p.hijri_dates, "latin_digits": p.latin_digits}
         async with self.db.write() as conn:
-            await conn.execute(upsert(t.policies, {
-                "merchant_id": p.merchant_id, "expiry_warning_days": ",".join(map(str, days)),
-                "quiet_hours_start": p.quiet_hours_start, "quiet_hours_end": p.quiet_hours_end,
-                "notify_on_credit": p.notify_on_credit, "notify_on_available": p.notify_on_available,
-                "shop_name": p.shop_name.strip(), "default_region": p.default_region.upper(),
-                "hijri_dates": p.hijri_dates, "latin_digits": p.latin_digits}, ["merchant_id"]))
+            await conn.execute(upsert(t.policies, values, ["merchant_id"]))
+            await audit.record(conn, t.audit, at=self.clock(), merchant_id=p.merchant_id, action="SetNotifyPolicy",
+                               change={k: val for k, val in values.items() if k != "merchant_id"})
             return await load_policy(conn, p.merchant_id)
 
     async def get_policy(self, merchant_id: str) -> Policy:
@@ -156,6 +193,10 @@ class NotifyService:
     async def create_reminder(self, c: dict[str, Any]) -> dict[str, Any]:
         v = Violations()
         v.check(bool(c["name"]) and len(c["name"]) <= 200, "campaign.name", "required, at most 200 characters")
+        check_text(v, "campaign.name", c["name"], max_chars=MAX_NAME_CHARS)
+        check_id(v, "campaign.campaign_id", c["campaign_id"], required=False)
+        check_text(v, "campaign.cron", c["cron"], max_chars=100)
+        check_text(v, "campaign.timezone", c["timezone"] or "", max_chars=64)
         v.check(zone_ok(c["timezone"] or ""), "campaign.timezone", "an IANA zone such as Asia/Tehran")
         v.check(bool(c["channels"]), "campaign.channels", "at least one of SMS, EMAIL")
         v.check(c["inactive_days"] >= 0, "campaign.inactive_days", "must not be negative")
@@ -167,12 +208,16 @@ class NotifyService:
         fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         campaign_id = c["campaign_id"] or f"rc_{uuid.uuid4().hex[:16]}"
         row = {**fields, "campaign_id": campaign_id, "fingerprint": fingerprint, "created_at": self.clock()}
+        R = t.reminders
         async with self.db.write() as conn:
             # Insert-if-absent, then read back: concurrent creates with one id all see the same row.
-            await conn.execute(insert_ignore(t.reminders, row))
-            stored = (await conn.execute(select(t.reminders).where(t.reminders.c.campaign_id == campaign_id))
-                      ).mappings().one()
-        # The fingerprint covers merchant_id: another merchant's campaign under this id is refused too.
+            # The id is the merchant's own: another merchant's campaign of the same id is another row.
+            fresh = (await conn.execute(insert_ignore(R, row))).rowcount
+            stored = (await conn.execute(select(R).where(R.c.merchant_id == c["merchant_id"],
+                                                         R.c.campaign_id == campaign_id))).mappings().one()
+            if fresh:
+                await audit.record(conn, t.audit, at=row["created_at"], merchant_id=c["merchant_id"],
+                                   action="CreateReminderCampaign", target=campaign_id, change=fields)
         check_same(stored["fingerprint"], fingerprint, f"campaign_id {campaign_id!r}")
         return dict(stored)
 
@@ -200,17 +245,27 @@ class NotifyService:
         return dict(row)
 
     async def set_reminder_active(self, merchant_id: str, campaign_id: str, active: bool) -> dict[str, Any]:
-        await self.reminder(merchant_id, campaign_id)
+        before = await self.reminder(merchant_id, campaign_id)
+        R = t.reminders
         async with self.db.write() as conn:
-            await conn.execute(
-                update(t.reminders).where(t.reminders.c.campaign_id == campaign_id).values(active=active))
+            await conn.execute(update(R).where(R.c.merchant_id == merchant_id, R.c.campaign_id == campaign_id)
+                               .values(active=active))
+            await audit.record(conn, t.audit, at=self.clock(), merchant_id=merchant_id,
+                               action="SetReminderCampaignActive", target=campaign_id,
+                               change={"active": active, "was": before["active"]})
         return await self.reminder(merchant_id, campaign_id)
 
     async def run_reminder(self, merchant_id: str, campaign_id: str) -> dict[str, Any]:
         campaign = await self.reminder(merchant_id, campaign_id)
         if self.wallet is None:
             raise NotFound("no wallet configured")
-        return await run_reminder(self.db, self.wallet, campaign, self.clock())
+        run = await run_reminder(self.db, self.wallet, campaign, self.clock())
+        if audit.current_principal.get() is not None:  # an operator's RunReminderCampaign, not the schedule
+            async with self.db.write() as conn:
+                await audit.record(conn, t.audit, at=run["started_at"], merchant_id=merchant_id,
+                                   action="RunReminderCampaign", target=campaign_id,
+                                   change={"run_id": run["run_id"], "deliveries_created": run["deliveries_created"]})
+        return run
 
     # -- deliveries -----------------------------------------------------------------------
 
@@ -257,5 +312,8 @@ class NotifyService:
         stmt = stmt.values(status="SCHEDULED", attempts=0, scheduled_for=now, next_attempt_at=now,
                            lease_until=None, error=func.concat("requeued; was: ", D.c.error))
         async with self.db.write() as conn:
-            rows = await conn.execute(stmt.returning(D.c.delivery_id))
-            return [r[0] for r in rows]
+            ids = [r[0] for r in await conn.execute(stmt.returning(D.c.delivery_id))]
+            await audit.record(conn, t.audit, at=now, merchant_id=merchant_id, action="RequeueDeliveries",
+                               change={"asked_ids": delivery_ids, "created_after": created_after,
+                                       "created_before": created_before, "requeued": ids})
+            return ids

@@ -12,7 +12,7 @@ from cashback_services.notify.config import NotifySettings, parse_routes
 
 def sms_providers(settings: Settings, ns: NotifySettings) -> dict[str, SmsProvider]:
     """Each SMS provider that is configured, by name, plus the log sink."""
-    out: dict[str, SmsProvider] = {"log": LogSmsSink()}
+    out: dict[str, SmsProvider] = {"log": LogSmsSink(settings.hardening.fingerprint_secret)}
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
         from cashback_services.notify.adapters.providers.twilio_sms import TwilioSms
 
@@ -45,7 +45,7 @@ def sms_router(settings: Settings, ns: NotifySettings) -> SmsRouter:
 def email_provider(settings: Settings, ns: NotifySettings) -> EmailProvider:
     """SMTP when SMTP_HOST is set, else a log sink."""
     if not settings.smtp_host:
-        return LogEmailSink()
+        return LogEmailSink(settings.hardening.fingerprint_secret)
     from cashback_services.notify.adapters.providers.smtp_email import SmtpEmail
 
     context = ssl.create_default_context(cafile=ns.smtp_ca_file or None) if ns.smtp_tls != "none" else None

@@ -968,3 +968,249 @@ class RequeueDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RequeueDeliveriesResponse: _TypeAlias = RequeueDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class ParkedEvent(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    PARKED_AT_FIELD_NUMBER: _builtins.int
+    LAST_ATTEMPT_AT_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    merchant_id: _builtins.str
+    customer_id: _builtins.str
+    cursor: _builtins.int
+    """The wallet stream's cursor of the event."""
+    error: _builtins.str
+    """Why it could not be processed (the last attempt's error; no personal data)."""
+    attempts: _builtins.int
+    @_builtins.property
+    def parked_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_attempt_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        merchant_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        cursor: _builtins.int = ...,
+        error: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        parked_at: _timestamp_pb2.Timestamp | None = ...,
+        last_attempt_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_attempt_at", b"last_attempt_at", "parked_at", b"parked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "cursor", b"cursor", "customer_id", b"customer_id", "error", b"error", "event_id", b"event_id", "last_attempt_at", b"last_attempt_at", "merchant_id", b"merchant_id", "parked_at", b"parked_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParkedEvent: _TypeAlias = ParkedEvent  # noqa: Y015
+
+@_typing.final
+class ListParkedEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListParkedEventsRequest: _TypeAlias = ListParkedEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListParkedEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParkedEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___ParkedEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListParkedEventsResponse: _TypeAlias = ListParkedEventsResponse  # noqa: Y015
+
+@_typing.final
+class RetryParkedEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_IDS_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    @_builtins.property
+    def event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: every parked event of the merchant."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        event_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_ids", b"event_ids", "merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetryParkedEventsRequest: _TypeAlias = RetryParkedEventsRequest  # noqa: Y015
+
+@_typing.final
+class RetryParkedEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCESSED_EVENT_IDS_FIELD_NUMBER: _builtins.int
+    STILL_PARKED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def processed_event_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Processed this time; no longer parked."""
+
+    @_builtins.property
+    def still_parked(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParkedEvent]:
+        """Failed again; still parked."""
+
+    def __init__(
+        self,
+        *,
+        processed_event_ids: _abc.Iterable[_builtins.str] | None = ...,
+        still_parked: _abc.Iterable[Global___ParkedEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["processed_event_ids", b"processed_event_ids", "still_parked", b"still_parked"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetryParkedEventsResponse: _TypeAlias = RetryParkedEventsResponse  # noqa: Y015
+
+@_typing.final
+class AuditEvent(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEY_NAME_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    CHANGE_JSON_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    key_id: _builtins.str
+    """The first 8 hex characters of the key's SHA-256 (never the key)."""
+    key_name: _builtins.str
+    """The keys file's label of that key, if it has one."""
+    role: _builtins.str
+    merchant_id: _builtins.str
+    action: _builtins.str
+    """The RPC, e.g. SetTemplate."""
+    target: _builtins.str
+    """What it acted on, e.g. credited/sms/fa-IR or a campaign id."""
+    change_json: _builtins.str
+    """What changed, as a JSON object."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        key_id: _builtins.str = ...,
+        key_name: _builtins.str = ...,
+        role: _builtins.str = ...,
+        merchant_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        target: _builtins.str = ...,
+        change_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "at", b"at", "change_json", b"change_json", "id", b"id", "key_id", b"key_id", "key_name", b"key_name", "merchant_id", b"merchant_id", "role", b"role", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    action: _builtins.str
+    """Only this RPC's changes, e.g. SetTemplate."""
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        action: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "merchant_id", b"merchant_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsRequest: _TypeAlias = ListAuditEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___AuditEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015

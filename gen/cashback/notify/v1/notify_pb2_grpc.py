@@ -104,6 +104,21 @@ class NotifyServiceStub:
                 request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesRequest.SerializeToString,
                 response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.ListParkedEvents = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/ListParkedEvents',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListParkedEventsRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListParkedEventsResponse.FromString,
+                _registered_method=True)
+        self.RetryParkedEvents = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/RetryParkedEvents',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RetryParkedEventsRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RetryParkedEventsResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/ListAuditEvents',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -227,6 +242,32 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListParkedEvents(self, request, context):
+        """Ops: wallet events notify could not process (parked with their error
+        instead of stopping the stream follower), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryParkedEvents(self, request, context):
+        """Ops: processes the merchant's parked events again (those named by
+        event_ids, or all of them). One that now succeeds leaves the list; one
+        that fails again stays, with its new error and one more attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """Ops: who changed what (templates, contacts by ops, policies, reminder
+        campaigns, requeues, retries), newest first. A row names the calling
+        key by its id (never the key itself), the time and the change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -289,6 +330,21 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.RequeueDeliveries,
                     request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesRequest.FromString,
                     response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesResponse.SerializeToString,
+            ),
+            'ListParkedEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListParkedEvents,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListParkedEventsRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListParkedEventsResponse.SerializeToString,
+            ),
+            'RetryParkedEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryParkedEvents,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RetryParkedEventsRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.RetryParkedEventsResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -624,6 +680,87 @@ class NotifyService:
             '/cashback.notify.v1.NotifyService/RequeueDeliveries',
             cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesRequest.SerializeToString,
             cashback_dot_notify_dot_v1_dot_notify__pb2.RequeueDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListParkedEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/ListParkedEvents',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.ListParkedEventsRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.ListParkedEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryParkedEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/RetryParkedEvents',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.RetryParkedEventsRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.RetryParkedEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/ListAuditEvents',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,6 +100,20 @@ class NotifyServiceStub:
     already back is not counted again.
     Errors: INVALID_ARGUMENT (neither ids nor a time range, or both).
     """
+    ListParkedEvents: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListParkedEventsRequest, _notify_pb2.ListParkedEventsResponse]
+    """Ops: wallet events notify could not process (parked with their error
+    instead of stopping the stream follower), newest first.
+    """
+    RetryParkedEvents: _grpc.UnaryUnaryMultiCallable[_notify_pb2.RetryParkedEventsRequest, _notify_pb2.RetryParkedEventsResponse]
+    """Ops: processes the merchant's parked events again (those named by
+    event_ids, or all of them). One that now succeeds leaves the list; one
+    that fails again stays, with its new error and one more attempt.
+    """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListAuditEventsRequest, _notify_pb2.ListAuditEventsResponse]
+    """Ops: who changed what (templates, contacts by ops, policies, reminder
+    campaigns, requeues, retries), newest first. A row names the calling
+    key by its id (never the key itself), the time and the change.
+    """
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
@@ -171,6 +185,20 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     opt-out is still checked when each is sent. Idempotent: a delivery
     already back is not counted again.
     Errors: INVALID_ARGUMENT (neither ids nor a time range, or both).
+    """
+    ListParkedEvents: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListParkedEventsRequest, _notify_pb2.ListParkedEventsResponse]  # type: ignore[assignment]
+    """Ops: wallet events notify could not process (parked with their error
+    instead of stopping the stream follower), newest first.
+    """
+    RetryParkedEvents: _aio.UnaryUnaryMultiCallable[_notify_pb2.RetryParkedEventsRequest, _notify_pb2.RetryParkedEventsResponse]  # type: ignore[assignment]
+    """Ops: processes the merchant's parked events again (those named by
+    event_ids, or all of them). One that now succeeds leaves the list; one
+    that fails again stays, with its new error and one more attempt.
+    """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListAuditEventsRequest, _notify_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Ops: who changed what (templates, contacts by ops, policies, reminder
+    campaigns, requeues, retries), newest first. A row names the calling
+    key by its id (never the key itself), the time and the change.
     """
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -312,6 +340,38 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         opt-out is still checked when each is sent. Idempotent: a delivery
         already back is not counted again.
         Errors: INVALID_ARGUMENT (neither ids nor a time range, or both).
+        """
+
+    @_abc_1.abstractmethod
+    def ListParkedEvents(
+        self,
+        request: _notify_pb2.ListParkedEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListParkedEventsResponse, _abc.Awaitable[_notify_pb2.ListParkedEventsResponse]]:
+        """Ops: wallet events notify could not process (parked with their error
+        instead of stopping the stream follower), newest first.
+        """
+
+    @_abc_1.abstractmethod
+    def RetryParkedEvents(
+        self,
+        request: _notify_pb2.RetryParkedEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.RetryParkedEventsResponse, _abc.Awaitable[_notify_pb2.RetryParkedEventsResponse]]:
+        """Ops: processes the merchant's parked events again (those named by
+        event_ids, or all of them). One that now succeeds leaves the list; one
+        that fails again stays, with its new error and one more attempt.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _notify_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListAuditEventsResponse, _abc.Awaitable[_notify_pb2.ListAuditEventsResponse]]:
+        """Ops: who changed what (templates, contacts by ops, policies, reminder
+        campaigns, requeues, retries), newest first. A row names the calling
+        key by its id (never the key itself), the time and the change.
         """
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
