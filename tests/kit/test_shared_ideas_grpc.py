@@ -35,7 +35,7 @@ BEFORE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _list(stub: str, rpc: str, request: Callable[[str], Any], scope: Callable[[str], str], position: Any):
-    return pytest.param(stub, rpc, request, scope, position, id=rpc)
+    return pytest.param(stub, rpc, request, scope, position, id=f"{stub}.{rpc}")
 
 
 LISTS = [
@@ -50,6 +50,12 @@ LISTS = [
           lambda m: paging.scope("ListCampaigns", m, 0), 3),
     _list("notify", "ListDeliveries", lambda m: N.ListDeliveriesRequest(merchant_id=m),
           lambda m: paging.scope("ListDeliveries", m, ""), 10),
+    _list("wallet", "ListAuditEvents", lambda m: W.ListAuditEventsRequest(merchant_id=m),
+          lambda m: paging.scope("ListAuditEvents:wallet_audit", m, ""), 10),
+    _list("notify", "ListAuditEvents", lambda m: N.ListAuditEventsRequest(merchant_id=m),
+          lambda m: paging.scope("ListAuditEvents:notify_audit", m, ""), 10),
+    _list("notify", "ListParkedEvents", lambda m: N.ListParkedEventsRequest(merchant_id=m),
+          lambda m: paging.scope("ListParkedEvents", m), 10),
     _list("notify", "ListReminderCampaigns", lambda m: N.ListReminderCampaignsRequest(merchant_id=m),
           lambda m: paging.scope("ListReminderCampaigns", m),
           [(datetime.now(UTC) - timedelta(days=1)).isoformat(), "r1"]),

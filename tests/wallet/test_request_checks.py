@@ -57,6 +57,8 @@ def _nul_requests() -> Iterator[Any]:
         request_type = pb.DESCRIPTOR.message_types_by_name[method.input_type.name]
         probe = _pb_class(request_type)()
         for path, _, _ in list(_string_paths(probe)):
+            if path == "page_token":  # refused by the kit's paging (tests/kit/test_shared_ideas_grpc.py)
+                continue
             yield pytest.param(method.name, request_type.name, path, id=f"{method.name}:{path}")
 
 

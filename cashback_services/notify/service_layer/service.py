@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -22,7 +21,6 @@ from cashback_kit.errors import InvalidArgument, NotFound, Violations
 from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
-from cashback_kit.tokens import PageTokens
 from cashback_kit.validation import MAX_NAME_CHARS, check_email, check_id, check_text
 from cashback_services.notify.adapters import tables as t
 from cashback_services.notify.adapters.render_pool import TemplateRenderer, shared_renderer
@@ -76,11 +74,11 @@ def _reminder_after(raw: object) -> tuple[datetime, str]:
 
 class NotifyService:
     def __init__(self, db: Database, wallet: WalletGateway | None, clock: Callable[[], datetime] = utcnow,
-                 renderer: TemplateRenderer | None = None, tokens: PageTokens | None = None) -> None:
+                 renderer: TemplateRenderer | None = None) -> None:
         self.db, self.wallet, self.clock = db, wallet, clock
         self.renderer = renderer or shared_renderer()
         # Parked events and the audit trail (ListParkedEvents, RetryParkedEvents, ListAuditEvents).
-        self.ops = NotifyOps(db, tokens or PageTokens(secrets.token_bytes(32)), self.renderer, clock)
+        self.ops = NotifyOps(db, self.renderer, clock)
 
     # -- contacts, templates, policies ---------------------------------------------------
 

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Text,
 )
 
+from cashback_kit.audit import audit_table
+
 # Every time is an aware timestamp (timestamptz), read back in UTC.
 UtcDateTime = DateTime(timezone=True)
 BigId = BigInteger
@@ -213,3 +215,6 @@ events = Table(
     Column("expires_at", UtcDateTime),
     Column("occurred_at", UtcDateTime, nullable=False),
 )
+
+# Who changed what (migration 0004): the kit's audit table, as every service keeps one.
+audit = audit_table(metadata, "wallet")

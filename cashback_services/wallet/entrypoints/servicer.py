@@ -16,6 +16,8 @@ from cashback.wallet.v1 import wallet_pb2 as pb
 from cashback.wallet.v1 import wallet_pb2_grpc
 
 from cashback_kit.amounts import check_amount
+from cashback_kit.audit import change_json
+from cashback_kit.auth import current_principal
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.paging import page_size
@@ -218,8 +220,10 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         money = amount(v, request, "amount", "amount", sign="nonzero")
         v.raise_if_any("invalid adjustment")
         assert money is not None
+        principal = current_principal.get()
+        actor = commands.Actor(principal.key_id, principal.name, principal.role) if principal else None
         cmd = commands.Adjust(request.merchant_id, request.customer_id, money, request.reason,
-                              request.idempotency_key, fingerprint(request), optional_ts(request, "expires_at"))
+                              request.idempotency_key, fingerprint(request), optional_ts(request, "expires_at"), actor)
         posted = await self.svc.adjust(cmd)
         tx = tx_to_pb(posted.merchant_id, posted.customer_id, posted.transaction)
         return pb.AdjustBalanceResponse(transaction=tx)
@@ -306,3 +310,12 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             avg_days_to_first_redemption=s["avg_days_to_first_redemption"],
             repeat_purchase_share=s["repeat_purchase_share"],
         ))
+
+    async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context: Any) -> pb.ListAuditEventsResponse:
+        request_violations(request, ("merchant_id",), limits={"action": 64}).raise_if_any("invalid request")
+        rows, token = await self.svc.list_audit(request.merchant_id, request.page_size, request.page_token,
+                                                request.action)
+        return pb.ListAuditEventsResponse(next_page_token=token, events=[pb.AuditEvent(
+            id=r["id"], at=ts_to_pb(r["at"]), key_id=r["key_id"], key_name=r["key_name"], role=r["role"],
+            merchant_id=r["merchant_id"], action=r["action"], target=r["target"], change_json=change_json(r))
+            for r in rows])

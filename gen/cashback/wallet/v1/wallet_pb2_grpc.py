@@ -117,6 +117,11 @@ class WalletServiceStub:
                 request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
                 response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/ListAuditEvents',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -277,6 +282,15 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """Ops: who changed what (AdjustBalance), newest first. A row names the
+        calling key by its id (never the key itself), the time and the change.
+        Errors: INVALID_ARGUMENT (a page token from another query).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +363,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetProgramTimeline,
                     request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.FromString,
                     response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -741,6 +760,33 @@ class WalletService:
             '/cashback.wallet.v1.WalletService/GetProgramTimeline',
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/ListAuditEvents',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

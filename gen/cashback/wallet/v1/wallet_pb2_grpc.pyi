@@ -132,6 +132,11 @@ class WalletServiceStub:
     Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
     unknown zone).
     """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListAuditEventsRequest, _wallet_pb2.ListAuditEventsResponse]
+    """Ops: who changed what (AdjustBalance), newest first. A row names the
+    calling key by its id (never the key itself), the time and the change.
+    Errors: INVALID_ARGUMENT (a page token from another query).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -235,6 +240,11 @@ class WalletServiceAsyncStub(WalletServiceStub):
     first redemption (for first redemptions in the period). For reports.
     Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
     unknown zone).
+    """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListAuditEventsRequest, _wallet_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Ops: who changed what (AdjustBalance), newest first. A row names the
+    calling key by its id (never the key itself), the time and the change.
+    Errors: INVALID_ARGUMENT (a page token from another query).
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -420,6 +430,17 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         first redemption (for first redemptions in the period). For reports.
         Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
         unknown zone).
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _wallet_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ListAuditEventsResponse, _abc.Awaitable[_wallet_pb2.ListAuditEventsResponse]]:
+        """Ops: who changed what (AdjustBalance), newest first. A row names the
+        calling key by its id (never the key itself), the time and the change.
+        Errors: INVALID_ARGUMENT (a page token from another query).
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
