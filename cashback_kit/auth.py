@@ -52,6 +52,7 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
             "CaptureRedemption",
             "VoidRedemption",
             "RefundOrder",
+            "TransferCredit",
         )
     ),
     "app": frozenset(

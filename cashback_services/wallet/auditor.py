@@ -11,7 +11,8 @@ Invariants:
      remaining of available/pending lots; expired lots hold nothing;
   4. held = sum of active holds = sum of the lots' held amounts;
   5. a hold's captured amount equals what its allocations captured;
-  6. every ledger transaction wrote at least one outbox event.
+  6. every ledger transaction wrote at least one outbox event;
+  7-8. transfers clear the in-flight account (transfer_audit.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import BALANCE_COLUMNS, Account, HoldStatus, LotStatus
+from cashback_services.wallet.transfer_audit import transfer_violations
 
 Key = tuple[str, str, str]  # merchant, customer, currency
 BALANCE_FIELDS = ("available", "pending", "held", "debt")
@@ -139,7 +141,7 @@ async def audit(conn: AsyncConnection) -> list[Violation]:
     for check in (unbalanced_transactions, balances_match_entries, lots_conserved, holds_match,
                   transactions_without_event):
         out += await check(conn)
-    return out
+    return out + [Violation(check, detail) for check, detail in await transfer_violations(conn)]
 
 
 async def audit_database(url: str) -> list[Violation]:

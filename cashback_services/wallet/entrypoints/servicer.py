@@ -33,6 +33,7 @@ from cashback_kit.pb import (
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from cashback_services.wallet.domain.model import Transaction
+from cashback_services.wallet.entrypoints.transfer_pb import transfer_command, transfer_to_pb
 from cashback_services.wallet.service_layer import commands
 from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
@@ -229,6 +230,10 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         posted = await self.svc.adjust(cmd)
         tx = tx_to_pb(posted.merchant_id, posted.customer_id, posted.transaction)
         return pb.AdjustBalanceResponse(transaction=tx)
+
+    async def TransferCredit(self, request: pb.TransferCreditRequest, context: Any) -> pb.TransferCreditResponse:
+        cmd = transfer_command(request, _amount(request, "amount"))
+        return pb.TransferCreditResponse(transfer=transfer_to_pb(await self.svc.transfer_credit(cmd)))
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext

@@ -117,6 +117,11 @@ class WalletServiceStub:
                 request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
                 response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
                 _registered_method=True)
+        self.TransferCredit = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/TransferCredit',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -277,6 +282,21 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferCredit(self, request, context):
+        """Moves available credit from one customer of a merchant to another, the
+        earliest-expiring credit first; the receiver's credit keeps the expiry
+        dates it had. Pending and held credit never move. Both customers get an
+        event. Atomic (both sides or neither), idempotent by (merchant_id,
+        idempotency_key): a replay returns the same transfer, or its refusal.
+        Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+        ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+        the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+        CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +369,11 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetProgramTimeline,
                     request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.FromString,
                     response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.SerializeToString,
+            ),
+            'TransferCredit': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferCredit,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -741,6 +766,33 @@ class WalletService:
             '/cashback.wallet.v1.WalletService/GetProgramTimeline',
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferCredit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/TransferCredit',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -132,6 +132,17 @@ class WalletServiceStub:
     Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
     unknown zone).
     """
+    TransferCredit: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.TransferCreditRequest, _wallet_pb2.TransferCreditResponse]
+    """Moves available credit from one customer of a merchant to another, the
+    earliest-expiring credit first; the receiver's credit keeps the expiry
+    dates it had. Pending and held credit never move. Both customers get an
+    event. Atomic (both sides or neither), idempotent by (merchant_id,
+    idempotency_key): a replay returns the same transfer, or its refusal.
+    Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+    ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+    the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+    CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -235,6 +246,17 @@ class WalletServiceAsyncStub(WalletServiceStub):
     first redemption (for first redemptions in the period). For reports.
     Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
     unknown zone).
+    """
+    TransferCredit: _aio.UnaryUnaryMultiCallable[_wallet_pb2.TransferCreditRequest, _wallet_pb2.TransferCreditResponse]  # type: ignore[assignment]
+    """Moves available credit from one customer of a merchant to another, the
+    earliest-expiring credit first; the receiver's credit keeps the expiry
+    dates it had. Pending and held credit never move. Both customers get an
+    event. Atomic (both sides or neither), idempotent by (merchant_id,
+    idempotency_key): a replay returns the same transfer, or its refusal.
+    Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+    ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+    the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+    CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -420,6 +442,23 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         first redemption (for first redemptions in the period). For reports.
         Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
         unknown zone).
+        """
+
+    @_abc_1.abstractmethod
+    def TransferCredit(
+        self,
+        request: _wallet_pb2.TransferCreditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.TransferCreditResponse, _abc.Awaitable[_wallet_pb2.TransferCreditResponse]]:
+        """Moves available credit from one customer of a merchant to another, the
+        earliest-expiring credit first; the receiver's credit keeps the expiry
+        dates it had. Pending and held credit never move. Both customers get an
+        event. Atomic (both sides or neither), idempotent by (merchant_id,
+        idempotency_key): a replay returns the same transfer, or its refusal.
+        Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+        ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+        the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+        CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
