@@ -53,6 +53,7 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
             "VoidRedemption",
             "RefundOrder",
             "TransferCredit",
+            "ConvertCredit",
         )
     ),
     "app": frozenset(

@@ -6,15 +6,14 @@ records the transfer row -- five statements with BEGIN and COMMIT."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from cashback_kit.db import Database
-from cashback_kit.pgtx import Tx, transaction
-from cashback_services.wallet.adapters.repository import IdemKey, State, Want, load, write
+from cashback_kit.pgtx import Tx
+from cashback_services.wallet.adapters.records import Records, locked_with_record
+from cashback_services.wallet.adapters.repository import IdemKey, State, Want
 from cashback_services.wallet.domain.transfers import Transfer, TransferPart
 
 _INSERT = """INSERT INTO wallet_transfers (transfer_id, merchant_id, from_customer_id, to_customer_id, currency,
@@ -23,28 +22,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)"""
 _SELECT = "SELECT * FROM wallet_transfers WHERE merchant_id = $1 AND transfer_id = $2"
 
 
-@dataclass
-class Transfers:
-    """The transfer a key already made (for its replay), and the one this call makes."""
-
-    stored: dict[str, Transfer] = field(default_factory=dict)
-    new: Transfer | None = None
-
-
-@asynccontextmanager
-async def locked(db: Database, now: datetime, want: Want, key: IdemKey) -> AsyncIterator[tuple[State, Transfers]]:
-    async with transaction(db) as tx:
-        state = await load(tx, now, want)
-        found = Transfers()
-        prior = state.outcomes.get(key)
-        if prior is not None and prior.result_id:
-            stored = await _get(tx, key[0], prior.result_id)
-            if stored is not None:
-                found.stored[stored.transfer_id] = stored
-        yield state, found
-        await write(tx, state)
-        if found.new is not None:
-            await _insert(tx, found.new)
+def locked(db: Database, now: datetime, want: Want,
+           key: IdemKey) -> AbstractAsyncContextManager[tuple[State, Tx, Records[Transfer]]]:
+    return locked_with_record(db, now, want, key, _get, _insert)
 
 
 def _parts_json(parts: tuple[TransferPart, ...]) -> str:

@@ -29,6 +29,7 @@ class Account(StrEnum):
     REDEEMED = "merchant:redeemed"  # credit spent on orders
     ADJUSTMENTS = "merchant:adjustments"  # ops corrections
     IN_FLIGHT = "transfer:in_flight"  # clearing between two customers' legs of a transfer
+    CONVERSION = "merchant:conversion"  # each unit's counter-leg of a credit <-> points conversion
 
 
 # Customer accounts -> (balance column, sign of the column relative to the entries).
@@ -52,6 +53,7 @@ class TxType(StrEnum):
     ADJUSTMENT = "adjustment"
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
+    CONVERSION = "conversion"
 
 
 class EventType(StrEnum):
@@ -67,6 +69,7 @@ class EventType(StrEnum):
     DEBT_REPAID = "debt_repaid"
     TRANSFERRED_OUT = "transferred_out"
     TRANSFERRED_IN = "transferred_in"
+    CONVERTED = "converted"
 
 
 class HoldStatus(StrEnum):

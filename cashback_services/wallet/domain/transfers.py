@@ -22,6 +22,7 @@ from cashback_kit.errors import FailedPrecondition, InvalidArgument
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.ledger import Account, EventType, LotStatus, TxType, take_from_lots
 from cashback_services.wallet.domain.model import new_id
+from cashback_services.wallet.domain.points import POINTS
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Transfer:
 
 def _check_currency(customer: Customer, currency: str, field: str) -> None:
     """A wallet that holds credit only in other currencies cannot send or take this one."""
-    others = sorted(cur for cur in customer.balances if cur != currency)
+    others = sorted(cur for cur in customer.balances if cur not in (currency, POINTS))
     if others and currency not in customer.balances:
         raise FailedPrecondition(f"{field}'s credit is in {others[0]}, not {currency}", reason="CURRENCY_MISMATCH",
                                  metadata={"field": field, "currency": others[0]})

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cashback_kit.errors import Aborted, DomainError
+from cashback_kit.errors import DomainError
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters import transfers as repo
 from cashback_services.wallet.adapters.repository import Want
 from cashback_services.wallet.domain.transfers import Transfer, transfer
+from cashback_services.wallet.service_layer.keyed_writes import run_keyed
 
 if TYPE_CHECKING:
     from cashback_services.wallet.service_layer.handlers import WalletService
@@ -35,18 +36,7 @@ class TransferCredit:
 
 
 async def transfer_credit(svc: WalletService, cmd: TransferCredit) -> Transfer:
-    for attempt in range(2):
-        try:
-            result = await _once(svc, cmd)
-        except Aborted:
-            # The same key committed by another request at this moment: run again, as its replay.
-            if attempt:
-                raise
-            continue
-        if isinstance(result, DomainError):
-            raise result  # a refusal for want of credit, committed with its key's record
-        return result
-    raise AssertionError("unreachable")
+    return await run_keyed(lambda: _once(svc, cmd))
 
 
 async def _once(svc: WalletService, cmd: TransferCredit) -> Transfer | DomainError:
@@ -55,7 +45,7 @@ async def _once(svc: WalletService, cmd: TransferCredit) -> Transfer | DomainErr
     key = (cmd.merchant_id, SCOPE, cmd.idempotency_key)
     sender_key, receiver_key = (cmd.merchant_id, cmd.from_customer_id), (cmd.merchant_id, cmd.to_customer_id)
     want = Want(customers=(sender_key, receiver_key), spend=(cmd.amount.currency,), idem=(key,))
-    async with repo.locked(svc.db, svc.clock(), want, key) as (state, found):
+    async with repo.locked(svc.db, svc.clock(), want, key) as (state, _, found):
         for customer in state.customers.values():
             customer.release_due_holds()
         sender, receiver = state.customers[sender_key], state.customers[receiver_key]

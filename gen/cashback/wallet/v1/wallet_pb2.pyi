@@ -78,6 +78,10 @@ class _WalletEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Walle
     """Credit left this customer's wallet for another customer's (TransferCredit)."""
     WALLET_EVENT_TYPE_TRANSFERRED_IN: _WalletEventType.ValueType  # 12
     """Credit came from another customer's wallet (TransferCredit)."""
+    WALLET_EVENT_TYPE_CONVERTED: _WalletEventType.ValueType  # 13
+    """Credit became points or points became credit (ConvertCredit). The event's
+    amount is in the unit converted from (points as currency code "PTS").
+    """
 
 class WalletEventType(_WalletEventType, metaclass=_WalletEventTypeEnumTypeWrapper): ...
 
@@ -108,6 +112,10 @@ WALLET_EVENT_TYPE_TRANSFERRED_OUT: WalletEventType.ValueType  # 11
 """Credit left this customer's wallet for another customer's (TransferCredit)."""
 WALLET_EVENT_TYPE_TRANSFERRED_IN: WalletEventType.ValueType  # 12
 """Credit came from another customer's wallet (TransferCredit)."""
+WALLET_EVENT_TYPE_CONVERTED: WalletEventType.ValueType  # 13
+"""Credit became points or points became credit (ConvertCredit). The event's
+amount is in the unit converted from (points as currency code "PTS").
+"""
 Global___WalletEventType: _TypeAlias = WalletEventType  # noqa: Y015
 
 class _TransactionType:
@@ -130,6 +138,10 @@ class _TransactionTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trans
     """The sender's leg of a transfer: available credit into the in-flight account."""
     TRANSACTION_TYPE_TRANSFER_IN: _TransactionType.ValueType  # 11
     """The receiver's leg of a transfer: from the in-flight account to available credit."""
+    TRANSACTION_TYPE_CONVERSION: _TransactionType.ValueType  # 12
+    """Credit to points or back: entries in both units, each unit balanced
+    through the customer's "merchant:conversion" account.
+    """
 
 class TransactionType(_TransactionType, metaclass=_TransactionTypeEnumTypeWrapper): ...
 
@@ -147,6 +159,10 @@ TRANSACTION_TYPE_TRANSFER_OUT: TransactionType.ValueType  # 10
 """The sender's leg of a transfer: available credit into the in-flight account."""
 TRANSACTION_TYPE_TRANSFER_IN: TransactionType.ValueType  # 11
 """The receiver's leg of a transfer: from the in-flight account to available credit."""
+TRANSACTION_TYPE_CONVERSION: TransactionType.ValueType  # 12
+"""Credit to points or back: entries in both units, each unit balanced
+through the customer's "merchant:conversion" account.
+"""
 Global___TransactionType: _TypeAlias = TransactionType  # noqa: Y015
 
 @_typing.final
@@ -161,8 +177,13 @@ class Balance(_message.Message):
     DEBT_FIELD_NUMBER: _builtins.int
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     customer_id: _builtins.str
+    points: _builtins.int
+    """Available points (ConvertCredit), whatever the currency asked for. Set
+    by GetBalance only: credit reports (ListBalances) leave points out.
+    """
     @_builtins.property
     def available(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -190,10 +211,11 @@ class Balance(_message.Message):
         debt: _common_pb2.Money | None = ...,
         merchant_id: _builtins.str = ...,
         customer_id: _builtins.str = ...,
+        points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "debt", b"debt", "held", b"held", "next_expiry_amount", b"next_expiry_amount", "next_expiry_at", b"next_expiry_at", "pending", b"pending"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "customer_id", b"customer_id", "debt", b"debt", "held", b"held", "merchant_id", b"merchant_id", "next_expiry_amount", b"next_expiry_amount", "next_expiry_at", b"next_expiry_at", "pending", b"pending"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "customer_id", b"customer_id", "debt", b"debt", "held", b"held", "merchant_id", b"merchant_id", "next_expiry_amount", b"next_expiry_amount", "next_expiry_at", b"next_expiry_at", "pending", b"pending", "points", b"points"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1447,3 +1469,150 @@ class TransferPart(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TransferPart: _TypeAlias = TransferPart  # noqa: Y015
+
+@_typing.final
+class PointsRate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    PER_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    points: _builtins.int
+    """`points` points for every `per` of credit."""
+    @_builtins.property
+    def per(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        points: _builtins.int = ...,
+        per: _common_pb2.Money | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["per", b"per", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "per", b"per", "points", b"points", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PointsRate: _TypeAlias = PointsRate  # noqa: Y015
+
+@_typing.final
+class SetPointsRateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    PER_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    points: _builtins.int
+    @_builtins.property
+    def per(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        points: _builtins.int = ...,
+        per: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["per", b"per"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "per", b"per", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPointsRateRequest: _TypeAlias = SetPointsRateRequest  # noqa: Y015
+
+@_typing.final
+class SetPointsRateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rate(self) -> Global___PointsRate: ...
+    def __init__(
+        self,
+        *,
+        rate: Global___PointsRate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPointsRateResponse: _TypeAlias = SetPointsRateResponse  # noqa: Y015
+
+@_typing.final
+class ConvertCreditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CREDIT_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    customer_id: _builtins.str
+    points: _builtins.int
+    idempotency_key: _builtins.str
+    @_builtins.property
+    def credit(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        credit: _common_pb2.Money | None = ...,
+        points: _builtins.int = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "from", b"from", "points", b"points"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "customer_id", b"customer_id", "from", b"from", "idempotency_key", b"idempotency_key", "merchant_id", b"merchant_id", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_from: _TypeAlias = _typing.Literal["credit", "points"]  # noqa: Y015
+    _WhichOneofArgType_from: _TypeAlias = _typing.Literal["from", b"from"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_from) -> _WhichOneofReturnType_from | None: ...
+
+Global___ConvertCreditRequest: _TypeAlias = ConvertCreditRequest  # noqa: Y015
+
+@_typing.final
+class ConvertCreditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    CREDIT_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    transaction_id: _builtins.str
+    """The conversion's one transaction (entries in both units)."""
+    points: _builtins.int
+    """Points received (from credit) or converted (to credit)."""
+    @_builtins.property
+    def credit(self) -> _common_pb2.Money:
+        """Credit converted (to points) or received (from points)."""
+
+    @_builtins.property
+    def rate(self) -> Global___PointsRate:
+        """The rate the conversion used."""
+
+    def __init__(
+        self,
+        *,
+        transaction_id: _builtins.str = ...,
+        credit: _common_pb2.Money | None = ...,
+        points: _builtins.int = ...,
+        rate: Global___PointsRate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "points", b"points", "rate", b"rate", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConvertCreditResponse: _TypeAlias = ConvertCreditResponse  # noqa: Y015

@@ -143,6 +143,24 @@ class WalletServiceStub:
     the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
     CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
     """
+    SetPointsRate: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SetPointsRateRequest, _wallet_pb2.SetPointsRateResponse]
+    """Ops: the merchant's points rate, `points` points for every `per` of
+    credit (one rate per merchant; a new one replaces it for later
+    conversions). Errors: INVALID_ARGUMENT (points or per not positive).
+    """
+    ConvertCredit: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ConvertCreditRequest, _wallet_pb2.ConvertCreditResponse]
+    """Turns available credit into points, or points into credit, at the
+    merchant's rate: one ledger transaction with a balanced leg in each unit.
+    Exact: the amount must be a whole number of the rate's steps (the
+    smallest amount that converts without rounding), so converting there and
+    back gives back exactly what was converted. Points are lots like credit:
+    they take the earliest expiry of the credit they came from (and credit
+    converted back takes the points' earliest expiry), so converting never
+    extends an expiry date. Idempotent by (merchant_id, idempotency_key).
+    Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
+    the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
+    available: INSUFFICIENT_CREDIT).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -257,6 +275,24 @@ class WalletServiceAsyncStub(WalletServiceStub):
     ids, note longer than 500 characters), FAILED_PRECONDITION (more than
     the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
     CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+    """
+    SetPointsRate: _aio.UnaryUnaryMultiCallable[_wallet_pb2.SetPointsRateRequest, _wallet_pb2.SetPointsRateResponse]  # type: ignore[assignment]
+    """Ops: the merchant's points rate, `points` points for every `per` of
+    credit (one rate per merchant; a new one replaces it for later
+    conversions). Errors: INVALID_ARGUMENT (points or per not positive).
+    """
+    ConvertCredit: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ConvertCreditRequest, _wallet_pb2.ConvertCreditResponse]  # type: ignore[assignment]
+    """Turns available credit into points, or points into credit, at the
+    merchant's rate: one ledger transaction with a balanced leg in each unit.
+    Exact: the amount must be a whole number of the rate's steps (the
+    smallest amount that converts without rounding), so converting there and
+    back gives back exactly what was converted. Points are lots like credit:
+    they take the earliest expiry of the credit they came from (and credit
+    converted back takes the points' earliest expiry), so converting never
+    extends an expiry date. Idempotent by (merchant_id, idempotency_key).
+    Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
+    the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
+    available: INSUFFICIENT_CREDIT).
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -459,6 +495,36 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         ids, note longer than 500 characters), FAILED_PRECONDITION (more than
         the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
         CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+        """
+
+    @_abc_1.abstractmethod
+    def SetPointsRate(
+        self,
+        request: _wallet_pb2.SetPointsRateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.SetPointsRateResponse, _abc.Awaitable[_wallet_pb2.SetPointsRateResponse]]:
+        """Ops: the merchant's points rate, `points` points for every `per` of
+        credit (one rate per merchant; a new one replaces it for later
+        conversions). Errors: INVALID_ARGUMENT (points or per not positive).
+        """
+
+    @_abc_1.abstractmethod
+    def ConvertCredit(
+        self,
+        request: _wallet_pb2.ConvertCreditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ConvertCreditResponse, _abc.Awaitable[_wallet_pb2.ConvertCreditResponse]]:
+        """Turns available credit into points, or points into credit, at the
+        merchant's rate: one ledger transaction with a balanced leg in each unit.
+        Exact: the amount must be a whole number of the rate's steps (the
+        smallest amount that converts without rounding), so converting there and
+        back gives back exactly what was converted. Points are lots like credit:
+        they take the earliest expiry of the credit they came from (and credit
+        converted back takes the points' earliest expiry), so converting never
+        extends an expiry date. Idempotent by (merchant_id, idempotency_key).
+        Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
+        the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
+        available: INSUFFICIENT_CREDIT).
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
