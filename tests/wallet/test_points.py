@@ -116,3 +116,13 @@ async def test_a_customer_with_points_can_still_receive_a_transfer(wallet: Walle
     await wallet.transfer_credit(TransferCredit(M, "c2", C, Money("SAR", 40), key(), "", key()))
     b = await balance(wallet)
     assert (b.available, b.points) == (40, 100)
+
+
+def test_a_rate_converts_whole_steps_exactly_both_ways() -> None:
+    rate = Rate("SAR", 6, 400)  # gcd 2: 200 minor units make 3 points
+    assert (rate.step(True), rate.step(False)) == (200, 3)
+    for steps in (1, 7, 10**6):
+        minor = 200 * steps
+        assert rate.convert(rate.convert(minor, True, "credit"), False, "points") == minor
+    with pytest.raises(InvalidArgument):
+        rate.convert(4, False, "points")

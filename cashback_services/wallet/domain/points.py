@@ -23,7 +23,7 @@ from math import gcd
 from cashback_kit.amounts import MAX_MINOR
 from cashback_kit.errors import InvalidArgument
 from cashback_services.wallet.domain.customer import Customer
-from cashback_services.wallet.domain.ledger import Account, EventType, LotStatus, TxType, check_balanced, take_from_lots
+from cashback_services.wallet.domain.ledger import Account, EventType, TxType, check_balanced, take_from_lots
 from cashback_services.wallet.domain.model import Entry, Transaction, new_id
 
 POINTS = "PTS"
@@ -79,7 +79,7 @@ def convert(customer: Customer, rate: Rate, to_points: bool, amount: int, field:
         customer.lot_changed(lot)
         expiries.append(lot.expires_at)
     expires_at = min((e for e in expiries if e is not None), default=None)
-    lot = customer._new_lot(target, "conversion", got, LotStatus.AVAILABLE, customer.now, expires_at)
+    lot = customer.new_available_lot(target, "conversion", got, expires_at)
 
     legs = {source: {Account.AVAILABLE: -amount, Account.CONVERSION: amount},
             target: {Account.CONVERSION: -got, Account.AVAILABLE: got}}

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from cashback_kit.errors import FailedPrecondition, InvalidArgument
 from cashback_services.wallet.domain.customer import Customer
-from cashback_services.wallet.domain.ledger import Account, EventType, LotStatus, TxType, take_from_lots
+from cashback_services.wallet.domain.ledger import Account, EventType, TxType, take_from_lots
 from cashback_services.wallet.domain.model import new_id
 from cashback_services.wallet.domain.points import POINTS
 
@@ -61,8 +61,6 @@ def transfer(sender: Customer, receiver: Customer, currency: str, amount: int, n
     if sender.key == receiver.key:
         raise InvalidArgument("a customer cannot transfer credit to themselves", field="to_customer_id",
                               reason="SELF_TRANSFER")
-    if sender.merchant_id != receiver.merchant_id:
-        raise InvalidArgument("both customers must belong to the same merchant", field="to_customer_id")
     _check_currency(sender, currency, "from_customer_id")
     _check_currency(receiver, currency, "to_customer_id")
     taken = take_from_lots(sender.spendable(currency), amount)  # InsufficientCredit: nothing changed
@@ -81,7 +79,7 @@ def transfer(sender: Customer, receiver: Customer, currency: str, amount: int, n
                         reason=ref)
     sender.emit(EventType.TRANSFERRED_OUT, currency, amount, transaction_id=debit)
     for p in parts:
-        receiver._new_lot(currency, "transfer", p.amount, LotStatus.AVAILABLE, receiver.now, p.expires_at)
+        receiver.new_available_lot(currency, "transfer", p.amount, p.expires_at)
     credit = receiver.post(TxType.TRANSFER_IN, currency, {Account.IN_FLIGHT: -amount, Account.AVAILABLE: amount},
                            reason=ref)
     receiver.emit(EventType.TRANSFERRED_IN, currency, amount, transaction_id=credit, expires_at=parts[0].expires_at)
