@@ -13,6 +13,7 @@ from cashback_services.rules.entrypoints.servicer import RulesServicer
 from cashback_services.rules.service_layer.cache import MerchantCache
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers
+from cashback_services.rules.service_layer.history import OrderHistory
 from cashback_services.rules.service_layer.refunds import Refunds
 from cashback_services.rules.service_layer.scoring import Scoring
 from cashback_services.rules.service_layer.simulate import Simulator
@@ -30,6 +31,7 @@ async def bootstrap(settings: Settings, db: Database) -> ServiceParts:
         customers=Customers(db, cache),
         simulator=Simulator(db),
         now=utcnow,
+        history=OrderHistory(db, utcnow),
     )
     parts = ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)
     parts.on_stop.append(scoring_pool.close)

@@ -93,6 +93,8 @@ orders = Table(
     Column("order_body", LargeBinary, nullable=False),
     Column("score_body", LargeBinary, nullable=True),
     Column("created_at", Instant, nullable=False),
+    # Entered by ImportOrders (migration 0005): history only, no score, no awards.
+    Column("imported", Boolean, nullable=False, default=False),
 )
 
 awards = Table(

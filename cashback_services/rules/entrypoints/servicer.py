@@ -16,9 +16,11 @@ from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from cashback_services.rules.adapters.codec import money_pb, rule_of
 from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser
+from cashback_services.rules.entrypoints.import_pb import past_orders_from_pb
 from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
+from cashback_services.rules.service_layer.history import OrderHistory
 from cashback_services.rules.service_layer.refunds import Refunds
 from cashback_services.rules.service_layer.report import campaign_report
 from cashback_services.rules.service_layer.scoring import Scoring
@@ -39,9 +41,10 @@ def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_
 
 class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
     def __init__(self, campaigns: Campaigns, scoring: Scoring, refunds: Refunds, customers: Customers,
-                 simulator: Simulator, now: Callable[[], datetime]) -> None:
+                 simulator: Simulator, now: Callable[[], datetime], history: OrderHistory | None = None) -> None:
         self.campaigns, self.scoring, self.refunds = campaigns, scoring, refunds
         self.customers, self.simulator, self.now = customers, simulator, now
+        self.history = history or OrderHistory(campaigns.db, now)
 
     async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
         draft = draft_of(request.campaign, creating=True)
@@ -166,3 +169,8 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
                 campaign_id=line.campaign_id, name=name, orders=line.orders,
                 cost=money_pb(Money(currency, line.cost)), gmv=money_pb(Money(currency, line.gmv))))
         return out
+
+    async def ImportOrders(self, request: rules_pb2.ImportOrdersRequest, context: Ctx):
+        orders = past_orders_from_pb(request, self.now())
+        result = await self.history.import_orders(request.merchant_id, orders)
+        return rules_pb2.ImportOrdersResponse(imported=result.imported, already_present=result.already_present)

@@ -59,7 +59,9 @@ def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dic
 
 
 def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> bytes:
-    if stored_fingerprint != fingerprint or body is None:
+    if body is None:  # ImportOrders stores past orders with no score
+        raise AlreadyExists(f"{key} was imported as a past order; it is history, not scored")
+    if stored_fingerprint != fingerprint:
         raise AlreadyExists(f"{key} was already scored with different content")
     return codec.unpack(body)
 

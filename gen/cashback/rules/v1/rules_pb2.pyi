@@ -132,6 +132,8 @@ class _SkipReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SkipReason
     SKIP_REASON_CURRENCY: _SkipReason.ValueType  # 12
     SKIP_REASON_ZERO_AMOUNT: _SkipReason.ValueType  # 13
     SKIP_REASON_EVENT_TYPE: _SkipReason.ValueType  # 14
+    SKIP_REASON_TOO_MANY_PRIOR_ORDERS: _SkipReason.ValueType  # 15
+    """The customer has more earlier orders than max_prior_orders allows."""
 
 class SkipReason(_SkipReason, metaclass=_SkipReasonEnumTypeWrapper):
     """Why a campaign did not pay, for machines; `Skipped.reason` says it in words."""
@@ -151,6 +153,8 @@ SKIP_REASON_EXCLUSIVE: SkipReason.ValueType  # 11
 SKIP_REASON_CURRENCY: SkipReason.ValueType  # 12
 SKIP_REASON_ZERO_AMOUNT: SkipReason.ValueType  # 13
 SKIP_REASON_EVENT_TYPE: SkipReason.ValueType  # 14
+SKIP_REASON_TOO_MANY_PRIOR_ORDERS: SkipReason.ValueType  # 15
+"""The customer has more earlier orders than max_prior_orders allows."""
 Global___SkipReason: _TypeAlias = SkipReason  # noqa: Y015
 
 class _SkippedDetail:
@@ -287,6 +291,7 @@ class Campaign(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     BUDGET_USED_FIELD_NUMBER: _builtins.int
+    MAX_PRIOR_ORDERS_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """Server-assigned when empty at creation."""
     merchant_id: _builtins.str
@@ -319,6 +324,11 @@ class Campaign(_message.Message):
     """The campaign's currency. All Money fields must use it."""
     max_awards_per_customer_per_day: _builtins.int
     """Awards per customer per local day in `timezone` (0 = unlimited)."""
+    max_prior_orders: _builtins.int
+    """When set, the customer may have at most this many earlier orders (scored
+    or imported, not refunded in full): 0 = their first order only. Unset = no
+    upper bound. Must not be below min_prior_orders.
+    """
     @_builtins.property
     def fixed(self) -> _common_pb2.Money:
         """A fixed amount per qualifying order or event, added after caps."""
@@ -426,13 +436,19 @@ class Campaign(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         budget_used: _common_pb2.Money | None = ...,
+        max_prior_orders: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_used", b"budget_used", "created_at", b"created_at", "ends_at", b"ends_at", "fixed", b"fixed", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "min_order", b"min_order", "percent_bps", b"percent_bps", "reward", b"reward", "starts_at", b"starts_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "created_at", b"created_at", "ends_at", b"ends_at", "fixed", b"fixed", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "min_order", b"min_order", "percent_bps", b"percent_bps", "reward", b"reward", "starts_at", b"starts_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_prior_orders: _TypeAlias = _typing.Literal["max_prior_orders"]  # noqa: Y015
+    _WhichOneofArgType__max_prior_orders: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders"]  # noqa: Y015
     _WhichOneofReturnType_reward: _TypeAlias = _typing.Literal["percent_bps", "fixed"]  # noqa: Y015
     _WhichOneofArgType_reward: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_prior_orders) -> _WhichOneofReturnType__max_prior_orders | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_reward) -> _WhichOneofReturnType_reward | None: ...
 
 Global___Campaign: _TypeAlias = Campaign  # noqa: Y015
@@ -1532,3 +1548,54 @@ class GetCampaignReportResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCampaignReportResponse: _TypeAlias = GetCampaignReportResponse  # noqa: Y015
+
+@_typing.final
+class ImportOrdersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    ORDERS_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___Order]:
+        """1 to 1000 orders of this merchant (an empty Order.merchant_id means this
+        one), each with its placed_at.
+        """
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        orders: _abc.Iterable[Global___Order] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportOrdersRequest: _TypeAlias = ImportOrdersRequest  # noqa: Y015
+
+@_typing.final
+class ImportOrdersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORTED_FIELD_NUMBER: _builtins.int
+    ALREADY_PRESENT_FIELD_NUMBER: _builtins.int
+    imported: _builtins.int
+    """Orders entered into history by this call."""
+    already_present: _builtins.int
+    """Orders whose order_id was already scored or imported: left unchanged."""
+    def __init__(
+        self,
+        *,
+        imported: _builtins.int = ...,
+        already_present: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_present", b"already_present", "imported", b"imported"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportOrdersResponse: _TypeAlias = ImportOrdersResponse  # noqa: Y015
