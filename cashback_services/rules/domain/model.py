@@ -48,6 +48,7 @@ class SkipCode(IntEnum):
     CURRENCY = 12
     ZERO_AMOUNT = 13
     EVENT_TYPE = 14
+    TOO_MANY_PRIOR_ORDERS = 15
 
 
 class SkippedDetail(IntEnum):
@@ -106,6 +107,7 @@ class Rule:
     exclude_categories: frozenset[str] = frozenset()
     exclude_skus: frozenset[str] = frozenset()
     min_prior_orders: int = 0
+    max_prior_orders: int | None = None  # None: no upper bound; 0: first order only
     customer_tiers: frozenset[str] = frozenset()
     priority: int = 0
     exclusive: bool = False
