@@ -7,7 +7,8 @@ its size.
    scorer of the same customer waits for while it waits for that customer.
 2. One statement inserts the orders (unnest arrays; an order_id already
    scored or imported is left alone) and adds the ones it inserted to their
-   customers' order_count, returning how many it inserted."""
+   customers' order_count, returning how many it inserted.
+3. When it inserted any, the merchant's RFM scores are marked stale."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from datetime import datetime
 
 from cashback_kit import pgtx
 from cashback_kit.db import Database
+from cashback_services.rules.adapters import rfm_repo
 
 _LOCK_CUSTOMERS = """
 INSERT INTO rules_customers AS t (merchant_id, customer_id, manual_tier, order_count)
@@ -57,7 +59,10 @@ async def insert_past_orders(db: Database, merchant_id: str, rows: Sequence[Past
     """Inserts the orders not stored yet, in one transaction; returns how many."""
     async with pgtx.transaction(db) as tx:
         await tx.execute(_LOCK_CUSTOMERS, merchant_id, [r.customer_id for r in rows])
-        return int(await tx.fetchval(
+        inserted = int(await tx.fetchval(
             _INSERT_ORDERS, merchant_id, [r.order_id for r in rows], [r.customer_id for r in rows],
             [r.placed_at for r in rows], [r.currency for r in rows], [r.merchandise_minor for r in rows],
             [r.fingerprint for r in rows], [r.body for r in rows], created_at))
+        if inserted:
+            await rfm_repo.mark_stale(tx, merchant_id)
+        return inserted

@@ -751,6 +751,7 @@ class CustomerProfile(_message.Message):
     ORDER_COUNT_FIELD_NUMBER: _builtins.int
     SPEND_IN_WINDOW_FIELD_NUMBER: _builtins.int
     WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    RFM_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     customer_id: _builtins.str
     tier: _builtins.str
@@ -768,6 +769,12 @@ class CustomerProfile(_message.Message):
         `window_days` days; unset when the merchant has no tier policy.
         """
 
+    @_builtins.property
+    def rfm(self) -> Global___RfmScore:
+        """The customer's RFM scores and segment as last computed; unset when they
+        had no order in the RFM window then (or scores were never computed).
+        """
+
     def __init__(
         self,
         *,
@@ -778,14 +785,53 @@ class CustomerProfile(_message.Message):
         order_count: _builtins.int = ...,
         spend_in_window: _common_pb2.Money | None = ...,
         window_days: _builtins.int = ...,
+        rfm: Global___RfmScore | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["spend_in_window", b"spend_in_window"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rfm", b"rfm", "spend_in_window", b"spend_in_window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "manual_tier", b"manual_tier", "merchant_id", b"merchant_id", "order_count", b"order_count", "spend_in_window", b"spend_in_window", "tier", b"tier", "window_days", b"window_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "manual_tier", b"manual_tier", "merchant_id", b"merchant_id", "order_count", b"order_count", "rfm", b"rfm", "spend_in_window", b"spend_in_window", "tier", b"tier", "window_days", b"window_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CustomerProfile: _TypeAlias = CustomerProfile  # noqa: Y015
+
+@_typing.final
+class RfmScore(_message.Message):
+    """Recency, frequency and monetary scores, 1 (lowest) to 5 (highest), by
+    quintiles of the merchant's customers with an order in the window: recency
+    by the days since their last order (fewer is better), frequency by their
+    number of orders, monetary by their net merchandise. Ties share a score.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECENCY_FIELD_NUMBER: _builtins.int
+    FREQUENCY_FIELD_NUMBER: _builtins.int
+    MONETARY_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    recency: _builtins.int
+    frequency: _builtins.int
+    monetary: _builtins.int
+    segment: _builtins.str
+    """One of: champions, loyal_customers, potential_loyalists,
+    recent_customers, promising, need_attention, about_to_sleep, at_risk,
+    cant_lose, hibernating, lost (docs/segments.md has the map).
+    """
+    def __init__(
+        self,
+        *,
+        recency: _builtins.int = ...,
+        frequency: _builtins.int = ...,
+        monetary: _builtins.int = ...,
+        segment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["frequency", b"frequency", "monetary", b"monetary", "recency", b"recency", "segment", b"segment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RfmScore: _TypeAlias = RfmScore  # noqa: Y015
 
 @_typing.final
 class Simulation(_message.Message):
@@ -1599,3 +1645,86 @@ class ImportOrdersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportOrdersResponse: _TypeAlias = ImportOrdersResponse  # noqa: Y015
+
+@_typing.final
+class ListSegmentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSegmentsRequest: _TypeAlias = ListSegmentsRequest  # noqa: Y015
+
+@_typing.final
+class SegmentSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    CUSTOMERS_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    segment: _builtins.str
+    customers: _builtins.int
+    @_builtins.property
+    def spend(self) -> _common_pb2.Money:
+        """Net merchandise of the segment's customers in the window, in `currency`."""
+
+    def __init__(
+        self,
+        *,
+        segment: _builtins.str = ...,
+        customers: _builtins.int = ...,
+        spend: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spend", b"spend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customers", b"customers", "segment", b"segment", "spend", b"spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SegmentSummary: _TypeAlias = SegmentSummary  # noqa: Y015
+
+@_typing.final
+class ListSegmentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENTS_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    window_days: _builtins.int
+    """Days before computed_at whose orders count."""
+    currency_code: _builtins.str
+    """The merchant's currency for monetary scores: that of most of its orders
+    in the window.
+    """
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[Global___SegmentSummary]: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the scores were computed; unset if never."""
+
+    def __init__(
+        self,
+        *,
+        segments: _abc.Iterable[Global___SegmentSummary] | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+        window_days: _builtins.int = ...,
+        currency_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "currency_code", b"currency_code", "segments", b"segments", "window_days", b"window_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSegmentsResponse: _TypeAlias = ListSegmentsResponse  # noqa: Y015

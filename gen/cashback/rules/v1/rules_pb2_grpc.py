@@ -119,6 +119,11 @@ class RulesServiceStub:
                 request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersRequest.SerializeToString,
                 response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersResponse.FromString,
                 _registered_method=True)
+        self.ListSegments = channel.unary_unary(
+                '/cashback.rules.v1.RulesService/ListSegments',
+                request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsRequest.SerializeToString,
+                response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsResponse.FromString,
+                _registered_method=True)
 
 
 class RulesServiceServicer:
@@ -319,6 +324,17 @@ class RulesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSegments(self, request, context):
+        """The merchant's RFM segments: for each of the eleven segments (in the
+        order of the segment map, empty ones included), how many customers it
+        holds and their spend in the window. Scores are recomputed for the whole
+        merchant in SQL a few seconds after an import, and on a schedule; the
+        answer says when they were last computed (unset: never).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RulesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -396,6 +412,11 @@ def add_RulesServiceServicer_to_server(servicer, server):
                     servicer.ImportOrders,
                     request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersRequest.FromString,
                     response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersResponse.SerializeToString,
+            ),
+            'ListSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegments,
+                    request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsRequest.FromString,
+                    response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -812,6 +833,33 @@ class RulesService:
             '/cashback.rules.v1.RulesService/ImportOrders',
             cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersRequest.SerializeToString,
             cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.rules.v1.RulesService/ListSegments',
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsRequest.SerializeToString,
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -169,6 +169,13 @@ class RulesServiceStub:
     Errors: INVALID_ARGUMENT (no orders, more than 1000, an order_id twice,
     an order of another merchant, or any invalid order: nothing is imported).
     """
+    ListSegments: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ListSegmentsRequest, _rules_pb2.ListSegmentsResponse]
+    """The merchant's RFM segments: for each of the eleven segments (in the
+    order of the segment map, empty ones included), how many customers it
+    holds and their spend in the window. Scores are recomputed for the whole
+    merchant in SQL a few seconds after an import, and on a schedule; the
+    answer says when they were last computed (unset: never).
+    """
 
 @_typing.type_check_only
 class RulesServiceAsyncStub(RulesServiceStub):
@@ -309,6 +316,13 @@ class RulesServiceAsyncStub(RulesServiceStub):
     its content. A ScoreOrder of an imported order_id is ALREADY_EXISTS.
     Errors: INVALID_ARGUMENT (no orders, more than 1000, an order_id twice,
     an order of another merchant, or any invalid order: nothing is imported).
+    """
+    ListSegments: _aio.UnaryUnaryMultiCallable[_rules_pb2.ListSegmentsRequest, _rules_pb2.ListSegmentsResponse]  # type: ignore[assignment]
+    """The merchant's RFM segments: for each of the eleven segments (in the
+    order of the segment map, empty ones included), how many customers it
+    holds and their spend in the window. Scores are recomputed for the whole
+    merchant in SQL a few seconds after an import, and on a schedule; the
+    answer says when they were last computed (unset: never).
     """
 
 class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -537,6 +551,19 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         its content. A ScoreOrder of an imported order_id is ALREADY_EXISTS.
         Errors: INVALID_ARGUMENT (no orders, more than 1000, an order_id twice,
         an order of another merchant, or any invalid order: nothing is imported).
+        """
+
+    @_abc_1.abstractmethod
+    def ListSegments(
+        self,
+        request: _rules_pb2.ListSegmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rules_pb2.ListSegmentsResponse, _abc.Awaitable[_rules_pb2.ListSegmentsResponse]]:
+        """The merchant's RFM segments: for each of the eleven segments (in the
+        order of the segment map, empty ones included), how many customers it
+        holds and their spend in the window. Scores are recomputed for the whole
+        merchant in SQL a few seconds after an import, and on a schedule; the
+        answer says when they were last computed (unset: never).
         """
 
 def add_RulesServiceServicer_to_server(servicer: RulesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
