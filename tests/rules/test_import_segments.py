@@ -8,13 +8,15 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import grpc
+import pytest
 from cashback.rules.v1 import rules_pb2
 
 from cashback_services.rules.domain.rfm import SEGMENTS, grid, segment_of
-from tests.rules.builders import line, order
+from tests.rules.builders import campaign, line, order
 from tests.support.servers import auth
 
-OPS = auth("ops")
+OPS, SVC = auth("ops"), auth("service")
 
 
 def test_the_segment_map_names_one_segment_for_every_score_and_uses_all_eleven() -> None:
@@ -95,3 +97,37 @@ async def test_a_new_import_is_scored_a_few_seconds_later_as_a_recent_customer(s
     newbie = await _rfm(stub, "newbie")
     assert (newbie.rfm.recency, newbie.rfm.segment) == (5, "recent_customers")
     assert sum(s.customers for s in listed.segments) == 51
+
+
+async def test_a_champions_only_campaign_pays_only_champions_and_says_why_not(stub) -> None:
+    started = datetime.now(UTC)
+    await _import(stub, _history())
+    await _segments_after(stub, started)
+    req = rules_pb2.CreateCampaignRequest(campaign=campaign("vip", percent_bps=1000, customer_segments=["champions"]))
+    await stub.CreateCampaign(req, metadata=OPS)
+    champions = [c for c in [f"c{k}" for k in range(48)] + ["star", "faded"]
+                 if (await _rfm(stub, c)).rfm.segment == "champions"]
+    assert "star" in champions
+
+    async def score(order_id: str, customer_id: str) -> rules_pb2.Score:
+        o = order(order_id, line("a", 10_000), customer_id=customer_id, placed_at=datetime.now(UTC))
+        return (await stub.ScoreOrder(rules_pb2.ScoreOrderRequest(order=o), metadata=SVC)).score
+
+    for c in champions:
+        assert (await score(f"now-{c}", c)).total.amount_minor == 1_000
+    faded, nobody = await score("now-faded", "faded"), await score("now-nobody", "nobody")
+    assert faded.total.amount_minor == 0 and nobody.total.amount_minor == 0
+    assert [(s.code, s.reason) for s in faded.skipped] == [
+        (rules_pb2.SKIP_REASON_SEGMENT, "only for customers in segment champions; this customer is in lost")]
+    assert nobody.skipped[0].reason.endswith("this customer has no segment (no recent order)")
+    quote = await stub.QuoteOrder(rules_pb2.QuoteOrderRequest(order=order(
+        "q1", line("a", 10_000), customer_id="star", placed_at=datetime.now(UTC))), metadata=SVC)
+    assert quote.score.total.amount_minor == 1_000
+
+
+async def test_a_campaign_naming_an_unknown_segment_is_refused(stub) -> None:
+    req = rules_pb2.CreateCampaignRequest(campaign=campaign("x", percent_bps=100, customer_segments=["vips"]))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.CreateCampaign(req, metadata=OPS)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "campaign.customer_segments[0]" in (err.value.details() or "")

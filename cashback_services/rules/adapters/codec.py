@@ -79,7 +79,8 @@ def rule_of(c: rules_pb2.Campaign, seq: int) -> Rule:
         exclude_categories=frozenset(c.exclude_category_ids), exclude_skus=frozenset(c.exclude_skus),
         min_prior_orders=c.min_prior_orders,
         max_prior_orders=c.max_prior_orders if c.HasField("max_prior_orders") else None,
-        customer_tiers=frozenset(c.customer_tiers), priority=c.priority,
+        customer_tiers=frozenset(c.customer_tiers),
+        customer_segments=frozenset(c.customer_segments), priority=c.priority,
         exclusive=c.stacking == rules_pb2.STACKING_EXCLUSIVE, pending_days=c.pending_days,
         expires_after_days=c.expires_after_days,
     )

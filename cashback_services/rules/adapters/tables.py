@@ -61,6 +61,14 @@ customers = Table(
     Column("order_count", BigInteger, nullable=False, default=0),
 )
 
+# RFM scores as last computed (migration 0006; written by adapters/rfm_repo.py).
+customer_rfm = Table(
+    "rules_customer_rfm", metadata,
+    Column("merchant_id", String(128), primary_key=True),
+    Column("customer_id", String(128), primary_key=True),
+    Column("segment", String(32), nullable=False),
+)
+
 customer_usage = Table(
     "rules_customer_usage", metadata,
     Column("merchant_id", String(128), primary_key=True),

@@ -92,6 +92,10 @@ def _customer_skip(rule: Rule, profile: Profile) -> SkipOut | None:
     if profile.prior_orders < rule.min_prior_orders:
         return _skip(rule, SkipCode.PRIOR_ORDERS,
                      f"needs {rule.min_prior_orders} earlier orders, the customer has {profile.prior_orders}")
+    if rule.customer_segments and profile.segment not in rule.customer_segments:
+        wanted = ", ".join(sorted(rule.customer_segments))
+        now = f"is in {profile.segment}" if profile.segment else "has no segment (no recent order)"
+        return _skip(rule, SkipCode.SEGMENT, f"only for customers in segment {wanted}; this customer {now}")
     if rule.max_prior_orders is not None and profile.prior_orders > rule.max_prior_orders:
         return _skip(rule, SkipCode.TOO_MANY_PRIOR_ORDERS, _too_many(rule.max_prior_orders, profile.prior_orders))
     return None

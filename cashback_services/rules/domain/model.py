@@ -49,6 +49,7 @@ class SkipCode(IntEnum):
     ZERO_AMOUNT = 13
     EVENT_TYPE = 14
     TOO_MANY_PRIOR_ORDERS = 15
+    SEGMENT = 16
 
 
 class SkippedDetail(IntEnum):
@@ -109,6 +110,7 @@ class Rule:
     min_prior_orders: int = 0
     max_prior_orders: int | None = None  # None: no upper bound; 0: first order only
     customer_tiers: frozenset[str] = frozenset()
+    customer_segments: frozenset[str] = frozenset()  # RFM segments; empty = all
     priority: int = 0
     exclusive: bool = False
     pending_days: int = 0
@@ -168,6 +170,7 @@ class Profile:
 
     tier: str = ""
     prior_orders: int = 0
+    segment: str = ""  # RFM segment as last computed; "" = none
 
 
 @dataclass(frozen=True)

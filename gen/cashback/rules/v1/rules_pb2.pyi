@@ -134,6 +134,8 @@ class _SkipReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SkipReason
     SKIP_REASON_EVENT_TYPE: _SkipReason.ValueType  # 14
     SKIP_REASON_TOO_MANY_PRIOR_ORDERS: _SkipReason.ValueType  # 15
     """The customer has more earlier orders than max_prior_orders allows."""
+    SKIP_REASON_SEGMENT: _SkipReason.ValueType  # 16
+    """The customer is not in one of the campaign's customer_segments."""
 
 class SkipReason(_SkipReason, metaclass=_SkipReasonEnumTypeWrapper):
     """Why a campaign did not pay, for machines; `Skipped.reason` says it in words."""
@@ -155,6 +157,8 @@ SKIP_REASON_ZERO_AMOUNT: SkipReason.ValueType  # 13
 SKIP_REASON_EVENT_TYPE: SkipReason.ValueType  # 14
 SKIP_REASON_TOO_MANY_PRIOR_ORDERS: SkipReason.ValueType  # 15
 """The customer has more earlier orders than max_prior_orders allows."""
+SKIP_REASON_SEGMENT: SkipReason.ValueType  # 16
+"""The customer is not in one of the campaign's customer_segments."""
 Global___SkipReason: _TypeAlias = SkipReason  # noqa: Y015
 
 class _SkippedDetail:
@@ -292,6 +296,7 @@ class Campaign(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     BUDGET_USED_FIELD_NUMBER: _builtins.int
     MAX_PRIOR_ORDERS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_SEGMENTS_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """Server-assigned when empty at creation."""
     merchant_id: _builtins.str
@@ -395,6 +400,13 @@ class Campaign(_message.Message):
     def budget_used(self) -> _common_pb2.Money:
         """Output only: what the campaign has paid so far, net of reversals."""
 
+    @_builtins.property
+    def customer_segments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty = every customer; otherwise only customers in one of these RFM
+        segments (RfmScore.segment) as last computed. A customer with no segment
+        (no order in the RFM window) is not in any.
+        """
+
     def __init__(
         self,
         *,
@@ -437,10 +449,11 @@ class Campaign(_message.Message):
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         budget_used: _common_pb2.Money | None = ...,
         max_prior_orders: _builtins.int | None = ...,
+        customer_segments: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "created_at", b"created_at", "ends_at", b"ends_at", "fixed", b"fixed", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "min_order", b"min_order", "percent_bps", b"percent_bps", "reward", b"reward", "starts_at", b"starts_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_segments", b"customer_segments", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_prior_orders: _TypeAlias = _typing.Literal["max_prior_orders"]  # noqa: Y015
     _WhichOneofArgType__max_prior_orders: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders"]  # noqa: Y015
