@@ -6,6 +6,7 @@ purchases" campaign that pays from the first day."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,3 +117,25 @@ def test_a_file_without_the_columns_is_refused_before_anything_is_sent(stack, tm
     result = ctl(stack, "orders", "import", str(csv_file))
     assert result.exit_code == 2
     assert "missing: order_id, customer_id, placed_at, currency" in result.output
+
+
+def test_after_an_import_the_best_customer_is_champions_and_a_faded_one_is_lost(stack, rules, tmp_path) -> None:
+    now = datetime.now(UTC)
+    rows = [f"star-{i},star,{(now - timedelta(days=i + 1)).isoformat()},SAR,2500.00" for i in range(12)]
+    rows.append(f"faded-1,faded,{(now - timedelta(days=360)).isoformat()},SAR,1.00")
+    csv_file = tmp_path / "segments.csv"
+    csv_file.write_text("order_id,customer_id,placed_at,currency,amount\n" + "\n".join(rows) + "\n")
+    assert ctl(stack, "orders", "import", str(csv_file)).exit_code == 0
+    imported = datetime.now(UTC)  # scores computed from here on include the import
+    ops = bearer(TEST_KEYS["ops"])
+    deadline = time.monotonic() + 30
+    while True:  # the rules process recomputes segments a few seconds after an import
+        listed = rules.ListSegments(rules_pb2.ListSegmentsRequest(merchant_id="m1"), metadata=ops)
+        if listed.HasField("computed_at") and listed.computed_at.ToDatetime(tzinfo=UTC) >= imported:
+            break
+        assert time.monotonic() < deadline, "segments were not recomputed within 30 s"
+        time.sleep(0.3)
+    star, faded = _profile(rules, "star").rfm, _profile(rules, "faded").rfm
+    assert (star.recency, star.frequency, star.monetary, star.segment) == (5, 5, 5, "champions")
+    assert (faded.recency, faded.frequency, faded.monetary, faded.segment) == (1, 1, 1, "lost")
+    assert sum(s.customers for s in listed.segments) >= 2

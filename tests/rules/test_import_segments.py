@@ -48,7 +48,8 @@ async def _import(stub, orders: list[rules_pb2.Order]) -> None:  # type: ignore[
 
 
 async def _segments_after(stub, when: datetime) -> rules_pb2.ListSegmentsResponse:  # type: ignore[no-untyped-def]
-    """ListSegments once the scores were computed after `when` (the job polls every 2 s)."""
+    """ListSegments once scores computed from `when` on are there (the job polls every 2 s);
+    `when` is after an import returned, so they include it."""
     for _ in range(100):
         got = await stub.ListSegments(rules_pb2.ListSegmentsRequest(merchant_id="m1"), metadata=OPS)
         if got.HasField("computed_at") and got.computed_at.ToDatetime(tzinfo=UTC) >= when:
@@ -66,9 +67,8 @@ async def test_imported_history_makes_the_best_customer_champions_and_a_faded_on
     history = _history()
     before = await stub.ListSegments(rules_pb2.ListSegmentsRequest(merchant_id="m1"), metadata=OPS)
     assert not before.HasField("computed_at") and [s.customers for s in before.segments] == [0] * 11
-    started = datetime.now(UTC)
     await _import(stub, history)
-    listed = await _segments_after(stub, started)
+    listed = await _segments_after(stub, datetime.now(UTC))
 
     star, faded, gone = await _rfm(stub, "star"), await _rfm(stub, "faded"), await _rfm(stub, "gone")
     assert (star.rfm.recency, star.rfm.frequency, star.rfm.monetary, star.rfm.segment) == (5, 5, 5, "champions")
@@ -88,21 +88,18 @@ async def test_imported_history_makes_the_best_customer_champions_and_a_faded_on
 
 
 async def test_a_new_import_is_scored_a_few_seconds_later_as_a_recent_customer(stub) -> None:
-    first = datetime.now(UTC)
     await _import(stub, _history())
-    await _segments_after(stub, first)
-    second = datetime.now(UTC)
+    await _segments_after(stub, datetime.now(UTC))
     await _import(stub, [_past("newbie-1", "newbie", 100, 0.1)])
-    listed = await _segments_after(stub, second)
+    listed = await _segments_after(stub, datetime.now(UTC))
     newbie = await _rfm(stub, "newbie")
     assert (newbie.rfm.recency, newbie.rfm.segment) == (5, "recent_customers")
     assert sum(s.customers for s in listed.segments) == 51
 
 
 async def test_a_champions_only_campaign_pays_only_champions_and_says_why_not(stub) -> None:
-    started = datetime.now(UTC)
     await _import(stub, _history())
-    await _segments_after(stub, started)
+    await _segments_after(stub, datetime.now(UTC))
     req = rules_pb2.CreateCampaignRequest(campaign=campaign("vip", percent_bps=1000, customer_segments=["champions"]))
     await stub.CreateCampaign(req, metadata=OPS)
     champions = [c for c in [f"c{k}" for k in range(48)] + ["star", "faded"]
