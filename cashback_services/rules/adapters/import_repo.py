@@ -64,5 +64,5 @@ async def insert_past_orders(db: Database, merchant_id: str, rows: Sequence[Past
             [r.placed_at for r in rows], [r.currency for r in rows], [r.merchandise_minor for r in rows],
             [r.fingerprint for r in rows], [r.body for r in rows], created_at))
         if inserted:
-            await rfm_repo.mark_stale(tx, merchant_id)
+            await rfm_repo.mark_stale(tx, merchant_id, created_at)
         return inserted

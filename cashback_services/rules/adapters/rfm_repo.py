@@ -54,14 +54,15 @@ INSERT INTO rules_rfm_runs AS t (merchant_id, seq, computed_seq, computed_at, wi
 VALUES ($1, $2, $2, $3, $4, $5)
 ON CONFLICT (merchant_id) DO UPDATE SET computed_seq = $2, computed_at = $3, window_days = $4, currency = $5"""
 _STALE = """
-INSERT INTO rules_rfm_runs AS t (merchant_id, seq) VALUES ($1, 1)
-ON CONFLICT (merchant_id) DO UPDATE SET seq = t.seq + 1"""
-# Merchants whose scores an import made stale, or older than the refresh age
-# (or never computed, for a merchant with campaigns).
+INSERT INTO rules_rfm_runs AS t (merchant_id, seq, imported_at) VALUES ($1, 1, $2)
+ON CONFLICT (merchant_id) DO UPDATE SET seq = t.seq + 1, imported_at = $2"""
+# Merchants whose scores an import made stale (once it paused: no import since
+# :quiet), or older than the refresh age, or never computed (with campaigns).
 _DUE = text("""
 SELECT m FROM (SELECT merchant_id AS m FROM rules_rfm_runs UNION SELECT merchant_id FROM rules_merchants) AS x
 LEFT JOIN rules_rfm_runs r ON r.merchant_id = x.m
-WHERE r.merchant_id IS NULL OR r.seq > r.computed_seq OR r.computed_at IS NULL OR r.computed_at < :before
+WHERE r.merchant_id IS NULL OR r.computed_at IS NULL OR r.computed_at < :before
+   OR (r.seq > r.computed_seq AND (r.imported_at IS NULL OR r.imported_at < :quiet))
 ORDER BY m LIMIT :n""")
 _SUMMARY = text("""
 SELECT segment, count(*), coalesce(sum(spend_minor), 0) FROM rules_customer_rfm
@@ -104,14 +105,15 @@ async def recompute(db: Database, merchant_id: str, now: datetime, window_days: 
         await conn.close()
 
 
-async def mark_stale(tx: pgtx.Tx, merchant_id: str) -> None:
+async def mark_stale(tx: pgtx.Tx, merchant_id: str, at: datetime) -> None:
     """In an import's transaction: its merchant's scores no longer cover its orders."""
-    await tx.execute(_STALE, merchant_id)
+    await tx.execute(_STALE, merchant_id, at)
 
 
-async def due(db: Database, refreshed_before: datetime, limit: int = 100) -> list[str]:
+async def due(db: Database, refreshed_before: datetime, quiet_since: datetime, limit: int = 100) -> list[str]:
+    params = {"before": refreshed_before, "quiet": quiet_since, "n": limit}
     async with db.read() as conn:
-        return [r[0] for r in (await conn.execute(_DUE, {"before": refreshed_before, "n": limit})).all()]
+        return [r[0] for r in (await conn.execute(_DUE, params)).all()]
 
 
 async def summary(db: Database, merchant_id: str) -> tuple[Run | None, dict[str, tuple[int, int]]]:

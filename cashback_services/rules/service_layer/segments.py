@@ -1,6 +1,7 @@
 """RFM segments: recomputing a merchant's scores, the segments' counts, a
 customer's scores. Scores are computed in SQL (adapters/rfm_repo.py); this
-decides when: a merchant whose import made them stale, and every merchant
+decides when: a merchant whose import made them stale (once the import
+pauses for `quiet`), and every merchant
 once its scores are older than `refresh_every` (recency moves with the clock,
 and scored orders count too)."""
 
@@ -41,8 +42,9 @@ class CustomerRfm:
 
 class Segments:
     def __init__(self, db: Database, now: Callable[[], datetime], *, window_days: int = DEFAULT_WINDOW_DAYS,
-                 refresh_every: timedelta = timedelta(hours=6)) -> None:
+                 refresh_every: timedelta = timedelta(hours=6), quiet: timedelta = timedelta(seconds=2)) -> None:
         self.db, self.now, self.window_days, self.refresh_every = db, now, window_days, refresh_every
+        self.quiet = quiet  # after an import, before recomputing (the next call of a long import may follow)
         self._grid = grid()
 
     async def recompute(self, merchant_id: str) -> int | None:
@@ -52,7 +54,8 @@ class Segments:
     async def refresh_due(self) -> int:
         """Recomputes the merchants that are due; how many were."""
         done = 0
-        for merchant_id in await rfm_repo.due(self.db, self.now() - self.refresh_every):
+        now = self.now()
+        for merchant_id in await rfm_repo.due(self.db, now - self.refresh_every, now - self.quiet):
             if await self.recompute(merchant_id) is not None:
                 done += 1
         return done

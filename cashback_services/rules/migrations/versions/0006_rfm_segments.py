@@ -40,6 +40,8 @@ def upgrade() -> None:
         # Bumped by every import; computed_seq: the value the last computation started from.
         sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("computed_seq", sa.BigInteger, nullable=False, server_default="0"),
+        # The last import: a long import (many calls) is recomputed once it pauses, not after every call.
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("window_days", sa.Integer, nullable=False, server_default="365"),
         sa.Column("currency", sa.String(3), nullable=False, server_default=""),
