@@ -139,3 +139,18 @@ async def test_concurrent_imports_and_scoring_of_the_same_customers_count_every_
     assert sum(n for n, _ in imports) == 400 and sum(n + k for n, k in imports) == 800  # type: ignore[misc]
     counts = [(await _profile(stub, c)).order_count for c in customers]
     assert counts == [21] * 20  # 20 imported + 1 scored each
+
+
+async def test_a_refund_of_an_imported_order_takes_nothing_back_and_in_full_stops_it_counting(stub) -> None:
+    assert await _import(stub, past("h1", 10_000), past("h2", 10_000)) == (2, 0)
+
+    async def refund(refund_id: str, order_id: str, amount: int) -> rules_pb2.Reversal:
+        req = rules_pb2.ReverseOrderRequest(merchant_id="m1", order_id=order_id, refund_id=refund_id,
+                                            refunded_amount=money(amount))
+        return (await stub.ReverseOrder(req, metadata=SVC)).reversal
+
+    partial = await refund("r1", "h1", 4_000)
+    assert partial.total.amount_minor == 0 and not partial.awards
+    assert (await _profile(stub)).order_count == 2
+    await refund("r2", "h1", 6_000)
+    assert (await _profile(stub)).order_count == 1
