@@ -11,7 +11,7 @@ import pytest
 from cashback.rules.v1 import rules_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from tests.rules.builders import T0, campaign, line, money, order
+from tests.rules.builders import campaign, line, money, order
 from tests.support.servers import auth
 
 OPS, SVC, CHECKOUT = auth("ops"), auth("service"), auth("checkout")
@@ -133,7 +133,8 @@ async def test_concurrent_imports_and_scoring_of_the_same_customers_count_every_
     orders = [past(f"h{i}", customer_id=customers[i % 20]) for i in range(400)]
     # Four overlapping imports (each order in two of them), in opposite orders, and scoring meanwhile.
     batches = [orders[:200], orders[100:300], orders[200:][::-1], orders[:100] + orders[300:]]
-    scored = [order(f"live{i}", line("a", 1_000), customer_id=c, placed_at=T0) for i, c in enumerate(customers)]
+    scored = [order(f"live{i}", line("a", 1_000), customer_id=c, placed_at=datetime.now(UTC))
+              for i, c in enumerate(customers)]
     results = await asyncio.gather(*(_import(stub, *b) for b in batches), *(_score(stub, o) for o in scored))
     imports = results[:4]
     assert sum(n for n, _ in imports) == 400 and sum(n + k for n, k in imports) == 800  # type: ignore[misc]

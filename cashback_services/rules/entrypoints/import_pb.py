@@ -8,7 +8,7 @@ from datetime import datetime
 from cashback.rules.v1 import rules_pb2
 
 from cashback_kit.errors import InvalidArgument, Violations
-from cashback_kit.pb import fingerprint, require_id
+from cashback_kit.pb import fingerprint, require_id, ts_from_pb
 from cashback_services.rules.entrypoints.campaign_pb import collect
 from cashback_services.rules.entrypoints.order_pb import order_from_pb
 from cashback_services.rules.service_layer.history import MAX_BATCH, PastOrder
@@ -24,14 +24,19 @@ def _past_order(v: Violations, o: rules_pb2.Order, where: str, merchant_id: str,
     if not pb.HasField("placed_at"):
         v.add(f"{where}.placed_at", "placed_at is required for a past order")
         return None
+    placed = collect(v, ts_from_pb, pb.placed_at, f"{where}.placed_at")
+    if placed is None:
+        return None
+    if placed > now:
+        v.add(f"{where}.placed_at", "a past order cannot be placed in the future")
+        return None
     try:
-        order = order_from_pb(pb, now)
+        # Validated as ScoreOrder would have validated it when it was placed: a
+        # bound on how old a live order may be does not apply to history.
+        order = order_from_pb(pb, placed)
     except InvalidArgument as exc:
         for fv in exc.violations:
             v.add(where + fv.field.removeprefix("order"), fv.description)
-        return None
-    if order.placed_at > now:
-        v.add(f"{where}.placed_at", "a past order cannot be placed in the future")
         return None
     return PastOrder(order, fingerprint(pb), pb.SerializeToString(deterministic=True))
 
