@@ -1,5 +1,5 @@
 """Every RPC × role × merchant against the three services as processes: only the
-combinations CONTRACT.md allows get past the edge. The allowed table is written
+combinations the contract (docs/api.md, Roles) allows get past the edge. The allowed table is written
 out here from the contract, not imported from the code it checks."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from tests.support.pgcluster import PgCluster
 pytestmark = pytest.mark.e2e
 
 CHECKOUT = {"QuoteOrder", "AwardOrder", "AwardEvent", "GetBalance", "AuthorizeRedemption", "CaptureRedemption",
-            "VoidRedemption", "RefundOrder"}
+            "VoidRedemption", "RefundOrder", "TransferCredit",
+            "ConvertCredit"}
 APP = {"GetBalance", "ListTransactions", "QuoteOrder", "GetContact"}
 # Service-to-service: the wallet calling rules, notify reading the wallet (all merchants).
 SERVICE = {("rules", m) for m in ("ScoreOrder", "ScoreEvent", "ReverseOrder", "QuoteOrder", "GetCampaign",

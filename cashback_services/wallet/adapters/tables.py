@@ -191,7 +191,7 @@ idempotency = Table(
     Column("error_code", String(32)),
     Column("error_message", Text),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("error_reason", String(64)),  # ErrorInfo reason of a stored refusal (0004)
+    Column("error_reason", String(64)),  # ErrorInfo reason of a stored refusal (0006)
 )
 
 # The outbox. `position` is NULL until the sequencer gives the committed row
@@ -216,5 +216,5 @@ events = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
 )
 
-# Who changed what (migration 0004): the kit's audit table, as every service keeps one.
+# Who changed what (migration 0006): the kit's audit table, as every service keeps one.
 audit = audit_table(metadata, "wallet")

@@ -5,8 +5,8 @@ wallet's audit trail (wallet_audit, cashback_kit.audit): who (key id) adjusted w
 wallet_write inserts idempotency rows with `SELECT r.* FROM jsonb_populate_recordset(NULL::
 wallet_idempotency, ...)`, so the new last column is written with no change to the function.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
@@ -14,8 +14,8 @@ from alembic import op
 
 from cashback_services.wallet.adapters import tables as t
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
