@@ -1,4 +1,4 @@
-"""API keys, roles and which RPCs each role may call (CONTRACT.md, Authentication).
+"""API keys, roles and which RPCs each role may call (docs/api.md, Authentication and Roles).
 
 Keys are looked up by their SHA-256 digest and confirmed with hmac.compare_digest,
 so the time a lookup takes says nothing about how much of a key was right."""
@@ -22,7 +22,7 @@ WALLET = "cashback.wallet.v1.WalletService"
 NOTIFY = "cashback.notify.v1.NotifyService"
 SERVICES = (RULES, WALLET, NOTIFY)
 
-# `service` is the one shared key of the first release (CONTRACT.md): deprecated, kept
+# `service` is the one shared key of the first release (docs/api-intro.md): deprecated, kept
 # working; give each calling service its own key with only the RPCs it needs.
 LEGACY_SERVICE = "service"
 SERVICE_ROLES = frozenset({"wallet-service", "notify-service", LEGACY_SERVICE})

@@ -1,4 +1,4 @@
-"""Configuration from the environment variables named in CONTRACT.md.
+"""Configuration from the environment variables listed in docs/api.md (Environment variables).
 
 Read once in main(); passed down explicitly. Nothing reads os.environ elsewhere."""
 

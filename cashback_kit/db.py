@@ -70,10 +70,6 @@ class Database:
         )
         self._ping_when_idle()
 
-    # Read by service code until its SQLite branches are gone.
-    is_postgres = True
-    is_sqlite = False
-
     def _ping_when_idle(self) -> None:
         """Pessimistic disconnect handling without a round trip per checkout: a
         pooled connection that sat idle for more than IDLE_PING_SECONDS (when the

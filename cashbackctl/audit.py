@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -15,11 +17,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def make_run_url() -> str:
+    """The wallet database `make run` started (it writes var/database-urls.json), or ""."""
+    path = Path(os.environ.get("CASHBACK_VAR_DIR") or "var") / "database-urls.json"
+    try:
+        return str(json.loads(path.read_text()).get("wallet", ""))
+    except (OSError, ValueError):
+        return ""
+
+
 def audit(
     database_url: str = typer.Option(
         "", "--database-url", envvar="WALLET_DATABASE_URL", show_default=False,
         help="The wallet's database (postgresql+asyncpg://user@host:port/database); "
-        "default: WALLET_DATABASE_URL (`make run` prints the one it uses).",
+        "default: WALLET_DATABASE_URL, else the one `make run` uses (var/database-urls.json).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the violations as JSON."),
 ) -> None:
@@ -28,7 +39,7 @@ def audit(
     from cashback_kit.config import Settings
     from cashback_services.wallet.auditor import audit_database
 
-    database_url = database_url or Settings.from_env("wallet").database_url
+    database_url = database_url or Settings.from_env("wallet").database_url or make_run_url()
     if not database_url:
         err_console.print("[red]audit could not run:[/red] give --database-url or set WALLET_DATABASE_URL")
         raise typer.Exit(2)

@@ -55,6 +55,10 @@ POLICY_COLUMNS = [
     ("quiet hours", lambda p: f"{p.quiet_hours_start}–{p.quiet_hours_end}" if p.quiet_hours_start else "none"),
     ("on credit", lambda p: "yes" if p.notify_on_credit else "no"),
     ("on available", lambda p: "yes" if p.notify_on_available else "no"),
+    ("shop name", lambda p: p.shop_name or "-"),
+    ("region", lambda p: p.default_region or "from the locale"),
+    ("hijri dates", lambda p: "yes" if p.hijri_dates else "no"),
+    ("digits", lambda p: "latin" if p.latin_digits else "native"),
 ]
 
 
@@ -76,7 +80,13 @@ def policy_set(warn_days: str = typer.Option(None, help="days before expiry to w
                                          "(empty: none)"),
                on_credit: bool = typer.Option(None, "--on-credit/--no-on-credit", help="message when credited"),
                on_available: bool = typer.Option(None, "--on-available/--no-on-available",
-                                                 help="message when credit becomes available")) -> None:
+                                                 help="message when credit becomes available"),
+               shop_name: str = typer.Option(None, help="the shop's name in every message, e.g. 'Nahal'"),
+               region: str = typer.Option(None, help="default country of numbers written without one, e.g. IR, SA"),
+               hijri_dates: bool = typer.Option(None, "--hijri-dates/--no-hijri-dates",
+                                                help="Arabic messages show the Umm al-Qura date beside the Gregorian"),
+               latin_digits: bool = typer.Option(None, "--latin-digits/--native-digits",
+                                                 help="digits 0-9 instead of Persian or Arabic-Indic ones")) -> None:
     """Change the notification policy; what is not given stays as it is."""
     with _notify() as stub:
         p = call(stub.GetNotifyPolicy, N.GetNotifyPolicyRequest(merchant_id=ctx().merchant)).policy
@@ -97,5 +107,13 @@ def policy_set(warn_days: str = typer.Option(None, help="days before expiry to w
             p.notify_on_credit = on_credit
         if on_available is not None:
             p.notify_on_available = on_available
+        if shop_name is not None:
+            p.shop_name = shop_name.strip()
+        if region is not None:
+            p.default_region = region.strip().upper()
+        if hijri_dates is not None:
+            p.hijri_dates = hijri_dates
+        if latin_digits is not None:
+            p.latin_digits = latin_digits
         out = call(stub.SetNotifyPolicy, N.SetNotifyPolicyRequest(policy=p)).policy
     emit(out, POLICY_COLUMNS, [out])

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import grpc
 from cashback.common.v1.common_pb2 import Money
@@ -33,12 +33,13 @@ def main() -> int:
     wallet = wallet_pb2_grpc.WalletServiceStub(grpc.insecure_channel(os.environ.get("WALLET_ADDR", "127.0.0.1:50052")))
     sar = lambda minor: Money(currency_code="SAR", amount_minor=minor)  # noqa: E731
 
-    # An order of 2 × 250.00 SAR paid by mada on the web, placed 15 days ago (past the return window).
+    # An order of 2 × 250.00 SAR paid by mada on the web, placed now. The seed's campaigns credit it at
+    # once (no return window), so the next order can spend it.
     order = rules_pb2.Order(merchant_id=merchant, order_id=f"demo-{uuid.uuid4().hex[:8]}", customer_id=customer,
                             currency_code="SAR", channel=rules_pb2.CHANNEL_WEB, payment_method="mada",
                             lines=[rules_pb2.OrderLine(sku="kettle-1", category_ids=["kitchen"],
                                                        unit_price=sar(25000), quantity=2)])
-    order.placed_at.FromDatetime(datetime.now(UTC) - timedelta(days=15))
+    order.placed_at.FromDatetime(datetime.now(UTC))
 
     quote = rules.QuoteOrder(rules_pb2.QuoteOrderRequest(order=order), metadata=md, timeout=5).score
     print(f"1. quote: this order earns {quote.total.amount_minor / 100:.2f} SAR")
@@ -48,7 +49,7 @@ def main() -> int:
     award = wallet.AwardOrder(wallet_pb2.AwardOrderRequest(order=order), metadata=md, timeout=10)
     print(f"2. paid → AwardOrder credited {award.credited.amount_minor / 100:.2f} SAR (retry-safe by order_id)")
 
-    for _ in range(50):  # the lot is past its return window; the wallet's sweeper makes it available
+    for _ in range(50):  # usable at once: the balance shows it as available
         bal = wallet.GetBalance(wallet_pb2.GetBalanceRequest(merchant_id=merchant, customer_id=customer,
                                                              currency_code="SAR"), metadata=md, timeout=5).balance
         if bal.available.amount_minor >= award.credited.amount_minor:

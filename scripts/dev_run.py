@@ -27,6 +27,8 @@ from tests.support.pgcluster import PgCluster, open_cluster  # noqa: E402
 
 VAR = Path(os.environ.get("CASHBACK_VAR_DIR") or ROOT / "var").resolve()
 KEYS = VAR / "api-keys.json"
+# The URLs make run uses, for tools run beside it (cashbackctl audit reads the wallet's).
+URLS = VAR / "database-urls.json"
 PG_ROOT = VAR / "pg"
 SERVICES = ("rules", "wallet", "notify")
 
@@ -91,6 +93,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     keys = ensure_keys()
     urls, cluster = database_urls()
+    URLS.write_text(json.dumps(urls, indent=2))
+    URLS.chmod(0o600)
     addrs = {name: os.environ.get(f"{name.upper()}_ADDR", addr) for name, addr in DEFAULT_ADDRS.items()}
     env = {
         **{f"{name.upper()}_ADDR": addr for name, addr in addrs.items()},

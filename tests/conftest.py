@@ -30,11 +30,6 @@ def pg_url(pg_cluster: PgCluster) -> str:
     return pg_cluster.new_database_url()
 
 
-@pytest.fixture
-def db_url(pg_url: str) -> str:
-    """The same as pg_url (the name tests used when they also ran on SQLite)."""
-    return pg_url
-
 
 @pytest.fixture(scope="session")
 def api_keys() -> dict[str, str]:

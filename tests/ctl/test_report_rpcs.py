@@ -16,8 +16,8 @@ from tests.support.servers import auth
 from tests.wallet.stack import order, running_stack, sar
 
 
-async def test_timeline_and_campaign_report_match_the_ledger(db_url):
-    async with running_stack(db_url) as s:
+async def test_timeline_and_campaign_report_match_the_ledger(pg_url):
+    async with running_stack(pg_url) as s:
         camp = await s.campaign(bps=1000)
         for i, customer in enumerate(("a", "a", "b")):
             await s.w.AwardOrder(wallet_pb2.AwardOrderRequest(order=order(f"o{i}", 50_000, customer=customer)),

@@ -1,5 +1,5 @@
 """Every RPC × role × merchant against the three services as processes: only the
-combinations CONTRACT.md allows get past the edge. The allowed table is written
+combinations the contract (docs/api.md, Roles) allows get past the edge. The allowed table is written
 out here from the contract, not imported from the code it checks."""
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def test_an_award_never_exceeds_its_caps_or_the_budget(lines, rate, sku_rate, fi
 def test_adding_an_excluded_line_never_changes_the_award(lines, rate, price, qty, by_category, max_per_order) -> None:
     # Holds as stated when nothing is prorated over lines: an order discount or
     # wallet payment spread over more lines, or a whole-order minimum, depends
-    # on every line by definition (CONTRACT.md, scoring semantics).
+    # on every line by definition (docs/api-intro.md, scoring semantics).
     r = rule(percent_bps=rate, exclude_skus=frozenset({"excluded"}), exclude_categories=frozenset({"no"}),
              max_per_order=max_per_order)
     extra = dline("other", price, qty, ("no",)) if by_category else dline("excluded", price, qty)
