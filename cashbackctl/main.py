@@ -11,7 +11,7 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, customers, notify_cmds, policies, requeue
+from cashbackctl import campaigns, customers, notify_cmds, orders_import, policies, requeue
 from cashbackctl.audit import audit
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
 from cashbackctl.parked import app as parked_app
@@ -25,6 +25,7 @@ app.add_typer(notify_cmds.contacts, name="contacts")
 app.add_typer(notify_cmds.templates, name="templates")
 app.add_typer(notify_cmds.reminders, name="reminders")
 app.add_typer(policies.tiers, name="tiers")
+app.add_typer(orders_import.app, name="orders")
 app.add_typer(policies.notify_policy, name="notify-policy")
 app.add_typer(parked_app, name="parked")
 # "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.

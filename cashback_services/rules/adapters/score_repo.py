@@ -54,6 +54,7 @@ def _seen_sql(table: str, key: str) -> str:
     return f"""
         SELECT (SELECT generation FROM rules_merchants WHERE merchant_id = $1),
                c.manual_tier, c.order_count,
+               (SELECT segment FROM rules_customer_rfm WHERE merchant_id = $1 AND customer_id = $2),
                ARRAY(SELECT coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint
                      FROM unnest($5::timestamptz[]) WITH ORDINALITY AS w(since, i)
                      LEFT JOIN rules_orders o ON o.merchant_id = $1 AND o.customer_id = $2
@@ -202,8 +203,8 @@ class ScoreConn(_Statements):
         self._report(sql, args)
         row = await self.conn.fetchrow(sql, *args)
         assert row is not None  # FROM (SELECT 1): always one row
-        gen, tier, count, spends, fp, body = row
-        customer = CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0)
+        gen, tier, count, segment, spends, fp, body = row
+        customer = CustomerRow(tier or "", int(count or 0), segment or "")
         return Seen(int(gen or 0), customer, [int(x) for x in spends], fp, bytes(body) if body is not None else None)
 
     @asynccontextmanager

@@ -16,6 +16,7 @@ from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
 from cashback_services.rules.adapters.codec import OUTPUT_ONLY, money_pb, ts_pb
+from cashback_services.rules.domain.rfm import SEGMENTS
 from cashback_services.rules.service_layer.campaigns import CampaignDraft, CampaignView
 
 MAX_BPS = 10_000
@@ -103,6 +104,11 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
         _money(v, c, name, currency, positive=True)
     for name in ("max_awards_per_customer", "max_awards_per_customer_per_day", "min_prior_orders"):
         v.check(getattr(c, name) >= 0, f"campaign.{name}", "must not be negative")
+    for i, name in enumerate(c.customer_segments):
+        v.check(name in SEGMENTS, f"campaign.customer_segments[{i}]", f"one of {', '.join(SEGMENTS)}")
+    if c.HasField("max_prior_orders"):
+        v.check(c.max_prior_orders >= max(c.min_prior_orders, 0), "campaign.max_prior_orders",
+                "must not be negative nor below min_prior_orders (0 = first order only)")
     for name in ("pending_days", "expires_after_days"):
         v.check(0 <= getattr(c, name) <= MAX_DAYS, f"campaign.{name}", f"must be between 0 and {MAX_DAYS} days")
     starts = collect(v, ts_from_pb, c.starts_at, "campaign.starts_at") if c.HasField("starts_at") else None
@@ -185,6 +191,9 @@ def merge(current: rules_pb2.Campaign, patch: rules_pb2.Campaign, paths: list[st
             getattr(out, path).update(getattr(patch, path))
         elif _repeated(fd):
             getattr(out, path).extend(getattr(patch, path))
+        elif fd.has_presence:  # an optional scalar: unset in the patch clears it
+            if patch.HasField(path):  # type: ignore[arg-type]
+                setattr(out, path, getattr(patch, path))
         else:
             setattr(out, path, getattr(patch, path))
     return out

@@ -16,6 +16,7 @@ from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import Account, LotStatus, TxType
+from cashback_services.wallet.domain.points import POINTS  # credit reports; GetBalance shows points
 
 L, B, C, TX, E, AW = t.lots.c, t.balances.c, t.customers.c, t.transactions.c, t.entries.c, t.awards.c
 
@@ -38,8 +39,8 @@ async def list_expiring(
     page_size: int, token: str,
 ) -> tuple[list[dict[str, Any]], str]:
     # Lots already past expiry are not "expiring": the sweeper is about to expire them.
-    cond = [L.merchant_id == merchant_id, L.status == LotStatus.AVAILABLE.value, L.remaining > 0,
-            L.expires_at.is_not(None), L.expires_at < before, L.expires_at > now,
+    cond = [L.merchant_id == merchant_id, L.currency != POINTS, L.status == LotStatus.AVAILABLE.value,
+            L.remaining > 0, L.expires_at.is_not(None), L.expires_at < before, L.expires_at > now,
             _after(L.customer_id, L.currency, token)]
     if after is not None:
         cond.append(L.expires_at >= after)
@@ -66,7 +67,7 @@ async def list_balances(
     db: Database, merchant_id: str, min_available: Money | None, inactive_since: datetime | None,
     page_size: int, token: str,
 ) -> tuple[list[dict[str, Any]], str]:
-    cond = [B.merchant_id == merchant_id, _after(B.customer_id, B.currency, token)]
+    cond = [B.merchant_id == merchant_id, B.currency != POINTS, _after(B.customer_id, B.currency, token)]
     if min_available is not None:
         cond += [B.currency == min_available.currency, B.available >= min_available.minor]
     if inactive_since is not None:
@@ -84,7 +85,7 @@ async def list_balances(
 async def default_currency(db: Database, merchant_id: str) -> str:
     async with db.read() as conn:
         codes = (await conn.execute(
-            select(distinct(B.currency)).where(B.merchant_id == merchant_id).limit(2)
+            select(distinct(B.currency)).where(B.merchant_id == merchant_id, B.currency != POINTS).limit(2)
         )).scalars().all()
     if len(codes) != 1:
         raise InvalidArgument("currency_code is required for this merchant", field="currency_code")

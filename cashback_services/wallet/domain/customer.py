@@ -109,6 +109,10 @@ class Customer:
             self.settle_after = True  # due already: it matures (and expires) with this write
         return lot
 
+    def new_available_lot(self, currency: str, source: str, amount: int, expires_at: datetime | None) -> Lot:
+        """Credit (or points) that can be spent at once: a transfer's or a conversion's."""
+        return self._new_lot(currency, source, amount, LotStatus.AVAILABLE, self.now, expires_at)
+
     def _touch(self, **values: datetime) -> None:
         for name, value in values.items():
             setattr(self, name, value)

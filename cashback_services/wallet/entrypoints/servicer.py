@@ -33,6 +33,8 @@ from cashback_kit.pb import (
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from cashback_services.wallet.domain.model import Transaction
+from cashback_services.wallet.entrypoints import points_pb
+from cashback_services.wallet.entrypoints.transfer_pb import transfer_command, transfer_to_pb
 from cashback_services.wallet.service_layer import commands
 from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
@@ -81,7 +83,7 @@ def balance_to_pb(merchant_id: str, customer_id: str, b: BalanceView) -> pb.Bala
     out = pb.Balance(
         merchant_id=merchant_id, customer_id=customer_id, available=_m(cur, b.available),
         pending=_m(cur, b.pending), held=_m(cur, b.held), debt=_m(cur, b.debt),
-        next_expiry_amount=_m(cur, b.next_expiry_amount),
+        next_expiry_amount=_m(cur, b.next_expiry_amount), points=b.points,
     )
     expiry = ts_to_pb(b.next_expiry_at)
     if expiry is not None:
@@ -229,6 +231,20 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         posted = await self.svc.adjust(cmd)
         tx = tx_to_pb(posted.merchant_id, posted.customer_id, posted.transaction)
         return pb.AdjustBalanceResponse(transaction=tx)
+
+    async def TransferCredit(self, request: pb.TransferCreditRequest, context: Any) -> pb.TransferCreditResponse:
+        cmd = transfer_command(request, _amount(request, "amount"))
+        return pb.TransferCreditResponse(transfer=transfer_to_pb(await self.svc.transfer_credit(cmd)))
+
+    async def SetPointsRate(self, request: pb.SetPointsRateRequest, context: Any) -> pb.SetPointsRateResponse:
+        require_id(request.merchant_id, "merchant_id")
+        rate = points_pb.rate_from_pb(request, _amount(request, "per"))
+        updated_at = await self.svc.set_points_rate(request.merchant_id, rate)
+        return pb.SetPointsRateResponse(rate=points_pb.rate_to_pb(request.merchant_id, rate, updated_at))
+
+    async def ConvertCredit(self, request: pb.ConvertCreditRequest, context: Any) -> pb.ConvertCreditResponse:
+        credit = _amount(request, "credit") if request.WhichOneof("from") == "credit" else None
+        return points_pb.conversion_to_pb(await self.svc.convert_credit(points_pb.convert_command(request, credit)))
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext

@@ -28,7 +28,7 @@ from cashback_services.wallet.adapters.repository import IdemKey, State, Want, l
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Hold, Transaction
 from cashback_services.wallet.metrics import ledger_committed
-from cashback_services.wallet.service_layer import awards
+from cashback_services.wallet.service_layer import awards, points, transfers
 from cashback_services.wallet.service_layer.batch import Batcher, Call
 from cashback_services.wallet.service_layer.commands import (
     Adjust,
@@ -188,6 +188,15 @@ class WalletService:
 
     async def refund_order(self, cmd: RefundOrder) -> RefundResult:
         return await awards.refund_order(self, cmd)
+
+    async def transfer_credit(self, cmd: transfers.TransferCredit) -> transfers.Transfer:
+        return await transfers.transfer_credit(self, cmd)
+
+    async def set_points_rate(self, merchant_id: str, rate: points.Rate) -> datetime:
+        return await points.set_rate(self, merchant_id, rate)
+
+    async def convert_credit(self, cmd: points.ConvertCredit) -> points.Conversion:
+        return await points.convert_credit(self, cmd)
 
     # -- reads -------------------------------------------------------------------------
 
