@@ -44,7 +44,7 @@ async def bootstrap(settings: Settings, db: Database, ns: NotifySettings | None 
     leader = Leader(service, settings.database_url, misfire_grace=ns.misfire_grace)
 
     async def follower() -> None:
-        await follow(db, wallet, gather=ns.order_gather)
+        await follow(db, wallet, gather=ns.order_gather, renderer=renderer)
 
     async def senders() -> None:
         await send_forever(sender)

@@ -257,7 +257,7 @@ class NotifyService:
         campaign = await self.reminder(merchant_id, campaign_id)
         if self.wallet is None:
             raise NotFound("no wallet configured")
-        run = await run_reminder(self.db, self.wallet, campaign, self.clock())
+        run = await run_reminder(self.db, self.wallet, campaign, self.clock(), self.renderer)
         if audit.current_principal.get() is not None:  # an operator's RunReminderCampaign, not the schedule
             async with self.db.write() as conn:
                 await audit.record(conn, t.audit, at=run["started_at"], merchant_id=merchant_id,
