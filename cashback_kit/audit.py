@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, MetaData, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit import paging
 from cashback_kit.auth import current_principal
+from cashback_kit.db import Database
 
 # What one row may hold of a change; larger values (a template body) are cut, with a mark.
 MAX_VALUE_CHARS = 500
@@ -98,3 +100,22 @@ async def list_events(conn: AsyncConnection, table: Table, merchant_id: str, *, 
 def change_json(row: dict[str, Any]) -> str:
     """A row's change as compact, stable JSON (for the proto's string field and the CLI)."""
     return json.dumps(row["change"], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _position(raw: object) -> int:
+    if not isinstance(raw, int):
+        raise ValueError("bad position")
+    return raw
+
+
+async def list_page(db: Database, table: Table, merchant_id: str, page_size: int, token: str,
+                    action: str = "") -> tuple[list[dict[str, Any]], str]:
+    """One page of a ListAuditEvents RPC (the kit's page size and signed page tokens,
+    scoped to the merchant and the action filter) and the next page's token."""
+    size = paging.page_size(page_size)
+    # The table in the scope: notify's ListAuditEvents tokens are not the wallet's.
+    query = paging.scope(f"ListAuditEvents:{table.name}", merchant_id, action)
+    before = paging.read(token, query, _position)
+    async with db.read() as conn:
+        rows = await list_events(conn, table, merchant_id, limit=size + 1, before_id=before, action=action)
+    return rows[:size], paging.issue(query, rows[size - 1]["id"]) if len(rows) > size else ""

@@ -52,6 +52,8 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
             "CaptureRedemption",
             "VoidRedemption",
             "RefundOrder",
+            "TransferCredit",
+            "ConvertCredit",
         )
     ),
     "app": frozenset(

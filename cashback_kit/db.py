@@ -159,7 +159,7 @@ class Database:
         for listener in self.fast_path_listeners:
             listener(sql, args)
         try:
-            pool = self._fast_pool or await self._open_fast_pool()
+            pool = await self.fast_pool()
             if first:
                 record = await pool.fetchrow(sql, *args)
                 return [tuple(record)] if record is not None else []
@@ -172,13 +172,19 @@ class Database:
                 raise Unavailable("the database is unavailable; retry later") from exc
             raise
 
-    async def _open_fast_pool(self) -> asyncpg.Pool:
+    async def fast_pool(self) -> asyncpg.Pool:
+        """The process's small asyncpg pool (fetch_rows and cashback_kit.pgtx), opened on
+        first use. Its reset on release is a no-op: users leave no session state, and a
+        connection released inside a transaction is rolled back by asyncpg before reset,
+        so the common release costs no round trip."""
+        if self._fast_pool is not None:
+            return self._fast_pool
         async with self._fast_pool_lock:
             if self._fast_pool is None:
                 url = make_url(self.url).set(drivername="postgresql")
                 self._fast_pool = await asyncpg.create_pool(
                     url.render_as_string(hide_password=False), min_size=1, max_size=self._pool_size,
-                    command_timeout=30, timeout=5)
+                    command_timeout=30, timeout=5, reset=_no_reset)
         return self._fast_pool
 
     async def dispose(self) -> None:
@@ -186,6 +192,10 @@ class Database:
             pool, self._fast_pool = self._fast_pool, None
             await pool.close()
         await self.engine.dispose()
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Connections come back outside any transaction, with no session state set."""
 
 
 def postgres_url(url: str) -> str:

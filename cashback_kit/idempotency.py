@@ -22,16 +22,22 @@ class Outcome:
     result_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+    # The refusal's ErrorInfo reason, so a replayed refusal is told apart the same way.
+    error_reason: str | None = None
 
     @classmethod
     def failed(cls, fingerprint: str, error: DomainError) -> Outcome:
-        return cls(fingerprint, None, error.code, error.message)
+        return cls(fingerprint, None, error.code, error.message, error.reason)
+
+
+KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 def check_same(stored_fingerprint: str, fingerprint: str, what: str) -> None:
-    """Refuse a request that reuses a key (or natural id) `what` for different content."""
+    """Refuse a request that reuses a key (or natural id) `what` for different content:
+    ALREADY_EXISTS naming the key, reason IDEMPOTENCY_KEY_REUSED."""
     if stored_fingerprint != fingerprint:
-        raise AlreadyExists(f"{what} was already used for a different request")
+        raise AlreadyExists(f"{what} was already used for a different request", reason=KEY_REUSED)
 
 
 def replay(outcome: Outcome | None, fingerprint: str, what: str) -> str | None:
@@ -41,5 +47,6 @@ def replay(outcome: Outcome | None, fingerprint: str, what: str) -> str | None:
         return None
     check_same(outcome.fingerprint, fingerprint, what)
     if outcome.error_code:
-        raise StoredFailure(outcome.error_message or outcome.error_code)
+        raise StoredFailure(outcome.error_message or outcome.error_code,
+                            reason=outcome.error_reason or outcome.error_code)
     return outcome.result_id

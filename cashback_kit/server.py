@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from cashback_kit import paging
 from cashback_kit.auth import LEGACY_SERVICE, KeyFileError, KeyRing
 from cashback_kit.config import Settings
 from cashback_kit.hardening import Hardening
@@ -176,6 +177,7 @@ def load_keys_or_refuse(settings: Settings) -> KeyRing:
 async def serve_forever(settings: Settings, parts: ServiceParts) -> None:
     keys = load_keys_or_refuse(settings)
     hardening = settings.hardening
+    paging.use_secret(hardening.token_secret)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,10 +11,11 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, customers, notify_cmds, policies, requeue
+from cashbackctl import campaigns, customers, notify_cmds, orders_import, policies, requeue
 from cashbackctl.audit import audit
 from cashbackctl.audit_log import audit_log
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
+from cashbackctl.parked import app as parked_app
 from cashbackctl.program_report import report
 
 app = typer.Typer(cls=JsonAnywhere, no_args_is_help=True, add_completion=False, help=__doc__,
@@ -25,7 +26,9 @@ app.add_typer(notify_cmds.contacts, name="contacts")
 app.add_typer(notify_cmds.templates, name="templates")
 app.add_typer(notify_cmds.reminders, name="reminders")
 app.add_typer(policies.tiers, name="tiers")
+app.add_typer(orders_import.app, name="orders")
 app.add_typer(policies.notify_policy, name="notify-policy")
+app.add_typer(parked_app, name="parked")
 # "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.
 app.command("adjust", context_settings={"ignore_unknown_options": True})(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)

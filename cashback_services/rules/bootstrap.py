@@ -12,13 +12,16 @@ from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
 from cashback_kit.server import ServiceParts
 from cashback_services.rules.adapters.score_repo import ScoringPool
+from cashback_services.rules.entrypoints.rfm_worker import rfm_refresher
 from cashback_services.rules.entrypoints.servicer import RulesServicer
 from cashback_services.rules.limits import RulesLimits
 from cashback_services.rules.service_layer.cache import MerchantCache
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers
+from cashback_services.rules.service_layer.history import OrderHistory
 from cashback_services.rules.service_layer.refunds import Refunds
 from cashback_services.rules.service_layer.scoring import Scoring
+from cashback_services.rules.service_layer.segments import Segments
 from cashback_services.rules.service_layer.simulate import Simulator
 
 SERVICE_NAME = "cashback.rules.v1.RulesService"
@@ -30,6 +33,7 @@ async def bootstrap(settings: Settings, db: Database, limits: RulesLimits | None
     limits = limits or RulesLimits()
     cache = MerchantCache()
     scoring_pool = ScoringPool(db)
+    segments = Segments(db, now)
     servicer = RulesServicer(
         campaigns=Campaigns(db, now),
         scoring=Scoring(db, cache, now, scoring_pool),
@@ -38,7 +42,9 @@ async def bootstrap(settings: Settings, db: Database, limits: RulesLimits | None
         simulator=Simulator(db, limits),
         now=now,
         limits=limits,
+        history=OrderHistory(db, now),
+        segments=segments,
     )
     parts = ServiceParts(SERVICE_NAME, servicer, rules_pb2_grpc.add_RulesServiceServicer_to_server)
-    parts.on_stop.append(scoring_pool.close)
+    parts.background.append(rfm_refresher(segments))
     return parts

@@ -11,7 +11,9 @@ Invariants:
      remaining of available/pending lots; expired lots hold nothing;
   4. held = sum of active holds = sum of the lots' held amounts;
   5. a hold's captured amount equals what its allocations captured;
-  6. every ledger transaction wrote at least one outbox event.
+  6. every ledger transaction wrote at least one outbox event;
+  7-8. transfers clear the in-flight account (transfer_audit.py);
+  9. conversions between credit and points are exact and recorded (points_audit.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import BALANCE_COLUMNS, Account, HoldStatus, LotStatus
+from cashback_services.wallet.points_audit import conversion_violations
+from cashback_services.wallet.transfer_audit import transfer_violations
 
 Key = tuple[str, str, str]  # merchant, customer, currency
 BALANCE_FIELDS = ("available", "pending", "held", "debt")
@@ -139,7 +143,8 @@ async def audit(conn: AsyncConnection) -> list[Violation]:
     for check in (unbalanced_transactions, balances_match_entries, lots_conserved, holds_match,
                   transactions_without_event):
         out += await check(conn)
-    return out
+    linked = await transfer_violations(conn) + await conversion_violations(conn)
+    return out + [Violation(check, detail) for check, detail in linked]
 
 
 async def audit_database(url: str) -> list[Violation]:

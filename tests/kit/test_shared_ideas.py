@@ -17,13 +17,18 @@ def _before(raw: object) -> int:
     return int(raw["before"])
 
 
-def test_a_page_token_round_trips_and_a_foreign_one_is_invalid_on_page_token() -> None:
-    assert paging.decode(paging.encode({"before": 42}), _before) == 42
-    assert paging.decode("", _before) is None
-    for bad in ("not base64!", paging.encode(["x"]), paging.encode({"before": "1"})):
+def test_a_page_token_round_trips_for_its_query_only_and_anything_else_is_invalid_page_token() -> None:
+    query = paging.scope("ListTransactions", "m1", "c1")
+    assert paging.read(paging.issue(query, {"before": 42}), query, _before) == 42
+    assert paging.read("", query, _before) is None
+    other_merchant = paging.scope("ListTransactions", "m2", "c1")
+    for bad, where in (("not base64!", query), (paging.issue(query, ["x"]), query),
+                       (paging.issue(query, {"before": "1"}), query),
+                       (paging.issue(query, {"before": 1}), other_merchant)):
         with pytest.raises(InvalidArgument) as err:
-            paging.decode(bad, _before)
+            paging.read(bad, where, _before)
         assert [v.field for v in err.value.violations] == ["page_token"]
+        assert err.value.reason == "INVALID_PAGE_TOKEN"
 
 
 def test_page_size_defaults_caps_and_refuses_negative() -> None:
@@ -35,12 +40,14 @@ def test_page_size_defaults_caps_and_refuses_negative() -> None:
 def test_a_replay_returns_the_stored_result_or_refusal_and_other_content_is_refused() -> None:
     assert replay(None, "fp", "key 'k'") is None
     assert replay(Outcome("fp", "result-1"), "fp", "key 'k'") == "result-1"
-    with pytest.raises(AlreadyExists, match="key 'k'"):
+    with pytest.raises(AlreadyExists, match="key 'k'") as reused:
         replay(Outcome("fp", "result-1"), "other", "key 'k'")
+    assert reused.value.reason == "IDEMPOTENCY_KEY_REUSED"
     refused = Outcome.failed("fp", InsufficientCredit("not enough available credit"))
     with pytest.raises(StoredFailure, match="not enough") as err:
         replay(refused, "fp", "key 'k'")
     assert isinstance(err.value, FailedPrecondition)
+    assert err.value.reason == "INSUFFICIENT_CREDIT"  # a replayed refusal is told apart as the first was
 
 
 def test_an_amount_above_the_limit_is_invalid_on_its_field() -> None:

@@ -96,6 +96,16 @@ async def test_a_stored_template_that_fails_fails_its_own_delivery_and_the_strea
         await eventually(lambda: s.kavenegar.to("09121234567"))
         bad = (await s.n.ListDeliveries(N.ListDeliveriesRequest(merchant_id="m1", customer_id="c-bad"),
                                         metadata=auth("ops"))).deliveries
+        # Requeued by an operator, the text-less delivery fails again rather than going out empty.
+        await s.n.RequeueDeliveries(N.RequeueDeliveriesRequest(merchant_id="m1", delivery_ids=[bad[0].delivery_id]),
+                                    metadata=auth("ops"))
+
+        async def failed_again() -> bool:
+            d = (await s.n.ListDeliveries(N.ListDeliveriesRequest(merchant_id="m1", customer_id="c-bad"),
+                                          metadata=auth("ops"))).deliveries[0]
+            return d.status == N.DELIVERY_STATUS_FAILED and d.error.startswith("nothing to send")
+
+        await eventually(failed_again)
     assert [(d.status, d.body) for d in bad] == [(N.DELIVERY_STATUS_FAILED, "")]
     assert bad[0].error.startswith("template: ") and "RecursionError" in bad[0].error
     assert s.twilio.messages == []

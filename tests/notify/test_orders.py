@@ -29,8 +29,8 @@ async def _db(url: str) -> Database:
     return db
 
 
-def _credit(n: int, kind: str, minor: int, pending_days: int, order: str = "o-1") -> CreditEvent:
-    return CreditEvent(f"ev-{kind}-{n}", kind, "m1", "c1", Money("IRR", minor), order_id=order, lot_id=f"lot-{n}",
+def _credit(n: int, kind: str, minor: int, pending_days: int, order: str = "o-1", merchant: str = "m1") -> CreditEvent:
+    return CreditEvent(f"ev-{kind}-{n}", kind, merchant, "c1", Money("IRR", minor), order_id=order, lot_id=f"lot-{n}",
                        available_at=NOW + timedelta(days=pending_days), occurred_at=NOW)
 
 
@@ -50,9 +50,22 @@ async def test_an_orders_awards_make_one_credited_and_later_one_available_messag
     rows = await _deliveries(db)
     await db.dispose()
     assert [(r["kind"], r["dedupe_key"]) for r in rows] == [
-        ("credited", "order:o-1:credited:sms:c1"), ("available", "order:o-1:available:sms:c1")]
+        ("credited", "m1:order:o-1:credited:sms:c1"), ("available", "m1:order:o-1:available:sms:c1")]
     assert all("۱۵۰٬۰۰۰ تومان" in r["body"] for r in rows)  # both awards: 1,500,000 rials
     assert all(r["scheduled_for"] >= NOW + timedelta(seconds=3) for r in rows)  # waiting for the rest
+
+
+async def test_two_merchants_with_the_same_order_and_customer_ids_each_send_their_message(pg_url):
+    db = await _db(pg_url)
+    async with db.write() as conn:
+        await conn.execute(insert(t.contacts).values(
+            merchant_id="m2", customer_id="c1", phone_e164="+989121234568", email="", locale="fa-IR",
+            timezone="Asia/Tehran", sms_opt_in=True, email_opt_in=False, updated_at=NOW))
+    await ingest(db, "ev-credited-1", 1, _credit(1, "credited", 1_000_000, 0), NOW)
+    await ingest(db, "ev-credited-2", 2, _credit(2, "credited", 2_000_000, 0, merchant="m2"), NOW)
+    rows = await _deliveries(db)
+    await db.dispose()
+    assert sorted((r["merchant_id"], r["kind"]) for r in rows) == [("m1", "credited"), ("m2", "credited")]
 
 
 async def test_credit_spendable_at_once_gets_no_now_available_message(pg_url):
@@ -111,5 +124,5 @@ async def test_a_customer_gets_at_most_one_expiry_warning_a_day_and_each_tier_on
     rows = await _deliveries(db)
     await db.dispose()
     assert (first, again, same_day, last_day) == (1, 0, 0, 1)
-    assert [r["dedupe_key"] for r in rows] == ["expiry:2026-12-01:expiry_warning:sms:c1",
-                                               "expiry:2026-12-05:expiry_warning:sms:c1"]
+    assert [r["dedupe_key"] for r in rows] == ["m1:expiry:2026-12-01:expiry_warning:sms:c1",
+                                               "m1:expiry:2026-12-05:expiry_warning:sms:c1"]

@@ -41,7 +41,7 @@ def test_an_orders_two_awards_become_one_message_with_their_total_keyed_by_the_o
     message = message_for_credits([_credit("ev-1", 1_000_000), _credit("ev-2", 250_000)])
     assert message is not None and message.key_base == "order:o-1"
     sms, email = plan(message, FA, SHOP, {}, set(), NOW)
-    assert sms.dedupe_key == "order:o-1:credited:sms:c1" and email.channel == "email"
+    assert sms.dedupe_key == "m1:order:o-1:credited:sms:c1" and email.channel == "email"
     assert "۱۲۵٬۰۰۰ تومان" in sms.body and "از ۲۴ اسفند فعال" in sms.body
     assert sms.body.startswith("فروشگاه نمونه: ") and (sms.encoding, sms.segments) == ("UCS-2", 1)
 

@@ -87,7 +87,7 @@ async def test_a_reminder_due_during_a_leader_change_runs_once_within_the_misfir
     campaign = await svc.create_reminder({
         "campaign_id": "", "merchant_id": "m1", "name": "weekly", "cron": "0 10 * * 6", "timezone": "Asia/Tehran",
         "min_currency": "IRR", "min_amount": 0, "inactive_days": 0, "channels": "sms", "active": True})
-    job_id = f"reminder:{campaign['campaign_id']}"
+    job_id = f"reminder:{campaign['merchant_id']}:{campaign['campaign_id']}"
 
     # The job store alone, read and written without a running scheduler.
     store = SQLAlchemyJobStore(url=jobstore_url(pg_url), tablename="notify_apscheduler_jobs")

@@ -21,7 +21,8 @@ from tests.support.pgcluster import PgCluster
 pytestmark = pytest.mark.e2e
 
 CHECKOUT = {"QuoteOrder", "AwardOrder", "AwardEvent", "GetBalance", "AuthorizeRedemption", "CaptureRedemption",
-            "VoidRedemption", "RefundOrder"}
+            "VoidRedemption", "RefundOrder", "TransferCredit",
+            "ConvertCredit"}
 APP = {"GetBalance", "ListTransactions", "QuoteOrder", "GetContact"}
 # Service-to-service: the wallet calling rules, notify reading the wallet (all merchants).
 SERVICE = {("rules", m) for m in ("ScoreOrder", "ScoreEvent", "ReverseOrder", "QuoteOrder", "GetCampaign",

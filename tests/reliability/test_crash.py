@@ -24,7 +24,7 @@ from tests.support.keys import TEST_KEYS, process_env
 from tests.support.pgcluster import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
-CUSTOMERS = int(os.environ.get("CASHBACK_SOAK_CUSTOMERS", "150"))
+CUSTOMERS = int(os.environ.get("CASHBACK_SOAK_CUSTOMERS", "600"))
 ROUNDS = int(os.environ.get("CASHBACK_SOAK_KILLS", "2"))
 
 
@@ -72,7 +72,7 @@ async def test_kill_9_of_every_service_during_checkout_load_loses_nothing(pg_url
         async def killer() -> None:
             for _ in range(ROUNDS):
                 for service in ("wallet", "rules", "notify"):
-                    await asyncio.sleep(0.7)
+                    await asyncio.sleep(0.4)
                     if running.done():
                         return
                     await stack.kill_and_restart(service)

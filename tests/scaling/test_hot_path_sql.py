@@ -25,6 +25,8 @@ pytestmark = pytest.mark.postgres
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)|FOR UPDATE|wallet_write", re.IGNORECASE | re.DOTALL)
 _TABLE = re.compile(r"\b(wallet_\w+)\b")
 _AGGREGATE = ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "SELECT wallet_write($1::jsonb)", "COMMIT"]
+# An ops adjustment writes its audit row in the same statement as the ledger change (a CTE).
+_AUDITED = ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "WITH", "COMMIT"]
 
 # Statements per RPC, BEGIN and COMMIT included (issue 13: at most 4 per write).
 EXPECTED = {
@@ -34,8 +36,8 @@ EXPECTED = {
     "AuthorizeRedemption": _AGGREGATE,
     "CaptureRedemption": _AGGREGATE,
     "VoidRedemption": _AGGREGATE,
-    "AdjustBalance (credit)": _AGGREGATE,
-    "AdjustBalance (debit)": _AGGREGATE,
+    "AdjustBalance (credit)": _AUDITED,
+    "AdjustBalance (debit)": _AUDITED,
     "RefundOrder": ["SELECT", *_AGGREGATE],
 }
 

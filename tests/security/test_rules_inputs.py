@@ -93,4 +93,4 @@ async def test_rules_errors_carry_a_reason_callers_can_branch_on(stub) -> None:
     assert reason == "ORDER_NOT_SCORED"
     reason, _ = await _refused(stub.CreateCampaign(rules_pb2.CreateCampaignRequest(
         campaign=campaign("c1", percent_bps=2000)), metadata=OPS), grpc.StatusCode.ALREADY_EXISTS)
-    assert reason == "CAMPAIGN_ID_IN_USE"
+    assert reason == "IDEMPOTENCY_KEY_REUSED"

@@ -200,3 +200,18 @@ def test_any_sequence_of_operations_keeps_every_lot_conserved_and_every_posting_
         h.amount for h in c.holds.values() if h.status == "active")
     for lot in c.lots.values():
         assert lot.amount == lot.remaining + lot.held + lot.spent + lot.expired + lot.reversed + lot.debited
+
+
+def test_a_credit_that_would_pass_the_balance_limit_is_balance_limit_and_changes_nothing() -> None:
+    from cashback_kit.amounts import MAX_BALANCE_MINOR, MAX_MINOR
+    from cashback_kit.errors import FailedPrecondition
+
+    c = customer((MAX_BALANCE_MINOR - MAX_MINOR + 1, None))
+    for credit in (lambda: c.adjust("SAR", MAX_MINOR, "goodwill", None),
+                   lambda: c.credit_award(AwardLine("camp", "SAR", MAX_MINOR, T0, None), "order", "o1")):
+        with pytest.raises(FailedPrecondition) as refused:
+            credit()
+        assert refused.value.reason == "BALANCE_LIMIT"
+        assert c.changes() == 0
+    c.adjust("SAR", MAX_MINOR - 1, "goodwill", None)  # up to the limit is fine
+    assert c.balance("SAR").available == MAX_BALANCE_MINOR

@@ -187,3 +187,35 @@ async def test_an_absurd_amount_is_invalid_not_an_internal_error(wallet_server: 
         await adjust(s, 2**62)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "amount.amount_minor" in violations(err.value)
+
+
+async def test_an_adjustment_is_audited_once_naming_the_key_by_id_and_ops_list_it_per_merchant(
+    wallet_server: ServiceHandle,
+) -> None:
+    import hashlib
+    import json
+
+    from tests.support.keys import TEST_KEYS
+
+    s = stub(wallet_server.channel)
+    request = pb.AdjustBalanceRequest(merchant_id="m1", customer_id="c1", amount=money(700), reason="goodwill",
+                                      idempotency_key="audited-1")
+    first = await s.AdjustBalance(request, metadata=OPS)
+    await s.AdjustBalance(request, metadata=OPS)  # a replay changes nothing and is not audited again
+    with pytest.raises(grpc.aio.AioRpcError):  # a refusal changes nothing either
+        await s.AdjustBalance(pb.AdjustBalanceRequest(merchant_id="m1", customer_id="c1", amount=money(-10_000),
+                                                      reason="oops", idempotency_key="audited-2"), metadata=OPS)
+    events = (await s.ListAuditEvents(pb.ListAuditEventsRequest(merchant_id="m1"), metadata=OPS)).events
+    assert len(events) == 1
+    (event,) = events
+    key = TEST_KEYS["ops"]
+    assert event.key_id == hashlib.sha256(key.encode()).hexdigest()[:8] and key not in str(event)
+    assert (event.role, event.merchant_id, event.action, event.target) == ("ops", "m1", "AdjustBalance", "c1")
+    change = json.loads(event.change_json)
+    assert (change["amount"], change["reason"], change["transaction_id"]) == (
+        "7.00 SAR", "goodwill", first.transaction.transaction_id)
+    assert event.at.ToDatetime().year >= 2026
+    assert list((await s.ListAuditEvents(pb.ListAuditEventsRequest(merchant_id="m2"), metadata=OPS)).events) == []
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await s.ListAuditEvents(pb.ListAuditEventsRequest(merchant_id="m1"), metadata=auth("checkout"))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

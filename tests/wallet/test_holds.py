@@ -139,13 +139,14 @@ async def test_authorize_replay_returns_the_same_hold_and_a_new_payload_is_refus
         await wallet.authorize(Authorize(M, "c1", "o1", Money("SAR", 200), timedelta(minutes=15), "k1", "fp2"))
 
 
-async def test_a_refused_authorize_replays_its_failure(wallet: WalletService) -> None:
+async def test_a_refused_authorize_replays_its_failure_with_the_same_reason(wallet: WalletService) -> None:
     from cashback_services.wallet.service_layer.commands import Authorize
 
     cmd = Authorize(M, "c1", "o1", Money("SAR", 100), timedelta(minutes=15), "k2", "fp")
-    with pytest.raises(InsufficientCredit):
+    with pytest.raises(InsufficientCredit) as first:
         await wallet.authorize(cmd)
     await credit(wallet, 1000)
-    with pytest.raises(FailedPrecondition, match="not enough available credit"):
+    with pytest.raises(FailedPrecondition, match="not enough available credit") as replayed:
         await wallet.authorize(cmd)
+    assert replayed.value.reason == first.value.reason == "INSUFFICIENT_CREDIT"
     assert (await balance(wallet)).held == 0

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 import pytest
+from cashback.wallet.v1 import wallet_pb2 as pb
 from sqlalchemy import func, select
 
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.money import Money
-from cashback_kit.pb import fingerprint
 from cashback_services.rules.bootstrap import bootstrap
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.adapters.rules_client import GrpcRules
@@ -48,7 +48,7 @@ async def test_cashback_that_expired_is_taken_back_from_breakage_not_turned_into
     stack, wallet = wired
     await stack.campaign(bps=1000, expires_after_days=30)
     o = order("o1", 1000, placed_at=clock.now)
-    award = await orders.award_order(wallet, order_command(o, fingerprint(o), clock.now))
+    award = await orders.award_order(wallet, order_command(pb.AwardOrderRequest(order=o), clock.now))
     assert award.credited.minor == 100
     assert (await wallet.get_balance("m1", "c1", "SAR")).available == 100
     clock.advance(days=31)
@@ -67,7 +67,7 @@ async def test_a_refund_after_maturing_takes_back_available_cashback(
     stack, wallet = wired
     await stack.campaign(bps=1000, pending_days=14)
     o = order("o1", 1000, placed_at=clock.now)
-    await orders.award_order(wallet, order_command(o, fingerprint(o), clock.now))
+    await orders.award_order(wallet, order_command(pb.AwardOrderRequest(order=o), clock.now))
     assert (await wallet.get_balance("m1", "c1", "SAR")).pending == 100
     clock.advance(days=15)
     assert (await wallet.get_balance("m1", "c1", "SAR")).available == 100

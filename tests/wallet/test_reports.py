@@ -77,9 +77,10 @@ async def test_reports_page_with_tokens(stack: Stack) -> None:
     for i in range(5):
         await _adjust(stack, f"c{i}", 100 + i, datetime.now(UTC) + timedelta(days=3))
     seen, token = [], ""
+    cutoff = ts(datetime.now(UTC) + timedelta(days=7))  # the same query on every page: tokens are scoped to it
     while True:
         resp = await stack.w.ListExpiringCredits(pb.ListExpiringCreditsRequest(
-            merchant_id="m1", expires_before=ts(datetime.now(UTC) + timedelta(days=7)), page_size=2,
+            merchant_id="m1", expires_before=cutoff, page_size=2,
             page_token=token), metadata=OPS)
         seen += [c.customer_id for c in resp.credits]
         token = resp.next_page_token

@@ -17,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from cashback_kit.errors import InvalidArgument
+from cashback_kit.errors import InvalidArgument, Unavailable
 from cashback_services.notify.domain.rendering import Rendered, RenderJob, render
 
 log = logging.getLogger("cashback.notify.render")
@@ -65,24 +68,44 @@ def _render_jobs(jobs: Sequence[RenderJob], budget: float, stop_at_failure: bool
     return out
 
 
-def _warm() -> None:
+def _watch_parent(parent: int) -> None:
+    # A worker whose notify process was killed (kill -9: no shutdown) would wait on its task
+    # queue for ever; it leaves when its parent is gone.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _warm(parent: int) -> None:
     # Import the template machinery once per worker, not on its first render.
     from cashback_services.notify.domain import rendering  # noqa: F401
+
+    # The parent's pid as the parent saw it: a worker spawned while its parent was exiting
+    # finds it gone at once.
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _ready() -> bool:
+    return True
 
 
 class TemplateRenderer:
     def __init__(self, budget: float = DEFAULT_BUDGET, workers: int = DEFAULT_WORKERS) -> None:
         self.budget, self.workers = budget, workers
         self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
 
     def _executor(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise Unavailable("notify is shutting down: no more renders")
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_warm)
-            # Start every worker now: spawned on demand, the second would start (about a second)
-            # only when the first is busy, which is just when a hostile render holds it.
+                                             initializer=_warm, initargs=(os.getpid(),))
+            # Start every worker now (one trivial task each, submitted together): spawned on demand,
+            # the second would start (about a second) only when the first is busy, which is just
+            # when a hostile render holds it.
             for _ in range(self.workers):
-                getattr(self._pool, "_adjust_process_count", lambda: None)()
+                self._pool.submit(_ready)
         return self._pool
 
     def start(self) -> None:
@@ -125,6 +148,7 @@ class TemplateRenderer:
         return result
 
     def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -135,8 +159,8 @@ _shared: list[TemplateRenderer] = []
 
 def shared_renderer() -> TemplateRenderer:
     """The process's renderer (bootstrap sets its budget; otherwise the defaults)."""
-    if not _shared:
-        _shared.append(TemplateRenderer())
+    if not _shared or _shared[0]._closed:
+        _shared[:] = [TemplateRenderer()]
     return _shared[0]
 
 

@@ -130,7 +130,7 @@ def plan(message: Message, contact: Contact | None, policy: Policy, templates: M
                 status, error = "FAILED", f"template: {result}"[:500]
             result = Rendered("", "", "", 0)
         out.append(PlannedDelivery(
-            dedupe_key=f"{message.key_base}:{message.kind}:{target.channel}:{message.customer_id}",
+            dedupe_key=f"{message.merchant_id}:{message.key_base}:{message.kind}:{target.channel}:{message.customer_id}",
             channel=target.channel, to=target.to, status=status, error=error, subject=result.subject,
             body=result.body, encoding=result.encoding, segments=result.segments,
             scheduled_for=after_quiet_hours(start, contact.timezone, policy.quiet_hours_start,

@@ -10,7 +10,6 @@ from cashback.notify.v1 import notify_pb2_grpc
 from cashback_kit.config import Settings
 from cashback_kit.db import Database
 from cashback_kit.server import ServiceParts
-from cashback_kit.tokens import PageTokens
 from cashback_services.notify.adapters import render_pool
 from cashback_services.notify.adapters.providers import build_providers
 from cashback_services.notify.adapters.wallet_client import WalletGateway
@@ -39,13 +38,13 @@ async def bootstrap(settings: Settings, db: Database, ns: NotifySettings | None 
     router, email = build_providers(settings, ns)
     renderer = render_pool.configure(ns.render_budget)
     renderer.start()
-    service = NotifyService(db, wallet, renderer=renderer, tokens=PageTokens(settings.hardening.token_secret))
+    service = NotifyService(db, wallet, renderer=renderer)
     sender = Sender(db, router, email, wallet, lease=timedelta(seconds=settings.notify_lease_seconds),
                     concurrency=send_concurrency(settings), retry=RetryPolicy(budget=ns.retry_budget))
     leader = Leader(service, settings.database_url, misfire_grace=ns.misfire_grace)
 
     async def follower() -> None:
-        await follow(db, wallet, gather=ns.order_gather)
+        await follow(db, wallet, gather=ns.order_gather, renderer=renderer)
 
     async def senders() -> None:
         await send_forever(sender)

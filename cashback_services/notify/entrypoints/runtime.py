@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from cashback_kit.db import Database
 from cashback_kit.pb import utcnow
+from cashback_services.notify.adapters.render_pool import TemplateRenderer
 from cashback_services.notify.adapters.wallet_client import WalletGateway
 from cashback_services.notify.service_layer.flows import ORDER_GATHER, expiry_scan, read_cursor
 from cashback_services.notify.service_layer.parked import handle
@@ -38,7 +39,7 @@ _ACTIVE: dict[str, Any] = {}
 
 
 async def follow(db: Database, wallet: WalletGateway, clock: Callable[[], datetime] = utcnow,
-                 gather: timedelta = ORDER_GATHER) -> None:
+                 gather: timedelta = ORDER_GATHER, renderer: TemplateRenderer | None = None) -> None:
     """Follow the wallet's events from the stored cursor; reconnect with backoff. An event
     that cannot be processed is parked (service_layer/parked.py) and the stream moves on;
     only an outage (wallet or database away) makes it wait and read the same event again."""
@@ -46,7 +47,7 @@ async def follow(db: Database, wallet: WalletGateway, clock: Callable[[], dateti
     while True:
         try:
             async for event in wallet.stream(await read_cursor(db)):
-                await handle(db, event, clock(), gather)
+                await handle(db, event, clock(), gather, renderer)
                 delay = 0.5
         except Exception as exc:
             log.warning("wallet stream interrupted; reconnecting", extra={"error": type(exc).__name__})
@@ -67,7 +68,7 @@ def jobstore_url(database_url: str) -> str:
 async def job_expiry_scan() -> None:
     svc: NotifyService = _ACTIVE["service"]
     if svc.wallet is not None:
-        created = await expiry_scan(svc.db, svc.wallet, svc.clock())
+        created = await expiry_scan(svc.db, svc.wallet, svc.clock(), svc.renderer)
         log.info("expiry scan", extra={"created": created})
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from cashback.notify.v1 import notify_pb2 as N
 from cashback.notify.v1 import notify_pb2_grpc
 
+from cashback_kit.amounts import check_amount
 from cashback_kit.audit import change_json
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money
@@ -144,6 +145,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         v.check(c.HasField("min_available"), "campaign.min_available", "required, e.g. 100000 IRR")
         v.raise_if_any("invalid reminder campaign")
         minimum = money_from_pb(c.min_available, "campaign.min_available", non_negative=True)
+        check_amount(minimum.minor, "campaign.min_available.amount_minor", "campaign.min_available")
         row = await self.s.create_reminder({
             "campaign_id": c.campaign_id, "merchant_id": c.merchant_id, "name": c.name, "cron": c.cron,
             "timezone": c.timezone, "min_currency": minimum.currency, "min_amount": minimum.minor,
@@ -154,8 +156,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     async def ListReminderCampaigns(self, request: N.ListReminderCampaignsRequest,
                                     context: Any) -> N.ListReminderCampaignsResponse:
         require_id(request.merchant_id, "merchant_id")
-        rows = await self.s.list_reminders(request.merchant_id)
-        return N.ListReminderCampaignsResponse(campaigns=[reminder_pb(r) for r in rows])
+        rows, token = await self.s.list_reminders(request.merchant_id, request.page_size, request.page_token)
+        return N.ListReminderCampaignsResponse(campaigns=[reminder_pb(r) for r in rows], next_page_token=token)
 
     async def SetReminderCampaignActive(self, request: N.SetReminderCampaignActiveRequest,
                                         context: Any) -> N.SetReminderCampaignActiveResponse:

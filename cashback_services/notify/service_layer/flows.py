@@ -98,7 +98,8 @@ def _credit(r: Any) -> CreditEvent:
                        r["occurred_at"])
 
 
-async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime) -> int:
+async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime,
+                      renderer: TemplateRenderer | None = None) -> int:
     """Warn the configured days before credit expires: each credit gets the warning of
     the smallest configured day count that covers it, once; a customer gets at most
     one warning a day (in their zone), covering all their credit newly due one."""
@@ -119,12 +120,13 @@ async def expiry_scan(db: Database, wallet: WalletGateway, now: datetime) -> int
             amount = credit.amount
             lots = ",".join(sorted(credit.lot_ids)) or f"{credit.customer_id}@{expires.isoformat()}"
             async with db.write() as conn:
-                created += await _warn(conn, merchant, credit.customer_id, lots, tier, amount, expires, now)
+                created += await _warn(conn, merchant, credit.customer_id, lots, tier, amount, expires, now,
+                                       renderer)
     return created
 
 
 async def _warn(conn: AsyncConnection, merchant: str, customer: str, lots: str, tier: int, amount: Money,
-                expires: datetime, now: datetime) -> int:
+                expires: datetime, now: datetime, renderer: TemplateRenderer | None = None) -> int:
     contact = await load_contact(conn, merchant, customer)
     if contact is None:
         return 0  # nobody to warn (yet): a contact added later still gets this tier's warning
@@ -138,10 +140,11 @@ async def _warn(conn: AsyncConnection, merchant: str, customer: str, lots: str, 
     # One a day per customer: the key is the local day; what expires is re-read at send time.
     message = Message(merchant, customer, "expiry_warning", f"expiry:{day}", context)
     return await create(conn, message, now, refresh=True,
-                        check={"check_currency": amount.currency, "check_expires_at": expires})
+                        check={"check_currency": amount.currency, "check_expires_at": expires}, renderer=renderer)
 
 
-async def run_reminder(db: Database, wallet: WalletGateway, campaign: dict[str, Any], now: datetime) -> dict[str, Any]:
+async def run_reminder(db: Database, wallet: WalletGateway, campaign: dict[str, Any], now: datetime,
+                       renderer: TemplateRenderer | None = None) -> dict[str, Any]:
     """Once per customer per local day in the campaign's zone: the local date is in
     every delivery's key, so a second run the same day creates nothing new."""
     local_date = now.astimezone(ZoneInfo(campaign["timezone"])).date().isoformat()
@@ -156,7 +159,7 @@ async def run_reminder(db: Database, wallet: WalletGateway, campaign: dict[str, 
         async with db.write() as conn:
             message = Message(campaign["merchant_id"], cb.customer_id, "reminder",
                               f"reminder:{campaign['merchant_id']}:{campaign['campaign_id']}:{local_date}", context)
-            created += await create(conn, message, now, channels=channels)
+            created += await create(conn, message, now, channels=channels, renderer=renderer)
     run = {"run_id": f"run_{uuid.uuid4().hex[:16]}", "campaign_id": campaign["campaign_id"],
            "merchant_id": campaign["merchant_id"], "local_date": local_date, "customers_matched": matched,
            "deliveries_created": created, "started_at": now}

@@ -189,6 +189,10 @@ class Sender:
     async def _send(self, row: dict[str, Any]) -> SendResult:
         if row.get("stopped"):
             return SendResult(Outcome.SUPPRESS, error=OPTED_OUT)
+        if not row["body"].strip():
+            # A delivery whose template failed (then requeued) has no text: never send it empty.
+            return SendResult(Outcome.FAILED, error="nothing to send: the message has no text (its template "
+                              "failed when it was made; fix the template)")
         if row["kind"] == "expiry_warning" and not await self._still_expiring(row):
             return SendResult(Outcome.SUPPRESS, error=SPENT)
         try:

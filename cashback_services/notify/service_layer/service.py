@@ -3,10 +3,8 @@ deliveries. Takes and returns plain values; the servicer translates protos."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -15,14 +13,14 @@ from typing import Any
 
 import phonenumbers
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, tuple_, update
 
-from cashback_kit import audit
+from cashback_kit import audit, paging
 from cashback_kit.db import Database
-from cashback_kit.errors import AlreadyExists, InvalidArgument, NotFound, Violations
+from cashback_kit.errors import InvalidArgument, NotFound, Violations
+from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
-from cashback_kit.tokens import PageTokens
 from cashback_kit.validation import MAX_NAME_CHARS, check_email, check_id, check_text
 from cashback_services.notify.adapters import tables as t
 from cashback_services.notify.adapters.render_pool import TemplateRenderer, shared_renderer
@@ -62,26 +60,25 @@ def cron_trigger(cron: str, zone: str) -> CronTrigger:
                               field="campaign.cron") from exc
 
 
-def page_token(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"before": last_id}).encode()).decode()
+def _before(raw: object) -> int:
+    if not isinstance(raw, int):
+        raise ValueError("bad position")
+    return raw
 
 
-def read_token(token: str) -> int | None:
-    if not token:
-        return None
-    try:
-        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["before"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidArgument("page_token is not one this service issued", field="page_token") from exc
+def _reminder_after(raw: object) -> tuple[datetime, str]:
+    if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(x, str) for x in raw)):
+        raise ValueError("bad position")
+    return datetime.fromisoformat(raw[0]), raw[1]
 
 
 class NotifyService:
     def __init__(self, db: Database, wallet: WalletGateway | None, clock: Callable[[], datetime] = utcnow,
-                 renderer: TemplateRenderer | None = None, tokens: PageTokens | None = None) -> None:
+                 renderer: TemplateRenderer | None = None) -> None:
         self.db, self.wallet, self.clock = db, wallet, clock
         self.renderer = renderer or shared_renderer()
         # Parked events and the audit trail (ListParkedEvents, RetryParkedEvents, ListAuditEvents).
-        self.ops = NotifyOps(db, tokens or PageTokens(secrets.token_bytes(32)), self.renderer, clock)
+        self.ops = NotifyOps(db, self.renderer, clock)
 
     # -- contacts, templates, policies ---------------------------------------------------
 
@@ -219,15 +216,23 @@ class NotifyService:
             if fresh:
                 await audit.record(conn, t.audit, at=row["created_at"], merchant_id=c["merchant_id"],
                                    action="CreateReminderCampaign", target=campaign_id, change=fields)
-        if stored["fingerprint"] != fingerprint:
-            raise AlreadyExists(f"reminder campaign {campaign_id!r} exists with other content")
+        check_same(stored["fingerprint"], fingerprint, f"campaign_id {campaign_id!r}")
         return dict(stored)
 
-    async def list_reminders(self, merchant_id: str) -> list[dict[str, Any]]:
+    async def list_reminders(self, merchant_id: str, page_size: int = 0,
+                             token: str = "") -> tuple[list[dict[str, Any]], str]:
+        size = paging.page_size(page_size)
+        query = paging.scope("ListReminderCampaigns", merchant_id)
+        after = paging.read(token, query, _reminder_after)
+        R = t.reminders.c
+        q = select(t.reminders).where(R.merchant_id == merchant_id)
+        if after is not None:
+            q = q.where(tuple_(R.created_at, R.campaign_id) > tuple_(literal(after[0]), literal(after[1])))
         async with self.db.read() as conn:
-            rows = await conn.execute(select(t.reminders).where(t.reminders.c.merchant_id == merchant_id)
-                                      .order_by(t.reminders.c.created_at, t.reminders.c.campaign_id))
-            return [dict(r) for r in rows.mappings().all()]
+            rows = [dict(r) for r in (await conn.execute(
+                q.order_by(R.created_at, R.campaign_id).limit(size + 1))).mappings()]
+        last = rows[size - 1] if len(rows) > size else None
+        return rows[:size], paging.issue(query, [last["created_at"].isoformat(), last["campaign_id"]]) if last else ""
 
     async def reminder(self, merchant_id: str, campaign_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
@@ -252,7 +257,7 @@ class NotifyService:
         campaign = await self.reminder(merchant_id, campaign_id)
         if self.wallet is None:
             raise NotFound("no wallet configured")
-        run = await run_reminder(self.db, self.wallet, campaign, self.clock())
+        run = await run_reminder(self.db, self.wallet, campaign, self.clock(), self.renderer)
         if audit.current_principal.get() is not None:  # an operator's RunReminderCampaign, not the schedule
             async with self.db.write() as conn:
                 await audit.record(conn, t.audit, at=run["started_at"], merchant_id=merchant_id,
@@ -264,10 +269,9 @@ class NotifyService:
 
     async def list_deliveries(self, merchant_id: str, customer_id: str, page_size: int,
                               token: str) -> tuple[list[dict[str, Any]], str]:
-        if page_size < 0:
-            raise InvalidArgument("page_size must not be negative", field="page_size")
-        size = min(page_size or 50, 500)
-        before = read_token(token)
+        size = paging.page_size(page_size)
+        query = paging.scope("ListDeliveries", merchant_id, customer_id)
+        before = paging.read(token, query, _before)
         D = t.deliveries
         q = select(D).where(D.c.merchant_id == merchant_id)
         if customer_id:
@@ -278,7 +282,7 @@ class NotifyService:
             rows = [dict(r) for r in (await conn.execute(q.order_by(D.c.id.desc()).limit(size + 1))).mappings()]
         more = len(rows) > size
         rows = rows[:size]
-        return rows, page_token(rows[-1]["id"]) if more else ""
+        return rows, paging.issue(query, rows[-1]["id"]) if more else ""
 
     async def requeue(self, merchant_id: str, delivery_ids: list[str], created_after: datetime | None,
                       created_before: datetime | None) -> list[str]:

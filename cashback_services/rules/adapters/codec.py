@@ -77,7 +77,10 @@ def rule_of(c: rules_pb2.Campaign, seq: int) -> Rule:
         coupon_codes=frozenset(p.lower() for p in c.coupon_codes),
         include_categories=frozenset(c.include_category_ids), include_skus=frozenset(c.include_skus),
         exclude_categories=frozenset(c.exclude_category_ids), exclude_skus=frozenset(c.exclude_skus),
-        min_prior_orders=c.min_prior_orders, customer_tiers=frozenset(c.customer_tiers), priority=c.priority,
+        min_prior_orders=c.min_prior_orders,
+        max_prior_orders=c.max_prior_orders if c.HasField("max_prior_orders") else None,
+        customer_tiers=frozenset(c.customer_tiers),
+        customer_segments=frozenset(c.customer_segments), priority=c.priority,
         exclusive=c.stacking == rules_pb2.STACKING_EXCLUSIVE, pending_days=c.pending_days,
         expires_after_days=c.expires_after_days,
     )

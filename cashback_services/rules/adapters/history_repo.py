@@ -21,6 +21,7 @@ from cashback_services.rules.adapters.tables import (
     awards,
     campaigns,
     customer_day_usage,
+    customer_rfm,
     customer_usage,
     customers,
     merchants,
@@ -33,6 +34,7 @@ from cashback_services.rules.adapters.tables import (
 class CustomerRow:
     manual_tier: str
     order_count: int
+    segment: str = ""  # RFM, as last computed (read unlocked: only recomputation changes it)
 
 
 async def lock_customer(conn: AsyncConnection, merchant_id: str, customer_id: str,
@@ -59,6 +61,8 @@ def _generation_and_customer_stmt() -> Any:
         select(merchants.c.generation).where(merchants.c.merchant_id == m).scalar_subquery(),
         select(c.manual_tier).where(me).scalar_subquery(),
         select(c.order_count).where(me).scalar_subquery(),
+        select(customer_rfm.c.segment).where(customer_rfm.c.merchant_id == m, customer_rfm.c.customer_id == cid)
+        .scalar_subquery(),
     )
 
 
@@ -69,8 +73,8 @@ async def generation_and_customer(db: Database, merchant_id: str, customer_id: s
     """The merchant's campaign generation and the customer row (as read_customer
     gives it), in one round trip on the fast read path: what every quote reads first."""
     row = await db.fetch_row(_GENERATION_AND_CUSTOMER, {"m": merchant_id, "c": customer_id})
-    gen, tier, count = row if row is not None else (None, None, None)
-    return int(gen or 0), (CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0))
+    gen, tier, count, segment = row if row is not None else (None, None, None, None)
+    return int(gen or 0), CustomerRow(tier or "", int(count or 0), segment or "")
 
 
 UsageSnapshot = tuple[dict[str, int], dict[str, tuple[int, int]], dict[tuple[str, str], int]]
@@ -116,9 +120,11 @@ async def usage_snapshot(db: Database, merchant_id: str, customer_id: str, campa
 
 
 async def read_customer(conn: AsyncConnection, merchant_id: str, customer_id: str) -> CustomerRow:
-    r = (await conn.execute(select(customers.c.manual_tier, customers.c.order_count).where(
+    segment = select(customer_rfm.c.segment).where(customer_rfm.c.merchant_id == merchant_id,
+                                                   customer_rfm.c.customer_id == customer_id).scalar_subquery()
+    r = (await conn.execute(select(customers.c.manual_tier, customers.c.order_count, segment).where(
         customers.c.merchant_id == merchant_id, customers.c.customer_id == customer_id))).first()
-    return CustomerRow(r.manual_tier, int(r.order_count)) if r else CustomerRow("", 0)
+    return CustomerRow(r[0], int(r[1]), r[2] or "") if r else CustomerRow("", 0)
 
 
 async def set_manual_tier(conn: AsyncConnection, merchant_id: str, customer_id: str, tier: str) -> None:

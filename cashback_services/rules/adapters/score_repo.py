@@ -12,16 +12,14 @@ one connection of the scoring pool.
    (data-modifying CTEs over unnest arrays).
 5. COMMIT.
 
-The pool is asyncpg's own, of a fixed size: no SQLAlchemy per statement, no
-connect and close churn when more calls are in flight than connections (they
-wait for one), no reset round trip on release (a connection only comes back
-outside a transaction). asyncpg prepares each statement once per connection.
-Every statement, BEGIN and COMMIT included, is reported to
-Database.fast_path_listeners, so the SQL recorder of the tests sees them."""
+The connection is the kit's (cashback_kit.pgtx on Database.fast_pool(), shared with
+the rest of the process): no SQLAlchemy per statement, a fixed-size pool (calls
+beyond it wait for a connection), no reset round trip on release, each statement
+prepared once per connection and reported to Database.fast_path_listeners, so the
+SQL recorder of the tests sees them."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,10 +27,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
+from cashback_kit import pgtx
 from cashback_kit.db import Database
-from cashback_kit.errors import Aborted, DomainError, Unavailable
+from cashback_kit.pgtx import Statements
 from cashback_services.rules.adapters.history_repo import CustomerRow
 
 
@@ -54,6 +52,7 @@ def _seen_sql(table: str, key: str) -> str:
     return f"""
         SELECT (SELECT generation FROM rules_merchants WHERE merchant_id = $1),
                c.manual_tier, c.order_count,
+               (SELECT segment FROM rules_customer_rfm WHERE merchant_id = $1 AND customer_id = $2),
                ARRAY(SELECT coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint
                      FROM unnest($5::timestamptz[]) WITH ORDINALITY AS w(since, i)
                      LEFT JOIN rules_orders o ON o.merchant_id = $1 AND o.customer_id = $2
@@ -136,28 +135,16 @@ def _award_args(awards: Sequence[AwardRow]) -> list[Any]:
             [a.campaign_id for a in paid], [a.amount_minor for a in paid]]
 
 
-class _Statements:
-    """Runs statements on one driver connection, reporting each to the listeners."""
-
-    def __init__(self, db: Database, conn: asyncpg.Connection) -> None:
-        self.db, self.conn = db, conn
-
-    def _report(self, sql: str, args: Sequence[Any]) -> None:
-        for listener in self.db.fast_path_listeners:
-            listener(sql, list(args))
-
-
-class ScoreTx(_Statements):
+class ScoreTx(Statements):
     """The statements of one scoring transaction."""
 
     async def load(self, merchant_id: str, customer_id: str, *, add_orders: int, budget_ids: list[str],
                    usage_ids: list[str], days: list[str], currency: str, since: list[datetime],
                    until: datetime) -> Loaded:
         args = [merchant_id, customer_id, add_orders, sorted(budget_ids), usage_ids, days, currency, since, until]
-        self._report(_LOAD, args)
         out = Loaded()
         spends: dict[int, int] = {}
-        for kind, key, day, a, b in await self.conn.fetch(_LOAD, *args):
+        for kind, key, day, a, b in await self.fetch(_LOAD, *args):
             if kind == "customer":
                 out.customer = CustomerRow(key, int(a))
             elif kind == "budget":
@@ -172,9 +159,8 @@ class ScoreTx(_Statements):
         return out
 
     async def _write(self, sql: str, args: list[Any]) -> None:
-        self._report(sql, args)
         try:
-            await self.conn.execute(sql, *args)
+            await self.execute(sql, *args)
         except asyncpg.UniqueViolationError as exc:
             raise AlreadyStored() from exc
 
@@ -191,7 +177,7 @@ class ScoreTx(_Statements):
                                          fingerprint, score_body, created_at])
 
 
-class ScoreConn(_Statements):
+class ScoreConn(Statements):
     """One pooled connection, for the whole of a scoring call."""
 
     async def seen(self, what: str, merchant_id: str, customer_id: str, key: str, *, currency: str = "",
@@ -199,97 +185,28 @@ class ScoreConn(_Statements):
         """`what` is "order" or "event" (`key` its id); spend is summed in
         `currency` over [since_i, until) for each window asked for."""
         sql, args = _SEEN[what], [merchant_id, customer_id, key, currency, list(since), until]
-        self._report(sql, args)
-        row = await self.conn.fetchrow(sql, *args)
+        row = await self.fetchrow(sql, *args)
         assert row is not None  # FROM (SELECT 1): always one row
-        gen, tier, count, spends, fp, body = row
-        customer = CustomerRow(tier, int(count)) if tier is not None else CustomerRow("", 0)
+        gen, tier, count, segment, spends, fp, body = row
+        customer = CustomerRow(tier or "", int(count or 0), segment or "")
         return Seen(int(gen or 0), customer, [int(x) for x in spends], fp, bytes(body) if body is not None else None)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[ScoreTx]:
         """BEGIN ... COMMIT, or ROLLBACK if the block raises."""
-        self._report("BEGIN", [])
-        await self.conn.execute("BEGIN")
-        try:
+        async with pgtx.begin(self):
             yield ScoreTx(self.db, self.conn)
-        except BaseException:
-            if not self.conn.is_closed():
-                self._report("ROLLBACK", [])
-                await self.conn.execute("ROLLBACK")
-            raise
-        self._report("COMMIT", [])
-        await self.conn.execute("COMMIT")
-
-
-async def _no_reset(_conn: asyncpg.Connection) -> None:
-    """Connections come back outside any transaction, with no session state set."""
 
 
 class ScoringPool:
-    """The connections scoring runs on, opened on first use."""
+    """The connections scoring runs on: the kit's asyncpg pool (Database.fast_pool),
+    with its error mapping (cashback_kit.pgtx.connection)."""
 
-    def __init__(self, db: Database, size: int = 10) -> None:
-        self.db, self.size = db, size
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
-
-    async def _open(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:
-                url = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
-                self._pool = await asyncpg.create_pool(url, min_size=1, max_size=self.size, reset=_no_reset,
-                                                       command_timeout=30, timeout=5)
-        return self._pool
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[ScoreConn]:
-        """A connection for one call. Database errors come out as the kit's: a
-        deadlock or serialization failure is Aborted; a lost connection, or any
-        failure that left the connection closed, Unavailable. A connection left
-        inside a transaction is closed, not reused."""
-        try:
-            pool = self._pool or await self._open()
-            acquired = pool.acquire()
-            conn = await acquired.__aenter__()
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:  # could not connect
-            raise Unavailable("the database is unavailable; retry later") from exc
-        try:
-            yield ScoreConn(self.db, conn)
-        except DomainError:
-            raise
-        except Exception as exc:
-            transient = _transient(exc, broken=_drop_if_broken(conn))
-            if transient is None:
-                raise
-            raise transient from exc
-        finally:
-            await acquired.__aexit__(None, None, None)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-
-def _drop_if_broken(conn: asyncpg.Connection) -> bool:
-    """Whether the connection is lost; one left inside a transaction is closed."""
-    try:
-        if conn.is_closed():
-            return True
-        if conn.is_in_transaction():
-            conn.terminate()
-            return True
-        return False
-    except asyncpg.InterfaceError:  # lost: the pool took it back already
-        return True
-
-
-def _transient(exc: BaseException, *, broken: bool) -> Exception | None:
-    """The kit's error for a database failure worth retrying, or None."""
-    state = str(getattr(exc, "sqlstate", "") or "")
-    if state in {"40001", "40P01"}:
-        return Aborted("concurrent update; safe to retry")
-    if broken or state[:2] in {"08", "57", "53"} or isinstance(exc, asyncpg.InterfaceError | OSError):
-        return Unavailable("the database is unavailable; retry later")
-    return None
+        """A connection for one call (autocommit statements, then a transaction)."""
+        async with pgtx.connection(self.db) as s:
+            yield ScoreConn(self.db, s.conn)

@@ -63,6 +63,14 @@ customers = Table(
     Column("order_count", BigInteger, nullable=False, default=0),
 )
 
+# RFM scores as last computed (migration 0006; written by adapters/rfm_repo.py).
+customer_rfm = Table(
+    "rules_customer_rfm", metadata,
+    Column("merchant_id", String(128), primary_key=True),
+    Column("customer_id", String(128), primary_key=True),
+    Column("segment", String(32), nullable=False),
+)
+
 customer_usage = Table(
     "rules_customer_usage", metadata,
     Column("merchant_id", String(128), primary_key=True),
@@ -95,6 +103,8 @@ orders = Table(
     Column("order_body", LargeBinary, nullable=False),
     Column("score_body", LargeBinary, nullable=True),
     Column("created_at", Instant, nullable=False),
+    # Entered by ImportOrders (migration 0005): history only, no score, no awards.
+    Column("imported", Boolean, nullable=False, default=False),
 )
 
 awards = Table(

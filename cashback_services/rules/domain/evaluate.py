@@ -92,7 +92,20 @@ def _customer_skip(rule: Rule, profile: Profile) -> SkipOut | None:
     if profile.prior_orders < rule.min_prior_orders:
         return _skip(rule, SkipCode.PRIOR_ORDERS,
                      f"needs {rule.min_prior_orders} earlier orders, the customer has {profile.prior_orders}")
+    if rule.customer_segments and profile.segment not in rule.customer_segments:
+        wanted = ", ".join(sorted(rule.customer_segments))
+        now = f"is in {profile.segment}" if profile.segment else "has no segment (no recent order)"
+        return _skip(rule, SkipCode.SEGMENT, f"only for customers in segment {wanted}; this customer {now}")
+    if rule.max_prior_orders is not None and profile.prior_orders > rule.max_prior_orders:
+        return _skip(rule, SkipCode.TOO_MANY_PRIOR_ORDERS, _too_many(rule.max_prior_orders, profile.prior_orders))
     return None
+
+
+def _too_many(most: int, has: int) -> str:
+    earlier = "an earlier order" if has == 1 else f"{has} earlier orders"
+    if most == 0:
+        return f"only for a customer's first order; this customer has {earlier}"
+    return f"only for customers with at most {most} earlier orders; this customer has {earlier}"
 
 
 def rate_for(rule: Rule, line: Line, tier: str) -> int:

@@ -48,6 +48,8 @@ class SkipCode(IntEnum):
     CURRENCY = 12
     ZERO_AMOUNT = 13
     EVENT_TYPE = 14
+    TOO_MANY_PRIOR_ORDERS = 15
+    SEGMENT = 16
 
 
 class SkippedDetail(IntEnum):
@@ -106,7 +108,9 @@ class Rule:
     exclude_categories: frozenset[str] = frozenset()
     exclude_skus: frozenset[str] = frozenset()
     min_prior_orders: int = 0
+    max_prior_orders: int | None = None  # None: no upper bound; 0: first order only
     customer_tiers: frozenset[str] = frozenset()
+    customer_segments: frozenset[str] = frozenset()  # RFM segments; empty = all
     priority: int = 0
     exclusive: bool = False
     pending_days: int = 0
@@ -166,6 +170,7 @@ class Profile:
 
     tier: str = ""
     prior_orders: int = 0
+    segment: str = ""  # RFM segment as last computed; "" = none
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cashback.rules.v1 import rules_pb2
 from google.protobuf.message import Message
 
-from cashback_kit.amounts import MAX_MINOR
+from cashback_kit.amounts import check_amount
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
 from cashback_kit.validation import message_violations
 from cashback_services.rules.adapters.codec import OUTPUT_ONLY, money_pb, ts_pb
+from cashback_services.rules.domain.rfm import SEGMENTS
 from cashback_services.rules.service_layer.campaigns import CampaignDraft, CampaignView
 
 MAX_BPS = 10_000
@@ -59,10 +60,9 @@ def stored_strings(v: Violations, message: Message, prefix: str, **limits: Any) 
 def _money(v: Violations, c: rules_pb2.Campaign, name: str, currency: str | None, *, positive: bool) -> None:
     if c.HasField(name):  # type: ignore[arg-type]
         kw = {"positive": True} if positive else {"non_negative": True}
-        collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
-        # Budgets and caps are summed and multiplied: kept far inside int64.
-        v.check(abs(getattr(c, name).amount_minor) <= MAX_MINOR, f"campaign.{name}.amount_minor",
-                f"at most {MAX_MINOR} minor units")
+        amount = collect(v, money_from_pb, getattr(c, name), f"campaign.{name}", currency=currency, **kw)
+        if amount is not None:  # the kit's one limit: budgets, caps and fixed rewards stay summable
+            collect(v, check_amount, amount.minor, f"campaign.{name}.amount_minor", f"campaign.{name}")
 
 
 def _bps(v: Violations, value: int, field: str) -> None:
@@ -120,6 +120,11 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
         _money(v, c, name, currency, positive=True)
     for name in ("max_awards_per_customer", "max_awards_per_customer_per_day", "min_prior_orders"):
         v.check(getattr(c, name) >= 0, f"campaign.{name}", "must not be negative")
+    for i, name in enumerate(c.customer_segments):
+        v.check(name in SEGMENTS, f"campaign.customer_segments[{i}]", f"one of {', '.join(SEGMENTS)}")
+    if c.HasField("max_prior_orders"):
+        v.check(c.max_prior_orders >= max(c.min_prior_orders, 0), "campaign.max_prior_orders",
+                "must not be negative nor below min_prior_orders (0 = first order only)")
     for name in ("pending_days", "expires_after_days"):
         v.check(0 <= getattr(c, name) <= MAX_DAYS, f"campaign.{name}", f"must be between 0 and {MAX_DAYS} days")
     starts = collect(v, ts_from_pb, c.starts_at, "campaign.starts_at") if c.HasField("starts_at") else None
@@ -204,6 +209,9 @@ def merge(current: rules_pb2.Campaign, patch: rules_pb2.Campaign, paths: list[st
             getattr(out, path).update(getattr(patch, path))
         elif _repeated(fd):
             getattr(out, path).extend(getattr(patch, path))
+        elif fd.has_presence:  # an optional scalar: unset in the patch clears it
+            if patch.HasField(path):  # type: ignore[arg-type]
+                setattr(out, path, getattr(patch, path))
         else:
             setattr(out, path, getattr(patch, path))
     return out

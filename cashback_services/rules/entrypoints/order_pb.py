@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from cashback.rules.v1 import rules_pb2
 
+from cashback_kit.amounts import MAX_MINOR
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb
@@ -14,10 +15,6 @@ from cashback_services.rules.entrypoints.campaign_pb import collect, stored_stri
 
 MAX_LINES = 1000
 MAX_QUANTITY = 1_000_000
-# Far above any real order (10^13 SAR), far below int64: sums and products of
-# amounts stay storable, so an absurd order is INVALID_ARGUMENT, never a
-# database overflow.
-MAX_AMOUNT = 10**15
 _CHANNELS = (rules_pb2.CHANNEL_UNSPECIFIED, rules_pb2.CHANNEL_WEB, rules_pb2.CHANNEL_APP, rules_pb2.CHANNEL_POS)
 
 
@@ -80,7 +77,7 @@ def order_from_pb(o: rules_pb2.Order, now: datetime, past: timedelta = timedelta
         if discount > price * quantity:
             v.add(f"{f}.line_discount", "the line discount is larger than the line")
             continue
-        if price.minor * quantity > MAX_AMOUNT:
+        if price.minor * quantity > MAX_MINOR:
             v.add(f"{f}.unit_price", "the line amount is too large")
             continue
         lines.append(Line(pl.sku, tuple(pl.category_ids), price, quantity, discount))
@@ -88,10 +85,10 @@ def order_from_pb(o: rules_pb2.Order, now: datetime, past: timedelta = timedelta
     tax = _opt(v, o, "tax", "order.tax", currency)
     discount = _opt(v, o, "order_discount", "order.order_discount", currency)
     wallet = _opt(v, o, "wallet_paid", "order.wallet_paid", currency)
-    if sum(ln.net.minor for ln in lines) > MAX_AMOUNT:
+    if sum(ln.net.minor for ln in lines) > MAX_MINOR:
         v.add("order.lines", "the order amount is too large")
     for name, m in (("shipping", shipping), ("tax", tax), ("order_discount", discount), ("wallet_paid", wallet)):
-        v.check(m.minor <= MAX_AMOUNT, f"order.{name}", "the amount is too large")
+        v.check(m.minor <= MAX_MINOR, f"order.{name}", "the amount is too large")
     v.check(len(o.coupon_codes) <= 20, "order.coupon_codes", "at most 20 coupon codes")
     for i, code in enumerate(o.coupon_codes):
         v.check(0 < len(code) <= 64, f"order.coupon_codes[{i}]", "coupon codes are 1 to 64 characters")

@@ -17,16 +17,19 @@ from cashback_kit.errors import InvalidArgument, NotFound, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.paging import page_size
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
-from cashback_services.rules.adapters.codec import money_pb, rule_of
+from cashback_services.rules.adapters.codec import money_pb, rule_of, ts_pb
 from cashback_services.rules.entrypoints.audit_pb import audit_change, audit_event_pb
 from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser, stored_strings
+from cashback_services.rules.entrypoints.import_pb import past_orders_from_pb
 from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.limits import RulesLimits
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
+from cashback_services.rules.service_layer.history import OrderHistory
 from cashback_services.rules.service_layer.refunds import Refunds
 from cashback_services.rules.service_layer.report import campaign_report
 from cashback_services.rules.service_layer.scoring import Scoring
+from cashback_services.rules.service_layer.segments import Segments
 from cashback_services.rules.service_layer.simulate import Simulator
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
@@ -44,9 +47,12 @@ def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_
 
 class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
     def __init__(self, campaigns: Campaigns, scoring: Scoring, refunds: Refunds, customers: Customers,
-                 simulator: Simulator, now: Callable[[], datetime], limits: RulesLimits | None = None) -> None:
+                 simulator: Simulator, now: Callable[[], datetime], history: OrderHistory | None = None,
+                 segments: Segments | None = None, limits: RulesLimits | None = None) -> None:
         self.campaigns, self.scoring, self.refunds = campaigns, scoring, refunds
         self.customers, self.simulator, self.now = customers, simulator, now
+        self.history = history or OrderHistory(campaigns.db, now)
+        self.segments = segments or Segments(campaigns.db, now)
         self.limits = limits or RulesLimits()
 
     async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
@@ -161,8 +167,12 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         require_id(request.merchant_id, "merchant_id")
         require_id(request.customer_id, "customer_id")
         view = await self.customers.profile(request.merchant_id, request.customer_id, self.now())
-        return rules_pb2.GetCustomerProfileResponse(
-            profile=_profile_pb(request.merchant_id, request.customer_id, view))
+        profile = _profile_pb(request.merchant_id, request.customer_id, view)
+        rfm = await self.segments.of_customer(request.merchant_id, request.customer_id)
+        if rfm is not None:
+            profile.rfm.CopyFrom(rules_pb2.RfmScore(recency=rfm.recency, frequency=rfm.frequency,
+                                                    monetary=rfm.monetary, segment=rfm.segment))
+        return rules_pb2.GetCustomerProfileResponse(profile=profile)
 
     async def GetCampaignReport(self, request: rules_pb2.GetCampaignReportRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
@@ -186,19 +196,32 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
                 cost=money_pb(Money(currency, line.cost)), gmv=money_pb(Money(currency, line.gmv))))
         return out
 
+    async def ImportOrders(self, request: rules_pb2.ImportOrdersRequest, context: Ctx):
+        orders = past_orders_from_pb(request, self.now())
+        result = await self.history.import_orders(request.merchant_id, orders)
+        return rules_pb2.ImportOrdersResponse(imported=result.imported, already_present=result.already_present)
+
+    async def ListSegments(self, request: rules_pb2.ListSegmentsRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        view = await self.segments.list(request.merchant_id)
+        out = rules_pb2.ListSegmentsResponse(window_days=view.window_days, currency_code=view.currency)
+        if view.computed_at is not None:
+            out.computed_at.CopyFrom(ts_pb(view.computed_at))
+        for line in view.lines:
+            seg = out.segments.add(segment=line.segment, customers=line.customers)
+            if line.spend is not None:
+                seg.spend.CopyFrom(money_pb(line.spend))
+        return out
+
     async def ListAuditEvents(self, request: rules_pb2.ListAuditEventsRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")
         if len(request.action) > 64:
             raise InvalidArgument("action is at most 64 characters", field="action")
         size = page_size(request.page_size)
-        scope = [request.merchant_id, request.action]
-        before = paging.decode(request.page_token, lambda p: int(p[1]) if p[0] == scope else _bad_scope())
+        query = paging.scope("ListAuditEvents", request.merchant_id, request.action)
+        before = paging.read(request.page_token, query, int)
         rows = await self.campaigns.audit_events(request.merchant_id, size + 1, before, request.action)
         out = rules_pb2.ListAuditEventsResponse(events=[audit_event_pb(r) for r in rows[:size]])
         if len(rows) > size:
-            out.next_page_token = paging.encode([scope, rows[size - 1]["id"]])
+            out.next_page_token = paging.issue(query, rows[size - 1]["id"])
         return out
-
-
-def _bad_scope() -> int:
-    raise ValueError("a token of another list")

@@ -6,9 +6,6 @@ mask), so this layer handles bodies as bytes."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +14,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cashback_kit import audit
+from cashback_kit import audit, paging
 from cashback_kit.db import Database
-from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.idempotency import check_same
 from cashback_services.rules.adapters import campaign_repo, tables
 from cashback_services.rules.adapters.campaign_repo import CampaignRow
 from cashback_services.rules.adapters.codec import comparable, version_body
@@ -53,23 +51,10 @@ class CampaignView:
     paid: int
 
 
-def encode_token(merchant_id: str, status: int, after: int) -> str:
-    raw = json.dumps({"m": merchant_id, "s": status, "a": after}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str, merchant_id: str, status: int) -> int:
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        after = int(data["a"])
-        ok = data["m"] == merchant_id and data["s"] == status and after >= 0
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        ok = False
-    if not ok:
-        raise InvalidArgument("page_token is not one this list returned", field="page_token")
-    return after
+def _after(raw: object) -> int:
+    if not isinstance(raw, int) or raw < 0:
+        raise ValueError("bad position")
+    return raw
 
 
 class Campaigns:
@@ -101,9 +86,7 @@ class Campaigns:
                          replay_only: bool = False, change: dict[str, Any] | None = None) -> CampaignView:
         row = await campaign_repo.get_row(conn, c.merchant_id, c.campaign_id)
         if row is not None:
-            if row.create_fingerprint != fingerprint:
-                raise AlreadyExists(f"campaign_id {c.campaign_id!r} already exists with different content",
-                                    reason="CAMPAIGN_ID_IN_USE")
+            check_same(row.create_fingerprint, fingerprint, f"campaign_id {c.campaign_id!r}")
             return await self._current(conn, c.merchant_id, c.campaign_id)
         if replay_only:
             raise NotFound(f"campaign {c.campaign_id!r} not found", reason="CAMPAIGN_NOT_FOUND")
@@ -143,17 +126,16 @@ class Campaigns:
 
     async def list(self, merchant_id: str, page_size: int, token: str,
                    status: int) -> tuple[list[CampaignView], str]:
-        if page_size < 0:
-            raise InvalidArgument("page_size must not be negative", field="page_size")
-        size = min(page_size or 50, 500)
-        after = decode_token(token, merchant_id, status)
+        size = paging.page_size(page_size)
+        query = paging.scope("ListCampaigns", merchant_id, status)
+        after = paging.read(token, query, _after) or 0
         async with self.db.read() as conn:
             rows = await campaign_repo.current_with_bodies(conn, merchant_id, status=status or None,
                                                            after_seq=after, limit=size + 1)
             paid = await campaign_repo.paid(conn, merchant_id, [r.campaign_id for r, _ in rows[:size]])
         page = [CampaignView(r, b, paid[r.campaign_id]) for r, b in rows[:size]]
         more = len(rows) > size
-        return page, encode_token(merchant_id, status, rows[size - 1][0].seq) if more else ""
+        return page, paging.issue(query, rows[size - 1][0].seq) if more else ""
 
     async def set_status(self, merchant_id: str, campaign_id: str, status: int) -> CampaignView:
         if status not in _SETTABLE:

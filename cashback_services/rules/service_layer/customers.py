@@ -36,7 +36,8 @@ def needs_spend(policy: TierPolicy, row: CustomerRow, want_spend: bool = False) 
 
 def profile_of(row: CustomerRow, policy: TierPolicy) -> Profile:
     """The profile when no spend is needed (needs_spend is False)."""
-    return Profile(tier=effective_tier(row.manual_tier, policy, {}), prior_orders=row.order_count)
+    return Profile(tier=effective_tier(row.manual_tier, policy, {}), prior_orders=row.order_count,
+                   segment=row.segment)
 
 
 async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str, policy: TierPolicy,
@@ -58,7 +59,7 @@ async def load_profile(conn: AsyncConnection, merchant_id: str, customer_id: str
         spends = dict(zip(windows, sums, strict=True))
         spend = Money(currency, spends[window])
     tier = effective_tier(row.manual_tier, policy, spends)
-    return Profile(tier=tier, prior_orders=row.order_count), ProfileView(
+    return Profile(tier=tier, prior_orders=row.order_count, segment=row.segment), ProfileView(
         tier, row.manual_tier, row.order_count, spend, window)
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cashback_kit.db import Database
-from cashback_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
 from cashback_services.rules.adapters.codec import reversal_bytes
@@ -21,9 +22,7 @@ from cashback_services.rules.domain.tiers import reversal_delta
 
 
 def _replay(row, order_id: str, fingerprint: str, refund_id: str) -> bytes:  # type: ignore[no-untyped-def]
-    if row.fingerprint != fingerprint or row.order_id != order_id:
-        raise AlreadyExists(f"refund_id {refund_id!r} was already used with different content",
-                            reason="REFUND_ID_IN_USE")
+    check_same(row.fingerprint if row.order_id == order_id else "", fingerprint, f"refund_id {refund_id!r}")
     return bytes(row.reversal_body)
 
 

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from cashback_kit.db import Database
 from cashback_kit.errors import Aborted, AlreadyExists
+from cashback_kit.idempotency import check_same
 from cashback_services.rules.adapters import codec, history_repo, score_repo
 from cashback_services.rules.adapters.codec import skipped_entry
 from cashback_services.rules.adapters.history_repo import CustomerRow
@@ -60,8 +61,9 @@ def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dic
 
 
 def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> bytes:
-    if stored_fingerprint != fingerprint or body is None:
-        raise AlreadyExists(f"{key} was already scored with different content", reason="ALREADY_SCORED_DIFFERENTLY")
+    if body is None:  # ImportOrders stores past orders with no score
+        raise AlreadyExists(f"{key} was imported as a past order; it is history, not scored")
+    check_same(stored_fingerprint, fingerprint, key)
     return codec.unpack(body)
 
 
@@ -128,16 +130,19 @@ class _Guess:
         if self.spends is None:
             # Not read yet: judge as if nothing was spent; the locked read has it,
             # and differs, so the next attempt judges with the real spend.
-            return Profile(tier=effective_tier(self.row.manual_tier, policy, {}), prior_orders=self.row.order_count)
+            return Profile(tier=effective_tier(self.row.manual_tier, policy, {}), prior_orders=self.row.order_count,
+                           segment=self.row.segment)
         return Profile(tier=effective_tier(self.row.manual_tier, policy,
                                            dict(zip(policy.windows, self.spends, strict=True))),
-                       prior_orders=self.row.order_count)
+                       prior_orders=self.row.order_count, segment=self.row.segment)
 
 
 def _locked(guess: _Guess, loaded: score_repo.Loaded, policy: TierPolicy) -> _Guess:
     """The customer as read under the lock; _Stale if their tier needs a spend
     that was not read (the next attempt asks for it)."""
-    locked = _Guess(loaded.customer, loaded.spends if guess.asks(policy) else None)
+    # The segment is not read under the lock (only recomputation changes it): the first read's.
+    row = CustomerRow(loaded.customer.manual_tier, loaded.customer.order_count, guess.row.segment)
+    locked = _Guess(row, loaded.spends if guess.asks(policy) else None)
     if locked.asks(policy) and locked.spends is None:
         raise _Stale(locked)
     return locked

@@ -60,7 +60,7 @@ class SkipList:
         # campaign's window says the same about the order.
         interval = bisect_right(self._bounds, order.placed_at)
         return (order.currency, interval, order.channel, order.payment_method.lower(), coupons, profile.tier,
-                profile.prior_orders)
+                profile.prior_orders, profile.segment)
 
     def _all(self, order: OrderIn, profile: Profile) -> _Entry:
         key = self._key(order, profile)

@@ -18,6 +18,7 @@ from cashback_services.wallet.adapters.repository import award_record, refund_re
 from cashback_services.wallet.domain.ledger import HoldStatus, LotStatus
 from cashback_services.wallet.domain.model import Transaction
 from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord
+from cashback_services.wallet.domain.points import POINTS
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class BalanceView:
     debt: int = 0
     next_expiry_at: datetime | None = None
     next_expiry_amount: int = 0
+    points: int = 0  # available points (domain/points.py), beside credit of any currency
 
 
 def _balance_query() -> Any:
@@ -55,6 +57,8 @@ def _balance_query() -> Any:
         first,
         select(func.coalesce(func.sum(lots.remaining), 0)).where(expiring, lots.expires_at == first)
         .scalar_subquery(),
+        select(b.available).where(b.merchant_id == merchant_id, b.customer_id == customer_id,
+                                  b.currency == POINTS).scalar_subquery(),
     )
 
 
@@ -66,9 +70,9 @@ async def balance(db: Database, merchant_id: str, customer_id: str, currency: st
     """(something is due at `now`, the balance as stored)."""
     row = await db.fetch_row(_BALANCE, {"m": merchant_id, "c": customer_id, "cur": currency, "now": now})
     assert row is not None  # a SELECT without FROM returns one row
-    lots_due, holds_due, available, pending, held, debt, first, amount = row
+    lots_due, holds_due, available, pending, held, debt, first, amount, points = row
     view = BalanceView(currency, int(available or 0), int(pending or 0), int(held or 0), int(debt or 0), first,
-                       int(amount or 0) if first is not None else 0)
+                       int(amount or 0) if first is not None else 0, int(points or 0))
     return bool(lots_due or holds_due), view
 
 
@@ -94,13 +98,14 @@ def _before(raw: object) -> int:
 async def transactions(db: Database, merchant_id: str, customer_id: str, page_size: int,
                        token: str) -> tuple[list[Transaction], str]:
     """Newest first, one statement for the page and its entries."""
-    before = paging.decode(token, _before)
+    query = paging.scope("ListTransactions", merchant_id, customer_id)
+    before = paging.read(token, query, _before)
     rows = await db.fetch_rows(_TRANSACTIONS, {"m": merchant_id, "c": customer_id,
                                                "before": before if before is not None else 2**63 - 1,
                                                "n": page_size + 1})
     page = rows[:page_size]
     out = [transaction_from_row(json.loads(doc)) for _, doc in page]
-    return out, paging.encode({"before": int(page[-1][0])}) if len(rows) > page_size else ""
+    return out, paging.issue(query, {"before": int(page[-1][0])}) if len(rows) > page_size else ""
 
 
 _DUE_HOLDS = select(t.holds.c.merchant_id, t.holds.c.customer_id).where(

@@ -16,6 +16,7 @@ from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import Account, LotStatus, TxType
+from cashback_services.wallet.domain.points import POINTS  # credit reports; GetBalance shows points
 
 L, B, C, TX, E, AW = t.lots.c, t.balances.c, t.customers.c, t.transactions.c, t.entries.c, t.awards.c
 
@@ -26,8 +27,7 @@ def _position(raw: object) -> tuple[str, str]:
     return raw[0], raw[1]
 
 
-def _after(customer_col: Any, currency_col: Any, token: str) -> Any:
-    pos = paging.decode(token, _position)
+def _after(customer_col: Any, currency_col: Any, pos: tuple[str, str] | None) -> Any:
     if pos is None:
         return True
     return or_(customer_col > pos[0], and_(customer_col == pos[0], currency_col > pos[1]))
@@ -37,10 +37,11 @@ async def list_expiring(
     db: Database, merchant_id: str, now: datetime, before: datetime, after: datetime | None,
     page_size: int, token: str,
 ) -> tuple[list[dict[str, Any]], str]:
+    query = paging.scope("ListExpiringCredits", merchant_id, before, after)
     # Lots already past expiry are not "expiring": the sweeper is about to expire them.
-    cond = [L.merchant_id == merchant_id, L.status == LotStatus.AVAILABLE.value, L.remaining > 0,
-            L.expires_at.is_not(None), L.expires_at < before, L.expires_at > now,
-            _after(L.customer_id, L.currency, token)]
+    cond = [L.merchant_id == merchant_id, L.currency != POINTS, L.status == LotStatus.AVAILABLE.value,
+            L.remaining > 0, L.expires_at.is_not(None), L.expires_at < before, L.expires_at > now,
+            _after(L.customer_id, L.currency, paging.read(token, query, _position))]
     if after is not None:
         cond.append(L.expires_at >= after)
     q = (select(L.customer_id, L.currency, func.sum(L.remaining), func.min(L.expires_at))
@@ -58,7 +59,7 @@ async def list_expiring(
             out.append({"customer_id": customer_id, "amount": Money(currency, int(amount)),
                         "earliest_expiry": earliest,
                         "lot_ids": list(lot_ids)})
-    token_out = paging.encode([page[-1][0], page[-1][1]]) if len(rows) > page_size else ""
+    token_out = paging.issue(query, [page[-1][0], page[-1][1]]) if len(rows) > page_size else ""
     return out, token_out
 
 
@@ -66,7 +67,10 @@ async def list_balances(
     db: Database, merchant_id: str, min_available: Money | None, inactive_since: datetime | None,
     page_size: int, token: str,
 ) -> tuple[list[dict[str, Any]], str]:
-    cond = [B.merchant_id == merchant_id, _after(B.customer_id, B.currency, token)]
+    query = paging.scope("ListBalances", merchant_id, min_available and min_available.currency,
+                         min_available and min_available.minor, inactive_since)
+    cond = [B.merchant_id == merchant_id, B.currency != POINTS,
+            _after(B.customer_id, B.currency, paging.read(token, query, _position))]
     if min_available is not None:
         cond += [B.currency == min_available.currency, B.available >= min_available.minor]
     if inactive_since is not None:
@@ -77,14 +81,14 @@ async def list_balances(
     async with db.read() as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings().all()]
     page = rows[:page_size]
-    token_out = paging.encode([page[-1]["customer_id"], page[-1]["currency"]]) if len(rows) > page_size else ""
+    token_out = paging.issue(query, [page[-1]["customer_id"], page[-1]["currency"]]) if len(rows) > page_size else ""
     return page, token_out
 
 
 async def default_currency(db: Database, merchant_id: str) -> str:
     async with db.read() as conn:
         codes = (await conn.execute(
-            select(distinct(B.currency)).where(B.merchant_id == merchant_id).limit(2)
+            select(distinct(B.currency)).where(B.merchant_id == merchant_id, B.currency != POINTS).limit(2)
         )).scalars().all()
     if len(codes) != 1:
         raise InvalidArgument("currency_code is required for this merchant", field="currency_code")

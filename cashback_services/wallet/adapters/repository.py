@@ -26,6 +26,28 @@ AwardKey = tuple[str, str, str]  # (merchant_id, kind, source_id)
 
 _LOAD = "SELECT wallet_load($1::jsonb)::text"
 _WRITE = "SELECT wallet_write($1::jsonb)"
+# The same write with audit rows beside it: still one statement (a data-modifying CTE runs
+# whether or not the query reads it), so an audited ops write costs no extra round trip.
+_WRITE_AUDITED = """
+WITH a AS (INSERT INTO wallet_audit (at, key_id, key_name, role, merchant_id, action, target, change)
+           SELECT r.at, r.key_id, r.key_name, r.role, r.merchant_id, r.action, r.target, r.change
+             FROM jsonb_to_recordset($2::jsonb) AS r(at timestamptz, key_id text, key_name text, role text,
+                                                     merchant_id text, action text, target text, change json))
+SELECT wallet_write($1::jsonb)"""
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One wallet_audit row: which key (id, never the key) changed what, when."""
+
+    at: datetime
+    key_id: str
+    key_name: str
+    role: str
+    merchant_id: str
+    action: str
+    target: str
+    change: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,7 @@ class State:
     new_awards: list[AwardRecord] = field(default_factory=list)
     changed_awards: list[AwardRecord] = field(default_factory=list)
     new_refunds: list[RefundRecord] = field(default_factory=list)
+    audit: list[AuditRow] = field(default_factory=list)  # written with the changes
 
     def only(self) -> Customer:
         (customer,) = self.customers.values()
@@ -95,7 +118,9 @@ async def load(tx: Tx, now: datetime, want: Want) -> State:
 async def write(tx: Tx, state: State) -> None:
     """Write every change: one statement (none if nothing changed)."""
     doc = _changes(state)
-    if doc is not None:
+    if doc is not None and state.audit:
+        await tx.fetchval(_WRITE_AUDITED, _dumps(doc), json.dumps([vars(r) for r in state.audit], default=_json))
+    elif doc is not None:
         await tx.fetchval(_WRITE, _dumps(doc))
 
 
@@ -178,7 +203,7 @@ def _parse(now: datetime, doc: dict[str, Any]) -> State:
             r, allocs.get(r["hold_id"], []))
     for r in doc.get("idem", []):
         state.outcomes[(r["merchant_id"], r["scope"], r["key"])] = Outcome(
-            r["fingerprint"], r["result_id"], r["error_code"], r["error_message"])
+            r["fingerprint"], r["result_id"], r["error_code"], r["error_message"], r.get("error_reason"))
     for r in doc.get("transactions", []):
         state.transactions[r["transaction_id"]] = transaction_from_row(r)
     for r in doc.get("awards", []):

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Text,
 )
 
+from cashback_kit.audit import audit_table
+
 # Every time is an aware timestamp (timestamptz), read back in UTC.
 UtcDateTime = DateTime(timezone=True)
 BigId = BigInteger
@@ -189,6 +191,7 @@ idempotency = Table(
     Column("error_code", String(32)),
     Column("error_message", Text),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("error_reason", String(64)),  # ErrorInfo reason of a stored refusal (0006)
 )
 
 # The outbox. `position` is NULL until the sequencer gives the committed row
@@ -212,3 +215,6 @@ events = Table(
     Column("expires_at", UtcDateTime),
     Column("occurred_at", UtcDateTime, nullable=False),
 )
+
+# Who changed what (migration 0006): the kit's audit table, as every service keeps one.
+audit = audit_table(metadata, "wallet")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cashback_kit.amounts import check_balance_room
 from cashback_kit.errors import InvalidArgument
 from cashback_services.wallet.domain.ledger import (
     Account,
@@ -109,10 +110,19 @@ class Customer:
             self.settle_after = True  # due already: it matures (and expires) with this write
         return lot
 
+    def new_available_lot(self, currency: str, source: str, amount: int, expires_at: datetime | None) -> Lot:
+        """Credit (or points) that can be spent at once: a transfer's or a conversion's."""
+        return self._new_lot(currency, source, amount, LotStatus.AVAILABLE, self.now, expires_at)
+
     def _touch(self, **values: datetime) -> None:
         for name, value in values.items():
             setattr(self, name, value)
         self.touched = True
+
+    def _room(self, currency: str, credit: int) -> None:
+        """BALANCE_LIMIT before anything changes when a credit would overflow a balance column."""
+        b = self.balance(currency)
+        check_balance_room(max(b.available, b.pending, b.held), credit, currency)
 
     def spendable(self, currency: str) -> list[Lot]:
         return [lot for lot in self.lots.values() if lot.spendable(currency, self.now)]
@@ -179,6 +189,7 @@ class Customer:
             raise InvalidArgument("expires_at must be in the future", field="expires_at")
         if expires_at is not None and amount < 0:
             raise InvalidArgument("expires_at is only for credits", field="expires_at")
+        self._room(currency, amount)
         lot_id = None
         if amount > 0:
             lot_id = self._new_lot(currency, "adjustment", amount, LotStatus.AVAILABLE, self.now, expires_at).lot_id
@@ -196,6 +207,7 @@ class Customer:
     def credit_award(self, line: AwardLine, kind: str, source_id: str) -> tuple[int, int]:
         """Credit one award as a pending lot, paying refund debt off first.
         Returns (credited, debt repaid)."""
+        self._room(line.currency, line.amount)
         repaid = min(line.amount, self.balance(line.currency).debt)
         credited = line.amount - repaid
         order_id = source_id if kind == "order" else None

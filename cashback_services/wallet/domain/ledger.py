@@ -28,6 +28,8 @@ class Account(StrEnum):
     BREAKAGE = "merchant:breakage"  # credit that expired unspent
     REDEEMED = "merchant:redeemed"  # credit spent on orders
     ADJUSTMENTS = "merchant:adjustments"  # ops corrections
+    IN_FLIGHT = "transfer:in_flight"  # clearing between two customers' legs of a transfer
+    CONVERSION = "merchant:conversion"  # each unit's counter-leg of a credit <-> points conversion
 
 
 # Customer accounts -> (balance column, sign of the column relative to the entries).
@@ -49,6 +51,9 @@ class TxType(StrEnum):
     REVERSAL = "reversal"
     EXPIRY = "expiry"
     ADJUSTMENT = "adjustment"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    CONVERSION = "conversion"
 
 
 class EventType(StrEnum):
@@ -62,6 +67,9 @@ class EventType(StrEnum):
     ADJUSTED = "adjusted"
     HELD = "held"
     DEBT_REPAID = "debt_repaid"
+    TRANSFERRED_OUT = "transferred_out"
+    TRANSFERRED_IN = "transferred_in"
+    CONVERTED = "converted"
 
 
 class HoldStatus(StrEnum):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cashback_kit.errors import HoldExpired, HoldNotActive, InvalidArgument
+from cashback_kit.money import Money
 from cashback_services.wallet.domain.ledger import (
     BALANCE_COLUMNS,
     Account,
@@ -119,7 +120,7 @@ class Hold:
         of the capture already made. Refuses what the state does not allow."""
         if currency is not None and currency != self.currency:
             raise InvalidArgument(f"amount is in {currency} but the hold is in {self.currency}",
-                                  field="amount.currency_code")
+                                  field="amount.currency_code", reason="CURRENCY_MISMATCH")
         want = self.amount if minor is None else minor
         if self.status == HoldStatus.CAPTURED.value:
             if want == self.captured:
@@ -127,7 +128,9 @@ class Hold:
             raise HoldNotActive(f"hold {self.hold_id!r} was already captured with {self.captured}")
         self._refuse_closed()
         if want > self.amount:
-            raise InvalidArgument(f"capture of {want} exceeds the held {self.amount}", field="amount.amount_minor")
+            raise InvalidArgument(f"capture of {Money(self.currency, want)} exceeds the held "
+                                  f"{Money(self.currency, self.amount)}", field="amount.amount_minor",
+                                  reason="CAPTURE_EXCEEDS_HOLD")
         return want
 
     def voidable(self) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cashback_kit.errors import FailedPrecondition, InvalidArgument
+from cashback_kit.money import Money
 from cashback_services.wallet.domain.customer import AwardLine, Customer
 from cashback_services.wallet.domain.ledger import (
     Account,
@@ -95,11 +96,12 @@ def check_refund(order: AwardRecord, currency: str, minor: int) -> None:
     """A refund must be in the order's currency and within what is left of it."""
     if currency != order.currency:
         raise InvalidArgument(f"refunded_amount is in {currency} but the order is in {order.currency}",
-                              field="refunded_amount.currency_code")
+                              field="refunded_amount.currency_code", reason="CURRENCY_MISMATCH")
     left = order.base - order.refunded
     if minor > left:
-        raise FailedPrecondition(f"refund of {minor} is above what is left of order {order.source_id!r} "
-                                 f"({left} of its net merchandise amount {order.base})")
+        raise FailedPrecondition(f"refund of {Money(currency, minor)} is above what is left of order "
+                                 f"{order.source_id!r} ({Money(currency, left)} of its net merchandise amount "
+                                 f"{Money(currency, order.base)})", reason="REFUND_EXCEEDS_ORDER")
 
 
 def refund(customer: Customer, order: AwardRecord, refund_id: str, fingerprint: str, minor: int,

@@ -16,27 +16,31 @@ from cashback.wallet.v1 import wallet_pb2 as pb
 from cashback.wallet.v1 import wallet_pb2_grpc
 
 from cashback_kit.amounts import check_amount
+from cashback_kit.audit import change_json
+from cashback_kit.auth import current_principal
 from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money, validate_currency
 from cashback_kit.paging import page_size
 from cashback_kit.pb import (
     duration_from_pb,
     fingerprint,
-    money_from_pb,
     money_to_pb,
     optional_money,
     optional_ts,
-    require_id,
     ts_from_pb,
     ts_to_pb,
 )
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from cashback_services.wallet.domain.model import Transaction
+from cashback_services.wallet.entrypoints import points_pb
+from cashback_services.wallet.entrypoints.checks import amount, checked, request_violations
+from cashback_services.wallet.entrypoints.transfer_pb import transfer_command, transfer_to_pb
 from cashback_services.wallet.service_layer import commands
 from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_REASON_CHARS = 1000
 HOLD_STATUS = {"active": pb.HOLD_STATUS_ACTIVE, "captured": pb.HOLD_STATUS_CAPTURED,
                "voided": pb.HOLD_STATUS_VOIDED, "expired": pb.HOLD_STATUS_EXPIRED}
 TX_TYPE = {name.removeprefix("TRANSACTION_TYPE_").lower(): value
@@ -45,12 +49,13 @@ EVENT_TYPE = {name.removeprefix("WALLET_EVENT_TYPE_").lower(): value
               for name, value in pb.WalletEventType.items() if value}
 
 
-def _amount(msg: Any, name: str, *, positive: bool = True) -> Money:
-    if not msg.HasField(name):
-        raise InvalidArgument(f"{name} is required", field=name)
-    amount = money_from_pb(getattr(msg, name), name, positive=positive)
-    check_amount(amount.minor, f"{name}.amount_minor", name)
-    return amount
+def _amount(msg: Any, name: str) -> Money:
+    """One amount alone (for RPCs whose other checks are their own), refused with its currency."""
+    v = Violations()
+    money = amount(v, msg, name, name)
+    v.raise_if_any(f"invalid {name}")
+    assert money is not None
+    return money
 
 
 def _m(currency: str, minor: int) -> common_pb2.Money:
@@ -81,7 +86,7 @@ def balance_to_pb(merchant_id: str, customer_id: str, b: BalanceView) -> pb.Bala
     out = pb.Balance(
         merchant_id=merchant_id, customer_id=customer_id, available=_m(cur, b.available),
         pending=_m(cur, b.pending), held=_m(cur, b.held), debt=_m(cur, b.debt),
-        next_expiry_amount=_m(cur, b.next_expiry_amount),
+        next_expiry_amount=_m(cur, b.next_expiry_amount), points=b.points,
     )
     expiry = ts_to_pb(b.next_expiry_at)
     if expiry is not None:
@@ -103,31 +108,41 @@ def event_to_pb(e: dict[str, Any]) -> pb.WalletEvent:
     return out
 
 
-def order_command(order: rules_pb2.Order, fp: str, now: datetime) -> commands.AwardOrder:
-    v = Violations()
-    for name in ("merchant_id", "order_id", "customer_id"):
-        v.check(bool(getattr(order, name)), f"order.{name}", "is required")
-    v.raise_if_any()
-    for name in ("merchant_id", "order_id", "customer_id"):
-        require_id(getattr(order, name), f"order.{name}")
-    cur = validate_currency(order.currency_code, "order.currency_code")
+def order_command(request: pb.AwardOrderRequest, now: datetime) -> commands.AwardOrder:
+    """The award command of a checked order: every violation of the request at once."""
+    v = request_violations(request, ("order.merchant_id", "order.order_id", "order.customer_id"))
+    v.check(request.HasField("order"), "order", "is required")
+    order = request.order
+    cur = _currency(v, order.currency_code, "order.currency_code")
     lines = []
     for i, line in enumerate(order.lines):
         f = f"order.lines[{i}]"
-        unit = money_from_pb(line.unit_price, f"{f}.unit_price", currency=cur, non_negative=True)
-        disc = optional_money(line, "line_discount", f"{f}.line_discount", currency=cur) or Money(cur, 0)
-        if line.quantity <= 0:
-            raise InvalidArgument("quantity must be positive", field=f"{f}.quantity")
-        lines.append(OrderLineAmounts(unit.minor, line.quantity, disc.minor))
-    zero = Money(cur, 0)
-    order_discount = optional_money(order, "order_discount", "order.order_discount", currency=cur) or zero
+        unit = amount(v, line, "unit_price", f"{f}.unit_price", sign="non_negative", currency=cur)
+        disc = amount(v, line, "line_discount", f"{f}.line_discount", sign="non_negative", currency=cur,
+                      required=False)
+        v.check(line.quantity > 0, f"{f}.quantity", "must be positive")
+        if unit is not None:
+            lines.append(OrderLineAmounts(unit.minor, line.quantity, disc.minor if disc else 0))
+    order_discount = amount(v, order, "order_discount", "order.order_discount", sign="non_negative", currency=cur,
+                            required=False)
     for name in ("shipping", "tax", "wallet_paid"):
-        optional_money(order, name, f"order.{name}", currency=cur)
-    base = net_merchandise(lines, order_discount.minor)
+        amount(v, order, name, f"order.{name}", sign="non_negative", currency=cur, required=False)
+    v.raise_if_any("invalid order")
+    assert cur is not None
+    base = net_merchandise(lines, order_discount.minor if order_discount else 0)
     check_amount(base, "order.lines", "the order's merchandise amount")
     # Like rules, an order without placed_at was placed now.
     placed_at = ts_from_pb(order.placed_at, "order.placed_at") if order.HasField("placed_at") else now
-    return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base, placed_at, fp, order)
+    return commands.AwardOrder(order.merchant_id, order.order_id, order.customer_id, cur, base, placed_at,
+                               fingerprint(order), order)
+
+
+def _currency(v: Violations, code: str, field: str) -> str | None:
+    try:
+        return validate_currency(code, field)
+    except InvalidArgument as exc:
+        v.items.extend(exc.violations)
+        return None
 
 
 class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
@@ -135,18 +150,15 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         self.svc = service
 
     async def AwardOrder(self, request: pb.AwardOrderRequest, context: Any) -> pb.AwardOrderResponse:
-        if not request.HasField("order"):
-            raise InvalidArgument("order is required", field="order")
-        cmd = order_command(request.order, fingerprint(request.order), self.svc.clock())
+        cmd = order_command(request, self.svc.clock())
         result = await self.svc.award_order(cmd)
         return pb.AwardOrderResponse(score=rules_pb2.Score.FromString(result.score_blob),
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
     async def AwardEvent(self, request: pb.AwardEventRequest, context: Any) -> pb.AwardEventResponse:
-        for name in ("merchant_id", "customer_id", "event_type", "event_id"):
-            require_id(getattr(request, name), name)
-        if not request.HasField("occurred_at"):
-            raise InvalidArgument("occurred_at is required", field="occurred_at")
+        v = request_violations(request, ("merchant_id", "customer_id", "event_type", "event_id"))
+        v.check(request.HasField("occurred_at"), "occurred_at", "is required")
+        v.raise_if_any("invalid event")
         occurred = ts_from_pb(request.occurred_at, "occurred_at")
         payload = rules_pb2.ScoreEventRequest(
             merchant_id=request.merchant_id, customer_id=request.customer_id, event_type=request.event_type,
@@ -159,15 +171,13 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
                                      credited=money_to_pb(result.credited), debt_repaid=money_to_pb(result.debt_repaid))
 
     async def GetBalance(self, request: pb.GetBalanceRequest, context: Any) -> pb.GetBalanceResponse:
-        require_id(request.merchant_id, "merchant_id")
-        require_id(request.customer_id, "customer_id")
+        checked(request, "merchant_id", "customer_id")
         cur = validate_currency(request.currency_code, "currency_code")
         b = await self.svc.get_balance(request.merchant_id, request.customer_id, cur)
         return pb.GetBalanceResponse(balance=balance_to_pb(request.merchant_id, request.customer_id, b))
 
     async def ListTransactions(self, request: pb.ListTransactionsRequest, context: Any) -> pb.ListTransactionsResponse:
-        require_id(request.merchant_id, "merchant_id")
-        require_id(request.customer_id, "customer_id")
+        checked(request, "merchant_id", "customer_id")
         txs, token = await self.svc.list_transactions(
             request.merchant_id, request.customer_id, page_size(request.page_size), request.page_token
         )
@@ -177,71 +187,87 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
     async def AuthorizeRedemption(
         self, request: pb.AuthorizeRedemptionRequest, context: Any
     ) -> pb.AuthorizeRedemptionResponse:
-        for name in ("merchant_id", "customer_id", "order_id", "idempotency_key"):
-            require_id(getattr(request, name), name)
-        amount = _amount(request, "amount")
+        v = request_violations(request, ("merchant_id", "customer_id", "order_id", "idempotency_key"))
+        money = amount(v, request, "amount", "amount")
         ttl = self.svc.config.hold_ttl_default
         if request.HasField("hold_ttl"):
             ttl = duration_from_pb(request.hold_ttl, "hold_ttl")
-            if ttl.total_seconds() <= 0:
-                raise InvalidArgument("hold_ttl must be positive", field="hold_ttl")
-        cmd = commands.Authorize(request.merchant_id, request.customer_id, request.order_id, amount, ttl,
+            v.check(ttl.total_seconds() > 0, "hold_ttl", "hold_ttl must be positive")
+        v.raise_if_any("invalid authorization")
+        assert money is not None
+        cmd = commands.Authorize(request.merchant_id, request.customer_id, request.order_id, money, ttl,
                                  request.idempotency_key, fingerprint(request))
         return pb.AuthorizeRedemptionResponse(hold=hold_to_pb(await self.svc.authorize(cmd)))
 
     async def CaptureRedemption(
         self, request: pb.CaptureRedemptionRequest, context: Any
     ) -> pb.CaptureRedemptionResponse:
-        require_id(request.merchant_id, "merchant_id")
-        require_id(request.hold_id, "hold_id")
-        amount = _amount(request, "amount") if request.HasField("amount") else None
-        hold = await self.svc.capture(commands.Capture(request.merchant_id, request.hold_id, amount))
+        v = request_violations(request, ("merchant_id", "hold_id"))
+        money = amount(v, request, "amount", "amount", required=False)
+        v.raise_if_any("invalid capture")
+        hold = await self.svc.capture(commands.Capture(request.merchant_id, request.hold_id, money))
         return pb.CaptureRedemptionResponse(hold=hold_to_pb(hold))
 
     async def VoidRedemption(self, request: pb.VoidRedemptionRequest, context: Any) -> pb.VoidRedemptionResponse:
-        require_id(request.merchant_id, "merchant_id")
-        require_id(request.hold_id, "hold_id")
+        checked(request, "merchant_id", "hold_id")
         hold = await self.svc.void(commands.Void(request.merchant_id, request.hold_id))
         return pb.VoidRedemptionResponse(hold=hold_to_pb(hold))
 
     async def RefundOrder(self, request: pb.RefundOrderRequest, context: Any) -> pb.RefundOrderResponse:
-        for name in ("merchant_id", "order_id", "refund_id"):
-            require_id(getattr(request, name), name)
-        amount = _amount(request, "refunded_amount")
-        cmd = commands.RefundOrder(request.merchant_id, request.order_id, request.refund_id, amount,
+        v = request_violations(request, ("merchant_id", "order_id", "refund_id"))
+        money = amount(v, request, "refunded_amount", "refunded_amount")
+        v.raise_if_any("invalid refund")
+        assert money is not None
+        cmd = commands.RefundOrder(request.merchant_id, request.order_id, request.refund_id, money,
                                    fingerprint(request))
         r = await self.svc.refund_order(cmd)
         return pb.RefundOrderResponse(credit_returned=money_to_pb(r.credit_returned),
                                       cashback_reversed=money_to_pb(r.cashback_reversed), debt=money_to_pb(r.debt))
 
     async def AdjustBalance(self, request: pb.AdjustBalanceRequest, context: Any) -> pb.AdjustBalanceResponse:
-        for name in ("merchant_id", "customer_id", "idempotency_key"):
-            require_id(getattr(request, name), name)
-        if not request.reason.strip():
-            raise InvalidArgument("reason is required", field="reason")
-        if len(request.reason) > 1000:
-            raise InvalidArgument("reason is longer than 1000 characters", field="reason")
-        amount = _amount(request, "amount", positive=False)
-        if amount.minor == 0:
-            raise InvalidArgument("amount must not be zero", field="amount.amount_minor")
-        cmd = commands.Adjust(request.merchant_id, request.customer_id, amount, request.reason,
-                              request.idempotency_key, fingerprint(request), optional_ts(request, "expires_at"))
+        v = request_violations(request, ("merchant_id", "customer_id", "idempotency_key"),
+                               limits={"reason": MAX_REASON_CHARS})
+        v.check(bool(request.reason.strip()), "reason", "is required")
+        money = amount(v, request, "amount", "amount", sign="nonzero")
+        v.raise_if_any("invalid adjustment")
+        assert money is not None
+        principal = current_principal.get()
+        actor = commands.Actor(principal.key_id, principal.name, principal.role) if principal else None
+        cmd = commands.Adjust(request.merchant_id, request.customer_id, money, request.reason,
+                              request.idempotency_key, fingerprint(request), optional_ts(request, "expires_at"), actor)
         posted = await self.svc.adjust(cmd)
         tx = tx_to_pb(posted.merchant_id, posted.customer_id, posted.transaction)
         return pb.AdjustBalanceResponse(transaction=tx)
 
+    async def TransferCredit(self, request: pb.TransferCreditRequest, context: Any) -> pb.TransferCreditResponse:
+        checked(request)
+        cmd = transfer_command(request, _amount(request, "amount"))
+        return pb.TransferCreditResponse(transfer=transfer_to_pb(await self.svc.transfer_credit(cmd)))
+
+    async def SetPointsRate(self, request: pb.SetPointsRateRequest, context: Any) -> pb.SetPointsRateResponse:
+        checked(request, "merchant_id")
+        rate = points_pb.rate_from_pb(request, _amount(request, "per"))
+        updated_at = await self.svc.set_points_rate(request.merchant_id, rate)
+        return pb.SetPointsRateResponse(rate=points_pb.rate_to_pb(request.merchant_id, rate, updated_at))
+
+    async def ConvertCredit(self, request: pb.ConvertCreditRequest, context: Any) -> pb.ConvertCreditResponse:
+        checked(request)
+        credit = _amount(request, "credit") if request.WhichOneof("from") == "credit" else None
+        return points_pb.conversion_to_pb(await self.svc.convert_credit(points_pb.convert_command(request, credit)))
+
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamEventsResponse]:
-        if request.after_cursor < 0:
-            raise InvalidArgument("after_cursor must not be negative", field="after_cursor")
+        v = request_violations(request)
+        v.check(request.after_cursor >= 0, "after_cursor", "after_cursor must not be negative")
+        v.raise_if_any("invalid stream request")
         async for row in self.svc.events(request.after_cursor, request.merchant_id):
             yield pb.StreamEventsResponse(event=event_to_pb(row))
 
     async def ListExpiringCredits(
         self, request: pb.ListExpiringCreditsRequest, context: Any
     ) -> pb.ListExpiringCreditsResponse:
-        require_id(request.merchant_id, "merchant_id")
+        checked(request, "merchant_id")
         if not request.HasField("expires_before"):
             raise InvalidArgument("expires_before is required", field="expires_before")
         rows, token = await self.svc.list_expiring(
@@ -255,7 +281,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         ])
 
     async def ListBalances(self, request: pb.ListBalancesRequest, context: Any) -> pb.ListBalancesResponse:
-        require_id(request.merchant_id, "merchant_id")
+        checked(request, "merchant_id")
         min_available = optional_money(request, "min_available", "min_available")
         rows, token = await self.svc.list_balances(
             request.merchant_id, min_available, optional_ts(request, "inactive_since"),
@@ -275,7 +301,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
 
     async def GetProgramTimeline(self, request: pb.GetProgramTimelineRequest,
                                  context: Any) -> pb.GetProgramTimelineResponse:
-        require_id(request.merchant_id, "merchant_id")
+        checked(request, "merchant_id")
         end = optional_ts(request, "to") or self.svc.clock()
         start = optional_ts(request, "from") or end - timedelta(days=30)
         v = Violations()
@@ -297,7 +323,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             redemption_delay=[pb.DelayBucket(min_days=lo, max_days=hi, customers=n) for lo, hi, n in delays])
 
     async def GetProgramStats(self, request: pb.GetProgramStatsRequest, context: Any) -> pb.GetProgramStatsResponse:
-        require_id(request.merchant_id, "merchant_id")
+        checked(request, "merchant_id")
         start = optional_ts(request, "from") or _EPOCH
         end = optional_ts(request, "to") or self.svc.clock()
         if end <= start:
@@ -311,3 +337,12 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             avg_days_to_first_redemption=s["avg_days_to_first_redemption"],
             repeat_purchase_share=s["repeat_purchase_share"],
         ))
+
+    async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context: Any) -> pb.ListAuditEventsResponse:
+        request_violations(request, ("merchant_id",), limits={"action": 64}).raise_if_any("invalid request")
+        rows, token = await self.svc.list_audit(request.merchant_id, request.page_size, request.page_token,
+                                                request.action)
+        return pb.ListAuditEventsResponse(next_page_token=token, events=[pb.AuditEvent(
+            id=r["id"], at=ts_to_pb(r["at"]), key_id=r["key_id"], key_name=r["key_name"], role=r["role"],
+            merchant_id=r["merchant_id"], action=r["action"], target=r["target"], change_json=change_json(r))
+            for r in rows])

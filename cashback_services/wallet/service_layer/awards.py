@@ -91,7 +91,7 @@ async def refund_order(svc: WalletService, cmd: RefundOrder) -> RefundResult:
     if prior is not None:
         return _refund_replay(prior, cmd.fingerprint)
     if order is None:
-        raise NotFound(f"order {cmd.order_id!r} was never awarded by this wallet")
+        raise NotFound(f"order {cmd.order_id!r} was never awarded by this wallet", reason="ORDER_NOT_AWARDED")
     orders.check_refund(order, cmd.amount.currency, cmd.amount.minor)
     reversal = await _rules(svc).reverse_order(cmd.merchant_id, cmd.order_id, cmd.refund_id, cmd.amount)
     key = (cmd.merchant_id, "order", cmd.order_id)

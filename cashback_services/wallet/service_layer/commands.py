@@ -25,6 +25,15 @@ class Authorize:
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who asked, for the audit trail: the key's id and label, never the key."""
+
+    key_id: str
+    key_name: str = ""
+    role: str = ""
+
+
+@dataclass(frozen=True)
 class Adjust:
     merchant_id: str
     customer_id: str
@@ -33,6 +42,7 @@ class Adjust:
     idempotency_key: str
     fingerprint: str
     expires_at: datetime | None = None
+    actor: Actor | None = None
 
 
 @dataclass(frozen=True)

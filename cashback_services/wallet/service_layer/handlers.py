@@ -16,21 +16,23 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from cashback_kit import audit
 from cashback_kit.db import Database
 from cashback_kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from cashback_kit.idempotency import Outcome, StoredFailure, replay
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
 from cashback_services.wallet.adapters import customer_reads as reads
-from cashback_services.wallet.adapters import outbox, sweep, timeline
+from cashback_services.wallet.adapters import outbox, sweep, tables, timeline
 from cashback_services.wallet.adapters import reads as reports
-from cashback_services.wallet.adapters.repository import IdemKey, State, Want, locked
+from cashback_services.wallet.adapters.repository import AuditRow, IdemKey, State, Want, locked
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Hold, Transaction
 from cashback_services.wallet.metrics import ledger_committed
-from cashback_services.wallet.service_layer import awards
+from cashback_services.wallet.service_layer import awards, points, transfers
 from cashback_services.wallet.service_layer.batch import Batcher, Call
 from cashback_services.wallet.service_layer.commands import (
+    Actor,
     Adjust,
     Authorize,
     AwardEvent,
@@ -168,10 +170,15 @@ class WalletService:
 
         def run(state: State) -> Posted | DomainError:
             customer = state.customers[(cmd.merchant_id, cmd.customer_id)]
+            fresh = key not in state.outcomes  # not a replay: the change is made now
             tx = keyed(state, key, customer, cmd.fingerprint, cmd.idempotency_key,
                        lambda: customer.adjust(cmd.amount.currency, cmd.amount.minor, cmd.reason, cmd.expires_at),
                        lambda t: t.transaction_id, lambda tx_id: state.transactions[tx_id], remember=state.transactions)
-            return tx if isinstance(tx, DomainError) else Posted(cmd.merchant_id, cmd.customer_id, tx)
+            if isinstance(tx, DomainError):
+                return tx
+            if fresh:
+                state.audit.append(adjustment_audit(cmd, tx, state.now))
+            return Posted(cmd.merchant_id, cmd.customer_id, tx)
 
         spend = (cmd.amount.currency,) if cmd.amount.minor < 0 else ()
         want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=spend, idem=(key,))
@@ -188,6 +195,15 @@ class WalletService:
 
     async def refund_order(self, cmd: RefundOrder) -> RefundResult:
         return await awards.refund_order(self, cmd)
+
+    async def transfer_credit(self, cmd: transfers.TransferCredit) -> transfers.Transfer:
+        return await transfers.transfer_credit(self, cmd)
+
+    async def set_points_rate(self, merchant_id: str, rate: points.Rate) -> datetime:
+        return await points.set_rate(self, merchant_id, rate)
+
+    async def convert_credit(self, cmd: points.ConvertCredit) -> points.Conversion:
+        return await points.convert_credit(self, cmd)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -217,6 +233,10 @@ class WalletService:
     async def list_balances(self, merchant_id: str, min_available: Money | None, inactive_since: datetime | None,
                             page_size: int, token: str) -> tuple[list[dict[str, Any]], str]:
         return await reports.list_balances(self.db, merchant_id, min_available, inactive_since, page_size, token)
+
+    async def list_audit(self, merchant_id: str, page_size: int, token: str,
+                         action: str) -> tuple[list[dict[str, Any]], str]:
+        return await audit.list_page(self.db, tables.audit, merchant_id, page_size, token, action)
 
     async def program_stats(self, merchant_id: str, currency: str | None, start: datetime,
                             end: datetime) -> tuple[str, dict[str, Any]]:
@@ -288,8 +308,18 @@ def keyed(state: State, key: IdemKey, customer: Customer, fingerprint: str, idem
     return value
 
 
+def adjustment_audit(cmd: Adjust, tx: Transaction, now: datetime) -> AuditRow:
+    """The audit row of an adjustment made now (outside an authenticated call, key "-")."""
+    actor = cmd.actor or Actor("-")
+    return AuditRow(now, actor.key_id, actor.key_name[:64], actor.role, cmd.merchant_id, "AdjustBalance",
+                    cmd.customer_id, {"amount": str(cmd.amount), "amount_minor": cmd.amount.minor,
+                                      "currency": cmd.amount.currency, "reason": cmd.reason,
+                                      "transaction_id": tx.transaction_id, "idempotency_key": cmd.idempotency_key,
+                                      "expires_at": cmd.expires_at.isoformat() if cmd.expires_at else None})
+
+
 def _owner(state: State, merchant_id: str, hold_id: str) -> Customer:
     customer = state.owner(hold_id)
     if customer is None or customer.merchant_id != merchant_id:
-        raise NotFound(f"hold {hold_id!r} not found")
+        raise NotFound(f"hold {hold_id!r} not found", reason="HOLD_NOT_FOUND")
     return customer

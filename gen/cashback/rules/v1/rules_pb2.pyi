@@ -132,6 +132,10 @@ class _SkipReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SkipReason
     SKIP_REASON_CURRENCY: _SkipReason.ValueType  # 12
     SKIP_REASON_ZERO_AMOUNT: _SkipReason.ValueType  # 13
     SKIP_REASON_EVENT_TYPE: _SkipReason.ValueType  # 14
+    SKIP_REASON_TOO_MANY_PRIOR_ORDERS: _SkipReason.ValueType  # 15
+    """The customer has more earlier orders than max_prior_orders allows."""
+    SKIP_REASON_SEGMENT: _SkipReason.ValueType  # 16
+    """The customer is not in one of the campaign's customer_segments."""
 
 class SkipReason(_SkipReason, metaclass=_SkipReasonEnumTypeWrapper):
     """Why a campaign did not pay, for machines; `Skipped.reason` says it in words."""
@@ -151,6 +155,10 @@ SKIP_REASON_EXCLUSIVE: SkipReason.ValueType  # 11
 SKIP_REASON_CURRENCY: SkipReason.ValueType  # 12
 SKIP_REASON_ZERO_AMOUNT: SkipReason.ValueType  # 13
 SKIP_REASON_EVENT_TYPE: SkipReason.ValueType  # 14
+SKIP_REASON_TOO_MANY_PRIOR_ORDERS: SkipReason.ValueType  # 15
+"""The customer has more earlier orders than max_prior_orders allows."""
+SKIP_REASON_SEGMENT: SkipReason.ValueType  # 16
+"""The customer is not in one of the campaign's customer_segments."""
 Global___SkipReason: _TypeAlias = SkipReason  # noqa: Y015
 
 class _SkippedDetail:
@@ -287,6 +295,8 @@ class Campaign(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     BUDGET_USED_FIELD_NUMBER: _builtins.int
+    MAX_PRIOR_ORDERS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_SEGMENTS_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """Server-assigned when empty at creation."""
     merchant_id: _builtins.str
@@ -319,6 +329,11 @@ class Campaign(_message.Message):
     """The campaign's currency. All Money fields must use it."""
     max_awards_per_customer_per_day: _builtins.int
     """Awards per customer per local day in `timezone` (0 = unlimited)."""
+    max_prior_orders: _builtins.int
+    """When set, the customer may have at most this many earlier orders (scored
+    or imported, not refunded in full): 0 = their first order only. Unset = no
+    upper bound. Must not be below min_prior_orders.
+    """
     @_builtins.property
     def fixed(self) -> _common_pb2.Money:
         """A fixed amount per qualifying order or event, added after caps."""
@@ -385,6 +400,13 @@ class Campaign(_message.Message):
     def budget_used(self) -> _common_pb2.Money:
         """Output only: what the campaign has paid so far, net of reversals."""
 
+    @_builtins.property
+    def customer_segments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty = every customer; otherwise only customers in one of these RFM
+        segments (RfmScore.segment) as last computed. A customer with no segment
+        (no order in the RFM window) is not in any.
+        """
+
     def __init__(
         self,
         *,
@@ -426,13 +448,20 @@ class Campaign(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         budget_used: _common_pb2.Money | None = ...,
+        max_prior_orders: _builtins.int | None = ...,
+        customer_segments: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_used", b"budget_used", "created_at", b"created_at", "ends_at", b"ends_at", "fixed", b"fixed", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "min_order", b"min_order", "percent_bps", b"percent_bps", "reward", b"reward", "starts_at", b"starts_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "created_at", b"created_at", "ends_at", b"ends_at", "fixed", b"fixed", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "min_order", b"min_order", "percent_bps", b"percent_bps", "reward", b"reward", "starts_at", b"starts_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_segments", b"customer_segments", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_prior_orders: _TypeAlias = _typing.Literal["max_prior_orders"]  # noqa: Y015
+    _WhichOneofArgType__max_prior_orders: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders"]  # noqa: Y015
     _WhichOneofReturnType_reward: _TypeAlias = _typing.Literal["percent_bps", "fixed"]  # noqa: Y015
     _WhichOneofArgType_reward: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_prior_orders) -> _WhichOneofReturnType__max_prior_orders | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_reward) -> _WhichOneofReturnType_reward | None: ...
 
 Global___Campaign: _TypeAlias = Campaign  # noqa: Y015
@@ -735,6 +764,7 @@ class CustomerProfile(_message.Message):
     ORDER_COUNT_FIELD_NUMBER: _builtins.int
     SPEND_IN_WINDOW_FIELD_NUMBER: _builtins.int
     WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    RFM_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     customer_id: _builtins.str
     tier: _builtins.str
@@ -752,6 +782,12 @@ class CustomerProfile(_message.Message):
         `window_days` days; unset when the merchant has no tier policy.
         """
 
+    @_builtins.property
+    def rfm(self) -> Global___RfmScore:
+        """The customer's RFM scores and segment as last computed; unset when they
+        had no order in the RFM window then (or scores were never computed).
+        """
+
     def __init__(
         self,
         *,
@@ -762,14 +798,53 @@ class CustomerProfile(_message.Message):
         order_count: _builtins.int = ...,
         spend_in_window: _common_pb2.Money | None = ...,
         window_days: _builtins.int = ...,
+        rfm: Global___RfmScore | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["spend_in_window", b"spend_in_window"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rfm", b"rfm", "spend_in_window", b"spend_in_window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "manual_tier", b"manual_tier", "merchant_id", b"merchant_id", "order_count", b"order_count", "spend_in_window", b"spend_in_window", "tier", b"tier", "window_days", b"window_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "manual_tier", b"manual_tier", "merchant_id", b"merchant_id", "order_count", b"order_count", "rfm", b"rfm", "spend_in_window", b"spend_in_window", "tier", b"tier", "window_days", b"window_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CustomerProfile: _TypeAlias = CustomerProfile  # noqa: Y015
+
+@_typing.final
+class RfmScore(_message.Message):
+    """Recency, frequency and monetary scores, 1 (lowest) to 5 (highest), by
+    quintiles of the merchant's customers with an order in the window: recency
+    by the days since their last order (fewer is better), frequency by their
+    number of orders, monetary by their net merchandise. Ties share a score.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECENCY_FIELD_NUMBER: _builtins.int
+    FREQUENCY_FIELD_NUMBER: _builtins.int
+    MONETARY_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    recency: _builtins.int
+    frequency: _builtins.int
+    monetary: _builtins.int
+    segment: _builtins.str
+    """One of: champions, loyal_customers, potential_loyalists,
+    recent_customers, promising, need_attention, about_to_sleep, at_risk,
+    cant_lose, hibernating, lost (docs/segments.md has the map).
+    """
+    def __init__(
+        self,
+        *,
+        recency: _builtins.int = ...,
+        frequency: _builtins.int = ...,
+        monetary: _builtins.int = ...,
+        segment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["frequency", b"frequency", "monetary", b"monetary", "recency", b"recency", "segment", b"segment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RfmScore: _TypeAlias = RfmScore  # noqa: Y015
 
 @_typing.final
 class Simulation(_message.Message):
@@ -1532,6 +1607,140 @@ class GetCampaignReportResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCampaignReportResponse: _TypeAlias = GetCampaignReportResponse  # noqa: Y015
+
+@_typing.final
+class ImportOrdersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    ORDERS_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___Order]:
+        """1 to 1000 orders of this merchant (an empty Order.merchant_id means this
+        one), each with its placed_at.
+        """
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        orders: _abc.Iterable[Global___Order] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportOrdersRequest: _TypeAlias = ImportOrdersRequest  # noqa: Y015
+
+@_typing.final
+class ImportOrdersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORTED_FIELD_NUMBER: _builtins.int
+    ALREADY_PRESENT_FIELD_NUMBER: _builtins.int
+    imported: _builtins.int
+    """Orders entered into history by this call."""
+    already_present: _builtins.int
+    """Orders whose order_id was already scored or imported: left unchanged."""
+    def __init__(
+        self,
+        *,
+        imported: _builtins.int = ...,
+        already_present: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_present", b"already_present", "imported", b"imported"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportOrdersResponse: _TypeAlias = ImportOrdersResponse  # noqa: Y015
+
+@_typing.final
+class ListSegmentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSegmentsRequest: _TypeAlias = ListSegmentsRequest  # noqa: Y015
+
+@_typing.final
+class SegmentSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    CUSTOMERS_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    segment: _builtins.str
+    customers: _builtins.int
+    @_builtins.property
+    def spend(self) -> _common_pb2.Money:
+        """Net merchandise of the segment's customers in the window, in `currency`."""
+
+    def __init__(
+        self,
+        *,
+        segment: _builtins.str = ...,
+        customers: _builtins.int = ...,
+        spend: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spend", b"spend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customers", b"customers", "segment", b"segment", "spend", b"spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SegmentSummary: _TypeAlias = SegmentSummary  # noqa: Y015
+
+@_typing.final
+class ListSegmentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENTS_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    window_days: _builtins.int
+    """Days before computed_at whose orders count."""
+    currency_code: _builtins.str
+    """The merchant's currency for monetary scores: that of most of its orders
+    in the window.
+    """
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedCompositeFieldContainer[Global___SegmentSummary]: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the scores were computed; unset if never."""
+
+    def __init__(
+        self,
+        *,
+        segments: _abc.Iterable[Global___SegmentSummary] | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+        window_days: _builtins.int = ...,
+        currency_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "currency_code", b"currency_code", "segments", b"segments", "window_days", b"window_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSegmentsResponse: _TypeAlias = ListSegmentsResponse  # noqa: Y015
 
 @_typing.final
 class ListAuditEventsRequest(_message.Message):

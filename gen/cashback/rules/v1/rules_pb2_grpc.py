@@ -114,6 +114,16 @@ class RulesServiceStub:
                 request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.SerializeToString,
                 response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.FromString,
                 _registered_method=True)
+        self.ImportOrders = channel.unary_unary(
+                '/cashback.rules.v1.RulesService/ImportOrders',
+                request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersRequest.SerializeToString,
+                response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersResponse.FromString,
+                _registered_method=True)
+        self.ListSegments = channel.unary_unary(
+                '/cashback.rules.v1.RulesService/ListSegments',
+                request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsRequest.SerializeToString,
+                response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsResponse.FromString,
+                _registered_method=True)
         self.ListAuditEvents = channel.unary_unary(
                 '/cashback.rules.v1.RulesService/ListAuditEvents',
                 request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsRequest.SerializeToString,
@@ -303,6 +313,33 @@ class RulesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportOrders(self, request, context):
+        """Enters past orders -- from before the merchant used this service -- into
+        their customers' history: they count as earlier orders for
+        min_prior_orders and max_prior_orders and as spend for tiers, but earn no
+        cashback and use no budget. Each order is validated as for ScoreOrder;
+        placed_at is required and must not be in the future.
+        Idempotency: by (merchant_id, order_id): an order already scored or
+        imported is counted in `already_present` and left as it was, whatever
+        its content. A ScoreOrder of an imported order_id is ALREADY_EXISTS.
+        Errors: INVALID_ARGUMENT (no orders, more than 1000, an order_id twice,
+        an order of another merchant, or any invalid order: nothing is imported).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSegments(self, request, context):
+        """The merchant's RFM segments: for each of the eleven segments (in the
+        order of the segment map, empty ones included), how many customers it
+        holds and their spend in the window. Scores are recomputed for the whole
+        merchant in SQL a few seconds after an import, and on a schedule; the
+        answer says when they were last computed (unset: never).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAuditEvents(self, request, context):
         """Ops: who changed what in rules (campaign create/update/status, tier
         policy, customer tiers), newest first. A row names the calling key by its
@@ -384,6 +421,16 @@ def add_RulesServiceServicer_to_server(servicer, server):
                     servicer.GetCampaignReport,
                     request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.FromString,
                     response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.SerializeToString,
+            ),
+            'ImportOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportOrders,
+                    request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersRequest.FromString,
+                    response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersResponse.SerializeToString,
+            ),
+            'ListSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegments,
+                    request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsRequest.FromString,
+                    response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsResponse.SerializeToString,
             ),
             'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAuditEvents,
@@ -778,6 +825,60 @@ class RulesService:
             '/cashback.rules.v1.RulesService/GetCampaignReport',
             cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportRequest.SerializeToString,
             cashback_dot_rules_dot_v1_dot_rules__pb2.GetCampaignReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.rules.v1.RulesService/ImportOrders',
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersRequest.SerializeToString,
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ImportOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.rules.v1.RulesService/ListSegments',
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsRequest.SerializeToString,
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListSegmentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -157,6 +157,25 @@ class RulesServiceStub:
     bought again (placed another order after their first order in the period).
     Read-only. Errors: INVALID_ARGUMENT (to <= from).
     """
+    ImportOrders: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ImportOrdersRequest, _rules_pb2.ImportOrdersResponse]
+    """Enters past orders -- from before the merchant used this service -- into
+    their customers' history: they count as earlier orders for
+    min_prior_orders and max_prior_orders and as spend for tiers, but earn no
+    cashback and use no budget. Each order is validated as for ScoreOrder;
+    placed_at is required and must not be in the future.
+    Idempotency: by (merchant_id, order_id): an order already scored or
+    imported is counted in `already_present` and left as it was, whatever
+    its content. A ScoreOrder of an imported order_id is ALREADY_EXISTS.
+    Errors: INVALID_ARGUMENT (no orders, more than 1000, an order_id twice,
+    an order of another merchant, or any invalid order: nothing is imported).
+    """
+    ListSegments: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ListSegmentsRequest, _rules_pb2.ListSegmentsResponse]
+    """The merchant's RFM segments: for each of the eleven segments (in the
+    order of the segment map, empty ones included), how many customers it
+    holds and their spend in the window. Scores are recomputed for the whole
+    merchant in SQL a few seconds after an import, and on a schedule; the
+    answer says when they were last computed (unset: never).
+    """
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ListAuditEventsRequest, _rules_pb2.ListAuditEventsResponse]
     """Ops: who changed what in rules (campaign create/update/status, tier
     policy, customer tiers), newest first. A row names the calling key by its
@@ -290,6 +309,25 @@ class RulesServiceAsyncStub(RulesServiceStub):
     paid on, and how many; and how many customers who earned vs did not earn
     bought again (placed another order after their first order in the period).
     Read-only. Errors: INVALID_ARGUMENT (to <= from).
+    """
+    ImportOrders: _aio.UnaryUnaryMultiCallable[_rules_pb2.ImportOrdersRequest, _rules_pb2.ImportOrdersResponse]  # type: ignore[assignment]
+    """Enters past orders -- from before the merchant used this service -- into
+    their customers' history: they count as earlier orders for
+    min_prior_orders and max_prior_orders and as spend for tiers, but earn no
+    cashback and use no budget. Each order is validated as for ScoreOrder;
+    placed_at is required and must not be in the future.
+    Idempotency: by (merchant_id, order_id): an order already scored or
+    imported is counted in `already_present` and left as it was, whatever
+    its content. A ScoreOrder of an imported order_id is ALREADY_EXISTS.
+    Errors: INVALID_ARGUMENT (no orders, more than 1000, an order_id twice,
+    an order of another merchant, or any invalid order: nothing is imported).
+    """
+    ListSegments: _aio.UnaryUnaryMultiCallable[_rules_pb2.ListSegmentsRequest, _rules_pb2.ListSegmentsResponse]  # type: ignore[assignment]
+    """The merchant's RFM segments: for each of the eleven segments (in the
+    order of the segment map, empty ones included), how many customers it
+    holds and their spend in the window. Scores are recomputed for the whole
+    merchant in SQL a few seconds after an import, and on a schedule; the
+    answer says when they were last computed (unset: never).
     """
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_rules_pb2.ListAuditEventsRequest, _rules_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Ops: who changed what in rules (campaign create/update/status, tier
@@ -505,6 +543,37 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         paid on, and how many; and how many customers who earned vs did not earn
         bought again (placed another order after their first order in the period).
         Read-only. Errors: INVALID_ARGUMENT (to <= from).
+        """
+
+    @_abc_1.abstractmethod
+    def ImportOrders(
+        self,
+        request: _rules_pb2.ImportOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rules_pb2.ImportOrdersResponse, _abc.Awaitable[_rules_pb2.ImportOrdersResponse]]:
+        """Enters past orders -- from before the merchant used this service -- into
+        their customers' history: they count as earlier orders for
+        min_prior_orders and max_prior_orders and as spend for tiers, but earn no
+        cashback and use no budget. Each order is validated as for ScoreOrder;
+        placed_at is required and must not be in the future.
+        Idempotency: by (merchant_id, order_id): an order already scored or
+        imported is counted in `already_present` and left as it was, whatever
+        its content. A ScoreOrder of an imported order_id is ALREADY_EXISTS.
+        Errors: INVALID_ARGUMENT (no orders, more than 1000, an order_id twice,
+        an order of another merchant, or any invalid order: nothing is imported).
+        """
+
+    @_abc_1.abstractmethod
+    def ListSegments(
+        self,
+        request: _rules_pb2.ListSegmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rules_pb2.ListSegmentsResponse, _abc.Awaitable[_rules_pb2.ListSegmentsResponse]]:
+        """The merchant's RFM segments: for each of the eleven segments (in the
+        order of the segment map, empty ones included), how many customers it
+        holds and their spend in the window. Scores are recomputed for the whole
+        merchant in SQL a few seconds after an import, and on a schedule; the
+        answer says when they were last computed (unset: never).
         """
 
     @_abc_1.abstractmethod

@@ -74,6 +74,14 @@ class _WalletEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Walle
     """New cashback paid off refund debt instead of being credited (amount =
     the debt repaid). Nothing to tell the customer as "credited".
     """
+    WALLET_EVENT_TYPE_TRANSFERRED_OUT: _WalletEventType.ValueType  # 11
+    """Credit left this customer's wallet for another customer's (TransferCredit)."""
+    WALLET_EVENT_TYPE_TRANSFERRED_IN: _WalletEventType.ValueType  # 12
+    """Credit came from another customer's wallet (TransferCredit)."""
+    WALLET_EVENT_TYPE_CONVERTED: _WalletEventType.ValueType  # 13
+    """Credit became points or points became credit (ConvertCredit). The event's
+    amount is in the unit converted from (points as currency code "PTS").
+    """
 
 class WalletEventType(_WalletEventType, metaclass=_WalletEventTypeEnumTypeWrapper): ...
 
@@ -100,6 +108,14 @@ WALLET_EVENT_TYPE_DEBT_REPAID: WalletEventType.ValueType  # 10
 """New cashback paid off refund debt instead of being credited (amount =
 the debt repaid). Nothing to tell the customer as "credited".
 """
+WALLET_EVENT_TYPE_TRANSFERRED_OUT: WalletEventType.ValueType  # 11
+"""Credit left this customer's wallet for another customer's (TransferCredit)."""
+WALLET_EVENT_TYPE_TRANSFERRED_IN: WalletEventType.ValueType  # 12
+"""Credit came from another customer's wallet (TransferCredit)."""
+WALLET_EVENT_TYPE_CONVERTED: WalletEventType.ValueType  # 13
+"""Credit became points or points became credit (ConvertCredit). The event's
+amount is in the unit converted from (points as currency code "PTS").
+"""
 Global___WalletEventType: _TypeAlias = WalletEventType  # noqa: Y015
 
 class _TransactionType:
@@ -118,6 +134,14 @@ class _TransactionTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trans
     TRANSACTION_TYPE_REVERSAL: _TransactionType.ValueType  # 7
     TRANSACTION_TYPE_EXPIRY: _TransactionType.ValueType  # 8
     TRANSACTION_TYPE_ADJUSTMENT: _TransactionType.ValueType  # 9
+    TRANSACTION_TYPE_TRANSFER_OUT: _TransactionType.ValueType  # 10
+    """The sender's leg of a transfer: available credit into the in-flight account."""
+    TRANSACTION_TYPE_TRANSFER_IN: _TransactionType.ValueType  # 11
+    """The receiver's leg of a transfer: from the in-flight account to available credit."""
+    TRANSACTION_TYPE_CONVERSION: _TransactionType.ValueType  # 12
+    """Credit to points or back: entries in both units, each unit balanced
+    through the customer's "merchant:conversion" account.
+    """
 
 class TransactionType(_TransactionType, metaclass=_TransactionTypeEnumTypeWrapper): ...
 
@@ -131,6 +155,14 @@ TRANSACTION_TYPE_REFUND: TransactionType.ValueType  # 6
 TRANSACTION_TYPE_REVERSAL: TransactionType.ValueType  # 7
 TRANSACTION_TYPE_EXPIRY: TransactionType.ValueType  # 8
 TRANSACTION_TYPE_ADJUSTMENT: TransactionType.ValueType  # 9
+TRANSACTION_TYPE_TRANSFER_OUT: TransactionType.ValueType  # 10
+"""The sender's leg of a transfer: available credit into the in-flight account."""
+TRANSACTION_TYPE_TRANSFER_IN: TransactionType.ValueType  # 11
+"""The receiver's leg of a transfer: from the in-flight account to available credit."""
+TRANSACTION_TYPE_CONVERSION: TransactionType.ValueType  # 12
+"""Credit to points or back: entries in both units, each unit balanced
+through the customer's "merchant:conversion" account.
+"""
 Global___TransactionType: _TypeAlias = TransactionType  # noqa: Y015
 
 @_typing.final
@@ -145,8 +177,13 @@ class Balance(_message.Message):
     DEBT_FIELD_NUMBER: _builtins.int
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     customer_id: _builtins.str
+    points: _builtins.int
+    """Available points (ConvertCredit), whatever the currency asked for. Set
+    by GetBalance only: credit reports (ListBalances) leave points out.
+    """
     @_builtins.property
     def available(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -174,10 +211,11 @@ class Balance(_message.Message):
         debt: _common_pb2.Money | None = ...,
         merchant_id: _builtins.str = ...,
         customer_id: _builtins.str = ...,
+        points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "debt", b"debt", "held", b"held", "next_expiry_amount", b"next_expiry_amount", "next_expiry_at", b"next_expiry_at", "pending", b"pending"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "customer_id", b"customer_id", "debt", b"debt", "held", b"held", "merchant_id", b"merchant_id", "next_expiry_amount", b"next_expiry_amount", "next_expiry_at", b"next_expiry_at", "pending", b"pending"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "customer_id", b"customer_id", "debt", b"debt", "held", b"held", "merchant_id", b"merchant_id", "next_expiry_amount", b"next_expiry_amount", "next_expiry_at", b"next_expiry_at", "pending", b"pending", "points", b"points"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1293,3 +1331,391 @@ class GetProgramTimelineResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetProgramTimelineResponse: _TypeAlias = GetProgramTimelineResponse  # noqa: Y015
+
+@_typing.final
+class AuditEvent(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    KEY_NAME_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    CHANGE_JSON_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    key_id: _builtins.str
+    """The first 8 hex characters of the key's SHA-256 (never the key)."""
+    key_name: _builtins.str
+    """The keys file's label of that key, if it has one."""
+    role: _builtins.str
+    merchant_id: _builtins.str
+    action: _builtins.str
+    """The RPC, e.g. AdjustBalance."""
+    target: _builtins.str
+    """What it acted on: the customer id."""
+    change_json: _builtins.str
+    """What changed, as a JSON object (amount with its currency, reason,
+    transaction id, idempotency key).
+    """
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        key_id: _builtins.str = ...,
+        key_name: _builtins.str = ...,
+        role: _builtins.str = ...,
+        merchant_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        target: _builtins.str = ...,
+        change_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "at", b"at", "change_json", b"change_json", "id", b"id", "key_id", b"key_id", "key_name", b"key_name", "merchant_id", b"merchant_id", "role", b"role", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    action: _builtins.str
+    """Only this RPC's changes, e.g. AdjustBalance."""
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        action: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "merchant_id", b"merchant_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsRequest: _TypeAlias = ListAuditEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___AuditEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015
+
+@_typing.final
+class TransferCreditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    FROM_CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    TO_CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    from_customer_id: _builtins.str
+    to_customer_id: _builtins.str
+    idempotency_key: _builtins.str
+    note: _builtins.str
+    """Free text from the sender, up to 500 characters; stored, never logged."""
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money:
+        """Positive, in the currency of the sender's credit."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        from_customer_id: _builtins.str = ...,
+        to_customer_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        idempotency_key: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "from_customer_id", b"from_customer_id", "idempotency_key", b"idempotency_key", "merchant_id", b"merchant_id", "note", b"note", "to_customer_id", b"to_customer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferCreditRequest: _TypeAlias = TransferCreditRequest  # noqa: Y015
+
+@_typing.final
+class TransferCreditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def transfer(self) -> Global___Transfer: ...
+    def __init__(
+        self,
+        *,
+        transfer: Global___Transfer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["transfer", b"transfer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferCreditResponse: _TypeAlias = TransferCreditResponse  # noqa: Y015
+
+@_typing.final
+class Transfer(_message.Message):
+    """Credit moved from one customer's wallet to another's."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSFER_ID_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    FROM_CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    TO_CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    DEBIT_TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    CREDIT_TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    transfer_id: _builtins.str
+    merchant_id: _builtins.str
+    from_customer_id: _builtins.str
+    to_customer_id: _builtins.str
+    note: _builtins.str
+    debit_transaction_id: _builtins.str
+    """The sender's TRANSFER_OUT and the receiver's TRANSFER_IN transactions."""
+    credit_transaction_id: _builtins.str
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___TransferPart]:
+        """What moved, by expiry date, earliest first: the receiver's credit keeps it."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        transfer_id: _builtins.str = ...,
+        merchant_id: _builtins.str = ...,
+        from_customer_id: _builtins.str = ...,
+        to_customer_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        note: _builtins.str = ...,
+        parts: _abc.Iterable[Global___TransferPart] | None = ...,
+        debit_transaction_id: _builtins.str = ...,
+        credit_transaction_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "credit_transaction_id", b"credit_transaction_id", "debit_transaction_id", b"debit_transaction_id", "from_customer_id", b"from_customer_id", "merchant_id", b"merchant_id", "note", b"note", "parts", b"parts", "to_customer_id", b"to_customer_id", "transfer_id", b"transfer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Transfer: _TypeAlias = Transfer  # noqa: Y015
+
+@_typing.final
+class TransferPart(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """Unset: the credit never expires."""
+
+    def __init__(
+        self,
+        *,
+        amount: _common_pb2.Money | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "expires_at", b"expires_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferPart: _TypeAlias = TransferPart  # noqa: Y015
+
+@_typing.final
+class PointsRate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    PER_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    points: _builtins.int
+    """`points` points for every `per` of credit."""
+    @_builtins.property
+    def per(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        points: _builtins.int = ...,
+        per: _common_pb2.Money | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["per", b"per", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "per", b"per", "points", b"points", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PointsRate: _TypeAlias = PointsRate  # noqa: Y015
+
+@_typing.final
+class SetPointsRateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    PER_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    points: _builtins.int
+    @_builtins.property
+    def per(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        points: _builtins.int = ...,
+        per: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["per", b"per"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "per", b"per", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPointsRateRequest: _TypeAlias = SetPointsRateRequest  # noqa: Y015
+
+@_typing.final
+class SetPointsRateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rate(self) -> Global___PointsRate: ...
+    def __init__(
+        self,
+        *,
+        rate: Global___PointsRate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPointsRateResponse: _TypeAlias = SetPointsRateResponse  # noqa: Y015
+
+@_typing.final
+class ConvertCreditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CREDIT_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    customer_id: _builtins.str
+    points: _builtins.int
+    idempotency_key: _builtins.str
+    @_builtins.property
+    def credit(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        credit: _common_pb2.Money | None = ...,
+        points: _builtins.int = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "from", b"from", "points", b"points"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "customer_id", b"customer_id", "from", b"from", "idempotency_key", b"idempotency_key", "merchant_id", b"merchant_id", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_from: _TypeAlias = _typing.Literal["credit", "points"]  # noqa: Y015
+    _WhichOneofArgType_from: _TypeAlias = _typing.Literal["from", b"from"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_from) -> _WhichOneofReturnType_from | None: ...
+
+Global___ConvertCreditRequest: _TypeAlias = ConvertCreditRequest  # noqa: Y015
+
+@_typing.final
+class ConvertCreditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    CREDIT_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    transaction_id: _builtins.str
+    """The conversion's one transaction (entries in both units)."""
+    points: _builtins.int
+    """Points received (from credit) or converted (to credit)."""
+    @_builtins.property
+    def credit(self) -> _common_pb2.Money:
+        """Credit converted (to points) or received (from points)."""
+
+    @_builtins.property
+    def rate(self) -> Global___PointsRate:
+        """The rate the conversion used."""
+
+    def __init__(
+        self,
+        *,
+        transaction_id: _builtins.str = ...,
+        credit: _common_pb2.Money | None = ...,
+        points: _builtins.int = ...,
+        rate: Global___PointsRate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit", "points", b"points", "rate", b"rate", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConvertCreditResponse: _TypeAlias = ConvertCreditResponse  # noqa: Y015

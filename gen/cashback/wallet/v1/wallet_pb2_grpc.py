@@ -117,6 +117,26 @@ class WalletServiceStub:
                 request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
                 response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/ListAuditEvents',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.TransferCredit = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/TransferCredit',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditResponse.FromString,
+                _registered_method=True)
+        self.SetPointsRate = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/SetPointsRate',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetPointsRateRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetPointsRateResponse.FromString,
+                _registered_method=True)
+        self.ConvertCredit = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/ConvertCredit',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -277,6 +297,56 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """Ops: who changed what (AdjustBalance), newest first. A row names the
+        calling key by its id (never the key itself), the time and the change.
+        Errors: INVALID_ARGUMENT (a page token from another query).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferCredit(self, request, context):
+        """Moves available credit from one customer of a merchant to another, the
+        earliest-expiring credit first; the receiver's credit keeps the expiry
+        dates it had. Pending and held credit never move. Both customers get an
+        event. Atomic (both sides or neither), idempotent by (merchant_id,
+        idempotency_key): a replay returns the same transfer, or its refusal.
+        Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+        ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+        the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+        CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPointsRate(self, request, context):
+        """Ops: the merchant's points rate, `points` points for every `per` of
+        credit (one rate per merchant; a new one replaces it for later
+        conversions). Errors: INVALID_ARGUMENT (points or per not positive).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConvertCredit(self, request, context):
+        """Turns available credit into points, or points into credit, at the
+        merchant's rate: one ledger transaction with a balanced leg in each unit.
+        Exact: the amount must be a whole number of the rate's steps (the
+        smallest amount that converts without rounding), so converting there and
+        back gives back exactly what was converted. Points are lots like credit:
+        they take the earliest expiry of the credit they came from (and credit
+        converted back takes the points' earliest expiry), so converting never
+        extends an expiry date. Idempotent by (merchant_id, idempotency_key).
+        Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
+        the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
+        available: INSUFFICIENT_CREDIT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +419,26 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetProgramTimeline,
                     request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.FromString,
                     response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'TransferCredit': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferCredit,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditResponse.SerializeToString,
+            ),
+            'SetPointsRate': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPointsRate,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetPointsRateRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetPointsRateResponse.SerializeToString,
+            ),
+            'ConvertCredit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConvertCredit,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -741,6 +831,114 @@ class WalletService:
             '/cashback.wallet.v1.WalletService/GetProgramTimeline',
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineRequest.SerializeToString,
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetProgramTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/ListAuditEvents',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferCredit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/TransferCredit',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.TransferCreditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPointsRate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/SetPointsRate',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetPointsRateRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetPointsRateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConvertCredit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/ConvertCredit',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditResponse.FromString,
             options,
             channel_credentials,
             insecure,

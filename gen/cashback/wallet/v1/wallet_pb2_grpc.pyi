@@ -132,6 +132,40 @@ class WalletServiceStub:
     Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
     unknown zone).
     """
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListAuditEventsRequest, _wallet_pb2.ListAuditEventsResponse]
+    """Ops: who changed what (AdjustBalance), newest first. A row names the
+    calling key by its id (never the key itself), the time and the change.
+    Errors: INVALID_ARGUMENT (a page token from another query).
+    """
+    TransferCredit: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.TransferCreditRequest, _wallet_pb2.TransferCreditResponse]
+    """Moves available credit from one customer of a merchant to another, the
+    earliest-expiring credit first; the receiver's credit keeps the expiry
+    dates it had. Pending and held credit never move. Both customers get an
+    event. Atomic (both sides or neither), idempotent by (merchant_id,
+    idempotency_key): a replay returns the same transfer, or its refusal.
+    Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+    ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+    the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+    CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+    """
+    SetPointsRate: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SetPointsRateRequest, _wallet_pb2.SetPointsRateResponse]
+    """Ops: the merchant's points rate, `points` points for every `per` of
+    credit (one rate per merchant; a new one replaces it for later
+    conversions). Errors: INVALID_ARGUMENT (points or per not positive).
+    """
+    ConvertCredit: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ConvertCreditRequest, _wallet_pb2.ConvertCreditResponse]
+    """Turns available credit into points, or points into credit, at the
+    merchant's rate: one ledger transaction with a balanced leg in each unit.
+    Exact: the amount must be a whole number of the rate's steps (the
+    smallest amount that converts without rounding), so converting there and
+    back gives back exactly what was converted. Points are lots like credit:
+    they take the earliest expiry of the credit they came from (and credit
+    converted back takes the points' earliest expiry), so converting never
+    extends an expiry date. Idempotent by (merchant_id, idempotency_key).
+    Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
+    the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
+    available: INSUFFICIENT_CREDIT).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -235,6 +269,40 @@ class WalletServiceAsyncStub(WalletServiceStub):
     first redemption (for first redemptions in the period). For reports.
     Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
     unknown zone).
+    """
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListAuditEventsRequest, _wallet_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Ops: who changed what (AdjustBalance), newest first. A row names the
+    calling key by its id (never the key itself), the time and the change.
+    Errors: INVALID_ARGUMENT (a page token from another query).
+    """
+    TransferCredit: _aio.UnaryUnaryMultiCallable[_wallet_pb2.TransferCreditRequest, _wallet_pb2.TransferCreditResponse]  # type: ignore[assignment]
+    """Moves available credit from one customer of a merchant to another, the
+    earliest-expiring credit first; the receiver's credit keeps the expiry
+    dates it had. Pending and held credit never move. Both customers get an
+    event. Atomic (both sides or neither), idempotent by (merchant_id,
+    idempotency_key): a replay returns the same transfer, or its refusal.
+    Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+    ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+    the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+    CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+    """
+    SetPointsRate: _aio.UnaryUnaryMultiCallable[_wallet_pb2.SetPointsRateRequest, _wallet_pb2.SetPointsRateResponse]  # type: ignore[assignment]
+    """Ops: the merchant's points rate, `points` points for every `per` of
+    credit (one rate per merchant; a new one replaces it for later
+    conversions). Errors: INVALID_ARGUMENT (points or per not positive).
+    """
+    ConvertCredit: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ConvertCreditRequest, _wallet_pb2.ConvertCreditResponse]  # type: ignore[assignment]
+    """Turns available credit into points, or points into credit, at the
+    merchant's rate: one ledger transaction with a balanced leg in each unit.
+    Exact: the amount must be a whole number of the rate's steps (the
+    smallest amount that converts without rounding), so converting there and
+    back gives back exactly what was converted. Points are lots like credit:
+    they take the earliest expiry of the credit they came from (and credit
+    converted back takes the points' earliest expiry), so converting never
+    extends an expiry date. Idempotent by (merchant_id, idempotency_key).
+    Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
+    the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
+    available: INSUFFICIENT_CREDIT).
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -420,6 +488,64 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         first redemption (for first redemptions in the period). For reports.
         Read-only. Errors: INVALID_ARGUMENT (to <= from, more than 366 days,
         unknown zone).
+        """
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _wallet_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ListAuditEventsResponse, _abc.Awaitable[_wallet_pb2.ListAuditEventsResponse]]:
+        """Ops: who changed what (AdjustBalance), newest first. A row names the
+        calling key by its id (never the key itself), the time and the change.
+        Errors: INVALID_ARGUMENT (a page token from another query).
+        """
+
+    @_abc_1.abstractmethod
+    def TransferCredit(
+        self,
+        request: _wallet_pb2.TransferCreditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.TransferCreditResponse, _abc.Awaitable[_wallet_pb2.TransferCreditResponse]]:
+        """Moves available credit from one customer of a merchant to another, the
+        earliest-expiring credit first; the receiver's credit keeps the expiry
+        dates it had. Pending and held credit never move. Both customers get an
+        event. Atomic (both sides or neither), idempotent by (merchant_id,
+        idempotency_key): a replay returns the same transfer, or its refusal.
+        Errors: INVALID_ARGUMENT (to oneself: reason SELF_TRANSFER; bad amount,
+        ids, note longer than 500 characters), FAILED_PRECONDITION (more than
+        the available credit: INSUFFICIENT_CREDIT; a wallet in another currency:
+        CURRENCY_MISMATCH), ALREADY_EXISTS (key reused for another transfer).
+        """
+
+    @_abc_1.abstractmethod
+    def SetPointsRate(
+        self,
+        request: _wallet_pb2.SetPointsRateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.SetPointsRateResponse, _abc.Awaitable[_wallet_pb2.SetPointsRateResponse]]:
+        """Ops: the merchant's points rate, `points` points for every `per` of
+        credit (one rate per merchant; a new one replaces it for later
+        conversions). Errors: INVALID_ARGUMENT (points or per not positive).
+        """
+
+    @_abc_1.abstractmethod
+    def ConvertCredit(
+        self,
+        request: _wallet_pb2.ConvertCreditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ConvertCreditResponse, _abc.Awaitable[_wallet_pb2.ConvertCreditResponse]]:
+        """Turns available credit into points, or points into credit, at the
+        merchant's rate: one ledger transaction with a balanced leg in each unit.
+        Exact: the amount must be a whole number of the rate's steps (the
+        smallest amount that converts without rounding), so converting there and
+        back gives back exactly what was converted. Points are lots like credit:
+        they take the earliest expiry of the credit they came from (and credit
+        converted back takes the points' earliest expiry), so converting never
+        extends an expiry date. Idempotent by (merchant_id, idempotency_key).
+        Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
+        the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
+        available: INSUFFICIENT_CREDIT).
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,16 +1,16 @@
 """The audit trail: who (key id, never the key) changed what in rules, and when
 (cashback_kit.audit; issue 15, point 10).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 """
 
 from alembic import op
 
 from cashback_services.rules.adapters import tables as t
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
