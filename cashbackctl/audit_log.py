@@ -1,8 +1,7 @@
 """`cashbackctl audit-log`: who changed what, across the services (issue 15, point 10).
 
-Reads each service's ListAuditEvents (rules and notify; the wallet's joins
-SOURCES when it has one) for the merchant, newest first, and shows them merged
-by time. A service that cannot be asked (down, or too old to have the RPC) is
+Reads each service's ListAuditEvents (rules, notify and wallet) for the
+merchant, newest first, and shows them merged by time. A service that cannot be asked (down, or too old to have the RPC) is
 named on stderr and the others are still shown; if none answers, exit 1."""
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import grpc
 import typer
 from cashback.notify.v1 import notify_pb2, notify_pb2_grpc
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
+from cashback.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from google.protobuf.message import Message
 
 from cashbackctl.common import ctx, describe_error, emit, err_console, to_dict, ts
@@ -32,6 +32,7 @@ class Source:
 SOURCES = (
     Source("rules", rules_pb2_grpc.RulesServiceStub, rules_pb2.ListAuditEventsRequest),
     Source("notify", notify_pb2_grpc.NotifyServiceStub, notify_pb2.ListAuditEventsRequest),
+    Source("wallet", wallet_pb2_grpc.WalletServiceStub, wallet_pb2.ListAuditEventsRequest),
 )
 
 

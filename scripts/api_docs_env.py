@@ -73,6 +73,13 @@ ENV_NOTES = {
     "NOTIFY_LEASE_SECONDS": "notify: how long a sender's claim on a delivery lasts before another sender may take it",
     "NOTIFY_SEND_CONCURRENCY": "notify: sends each process keeps in flight",
     "NOTIFY_RETRY_BUDGET_SECONDS": "notify: how long a failing delivery is retried before it is dead",
+    "RULES_MAX_BACKDATE_SECONDS": "rules: how far before the server's clock a live order's placed_at (or an "
+    "event's occurred_at) may be; older history goes through ImportOrders",
+    "RULES_MAX_FUTURE_SECONDS": "rules: how far after the server's clock placed_at / occurred_at may be",
+    "RULES_SIMULATION_MAX_ORDERS": "rules: the most recorded orders one SimulateCampaign replays",
+    "RULES_SIMULATION_SECONDS": "rules: the time budget of one simulation's replay (in a worker thread)",
+    "RULES_SIMULATIONS_PER_MERCHANT": "rules: simulations and campaign reports running at once for one merchant",
+    "RULES_SIMULATIONS": "rules: simulations and campaign reports running at once in one process",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "notify: how late a scheduled job (reminders, expiry scan) may still run",
     "NOTIFY_ORDER_GATHER_SECONDS": "notify: how long events of one order are gathered into one message",
     "NOTIFY_RENDER_BUDGET_SECONDS": "notify: how long one merchant template may take to render (in a worker "
@@ -106,6 +113,12 @@ ENV_DEFAULTS = {
     "NOTIFY_MISFIRE_GRACE_SECONDS": "3600",
     "NOTIFY_ORDER_GATHER_SECONDS": "3",
     "NOTIFY_RENDER_BUDGET_SECONDS": "0.5",
+    "RULES_MAX_BACKDATE_SECONDS": "86400",
+    "RULES_MAX_FUTURE_SECONDS": "300",
+    "RULES_SIMULATION_MAX_ORDERS": "20000",
+    "RULES_SIMULATION_SECONDS": "10",
+    "RULES_SIMULATIONS_PER_MERCHANT": "1",
+    "RULES_SIMULATIONS": "2",
     "CONSOLE_MERCHANTS": "m1",
     "CASHBACK_MERCHANT": "m1",
 }
@@ -143,13 +156,14 @@ def readers() -> list[tuple[str, Reader]]:
     from cashback_console.config import ConsoleSettings
     from cashback_kit import config, hardening
     from cashback_services.notify.config import NotifySettings
+    from cashback_services.rules.limits import RulesLimits
 
     def settings_of(service: str) -> Reader:
         return lambda env: config.Settings.from_env(service, env)
 
     per_service = [(s, settings_of(s)) for s in config.DEFAULT_ADDRS]
     return [*per_service, ("", hardening.Hardening.from_env), ("notify", NotifySettings.from_env),
-            ("console", ConsoleSettings.from_env)]
+            ("console", ConsoleSettings.from_env), ("rules", RulesLimits.from_env)]
 
 
 def _changes_nothing(reader: Reader, env: Mapping[str, str]) -> bool:

@@ -11,7 +11,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import grpc
 from cashback.common.v1 import common_pb2
@@ -75,7 +75,7 @@ class CheckoutLoad:
                                 channel=rules_pb2.CHANNEL_WEB, payment_method="card",
                                 lines=[rules_pb2.OrderLine(sku="s", unit_price=sar(10_000 + 100 * (i % 50)),
                                                            quantity=1)])
-        order.placed_at.FromDatetime(datetime.now(UTC) - timedelta(days=1))
+        order.placed_at.FromDatetime(datetime.now(UTC))
         award = await self._call("AwardOrder", wallet_pb2.AwardOrderRequest(order=order), give_up_at)
         self.out.awarded[oid] = award.credited.amount_minor
         if award.credited.amount_minor <= 0:
