@@ -1,8 +1,9 @@
 """`cashbackctl audit-log`: who changed what, across the services (issue 15, point 10).
 
 Reads each service's ListAuditEvents (rules, notify and wallet) for the
-merchant, newest first, and shows them merged by time. A service that cannot be asked (down, or too old to have the RPC) is
-named on stderr and the others are still shown; if none answers, exit 1."""
+merchant, newest first, and shows them merged by time. A service that cannot be
+asked (down, or too old to have the RPC) is named on stderr and the others are
+still shown; if none answers, exit 1."""
 
 from __future__ import annotations
 
