@@ -1,9 +1,11 @@
 """Hypothesis strategies for protobuf messages, built from their descriptors:
 random, extreme and malformed values for every field (int64 limits, empty and
-1 MB strings, unicode, unknown enum values, out-of-range timestamps)."""
+1 MB strings, unicode, control characters, hostile merchant templates, unknown
+enum values, out-of-range and backdated timestamps)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -15,11 +17,27 @@ F = FieldDescriptor
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
 MB = "x" * (1 << 20)
+# What a hostile merchant puts in a template (issue 15): recursion, work without end, huge
+# numbers and output, a NUL in what it renders, escapes from the sandbox.
+HOSTILE_TEMPLATES = [
+    "{% macro f() %}{{ f() }}{% endmacro %}{% if customer_id %}{{ f() }}{% else %}ok{% endif %}",
+    "{% for i in range(400) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}",
+    "{{ 9 ** 999999 }}",
+    "{{ 'x' * 100000000 }}",
+    "{{ '\\x00' }}{{ amount }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{% set x = [] %}{% for i in range(10**7) %}{{ x.append(i) }}{% endfor %}",
+]
 STRINGS = st.one_of(
     st.sampled_from(["", "m1", "m2", "c1", "SAR", "IRR", "sar", "XXX", " m1", "\u0000", "سلام", "🙂" * 20,
-                     "+989121234567", "a@b.co", "0 10 * * 6", "Asia/Tehran", "Mars/Olympus", "credited", MB]),
+                     "+989121234567", "a@b.co", "a@b.co,c@d.co", "line\r\nbreak", "0 10 * * 6", "Asia/Tehran",
+                     "Mars/Olympus", "credited", MB, *HOSTILE_TEMPLATES]),
     st.text(max_size=30),
 )
+NOW = int(time.time())
+DAY = 86_400
+# Backdated and future instants near today: an order "placed" 15-24 days ago, an hour ahead.
+NEAR_NOW = [NOW - 24 * DAY, NOW - 15 * DAY, NOW - 2 * DAY, NOW - 3600, NOW, NOW + 3600, NOW + 400 * DAY]
 
 
 def _scalar(f: FieldDescriptor) -> st.SearchStrategy[Any]:
@@ -48,7 +66,8 @@ def _scalar(f: FieldDescriptor) -> st.SearchStrategy[Any]:
 
 def _timestamp() -> st.SearchStrategy[dict[str, int]]:
     return st.fixed_dictionaries({
-        "seconds": st.one_of(st.integers(-62135596800, 253402300799), st.sampled_from([0, -1, 1_800_000_000])),
+        "seconds": st.one_of(st.integers(-62135596800, 253402300799), st.sampled_from([0, -1, 1_800_000_000]),
+                             st.sampled_from(NEAR_NOW)),
         "nanos": st.one_of(st.integers(0, 999_999_999), st.sampled_from([0, -1, 10**9])),
     })
 

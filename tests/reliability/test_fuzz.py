@@ -8,21 +8,24 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import grpc
 import pytest
+from cashback.common.v1 import common_pb2
 from cashback.notify.v1 import notify_pb2
 from cashback.rules.v1 import rules_pb2
 from cashback.wallet.v1 import wallet_pb2
 from google.protobuf.message_factory import GetMessageClass
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cashback_kit.client import bearer
 from cashback_kit.procs import ServiceProcess, start_process
 from cashback_services.wallet.auditor import audit_database
 from tests.reliability.figures import record
-from tests.reliability.protofuzz import strategy
+from tests.reliability.protofuzz import HOSTILE_TEMPLATES, strategy
 from tests.support.keys import TEST_KEYS, process_env
 from tests.support.pgcluster import PgCluster
 
@@ -136,3 +139,37 @@ def test_a_message_over_the_size_limit_is_refused(stack):
     with grpc.insecure_channel(procs["rules"].target, options=[("grpc.max_send_message_length", 16 << 20)]) as ch:
         code = call(ch, "rules", "CreateCampaign", big)
     assert code is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@settings(max_examples=max(EXAMPLES // 3, 7), deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(body=st.sampled_from(HOSTILE_TEMPLATES),
+       kind=st.sampled_from([notify_pb2.MESSAGE_KIND_CREDITED, notify_pb2.MESSAGE_KIND_REMINDER]),
+       channel=st.sampled_from([notify_pb2.CHANNEL_SMS, notify_pb2.CHANNEL_EMAIL]),
+       locale=st.sampled_from(["fa", "ar", "en"]))
+def test_a_hostile_template_is_refused_whole_and_changes_nothing(stack, body, kind, channel, locale):
+    procs, conn = stack
+    request = notify_pb2.SetTemplateRequest(template=notify_pb2.Template(
+        merchant_id="m1", kind=kind, channel=channel, locale=locale, subject="s", body=body))
+    before = row_counts(conn, "notify")
+    with grpc.insecure_channel(procs["notify"].target) as ch:
+        code = call(ch, "notify", "SetTemplate", request)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT, body
+    assert row_counts(conn, "notify") == before
+
+
+@settings(max_examples=max(EXAMPLES // 3, 7), deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(days_back=st.integers(2, 400), order_no=st.integers(0, 10**9))
+def test_a_backdated_order_is_refused_and_changes_nothing(stack, days_back, order_no):
+    procs, conn = stack
+    order = rules_pb2.Order(merchant_id="m1", order_id=f"fuzz-back-{order_no}", customer_id="c-back",
+                            currency_code="SAR", lines=[rules_pb2.OrderLine(
+                                sku="s", unit_price=common_pb2.Money(currency_code="SAR", amount_minor=10_000),
+                                quantity=1)])
+    order.placed_at.FromDatetime(datetime.now(UTC) - timedelta(days=days_back))
+    before = {s: row_counts(conn, s) for s in ("wallet", "rules")}
+    with grpc.insecure_channel(procs["wallet"].target) as ch:
+        code = call(ch, "wallet", "AwardOrder", wallet_pb2.AwardOrderRequest(order=order))
+    assert code is grpc.StatusCode.INVALID_ARGUMENT
+    assert {s: row_counts(conn, s) for s in ("wallet", "rules")} == before
