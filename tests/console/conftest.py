@@ -31,7 +31,9 @@ class ConsoleStack:
 @pytest.fixture(scope="module")
 def console(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
     root: Path = tmp_path_factory.mktemp("console")
-    with pg_stack(pg_cluster, root) as stack:
+    # The seed scores last month's orders as they happened (as a month of live checkouts would
+    # have), so rules accepts orders placed up to 70 days back here.
+    with pg_stack(pg_cluster, root, RULES_MAX_BACKDATE_SECONDS=str(70 * 86_400)) as stack:
         env = {**{k: v for k, v in stack.client_env().items() if k != "CASHBACK_OPS_KEY"},
                "CONSOLE_MERCHANTS": "m1,m2,m3", "CONSOLE_LOGIN_ATTEMPTS": "5"}
         proc = start_process("console", env)

@@ -9,7 +9,7 @@ from cashback.rules.v1 import rules_pb2
 from google.protobuf.json_format import MessageToDict
 
 from cashback_kit.audit import change_json
-from cashback_kit.pb import ts_to_pb
+from cashback_kit.pb import ts_from_pb, ts_to_pb
 
 # Not worth a row: who and where are the row's own columns.
 _IDENTITY = ("merchant_id", "campaign_id")
@@ -17,8 +17,16 @@ _IDENTITY = ("merchant_id", "campaign_id")
 
 def audit_change(campaign: rules_pb2.Campaign, paths: list[str] | None = None) -> dict[str, Any]:
     """What a campaign write sets: every field it sent (CreateCampaign), or the
-    fields its update_mask names, with their new values (UpdateCampaign)."""
-    values = MessageToDict(campaign, preserving_proto_field_name=True)
+    fields its update_mask names, with their new values (UpdateCampaign). It runs before the
+    campaign is validated, so a timestamp no JSON can hold is refused here, naming its field."""
+    for name in ("starts_at", "ends_at"):
+        if campaign.HasField(name):
+            ts_from_pb(getattr(campaign, name), f"campaign.{name}")
+    shown = rules_pb2.Campaign()  # created_at/updated_at are the server's: not what changed
+    shown.CopyFrom(campaign)
+    shown.ClearField("created_at")
+    shown.ClearField("updated_at")
+    values = MessageToDict(shown, preserving_proto_field_name=True)
     for name in _IDENTITY:
         values.pop(name, None)
     if paths is None:
