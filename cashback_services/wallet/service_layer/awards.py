@@ -14,7 +14,6 @@ When rules is down, nothing has been written and the caller gets UNAVAILABLE."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from cashback_kit.errors import NotFound
 from cashback_kit.idempotency import check_same
@@ -32,12 +31,10 @@ from cashback_services.wallet.service_layer.commands import (
     RefundResult,
     RulesPort,
 )
-
-if TYPE_CHECKING:  # the service calls these; they use its write path
-    from cashback_services.wallet.service_layer.handlers import WalletService
+from cashback_services.wallet.service_layer.write_path import WritePath
 
 
-def _rules(svc: WalletService) -> RulesPort:
+def _rules(svc: WritePath) -> RulesPort:
     if svc.rules is None:
         raise RuntimeError("the wallet was started without a rules client")
     return svc.rules
@@ -49,7 +46,7 @@ def _replay(row: AwardRecord, fingerprint: str) -> AwardResult:
     return AwardResult(row.score, Money(row.currency, row.credited), Money(row.currency, row.debt_repaid))
 
 
-async def _award(svc: WalletService, merchant_id: str, customer_id: str, kind: str, source_id: str,
+async def _award(svc: WritePath, merchant_id: str, customer_id: str, kind: str, source_id: str,
                  fingerprint: str, scored: Scored, base: int, placed_at: datetime) -> AwardResult:
     """Credit one lot per award, unless this order/event was credited already."""
     key = (merchant_id, kind, source_id)
@@ -68,13 +65,13 @@ async def _award(svc: WalletService, merchant_id: str, customer_id: str, kind: s
     return result
 
 
-async def award_order(svc: WalletService, cmd: AwardOrder) -> AwardResult:
+async def award_order(svc: WritePath, cmd: AwardOrder) -> AwardResult:
     scored = await _rules(svc).score_order(cmd.payload)
     return await _award(svc, cmd.merchant_id, cmd.customer_id, "order", cmd.order_id, cmd.fingerprint, scored,
                         cmd.base, cmd.placed_at)
 
 
-async def award_event(svc: WalletService, cmd: AwardEvent) -> AwardResult:
+async def award_event(svc: WritePath, cmd: AwardEvent) -> AwardResult:
     scored = await _rules(svc).score_event(cmd.payload)
     return await _award(svc, cmd.merchant_id, cmd.customer_id, "event", cmd.event_id, cmd.fingerprint, scored, 0,
                         cmd.occurred_at)
@@ -86,7 +83,7 @@ def _refund_replay(row: RefundRecord, fingerprint: str) -> RefundResult:
     return RefundResult(Money(cur, row.credit_returned), Money(cur, row.cashback_reversed), Money(cur, row.debt))
 
 
-async def refund_order(svc: WalletService, cmd: RefundOrder) -> RefundResult:
+async def refund_order(svc: WritePath, cmd: RefundOrder) -> RefundResult:
     prior, order = await reads.refund_and_order(svc.db, cmd.merchant_id, cmd.refund_id, cmd.order_id)
     if prior is not None:
         return _refund_replay(prior, cmd.fingerprint)

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from cashback_kit.errors import CurrencyMismatch, DomainError, FailedPrecondition, InvalidArgument
 from cashback_services.wallet.adapters import points as repo
 from cashback_services.wallet.adapters.repository import Want
 from cashback_services.wallet.domain.points import POINTS, Conversion, Rate, convert
 from cashback_services.wallet.service_layer.keyed_writes import run_keyed
-
-if TYPE_CHECKING:
-    from cashback_services.wallet.service_layer.handlers import WalletService
+from cashback_services.wallet.service_layer.write_path import WritePath
 
 SCOPE = "convert"
 MAX_RATE_POINTS = 1_000_000
@@ -33,7 +30,7 @@ class ConvertCredit:
     fingerprint: str
 
 
-async def set_rate(svc: WalletService, merchant_id: str, new: Rate) -> datetime:
+async def set_rate(svc: WritePath, merchant_id: str, new: Rate) -> datetime:
     if not 0 < new.points <= MAX_RATE_POINTS:
         raise InvalidArgument(f"points must be between 1 and {MAX_RATE_POINTS}", field="points")
     now = svc.clock()
@@ -41,11 +38,11 @@ async def set_rate(svc: WalletService, merchant_id: str, new: Rate) -> datetime:
     return now
 
 
-async def convert_credit(svc: WalletService, cmd: ConvertCredit) -> Conversion:
+async def convert_credit(svc: WritePath, cmd: ConvertCredit) -> Conversion:
     return await run_keyed(lambda: _once(svc, cmd))
 
 
-async def _once(svc: WalletService, cmd: ConvertCredit) -> Conversion | DomainError:
+async def _once(svc: WritePath, cmd: ConvertCredit) -> Conversion | DomainError:
     from cashback_services.wallet.service_layer.handlers import keyed  # handlers imports this module
 
     key = (cmd.merchant_id, SCOPE, cmd.idempotency_key)

@@ -9,7 +9,6 @@ returns the stored transfer, or raises its stored refusal again."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cashback_kit.errors import DomainError
 from cashback_kit.money import Money
@@ -17,9 +16,7 @@ from cashback_services.wallet.adapters import transfers as repo
 from cashback_services.wallet.adapters.repository import Want
 from cashback_services.wallet.domain.transfers import Transfer, transfer
 from cashback_services.wallet.service_layer.keyed_writes import run_keyed
-
-if TYPE_CHECKING:
-    from cashback_services.wallet.service_layer.handlers import WalletService
+from cashback_services.wallet.service_layer.write_path import WritePath
 
 SCOPE = "transfer"
 
@@ -35,11 +32,11 @@ class TransferCredit:
     fingerprint: str
 
 
-async def transfer_credit(svc: WalletService, cmd: TransferCredit) -> Transfer:
+async def transfer_credit(svc: WritePath, cmd: TransferCredit) -> Transfer:
     return await run_keyed(lambda: _once(svc, cmd))
 
 
-async def _once(svc: WalletService, cmd: TransferCredit) -> Transfer | DomainError:
+async def _once(svc: WritePath, cmd: TransferCredit) -> Transfer | DomainError:
     from cashback_services.wallet.service_layer.handlers import keyed  # handlers imports this module
 
     key = (cmd.merchant_id, SCOPE, cmd.idempotency_key)
