@@ -18,14 +18,13 @@ from zoneinfo import ZoneInfo
 
 from cashback_kit import audit
 from cashback_kit.db import Database
-from cashback_kit.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
-from cashback_kit.idempotency import Outcome, StoredFailure, replay
+from cashback_kit.errors import DomainError, InvalidArgument, NotFound
 from cashback_kit.money import Money
 from cashback_kit.pb import utcnow
 from cashback_services.wallet.adapters import customer_reads as reads
 from cashback_services.wallet.adapters import outbox, sweep, tables, timeline
 from cashback_services.wallet.adapters import reads as reports
-from cashback_services.wallet.adapters.repository import AuditRow, IdemKey, State, Want, locked
+from cashback_services.wallet.adapters.repository import AuditRow, State, Want, locked
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Hold, Transaction
 from cashback_services.wallet.metrics import ledger_committed
@@ -44,6 +43,7 @@ from cashback_services.wallet.service_layer.commands import (
     RulesPort,
     Void,
 )
+from cashback_services.wallet.service_layer.keyed_writes import keyed
 
 Clock = Callable[[], datetime]
 MAX_TIMELINE_DAYS = timeline.MAX_DAYS
@@ -279,33 +279,6 @@ class WalletService:
 
 
 T = TypeVar("T")
-
-
-def keyed(state: State, key: IdemKey, customer: Customer, fingerprint: str, idem_key: str,
-          fresh: Callable[[], T], result_id: Callable[[T], str], stored: Callable[[str], T],
-          remember: dict[str, Transaction] | None = None) -> T | FailedPrecondition:
-    """Run `fresh` once per idempotency key: a replay gets the stored result (or
-    its refusal again); a refusal for want of credit is stored too, and
-    returned, so the caller's transaction commits the record before raising it."""
-    what = f"idempotency_key {idem_key!r}"
-    prior = replay(state.outcomes.get(key), fingerprint, what)
-    if prior is not None:
-        return stored(prior)
-    try:
-        value = fresh()
-    except StoredFailure:
-        raise
-    except FailedPrecondition as exc:
-        outcome = Outcome.failed(fingerprint, exc)
-        state.outcomes[key] = outcome
-        state.new_outcomes[key] = (customer.customer_id, outcome)
-        return exc
-    outcome = Outcome(fingerprint, result_id(value))
-    state.outcomes[key] = outcome  # a second use in the same group is a replay
-    state.new_outcomes[key] = (customer.customer_id, outcome)
-    if remember is not None and isinstance(value, Transaction):
-        remember[value.transaction_id] = value
-    return value
 
 
 def adjustment_audit(cmd: Adjust, tx: Transaction, now: datetime) -> AuditRow:

@@ -12,7 +12,7 @@ from cashback_kit.errors import CurrencyMismatch, DomainError, FailedPreconditio
 from cashback_services.wallet.adapters import points as repo
 from cashback_services.wallet.adapters.repository import Want
 from cashback_services.wallet.domain.points import POINTS, Conversion, Rate, convert
-from cashback_services.wallet.service_layer.keyed_writes import run_keyed
+from cashback_services.wallet.service_layer.keyed_writes import keyed, run_keyed
 from cashback_services.wallet.service_layer.write_path import WritePath
 
 SCOPE = "convert"
@@ -43,8 +43,6 @@ async def convert_credit(svc: WritePath, cmd: ConvertCredit) -> Conversion:
 
 
 async def _once(svc: WritePath, cmd: ConvertCredit) -> Conversion | DomainError:
-    from cashback_services.wallet.service_layer.handlers import keyed  # handlers imports this module
-
     key = (cmd.merchant_id, SCOPE, cmd.idempotency_key)
     me = (cmd.merchant_id, cmd.customer_id)
     field = "credit.amount_minor" if cmd.to_points else "points"

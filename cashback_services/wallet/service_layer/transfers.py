@@ -15,7 +15,7 @@ from cashback_kit.money import Money
 from cashback_services.wallet.adapters import transfers as repo
 from cashback_services.wallet.adapters.repository import Want
 from cashback_services.wallet.domain.transfers import Transfer, transfer
-from cashback_services.wallet.service_layer.keyed_writes import run_keyed
+from cashback_services.wallet.service_layer.keyed_writes import keyed, run_keyed
 from cashback_services.wallet.service_layer.write_path import WritePath
 
 SCOPE = "transfer"
@@ -37,8 +37,6 @@ async def transfer_credit(svc: WritePath, cmd: TransferCredit) -> Transfer:
 
 
 async def _once(svc: WritePath, cmd: TransferCredit) -> Transfer | DomainError:
-    from cashback_services.wallet.service_layer.handlers import keyed  # handlers imports this module
-
     key = (cmd.merchant_id, SCOPE, cmd.idempotency_key)
     sender_key, receiver_key = (cmd.merchant_id, cmd.from_customer_id), (cmd.merchant_id, cmd.to_customer_id)
     want = Want(customers=(sender_key, receiver_key), spend=(cmd.amount.currency,), idem=(key,))
