@@ -308,9 +308,10 @@ class NotifyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelPromotion(self, request, context):
-        """Ops: stops a promotion that has not finished: nothing more is created,
-        and its deliveries not yet sent are SUPPRESSED. Idempotent.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when it was already sent.
+        """Ops: stops a promotion: nothing more is created, and its deliveries
+        still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+        promotion may be cancelled too (what waits is stopped). Idempotent.
+        Errors: NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -130,9 +130,10 @@ class NotifyServiceStub:
     ListPromotions: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListPromotionsRequest, _notify_pb2.ListPromotionsResponse]
     """Ops: the merchant's promotions, newest first, with what each reached."""
     CancelPromotion: _grpc.UnaryUnaryMultiCallable[_notify_pb2.CancelPromotionRequest, _notify_pb2.CancelPromotionResponse]
-    """Ops: stops a promotion that has not finished: nothing more is created,
-    and its deliveries not yet sent are SUPPRESSED. Idempotent.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when it was already sent.
+    """Ops: stops a promotion: nothing more is created, and its deliveries
+    still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+    promotion may be cancelled too (what waits is stopped). Idempotent.
+    Errors: NOT_FOUND.
     """
 
 @_typing.type_check_only
@@ -236,9 +237,10 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     ListPromotions: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListPromotionsRequest, _notify_pb2.ListPromotionsResponse]  # type: ignore[assignment]
     """Ops: the merchant's promotions, newest first, with what each reached."""
     CancelPromotion: _aio.UnaryUnaryMultiCallable[_notify_pb2.CancelPromotionRequest, _notify_pb2.CancelPromotionResponse]  # type: ignore[assignment]
-    """Ops: stops a promotion that has not finished: nothing more is created,
-    and its deliveries not yet sent are SUPPRESSED. Idempotent.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when it was already sent.
+    """Ops: stops a promotion: nothing more is created, and its deliveries
+    still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+    promotion may be cancelled too (what waits is stopped). Idempotent.
+    Errors: NOT_FOUND.
     """
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -447,9 +449,10 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _notify_pb2.CancelPromotionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_notify_pb2.CancelPromotionResponse, _abc.Awaitable[_notify_pb2.CancelPromotionResponse]]:
-        """Ops: stops a promotion that has not finished: nothing more is created,
-        and its deliveries not yet sent are SUPPRESSED. Idempotent.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when it was already sent.
+        """Ops: stops a promotion: nothing more is created, and its deliveries
+        still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+        promotion may be cancelled too (what waits is stopped). Idempotent.
+        Errors: NOT_FOUND.
         """
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
