@@ -201,7 +201,7 @@ async def test_a_minimum_balance_picks_wallet_customers_and_others_have_nothing_
             }
     assert done.counts.matched == 1 and list(bodies) == [rich]
     # Their real balance; an Iranian number gets the advertising line whatever the language.
-    assert bodies[rich] == "You have IRR500,000 to spend with us this week.\nلغو۱۱"
+    assert bodies[rich] == "You have 50,000 toman to spend with us this week.\nلغو۱۱"
 
 
 class _RulesDropsAfter:
