@@ -12,9 +12,11 @@ import pytest
 from cashback.rules.v1 import rules_pb2
 
 from cashback_kit.errors import InvalidArgument
+from cashback_services.rules.domain.rfm import SEGMENTS
 from cashback_services.rules.service_layer.audience import AudienceFilter, check_filter
 from tests.rules.builders import line, money, order
 from tests.support.servers import auth
+from tests.support.sql import recorded
 
 OPS, NOTIFY, APP = auth("ops"), auth("notify_service"), auth("app")
 
@@ -150,3 +152,25 @@ def test_the_filter_check_names_each_bad_value() -> None:
         check_filter(AudienceFilter(segments=("champions", "big_spenders"), tiers=("",), inactive_days=40_000))
     fields = {v.field for v in caught.value.violations}
     assert fields == {"segments[1]", "tiers[0]", "inactive_days"}
+
+
+async def test_a_page_is_one_statement_over_the_customers_whatever_its_size(rules, stub) -> None:
+    await _imported(stub)
+    policy = rules_pb2.UpsertTierPolicyRequest(merchant_id="m1")
+    policy.tiers.add(name="gold", min_spend=money(150_000), window_days=365)
+    policy.tiers.add(name="silver", min_spend=money(50_000), window_days=90)
+    await stub.UpsertTierPolicy(policy, metadata=OPS)
+    counts = []
+    for size in (3, 30):
+        with recorded(rules.db) as seen:
+            got = await stub.ListCustomers(
+                rules_pb2.ListCustomersRequest(
+                    merchant_id="m1", page_size=size, tiers=["gold", "silver"], segments=list(SEGMENTS), inactive_days=1
+                ),
+                metadata=NOTIFY,
+            )
+        reads = [sql for sql, _ in seen if "rules_customers" in sql]
+        assert len(reads) == 1 and "LIMIT" in reads[0]  # the page: segments, last order, spend per window
+        counts.append(len(seen))
+        assert got.customers
+    assert counts[0] == counts[1] == 2, counts  # the tier policy, then the page
