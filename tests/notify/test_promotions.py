@@ -10,6 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -220,25 +221,33 @@ class _RulesDropsAfter:
             yield c
 
 
-async def test_a_run_interrupted_mid_send_resumes_without_a_duplicate(pg_url) -> None:
+async def test_a_run_interrupted_mid_send_is_resumed_by_the_scheduler_without_a_duplicate(pg_url) -> None:
     async with notify_stack(pg_url) as s:
         segments = await history(s, customers=20)
         for c in segments:
             await s.contact(c, phone(c))
         audience = sorted(segments)
-        far = datetime.now(UTC) + timedelta(days=30)  # the scheduler leaves it alone; the test runs it
+        # The leader's date job fires at send_at; just before, a run breaks after 7 customers (rules
+        # going away, or a process dying mid-send) and leaves the promotion SENDING.
+        send_at = datetime.now(UTC) + timedelta(seconds=15)
         req = promotion("resume", segments=())
-        req.send_at.FromDatetime(far)
+        req.send_at.FromDatetime(send_at)
         await s.n.CreatePromotion(req, metadata=OPS)
         real = RulesGateway(s.notify.settings)
         svc = s.notify.running.parts.servicer.s  # the process's own service: same renderer and database
-        later = lambda: far + timedelta(minutes=1)  # noqa: E731
+        later = lambda: send_at + timedelta(seconds=1)  # noqa: E731
         broken = Promotions(s.notify.db, None, _RulesDropsAfter(real, 7), svc.renderer, later)  # type: ignore[arg-type]
         with pytest.raises(Unavailable):
             await broken.run("m1", "resume")
         assert (await listed(s, "resume")).status == N.PROMOTION_STATUS_SENDING
+        async with s.notify.db.read() as conn:
+            first_run = (
+                await conn.execute(
+                    select(func.count()).select_from(t.deliveries).where(t.deliveries.c.promotion_id == "resume")
+                )
+            ).scalar_one()
+        await eventually(lambda: _status_is(s, "resume", N.PROMOTION_STATUS_SENT), within=40)
         whole = Promotions(s.notify.db, None, real, svc.renderer, later)
-        finished = await whole.run("m1", "resume")
         assert await whole.run("m1", "resume") is None  # sent: a later run does nothing
         async with s.notify.db.read() as conn:
             per_customer = dict(
@@ -250,8 +259,13 @@ async def test_a_run_interrupted_mid_send_resumes_without_a_duplicate(pg_url) ->
                     )
                 ).all()
             )
+        await eventually(lambda: len(s.kavenegar.messages) >= len(audience))
+        await asyncio.sleep(1)
+        finished = await listed(s, "resume")
         await real.close()
-    assert finished is not None and finished["status"] == "SENT" and finished["matched"] == len(audience)
+    assert first_run == 7  # the customers before rules went away
+    assert finished.counts.matched == len(audience) and finished.counts.sent == len(audience)
+    assert Counter(m["receptor"] for m in s.kavenegar.messages) == Counter("0" + phone(c)[3:] for c in audience)
     assert per_customer == {c: 1 for c in audience}
 
 
@@ -329,3 +343,45 @@ async def test_preview_shows_a_persian_promotion_with_its_opt_out_line_and_segme
     assert fa.body.endswith("\nلغو۱۱") and (fa.encoding, fa.segments) == sms_encoding_and_segments(fa.body)
     assert (fa.encoding, fa.segments) == ("UCS-2", 1)  # 64 characters with the line
     assert en.body == "we miss you! 20% off everything until Friday." and (en.encoding, en.segments) == ("GSM-7", 1)
+
+
+async def test_quiet_hours_hold_a_promotion_and_its_creation_and_cancel_are_audited(pg_url) -> None:
+    async with notify_stack(pg_url) as s:
+        segments = await history(s, customers=6)
+        for c in segments:
+            await s.contact(c, phone(c))
+        tehran = datetime.now(ZoneInfo("Asia/Tehran"))
+        start, end = (tehran - timedelta(hours=1)).strftime("%H:%M"), (tehran + timedelta(hours=2)).strftime("%H:%M")
+        await s.n.SetNotifyPolicy(
+            N.SetNotifyPolicyRequest(
+                policy=N.NotifyPolicy(
+                    merchant_id="m1",
+                    quiet_hours_start=start,
+                    quiet_hours_end=end,
+                    notify_on_credit=True,
+                    notify_on_available=True,
+                )
+            ),
+            metadata=OPS,
+        )
+        await s.n.CreatePromotion(promotion("night", segments=()), metadata=OPS)
+        await eventually(lambda: _status_is(s, "night", N.PROMOTION_STATUS_SENT), within=20)
+        waiting = await listed(s, "night")
+        async with s.notify.db.read() as conn:
+            due = [
+                r[0]
+                for r in await conn.execute(
+                    select(t.deliveries.c.scheduled_for).where(t.deliveries.c.promotion_id == "night")
+                )
+            ]
+        cancelled = (
+            await s.n.CancelPromotion(N.CancelPromotionRequest(merchant_id="m1", promotion_id="night"), metadata=OPS)
+        ).promotion
+        audit = (await s.n.ListAuditEvents(N.ListAuditEventsRequest(merchant_id="m1"), metadata=OPS)).events
+    assert s.kavenegar.messages == []  # nothing during the quiet hours
+    assert waiting.counts.pending == len(segments) and len(due) == len(segments)
+    assert all(d.astimezone(ZoneInfo("Asia/Tehran")).strftime("%H:%M") == end for d in due)
+    # Cancelled while waiting: what had not gone out never will.
+    assert cancelled.status == N.PROMOTION_STATUS_CANCELLED and cancelled.counts.suppressed == len(segments)
+    actions = [(e.action, e.target) for e in audit]
+    assert ("CreatePromotion", "night") in actions and ("CancelPromotion", "night") in actions
