@@ -385,3 +385,29 @@ async def test_quiet_hours_hold_a_promotion_and_its_creation_and_cancel_are_audi
     assert cancelled.status == N.PROMOTION_STATUS_CANCELLED and cancelled.counts.suppressed == len(segments)
     actions = [(e.action, e.target) for e in audit]
     assert ("CreatePromotion", "night") in actions and ("CancelPromotion", "night") in actions
+
+
+async def test_an_email_promotion_goes_in_the_customers_language_else_in_the_first_text(pg_url) -> None:
+    async with notify_stack(pg_url) as s:
+        segments = await history(s, customers=3)
+        langs = {"c00": ("en", "UTC"), "c01": ("fa-IR", "Asia/Tehran"), "c02": ("ar-SA", "Asia/Riyadh")}
+        for c, (locale, zone) in langs.items():
+            await s.contact(c, "", locale=locale, zone=zone, email=f"{c}@example.com")
+        req = N.CreatePromotionRequest(merchant_id="m1", promotion_id="mail", name="mail", channels=[N.CHANNEL_EMAIL])
+        req.texts.add(locale="en", email_subject="20% off until Friday", email_body="Hello {{ customer_id }}!")
+        req.texts.add(locale="fa", email_subject="۲۰٪ تخفیف تا جمعه", email_body="سلام {{ customer_id }}!")
+        await s.n.CreatePromotion(req, metadata=OPS)
+        await eventually(lambda: _status_is(s, "mail", N.PROMOTION_STATUS_SENT), within=20)
+        async with s.notify.db.read() as conn:
+            rows = {
+                r[0]: (r[1], r[2], r[3])
+                for r in await conn.execute(
+                    select(
+                        t.deliveries.c.customer_id, t.deliveries.c.channel, t.deliveries.c.subject, t.deliveries.c.body
+                    ).where(t.deliveries.c.promotion_id == "mail")
+                )
+            }
+    assert sorted(segments) == sorted(rows)
+    assert rows["c00"] == ("email", "20% off until Friday", "Hello c00!")
+    assert rows["c01"] == ("email", "۲۰٪ تخفیف تا جمعه", "سلام c01!")
+    assert rows["c02"] == ("email", "20% off until Friday", "Hello c02!")  # no Arabic text: the first one

@@ -69,7 +69,10 @@ def text_for(texts: tuple[PromotionText, ...], locale: str) -> PromotionText:
     return next((t for t in texts if language(t.locale) == lang), texts[0])
 
 
-def templates_for(texts: tuple[PromotionText, ...], locale: str) -> dict[str, tuple[str, str]]:
-    """(body, subject) per channel for a contact's locale, as `plan` takes templates."""
+def templates_for(texts: tuple[PromotionText, ...], locale: str) -> tuple[dict[str, tuple[str, str]], str]:
+    """(body, subject) per channel for a contact's locale, as `plan` takes templates, and the
+    locale to render them in: the contact's, or the text's own when it is another language's
+    (an English text to an Arabic reader keeps English digits and no right-to-left mark)."""
     t = text_for(texts, locale)
-    return {"sms": (t.sms_body, ""), "email": (t.email_body, t.email_subject)}
+    same = language(t.locale) == language(locale)
+    return {"sms": (t.sms_body, ""), "email": (t.email_body, t.email_subject)}, locale if same else t.locale
