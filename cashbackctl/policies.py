@@ -13,15 +13,23 @@ from cashbackctl.common import call, ctx, emit, fail, money
 from cashbackctl.merchant import merchant_currency
 from cashbackctl.units import AmountError, parse_amount
 
-tiers = typer.Typer(no_args_is_help=True, help="Customer tiers by rolling spend (rules).")
+tiers = typer.Typer(no_args_is_help=True, help="Customer tiers by spend in rolling days or the calendar month "
+                    "(rules).")
 notify_policy = typer.Typer(no_args_is_help=True, help="When customers are messaged (notify).")
 
 
 @tiers.command("set")
 def tiers_set(tier: list[str] = typer.Argument(..., help="name=min spend, e.g. silver='1,000 SAR' "
                                                "gold='5,000,000 toman'"),
-              window_days: int = typer.Option(90, help="spend counted over this many days")) -> None:
+              window_days: int = typer.Option(90, help="spend counted over this many days"),
+              calendar_month: bool = typer.Option(False, "--calendar-month",
+                                                  help="spend counted since the 1st of the month instead "
+                                                  "(\"1,000,000 toman a month\")"),
+              timezone: str = typer.Option("", help="where a month starts, e.g. Asia/Tehran (default: the "
+                                           "zone of the merchant's campaigns)")) -> None:
     """Replace the merchant's tier policy (no tiers listed = none)."""
+    window = rules_pb2.TIER_WINDOW_CALENDAR_MONTH if calendar_month else rules_pb2.TIER_WINDOW_ROLLING_DAYS
+    days = 0 if calendar_month else window_days
     out = []
     for spec in tier:
         name, sep, spend = spec.partition("=")
@@ -31,13 +39,20 @@ def tiers_set(tier: list[str] = typer.Argument(..., help="name=min spend, e.g. s
             m = parse_amount(spend, f"tier {name.strip()}", merchant_currency)
         except AmountError as exc:
             fail(str(exc))
-        out.append(rules_pb2.Tier(name=name.strip(), window_days=window_days,
+        out.append(rules_pb2.Tier(name=name.strip(), window_days=days, window=window,
                                   min_spend=common_pb2.Money(currency_code=m.currency, amount_minor=m.minor)))
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         policy = call(stub.UpsertTierPolicy, rules_pb2.UpsertTierPolicyRequest(
-            merchant_id=ctx().merchant, tiers=out)).tier_policy
+            merchant_id=ctx().merchant, tiers=out, timezone=timezone)).tier_policy
     emit(policy, [("tier", lambda t: t.name), ("min spend", lambda t: money(t.min_spend)),
-                  ("window", lambda t: f"{t.window_days} days")], list(policy.tiers))
+                  ("window", lambda t: window_words(t.window, t.window_days, policy.timezone))], list(policy.tiers))
+
+
+def window_words(window: int, days: int, zone: str) -> str:
+    """'90 days' or 'calendar month (Asia/Tehran)'."""
+    if window == rules_pb2.TIER_WINDOW_CALENDAR_MONTH:
+        return f"calendar month ({zone})" if zone else "calendar month"
+    return f"{days} days"
 
 
 @tiers.command("assign")

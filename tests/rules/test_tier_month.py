@@ -110,3 +110,9 @@ async def test_a_bad_monthly_policy_is_refused_naming_the_field_and_changes_noth
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert field in violations(err.value)
     assert (await _monthly_policy(stub)).timezone == "Asia/Riyadh"
+
+
+async def test_without_a_zone_months_start_in_the_zone_the_merchants_campaigns_use(stub) -> None:
+    await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(
+        campaign=campaign("tehran", percent_bps=100, timezone="Asia/Tehran")), metadata=OPS)
+    assert (await _monthly_policy(stub, timezone="")).timezone == "Asia/Tehran"

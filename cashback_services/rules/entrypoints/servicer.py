@@ -157,7 +157,8 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days, _WINDOW_OF[t.window])
                  for i, t in enumerate(request.tiers)]
         policy = validate_policy(tiers, request.timezone)
-        policy = await self.customers.upsert_policy(request.merchant_id, policy, self.now())
+        policy = await self.customers.upsert_policy(request.merchant_id, policy, self.now(),
+                                                    zone_given=bool(request.timezone))
         out = rules_pb2.TierPolicy(merchant_id=request.merchant_id, timezone=policy.timezone)
         for t in policy.tiers:
             out.tiers.add(name=t.name, min_spend=money_pb(t.min_spend), window_days=t.window_days,

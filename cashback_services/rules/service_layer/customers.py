@@ -3,7 +3,8 @@ windows, and the effective tier; plus the merchant's tier policy."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +15,7 @@ from cashback_kit.db import Database
 from cashback_kit.errors import Violations
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo, tables
+from cashback_services.rules.adapters.codec import rule_from_body
 from cashback_services.rules.adapters.history_repo import CustomerRow
 from cashback_services.rules.domain.model import Profile
 from cashback_services.rules.domain.tiers import MONTH, TierDef, TierPolicy, TierWindow, effective_tier
@@ -98,13 +100,24 @@ def validate_policy(tiers: list[tuple[str, Money | None, int, TierWindow]], time
     return TierPolicy(tuple(defs), timezone)
 
 
+async def _usual_zone(conn: AsyncConnection, merchant_id: str) -> str:
+    rows = await campaign_repo.current_with_bodies(conn, merchant_id, limit=1000)
+    zones = Counter(rule_from_body(body, row.seq).timezone for row, body in rows)
+    return zones.most_common(1)[0][0] if zones else "UTC"
+
+
 class Customers:
     def __init__(self, db: Database, cache: MerchantCache) -> None:
         self.db, self.cache = db, cache
 
-    async def upsert_policy(self, merchant_id: str, policy: TierPolicy, now: datetime) -> TierPolicy:
-        body = policy_to_json(policy)
+    async def upsert_policy(self, merchant_id: str, policy: TierPolicy, now: datetime, *,
+                            zone_given: bool = True) -> TierPolicy:
+        """Without a zone given, calendar months start in the zone most of the
+        merchant's campaigns count their days in (UTC when it has none)."""
         async with self.db.write() as conn:
+            if not zone_given:
+                policy = replace(policy, timezone=await _usual_zone(conn, merchant_id))
+            body = policy_to_json(policy)
             if await campaign_repo.tier_policy_json(conn, merchant_id) != body:
                 await campaign_repo.set_tier_policy_json(conn, merchant_id, body)
                 await audit.record(conn, tables.audit, at=now, merchant_id=merchant_id, action="UpsertTierPolicy",

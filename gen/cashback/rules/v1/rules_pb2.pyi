@@ -772,7 +772,7 @@ class TierPolicy(_message.Message):
     TIMEZONE_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     timezone: _builtins.str
-    """IANA zone where a calendar month starts (e.g. Asia/Tehran); UTC when unset."""
+    """IANA zone where a calendar month starts (e.g. Asia/Tehran)."""
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tier]: ...
     def __init__(
@@ -1432,7 +1432,9 @@ class UpsertTierPolicyRequest(_message.Message):
     TIMEZONE_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     timezone: _builtins.str
-    """IANA zone where calendar months start; empty = UTC."""
+    """IANA zone where calendar months start; empty = the zone most of the
+    merchant's campaigns use (UTC when it has none).
+    """
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tier]: ...
     def __init__(
