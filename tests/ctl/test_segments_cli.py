@@ -39,6 +39,10 @@ def _history_csv(path: Path) -> dict[str, int]:
     return spend
 
 
+def profile(stack, *args: str):  # type: ignore[no-untyped-def]
+    return ctl(stack, "--currency", "IRR", "customers", "profile", *args, merchant=MERCHANT)
+
+
 def _segments(stack) -> dict:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + 30
     while True:
@@ -64,12 +68,12 @@ def test_segments_list_shows_the_eleven_segments_with_counts_and_spend_in_toman(
     toman = f"{int(champions['spend']['amount_minor']) // 10:,} toman"
     assert any("champions" in line and toman in line for line in table.splitlines()), table
 
-    star = ok(ctl(stack, "--currency", "IRR", "customers", "profile", "star", merchant=MERCHANT))
+    star = ok(profile(stack, "star"))
     assert "segment: champions (R 5, F 5, M 5)" in star
-    assert "segment: lost (R 1, F 1, M 1)" in ok(ctl(stack, "--currency", "IRR", "customers", "profile", "faded", merchant=MERCHANT))
-    nobody = json.loads(ok(ctl(stack, "--currency", "IRR", "customers", "profile", "nobody", "--json", merchant=MERCHANT)))
+    assert "segment: lost (R 1, F 1, M 1)" in ok(profile(stack, "faded"))
+    nobody = json.loads(ok(profile(stack, "nobody", "--json")))
     assert "rfm" not in nobody["profile"]
-    assert json.loads(ok(ctl(stack, "--currency", "IRR", "customers", "profile", "star", "--json", merchant=MERCHANT))
+    assert json.loads(ok(profile(stack, "star", "--json"))
                       )["profile"]["rfm"]["segment"] == "champions"
 
 
@@ -80,8 +84,8 @@ def test_tiers_set_calendar_month_counts_this_months_spend_in_the_zone_given(sta
     policy = json.loads(ok(ctl(stack, "--json", "tiers", "set", "gold=1,000,000 toman", "--calendar-month",
                                "--timezone", "Asia/Tehran", merchant=MERCHANT)))
     assert policy["tiers"][0]["window"] == "TIER_WINDOW_CALENDAR_MONTH" and "window_days" not in policy["tiers"][0]
-    profile = ok(ctl(stack, "--currency", "IRR", "customers", "profile", "star", merchant=MERCHANT))
-    assert "spend (this month)" in profile
+    shown = ok(profile(stack, "star"))
+    assert "spend (this month)" in shown
     bad = ctl(stack, "tiers", "set", "gold=1,000,000 toman", "--calendar-month", "--timezone", "Tehran",
               merchant=MERCHANT)
     assert bad.exit_code != 0 and "timezone" in bad.output
