@@ -26,10 +26,16 @@ def tiers_set(tier: list[str] = typer.Argument(..., help="name=min spend, e.g. s
                                                   help="spend counted since the 1st of the month instead "
                                                   "(\"1,000,000 toman a month\")"),
               timezone: str = typer.Option("", help="where a month starts, e.g. Asia/Tehran (default: the "
-                                           "zone of the merchant's campaigns)")) -> None:
+                                           "zone of the merchant's campaigns)"),
+              calendar: str = typer.Option("", help="gregorian or solar-hijri months (default: the zone's, "
+                                           "Solar Hijri in Asia/Tehran)")) -> None:
     """Replace the merchant's tier policy (no tiers listed = none)."""
     window = rules_pb2.TIER_WINDOW_CALENDAR_MONTH if calendar_month else rules_pb2.TIER_WINDOW_ROLLING_DAYS
     days = 0 if calendar_month else window_days
+    calendars = {"": rules_pb2.TIER_CALENDAR_UNSPECIFIED, "gregorian": rules_pb2.TIER_CALENDAR_GREGORIAN,
+                 "solar-hijri": rules_pb2.TIER_CALENDAR_SOLAR_HIJRI}
+    if calendar.lower().replace("_", "-") not in calendars:
+        fail(f"--calendar: gregorian or solar-hijri (got {calendar!r})")
     out = []
     for spec in tier:
         name, sep, spend = spec.partition("=")
@@ -43,16 +49,18 @@ def tiers_set(tier: list[str] = typer.Argument(..., help="name=min spend, e.g. s
                                   min_spend=common_pb2.Money(currency_code=m.currency, amount_minor=m.minor)))
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         policy = call(stub.UpsertTierPolicy, rules_pb2.UpsertTierPolicyRequest(
-            merchant_id=ctx().merchant, tiers=out, timezone=timezone)).tier_policy
+            merchant_id=ctx().merchant, tiers=out, timezone=timezone,
+            calendar=calendars[calendar.lower().replace("_", "-")])).tier_policy
     emit(policy, [("tier", lambda t: t.name), ("min spend", lambda t: money(t.min_spend)),
-                  ("window", lambda t: window_words(t.window, t.window_days, policy.timezone))], list(policy.tiers))
+                  ("window", lambda t: window_words(t, policy))], list(policy.tiers))
 
 
-def window_words(window: int, days: int, zone: str) -> str:
-    """'90 days' or 'calendar month (Asia/Tehran)'."""
-    if window == rules_pb2.TIER_WINDOW_CALENDAR_MONTH:
-        return f"calendar month ({zone})" if zone else "calendar month"
-    return f"{days} days"
+def window_words(tier: rules_pb2.Tier, policy: rules_pb2.TierPolicy) -> str:
+    """'90 days' or 'calendar month (Asia/Tehran, Solar Hijri)'."""
+    if tier.window != rules_pb2.TIER_WINDOW_CALENDAR_MONTH:
+        return f"{tier.window_days} days"
+    months = "Solar Hijri" if policy.calendar == rules_pb2.TIER_CALENDAR_SOLAR_HIJRI else "Gregorian"
+    return f"calendar month ({policy.timezone}, {months})"
 
 
 @tiers.command("assign")

@@ -80,10 +80,11 @@ def test_segments_list_shows_the_eleven_segments_with_counts_and_spend_in_toman(
 def test_tiers_set_calendar_month_counts_this_months_spend_in_the_zone_given(stack, tmp_path: Path) -> None:
     out = ok(ctl(stack, "tiers", "set", "gold=1,000,000 toman", "--calendar-month", "--timezone", "Asia/Tehran",
                  merchant=MERCHANT))
-    assert "calendar month (Asia/Tehran)" in out and "1,000,000 toman" in out
+    assert "calendar month (Asia/Tehran, Solar Hijri)" in out and "1,000,000 toman" in out
     policy = json.loads(ok(ctl(stack, "--json", "tiers", "set", "gold=1,000,000 toman", "--calendar-month",
-                               "--timezone", "Asia/Tehran", merchant=MERCHANT)))
+                               "--timezone", "Asia/Tehran", "--calendar", "gregorian", merchant=MERCHANT)))
     assert policy["tiers"][0]["window"] == "TIER_WINDOW_CALENDAR_MONTH" and "window_days" not in policy["tiers"][0]
+    assert policy["calendar"] == "TIER_CALENDAR_GREGORIAN"
     shown = ok(profile(stack, "star"))
     assert "spend (this month)" in shown
     bad = ctl(stack, "tiers", "set", "gold=1,000,000 toman", "--calendar-month", "--timezone", "Tehran",

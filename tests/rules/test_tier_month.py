@@ -4,21 +4,40 @@ real gRPC on PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
+import jdatetime
 import pytest
 from cashback.rules.v1 import rules_pb2
 
 from cashback_kit.money import Money
-from cashback_services.rules.domain.tiers import MONTH, TierDef, TierPolicy, TierWindow, effective_tier
+from cashback_services.rules.domain.tiers import (
+    MONTH,
+    MonthCalendar,
+    TierDef,
+    TierPolicy,
+    TierWindow,
+    effective_tier,
+)
 from tests.rules.builders import campaign, line, money, order, ts
 from tests.rules.test_campaigns_grpc import violations
 from tests.support.servers import auth
 
 OPS, SVC = auth("ops"), auth("service")
 MONTHLY = rules_pb2.TIER_WINDOW_CALENDAR_MONTH
+
+
+def test_a_solar_hijri_month_starts_on_the_first_of_the_iranian_month() -> None:
+    gold = TierDef("gold", Money("IRR", 10_000_000), 0, TierWindow.CALENDAR_MONTH)
+    policy = TierPolicy((gold,), "Asia/Tehran", MonthCalendar.SOLAR_HIJRI)
+    # 1 Farvardin 1405 is 21 March 2026; midnight in Tehran is 20:30 UTC the day before.
+    farvardin = datetime(2026, 3, 20, 20, 30, tzinfo=UTC)
+    assert policy.window_start(MONTH, datetime(2026, 3, 25, 12, tzinfo=UTC)) == farvardin
+    # 20 March 2026 is still Esfand 1404, which began on 20 February.
+    esfand = datetime(2026, 2, 19, 20, 30, tzinfo=UTC)
+    assert policy.window_start(MONTH, datetime(2026, 3, 20, 12, tzinfo=UTC)) == esfand
 
 
 def test_a_calendar_month_starts_at_local_midnight_on_the_first_in_the_policy_zone() -> None:
@@ -40,9 +59,10 @@ def test_a_policy_mixing_windows_judges_each_tier_on_its_own_window() -> None:
     assert only_month.main_window == MONTH
 
 
-async def _monthly_policy(stub, timezone: str = "Asia/Riyadh") -> rules_pb2.TierPolicy:  # type: ignore[no-untyped-def]
+async def _monthly_policy(stub, timezone: str = "Asia/Riyadh",  # type: ignore[no-untyped-def]
+                          calendar: int = rules_pb2.TIER_CALENDAR_UNSPECIFIED) -> rules_pb2.TierPolicy:
     gold = rules_pb2.Tier(name="gold", min_spend=money(100_000), window=MONTHLY)
-    req = rules_pb2.UpsertTierPolicyRequest(merchant_id="m1", tiers=[gold], timezone=timezone)
+    req = rules_pb2.UpsertTierPolicyRequest(merchant_id="m1", tiers=[gold], timezone=timezone, calendar=calendar)
     return (await stub.UpsertTierPolicy(req, metadata=OPS)).tier_policy
 
 
@@ -54,6 +74,7 @@ async def _score(stub, order_id: str, amount: int, placed_at: datetime) -> int: 
 async def test_a_monthly_tier_counts_spend_since_the_first_of_the_month_in_the_policy_zone(stub) -> None:
     policy = await _monthly_policy(stub)
     assert (policy.timezone, policy.tiers[0].window, policy.tiers[0].window_days) == ("Asia/Riyadh", MONTHLY, 0)
+    assert policy.calendar == rules_pb2.TIER_CALENDAR_GREGORIAN
     await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(
         campaign=campaign("gold-only", percent_bps=1000, customer_tiers=["gold"])), metadata=OPS)
     feb = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
@@ -72,15 +93,17 @@ async def test_a_monthly_tier_counts_spend_since_the_first_of_the_month_in_the_p
 
 
 async def test_the_profile_says_the_window_is_this_calendar_month_and_when_it_started(stub) -> None:
-    await _monthly_policy(stub, "Asia/Tehran")
+    policy = await _monthly_policy(stub, "Asia/Tehran")
+    assert policy.calendar == rules_pb2.TIER_CALENDAR_SOLAR_HIJRI  # the months people count in Tehran
     now = datetime.now(UTC)
     o = order("now-1", line("a", 150_000))
     o.ClearField("placed_at")  # placed now, so in this month
     await stub.ScoreOrder(rules_pb2.ScoreOrderRequest(order=o), metadata=SVC)
     req = rules_pb2.GetCustomerProfileRequest(merchant_id="m1", customer_id="c1")
     p = (await stub.GetCustomerProfile(req, metadata=OPS)).profile
-    local = now.astimezone(ZoneInfo("Asia/Tehran"))
-    first = datetime(local.year, local.month, 1, tzinfo=ZoneInfo("Asia/Tehran"))
+    tehran = ZoneInfo("Asia/Tehran")
+    first_day = jdatetime.date.fromgregorian(date=now.astimezone(tehran).date()).replace(day=1).togregorian()
+    first = datetime.combine(first_day, time(0), tzinfo=tehran)
     assert (p.tier, p.window, p.window_days) == ("gold", MONTHLY, 0)
     assert p.window_start.ToDatetime(tzinfo=UTC) == first
     assert p.spend_in_window.amount_minor == p.month_spend.amount_minor == 150_000
@@ -98,15 +121,18 @@ async def test_a_rolling_policy_profile_says_rolling_days_and_has_no_month_spend
     (rules_pb2.Tier(name="gold", min_spend=money(1), window=MONTHLY, window_days=30), "", "tiers[0].window_days"),
     (rules_pb2.Tier(name="gold", min_spend=money(1), window=MONTHLY), "Mars/Olympus", "timezone"),
     (rules_pb2.Tier(name="gold", min_spend=money(1), window=MONTHLY), "", "tiers[0].window"),
+    (rules_pb2.Tier(name="gold", min_spend=money(1), window=MONTHLY), "", "calendar"),
 ])
 async def test_a_bad_monthly_policy_is_refused_naming_the_field_and_changes_nothing(
         stub, tier: rules_pb2.Tier, timezone: str, field: str) -> None:
     if field == "tiers[0].window":
         tier.window = 99  # type: ignore[assignment]  # a number no enum value has
+    req = rules_pb2.UpsertTierPolicyRequest(merchant_id="m1", tiers=[tier], timezone=timezone)
+    if field == "calendar":
+        req.calendar = 99  # type: ignore[assignment]
     await _monthly_policy(stub)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.UpsertTierPolicy(rules_pb2.UpsertTierPolicyRequest(merchant_id="m1", tiers=[tier],
-                                                                      timezone=timezone), metadata=OPS)
+        await stub.UpsertTierPolicy(req, metadata=OPS)
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert field in violations(err.value)
     assert (await _monthly_policy(stub)).timezone == "Asia/Riyadh"
@@ -115,4 +141,7 @@ async def test_a_bad_monthly_policy_is_refused_naming_the_field_and_changes_noth
 async def test_without_a_zone_months_start_in_the_zone_the_merchants_campaigns_use(stub) -> None:
     await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(
         campaign=campaign("tehran", percent_bps=100, timezone="Asia/Tehran")), metadata=OPS)
-    assert (await _monthly_policy(stub, timezone="")).timezone == "Asia/Tehran"
+    policy = await _monthly_policy(stub, timezone="")
+    assert (policy.timezone, policy.calendar) == ("Asia/Tehran", rules_pb2.TIER_CALENDAR_SOLAR_HIJRI)
+    gregorian = await _monthly_policy(stub, timezone="", calendar=rules_pb2.TIER_CALENDAR_GREGORIAN)
+    assert gregorian.calendar == rules_pb2.TIER_CALENDAR_GREGORIAN

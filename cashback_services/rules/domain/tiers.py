@@ -8,12 +8,24 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+import jdatetime
+
 from cashback_kit.money import Money, Rounding, div_round
 
 
 class TierWindow(StrEnum):
     ROLLING_DAYS = "rolling_days"  # the `window_days` days before the order
     CALENDAR_MONTH = "calendar_month"  # since the 1st of the order's month, 00:00 in the policy's zone
+
+
+class MonthCalendar(StrEnum):
+    GREGORIAN = "gregorian"
+    SOLAR_HIJRI = "solar_hijri"  # Iran's months: 1 Farvardin, 1 Ordibehesht, ...
+
+
+def usual_calendar(timezone: str) -> MonthCalendar:
+    """The months people count in that zone: Iran's are Solar Hijri."""
+    return MonthCalendar.SOLAR_HIJRI if timezone in ("Asia/Tehran", "Iran") else MonthCalendar.GREGORIAN
 
 
 # A spend window's key: a rolling window is keyed by its days (1 to 3650), the
@@ -38,6 +50,7 @@ class TierDef:
 class TierPolicy:
     tiers: tuple[TierDef, ...] = ()
     timezone: str = "UTC"  # where a calendar month starts
+    calendar: MonthCalendar = MonthCalendar.GREGORIAN  # which months
 
     @property
     def currency(self) -> str | None:
@@ -58,8 +71,11 @@ class TierPolicy:
         if key != MONTH:
             return at - timedelta(days=key)
         zone = ZoneInfo(self.timezone)
-        local = at.astimezone(zone)
-        return datetime(local.year, local.month, 1, tzinfo=zone)
+        local = at.astimezone(zone).date()
+        first = local.replace(day=1)
+        if self.calendar is MonthCalendar.SOLAR_HIJRI:
+            first = jdatetime.date.fromgregorian(date=local).replace(day=1).togregorian()
+        return datetime(first.year, first.month, first.day, tzinfo=zone)
 
     def since(self, at: datetime) -> list[datetime]:
         """The start of each window (in `windows` order) for an order placed at `at`."""

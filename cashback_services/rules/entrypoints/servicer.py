@@ -18,7 +18,7 @@ from cashback_kit.money import Money, validate_currency
 from cashback_kit.paging import page_size
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from cashback_services.rules.adapters.codec import money_pb, rule_of, ts_pb
-from cashback_services.rules.domain.tiers import TierWindow
+from cashback_services.rules.domain.tiers import MonthCalendar, TierWindow
 from cashback_services.rules.entrypoints.audit_pb import audit_change, audit_event_pb
 from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser, stored_strings
 from cashback_services.rules.entrypoints.import_pb import past_orders_from_pb
@@ -38,6 +38,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WINDOW_PB = {TierWindow.ROLLING_DAYS: rules_pb2.TIER_WINDOW_ROLLING_DAYS,
               TierWindow.CALENDAR_MONTH: rules_pb2.TIER_WINDOW_CALENDAR_MONTH}
 _WINDOW_OF = {rules_pb2.TIER_WINDOW_UNSPECIFIED: TierWindow.ROLLING_DAYS, **{v: k for k, v in _WINDOW_PB.items()}}
+_CALENDAR_PB = {MonthCalendar.GREGORIAN: rules_pb2.TIER_CALENDAR_GREGORIAN,
+                MonthCalendar.SOLAR_HIJRI: rules_pb2.TIER_CALENDAR_SOLAR_HIJRI}
+_CALENDAR_OF = {rules_pb2.TIER_CALENDAR_UNSPECIFIED: None, **{v: k for k, v in _CALENDAR_PB.items()}}
 
 
 def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_pb2.CustomerProfile:
@@ -153,13 +156,16 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
             v.check(abs(tier.min_spend.amount_minor) <= MAX_MINOR, f"tiers[{i}].min_spend.amount_minor",
                     f"at most {MAX_MINOR} minor units")
             v.check(tier.window in _WINDOW_OF, f"tiers[{i}].window", "unknown window")
+        v.check(request.calendar in _CALENDAR_OF, "calendar", "unknown calendar")
         v.raise_if_any("invalid tier policy")
         tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days, _WINDOW_OF[t.window])
                  for i, t in enumerate(request.tiers)]
         policy = validate_policy(tiers, request.timezone)
         policy = await self.customers.upsert_policy(request.merchant_id, policy, self.now(),
-                                                    zone_given=bool(request.timezone))
-        out = rules_pb2.TierPolicy(merchant_id=request.merchant_id, timezone=policy.timezone)
+                                                    zone_given=bool(request.timezone),
+                                                    calendar=_CALENDAR_OF[request.calendar])
+        out = rules_pb2.TierPolicy(merchant_id=request.merchant_id, timezone=policy.timezone,
+                                   calendar=_CALENDAR_PB[policy.calendar])
         for t in policy.tiers:
             out.tiers.add(name=t.name, min_spend=money_pb(t.min_spend), window_days=t.window_days,
                           window=_WINDOW_PB[t.window])

@@ -21,7 +21,7 @@ from cashback_services.rules.adapters import campaign_repo
 from cashback_services.rules.adapters.codec import rule_from_body
 from cashback_services.rules.domain.index import CampaignIndex
 from cashback_services.rules.domain.model import CampaignStatus
-from cashback_services.rules.domain.tiers import TierDef, TierPolicy, TierWindow
+from cashback_services.rules.domain.tiers import MonthCalendar, TierDef, TierPolicy, TierWindow
 from cashback_services.rules.service_layer.skips import SkipList
 
 
@@ -39,7 +39,8 @@ def policy_from_json(body: str | None) -> TierPolicy:
     data = json.loads(body)
     return TierPolicy(tuple(TierDef(t["name"], Money(t["currency"], int(t["min_minor"])), int(t["window_days"]),
                                     TierWindow(t.get("window", TierWindow.ROLLING_DAYS)))
-                            for t in data["tiers"]), data.get("timezone", "UTC"))
+                            for t in data["tiers"]), data.get("timezone", "UTC"),
+                      MonthCalendar(data.get("calendar", MonthCalendar.GREGORIAN)))
 
 
 def policy_to_json(policy: TierPolicy) -> str:
@@ -54,6 +55,8 @@ def policy_to_json(policy: TierPolicy) -> str:
     body: dict[str, object] = {"tiers": tiers}
     if policy.timezone != "UTC":
         body["timezone"] = policy.timezone
+    if policy.calendar is not MonthCalendar.GREGORIAN:
+        body["calendar"] = policy.calendar.value
     return json.dumps(body, sort_keys=True)
 
 

@@ -18,7 +18,15 @@ from cashback_services.rules.adapters import campaign_repo, history_repo, tables
 from cashback_services.rules.adapters.codec import rule_from_body
 from cashback_services.rules.adapters.history_repo import CustomerRow
 from cashback_services.rules.domain.model import Profile
-from cashback_services.rules.domain.tiers import MONTH, TierDef, TierPolicy, TierWindow, effective_tier
+from cashback_services.rules.domain.tiers import (
+    MONTH,
+    MonthCalendar,
+    TierDef,
+    TierPolicy,
+    TierWindow,
+    effective_tier,
+    usual_calendar,
+)
 from cashback_services.rules.service_layer.cache import MerchantCache, policy_from_json, policy_to_json
 
 
@@ -111,17 +119,20 @@ class Customers:
         self.db, self.cache = db, cache
 
     async def upsert_policy(self, merchant_id: str, policy: TierPolicy, now: datetime, *,
-                            zone_given: bool = True) -> TierPolicy:
+                            zone_given: bool = True, calendar: MonthCalendar | None = None) -> TierPolicy:
         """Without a zone given, calendar months start in the zone most of the
-        merchant's campaigns count their days in (UTC when it has none)."""
+        merchant's campaigns count their days in (UTC when it has none); without
+        a calendar, they are the months people count in that zone."""
         async with self.db.write() as conn:
             if not zone_given:
                 policy = replace(policy, timezone=await _usual_zone(conn, merchant_id))
+            policy = replace(policy, calendar=calendar or usual_calendar(policy.timezone))
             body = policy_to_json(policy)
             if await campaign_repo.tier_policy_json(conn, merchant_id) != body:
                 await campaign_repo.set_tier_policy_json(conn, merchant_id, body)
                 await audit.record(conn, tables.audit, at=now, merchant_id=merchant_id, action="UpsertTierPolicy",
-                                   target="tier_policy", change={"timezone": policy.timezone, "tiers": [
+                                   target="tier_policy", change={
+                                       "timezone": policy.timezone, "calendar": policy.calendar.value, "tiers": [
                                        {"name": t.name, "min_spend": str(t.min_spend), "window_days": t.window_days,
                                         "window": t.window.value} for t in policy.tiers]})
         return policy

@@ -189,6 +189,32 @@ month, 00:00 in the policy's time zone ("1M toman a month").
 """
 Global___TierWindow: _TypeAlias = TierWindow  # noqa: Y015
 
+class _TierCalendar:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TierCalendarEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TierCalendar.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TIER_CALENDAR_UNSPECIFIED: _TierCalendar.ValueType  # 0
+    """When setting: the months people count in the policy's zone (Solar Hijri
+    in Asia/Tehran, else Gregorian).
+    """
+    TIER_CALENDAR_GREGORIAN: _TierCalendar.ValueType  # 1
+    TIER_CALENDAR_SOLAR_HIJRI: _TierCalendar.ValueType  # 2
+    """1 Farvardin, 1 Ordibehesht, ...: Iran's months."""
+
+class TierCalendar(_TierCalendar, metaclass=_TierCalendarEnumTypeWrapper):
+    """The months of a calendar-month tier."""
+
+TIER_CALENDAR_UNSPECIFIED: TierCalendar.ValueType  # 0
+"""When setting: the months people count in the policy's zone (Solar Hijri
+in Asia/Tehran, else Gregorian).
+"""
+TIER_CALENDAR_GREGORIAN: TierCalendar.ValueType  # 1
+TIER_CALENDAR_SOLAR_HIJRI: TierCalendar.ValueType  # 2
+"""1 Farvardin, 1 Ordibehesht, ...: Iran's months."""
+Global___TierCalendar: _TypeAlias = TierCalendar  # noqa: Y015
+
 class _SkippedDetail:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -770,9 +796,12 @@ class TierPolicy(_message.Message):
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
     TIERS_FIELD_NUMBER: _builtins.int
     TIMEZONE_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     timezone: _builtins.str
     """IANA zone where a calendar month starts (e.g. Asia/Tehran)."""
+    calendar: Global___TierCalendar.ValueType
+    """Which months a calendar-month tier counts."""
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tier]: ...
     def __init__(
@@ -781,10 +810,11 @@ class TierPolicy(_message.Message):
         merchant_id: _builtins.str = ...,
         tiers: _abc.Iterable[Global___Tier] | None = ...,
         timezone: _builtins.str = ...,
+        calendar: Global___TierCalendar.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "tiers", b"tiers", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "merchant_id", b"merchant_id", "tiers", b"tiers", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -836,7 +866,7 @@ class CustomerProfile(_message.Message):
     @_builtins.property
     def window_start(self) -> _timestamp_pb2.Timestamp:
         """Where that window starts (the 1st of the month, 00:00 in the policy's
-        zone, for a calendar month).
+        zone and calendar, for a calendar month).
         """
 
     @_builtins.property
@@ -1430,11 +1460,14 @@ class UpsertTierPolicyRequest(_message.Message):
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
     TIERS_FIELD_NUMBER: _builtins.int
     TIMEZONE_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     timezone: _builtins.str
     """IANA zone where calendar months start; empty = the zone most of the
     merchant's campaigns use (UTC when it has none).
     """
+    calendar: Global___TierCalendar.ValueType
+    """Unspecified = the months people count in that zone."""
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tier]: ...
     def __init__(
@@ -1443,10 +1476,11 @@ class UpsertTierPolicyRequest(_message.Message):
         merchant_id: _builtins.str = ...,
         tiers: _abc.Iterable[Global___Tier] | None = ...,
         timezone: _builtins.str = ...,
+        calendar: Global___TierCalendar.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "tiers", b"tiers", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "merchant_id", b"merchant_id", "tiers", b"tiers", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -227,8 +227,8 @@ class RulesServiceServicer:
         - A policy tier is judged on the customer's spend in the tier's window
         before the order: net merchandise (less refunds) of orders placed in
         [placed_at - window_days, placed_at), or for a calendar-month tier in
-        [the 1st of placed_at's month in the policy's zone, placed_at), the
-        order itself not included.
+        [the 1st of placed_at's month in the policy's zone and calendar,
+        placed_at), the order itself not included.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

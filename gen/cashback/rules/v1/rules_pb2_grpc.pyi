@@ -103,8 +103,8 @@ class RulesServiceStub:
     - A policy tier is judged on the customer's spend in the tier's window
       before the order: net merchandise (less refunds) of orders placed in
       [placed_at - window_days, placed_at), or for a calendar-month tier in
-      [the 1st of placed_at's month in the policy's zone, placed_at), the
-      order itself not included.
+      [the 1st of placed_at's month in the policy's zone and calendar,
+      placed_at), the order itself not included.
     """
     ReverseOrder: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ReverseOrderRequest, _rules_pb2.ReverseOrderResponse]
     """A refund of part or all of a scored order: returns the cashback to take
@@ -260,8 +260,8 @@ class RulesServiceAsyncStub(RulesServiceStub):
     - A policy tier is judged on the customer's spend in the tier's window
       before the order: net merchandise (less refunds) of orders placed in
       [placed_at - window_days, placed_at), or for a calendar-month tier in
-      [the 1st of placed_at's month in the policy's zone, placed_at), the
-      order itself not included.
+      [the 1st of placed_at's month in the policy's zone and calendar,
+      placed_at), the order itself not included.
     """
     ReverseOrder: _aio.UnaryUnaryMultiCallable[_rules_pb2.ReverseOrderRequest, _rules_pb2.ReverseOrderResponse]  # type: ignore[assignment]
     """A refund of part or all of a scored order: returns the cashback to take
@@ -456,8 +456,8 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         - A policy tier is judged on the customer's spend in the tier's window
           before the order: net merchandise (less refunds) of orders placed in
           [placed_at - window_days, placed_at), or for a calendar-month tier in
-          [the 1st of placed_at's month in the policy's zone, placed_at), the
-          order itself not included.
+          [the 1st of placed_at's month in the policy's zone and calendar,
+          placed_at), the order itself not included.
         """
 
     @_abc_1.abstractmethod
