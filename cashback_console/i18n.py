@@ -6,6 +6,7 @@ tests/console check that every string the templates use has both translations.""
 
 from __future__ import annotations
 
+from cashback_console import i18n_segments as segment_words
 from cashbackctl.units import LANGUAGES, language
 
 NAMES = (("en", "English"), ("fa", "فارسی"), ("ar", "العربية"))
@@ -171,6 +172,8 @@ AR: dict[str, str] = {
     "Your key is no longer accepted; sign in again.": "لم يعد مفتاحك مقبولاً؛ سجّل الدخول مجدداً.",
 }
 
+FA |= segment_words.FA
+AR |= segment_words.AR
 TABLES = {"fa": FA, "ar": AR}
 
 
