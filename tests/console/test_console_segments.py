@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -24,6 +23,7 @@ from cashbackctl.units import number
 from tests.console.conftest import ConsoleStack
 from tests.console.test_console_browser import sign_in
 from tests.support.keys import TEST_KEYS
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 OPS = bearer(TEST_KEYS["ops"])
@@ -31,37 +31,51 @@ STAR_PHONE = "۰۹۱۲ ۳۴۵ ۶۷۸۹"  # as a Persian keyboard types it
 FAMILY_PHONE = "09127654321"  # one phone, two customers
 
 
-def _past(order_id: str, customer: str, rials: int, days_ago: int) -> rules_pb2.Order:
-    o = rules_pb2.Order(merchant_id="m2", order_id=order_id, customer_id=customer, currency_code="IRR",
+def _past(merchant: str, currency: str, order_id: str, customer: str, minor: int,
+          days_ago: int) -> rules_pb2.Order:
+    o = rules_pb2.Order(merchant_id=merchant, order_id=order_id, customer_id=customer, currency_code=currency,
                         lines=[rules_pb2.OrderLine(sku="past-order", quantity=1, unit_price=common_pb2.Money(
-                            currency_code="IRR", amount_minor=rials))])
+                            currency_code=currency, amount_minor=minor))])
     o.placed_at.FromDatetime(datetime.now(UTC) - timedelta(days=days_ago))
     return o
 
 
-@pytest.fixture(scope="module")
-def segmented(console: ConsoleStack) -> Iterator[rules_pb2.ListSegmentsResponse]:
-    """m2 (rials) with a year of imported orders, its segments computed, and contacts with phones."""
-    orders = [_past(f"star-{i}", "star", 9_000_000, 1 + i) for i in range(12)]
-    orders.append(_past("faded-1", "faded", 50_000, 360))
+def import_history(stack: Stack, merchant: str, currency: str, unit: int) -> rules_pb2.ListSegmentsResponse:
+    """A year of past orders (orders of `unit` minor units and multiples) imported for `merchant`,
+    its segments once computed: `star` buys big, often and lately; `faded` once, small, a year
+    ago; 30 customers in between. Orders are 70 days old or more after the first weeks' star ones,
+    so last month's simulation of the other console tests is not what they see."""
+    orders = [_past(merchant, currency, f"star-{i}", "star", 45 * unit, 1 + i) for i in range(12)]
+    orders.append(_past(merchant, currency, "faded-1", "faded", unit // 4, 360))
     for k in range(30):
-        orders += [_past(f"c{k}-{j}", f"c{k}", 200_000 * (k % 6 + 1), 9 * k + 20 * j + 3) for j in range(k % 4 + 1)]
-    procs = console.stack.procs
-    with grpc.insecure_channel(procs["rules"].target) as rch, grpc.insecure_channel(procs["notify"].target) as nch:
-        rules, notify = rules_pb2_grpc.RulesServiceStub(rch), notify_pb2_grpc.NotifyServiceStub(nch)
-        rules.ImportOrders(rules_pb2.ImportOrdersRequest(merchant_id="m2", orders=orders), metadata=OPS, timeout=30)
-        for customer, phone in (("star", STAR_PHONE), ("c1", FAMILY_PHONE), ("c2", FAMILY_PHONE)):
-            notify.UpsertContact(notify_pb2.UpsertContactRequest(contact=notify_pb2.Contact(
-                merchant_id="m2", customer_id=customer, phone_e164=phone, locale="fa-IR", timezone="Asia/Tehran",
-                sms_opt_in=True)), metadata=OPS, timeout=10)
+        orders += [_past(merchant, currency, f"c{k}-{j}", f"c{k}", unit * (k % 6 + 1), 9 * k + 20 * j + 70)
+                   for j in range(k % 4 + 1)]
+    with grpc.insecure_channel(stack.procs["rules"].target) as channel:
+        rules = rules_pb2_grpc.RulesServiceStub(channel)
+        rules.ImportOrders(rules_pb2.ImportOrdersRequest(merchant_id=merchant, orders=orders), metadata=OPS,
+                           timeout=30)
         deadline = time.monotonic() + 30
         while True:
-            listed = rules.ListSegments(rules_pb2.ListSegmentsRequest(merchant_id="m2"), metadata=OPS, timeout=10)
+            listed = rules.ListSegments(rules_pb2.ListSegmentsRequest(merchant_id=merchant), metadata=OPS,
+                                        timeout=10)
             if listed.HasField("computed_at") or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
     assert listed.HasField("computed_at"), "segments were not computed within 30 s of the import"
-    yield listed
+    return listed
+
+
+@pytest.fixture(scope="module")
+def segmented(console: ConsoleStack) -> rules_pb2.ListSegmentsResponse:
+    """m2 (rials) with a year of imported orders, its segments computed, and contacts with phones."""
+    listed = import_history(console.stack, "m2", "IRR", 200_000)
+    with grpc.insecure_channel(console.stack.procs["notify"].target) as channel:
+        notify = notify_pb2_grpc.NotifyServiceStub(channel)
+        for customer, phone in (("star", STAR_PHONE), ("c1", FAMILY_PHONE), ("c2", FAMILY_PHONE)):
+            notify.UpsertContact(notify_pb2.UpsertContactRequest(contact=notify_pb2.Contact(
+                merchant_id="m2", customer_id=customer, phone_e164=phone, locale="fa-IR", timezone="Asia/Tehran",
+                sms_opt_in=True)), metadata=OPS, timeout=10)
+    return listed
 
 
 @pytest.fixture
