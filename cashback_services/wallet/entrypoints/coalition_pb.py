@@ -8,10 +8,11 @@ from typing import Any
 from cashback.common.v1 import common_pb2
 from cashback.wallet.v1 import wallet_pb2 as pb
 
-from cashback_kit.errors import InvalidArgument, Violations
+from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import validate_currency
-from cashback_kit.pb import optional_ts, require_id, ts_to_pb
-from cashback_services.wallet.domain.coalitions import MAX_MEMBERS, Coalition, SettlementLine
+from cashback_kit.pb import optional_ts, ts_to_pb
+from cashback_services.wallet.domain.coalitions import MAX_MEMBERS, MAX_NAME, Coalition, SettlementLine
+from cashback_services.wallet.entrypoints.checks import checked, request_violations
 from cashback_services.wallet.service_layer.coalitions import PartnerHold
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -19,25 +20,26 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def ids(request: Any) -> tuple[str, str]:
     """(merchant_id, coalition_id), both required."""
-    require_id(request.merchant_id, "merchant_id")
-    require_id(request.coalition_id, "coalition_id")
+    checked(request, "merchant_id", "coalition_id")
     return request.merchant_id, request.coalition_id
 
 
 def create_args(request: pb.CreateCoalitionRequest) -> tuple[str, str, str, list[str], str]:
-    """(proposer, coalition_id, name, members, currency) of a well-formed request."""
-    merchant_id, coalition_id = ids(request)
+    """(proposer, coalition_id, name, members, currency) of a well-formed request: every
+    violation at once (the member list's own rules are the domain's: coalitions.propose)."""
     if len(request.member_merchant_ids) > MAX_MEMBERS:  # before checking each: a bound on the work
-        raise InvalidArgument(f"at most {MAX_MEMBERS} members", field="member_merchant_ids")
-    v = Violations()
+        raise InvalidArgument(f"a coalition has at most {MAX_MEMBERS} members", field="member_merchant_ids")
+    v = request_violations(request, ("merchant_id", "coalition_id", "name"), limits={"name": MAX_NAME})
     for i, member in enumerate(request.member_merchant_ids):
-        try:
-            require_id(member, f"member_merchant_ids[{i}]")
-        except InvalidArgument as exc:
-            v.items.extend(exc.violations)
+        v.check(bool(member) and not any(ch.isspace() for ch in member), f"member_merchant_ids[{i}]",
+                "must be a merchant id (not empty, no spaces)")
+    try:
+        validate_currency(request.currency_code, "currency_code")
+    except InvalidArgument as exc:
+        v.items.extend(exc.violations)
     v.raise_if_any("invalid coalition")
-    currency = validate_currency(request.currency_code, "currency_code")
-    return merchant_id, coalition_id, request.name, list(request.member_merchant_ids), currency
+    return (request.merchant_id, request.coalition_id, request.name, list(request.member_merchant_ids),
+            request.currency_code)
 
 
 def period(request: pb.GetSettlementRequest, now: datetime) -> tuple[datetime, datetime]:
