@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from cashback_kit.errors import AlreadyExists, FailedPrecondition, InsufficientCredit, InvalidArgument, NotFound
 from cashback_kit.money import Money
+from cashback_services.wallet.auditor import audit
 from cashback_services.wallet.service_layer.coalitions import PartnerHold
 from cashback_services.wallet.service_layer.commands import Adjust, Authorize, Capture, Void
 from cashback_services.wallet.service_layer.handlers import WalletService
@@ -207,3 +208,19 @@ async def test_partner_redemptions_at_a_and_b_at_once_never_overspend_nor_deadlo
             "SELECT issuer_merchant_id, redeemer_merchant_id, sum(amount) FROM wallet_settlements GROUP BY 1, 2"
         ))).all()
     assert sum(int(r[2]) for r in rows) <= sum(spent)
+
+
+async def test_the_auditor_finds_a_settlement_row_the_lots_do_not_carry(wallet: WalletService) -> None:
+    await coalition(wallet, "A", "B")
+    await credit(wallet, "A", 500)
+    await spend(wallet, "B", 300)
+    async with wallet.db.read() as conn:
+        assert await audit(conn) == []
+    async with wallet.db.write() as conn:
+        await conn.execute(text("UPDATE wallet_settlements SET amount = amount + 1"))
+    async with wallet.db.read() as conn:
+        found = [str(v) for v in await audit(conn)]
+    assert any("settlement:payable is 300, expected 301" in v for v in found), found
+    assert any("A owes B 301 SAR by its settlement rows, but 300 by the partner credit" in v for v in found), found
+    async with wallet.db.write() as conn:  # put it back: the test's own audit must pass
+        await conn.execute(text("UPDATE wallet_settlements SET amount = amount - 1"))
