@@ -142,6 +142,30 @@ async def test_credit_of_m2_spent_at_partner_m1_is_owed_by_m2_and_a_refund_at_m1
         ("settlement", 3000), ("settlement", -750), ("settlement", -2250)]
 
 
+async def test_a_refund_gives_own_and_partner_credit_back_in_the_same_proportion(
+        wallet: wallet_pb2_grpc.WalletServiceStub, server: ServiceHandle) -> None:
+    w = wallet
+    await partners(w)
+    await credit(w, "m1", 1000, OPS1)
+    await credit(w, "m2", 5000, OPS2)
+    await w.AwardOrder(pb.AwardOrderRequest(order=order("o-77", 10_000)), metadata=CO1)
+    held = (await w.AuthorizeRedemption(pb.AuthorizeRedemptionRequest(
+        merchant_id="m1", customer_id=C, order_id="o-77", amount=money(3000), idempotency_key="pay-88",
+        use_partner_credit=True), metadata=CO1)).hold
+    assert [(p.issuer_merchant_id, p.amount.amount_minor) for p in held.parts] == [("m1", 1000), ("m2", 2000)]
+    with recorded(server.db) as seen:
+        await w.CaptureRedemption(pb.CaptureRedemptionRequest(merchant_id="m1", hold_id=held.hold_id), metadata=CO1)
+    # The usual capture finds no hold by that id (nothing written), then the partner path.
+    expected = ["BEGIN", "SELECT wallet_load", "COMMIT", "BEGIN", "SELECT to_jsonb(r)", "SELECT wallet_load",
+                "SELECT wallet_write", "INSERT INTO wallet_settlements", "COMMIT"]
+    assert len(seen) == len(expected)
+    assert all(sql.startswith(prefix) for (sql, _), prefix in zip(seen, expected, strict=True)), seen
+    half = await refund(w, "r-half", 5000)
+    assert half.credit_returned.amount_minor == 1500  # 500 of m1's own, 1000 of m2's
+    assert (await available(w, "m1", OPS1), await available(w, "m2", OPS2)) == (500, 4000)
+    assert await owed(w, OPS2, "m2") == [("m2", "m1", 1000)]
+
+
 async def test_an_ops_key_acts_only_for_its_own_merchant(wallet: wallet_pb2_grpc.WalletServiceStub) -> None:
     w = wallet
     await w.CreateCoalition(pb.CreateCoalitionRequest(
