@@ -99,6 +99,21 @@ async def test_a_partial_capture_spends_the_parts_in_order_and_releases_the_rest
     assert again.hold.captured == 150 and await owed(wallet) == [("A", "B", 50)]
 
 
+async def test_a_part_of_a_partner_redemption_is_not_a_hold_the_issuer_can_capture_or_void(
+        wallet: WalletService) -> None:
+    await coalition(wallet, "A", "B")
+    await credit(wallet, "A", 100)
+    held = await wallet.authorize_partner(auth_cmd("B", 60))
+    async with wallet.db.read() as conn:
+        part = (await conn.execute(text("SELECT hold_id FROM wallet_partner_parts"))).scalar_one()
+    for call in (wallet.capture(Capture("A", part)), wallet.void(Void("A", part))):
+        with pytest.raises(NotFound) as err:  # else A could spend it as its own, and nobody would owe B
+            await call
+        assert err.value.reason == "HOLD_NOT_FOUND"
+    assert (await wallet.capture(Capture("B", held.hold.hold_id))).hold.captured == 60
+    assert await owed(wallet) == [("A", "B", 60)]
+
+
 async def test_void_and_expiry_give_every_issuer_its_credit_back(wallet: WalletService, clock: Clock) -> None:
     await coalition(wallet, "A", "B")
     await credit(wallet, "A", 100)

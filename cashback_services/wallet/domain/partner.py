@@ -38,8 +38,17 @@ from cashback_services.wallet.domain.model import Hold, new_id
 from cashback_services.wallet.domain.orders import AwardRecord
 
 
+PART_PREFIX = "partner:"
+
+
 def part_order_ref(redemption_id: str) -> str:
-    return f"partner:{redemption_id}"
+    return f"{PART_PREFIX}{redemption_id}"
+
+
+def is_part(hold: Hold) -> bool:
+    """A partner redemption's part: captured and voided only through its redemption,
+    so that what it spends is always settled."""
+    return hold.order_id.startswith(PART_PREFIX)
 
 
 @dataclass(frozen=True)

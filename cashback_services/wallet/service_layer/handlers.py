@@ -28,6 +28,7 @@ from cashback_services.wallet.adapters.repository import AuditRow, State, Want, 
 from cashback_services.wallet.domain.coalitions import Coalition, SettlementLine
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Hold, Transaction
+from cashback_services.wallet.domain.partner import is_part
 from cashback_services.wallet.metrics import ledger_committed
 from cashback_services.wallet.service_layer import awards, coalitions, points, transfers
 from cashback_services.wallet.service_layer.batch import Batcher, Call
@@ -332,6 +333,6 @@ def adjustment_audit(cmd: Adjust, tx: Transaction, now: datetime) -> AuditRow:
 
 def _owner(state: State, merchant_id: str, hold_id: str) -> Customer:
     customer = state.owner(hold_id)
-    if customer is None or customer.merchant_id != merchant_id:
+    if customer is None or customer.merchant_id != merchant_id or is_part(customer.holds[hold_id]):
         raise NotFound(f"hold {hold_id!r} not found", reason="HOLD_NOT_FOUND")
     return customer
