@@ -149,6 +149,11 @@ async def test_a_refund_gives_own_and_partner_credit_back_in_the_same_proportion
     await credit(w, "m1", 1000, OPS1)
     await credit(w, "m2", 5000, OPS2)
     await w.AwardOrder(pb.AwardOrderRequest(order=order("o-77", 10_000)), metadata=CO1)
+    # A first try for the order, voided: it takes part in nothing the refund gives back.
+    first = (await w.AuthorizeRedemption(pb.AuthorizeRedemptionRequest(
+        merchant_id="m1", customer_id=C, order_id="o-77", amount=money(1500), idempotency_key="pay-87",
+        use_partner_credit=True), metadata=CO1)).hold
+    await w.VoidRedemption(pb.VoidRedemptionRequest(merchant_id="m1", hold_id=first.hold_id), metadata=CO1)
     held = (await w.AuthorizeRedemption(pb.AuthorizeRedemptionRequest(
         merchant_id="m1", customer_id=C, order_id="o-77", amount=money(3000), idempotency_key="pay-88",
         use_partner_credit=True), metadata=CO1)).hold

@@ -211,10 +211,13 @@ def refund(redemptions: list[Redemption], customers: Customers, order: AwardReco
         if r.currency != order.currency:
             continue  # a coalition's credit refunds only orders in its currency
         redeemer = customers[r.merchant_id]
-        for part, hold in _holds(r, customers):
-            if part.issuer == r.merchant_id or hold.status != HoldStatus.CAPTURED.value:
-                continue
+        for part in sorted(r.parts, key=lambda p: p.seq):
+            if part.issuer == r.merchant_id:
+                continue  # the redeemer's own credit: orders.refund gives it back like any
             issuer = customers[part.issuer]
+            hold = issuer.holds[part.hold_id]
+            if hold.status != HoldStatus.CAPTURED.value:
+                continue
             allocs = [a for a in sorted(hold.allocations, key=lambda a: a.seq) if a.captured > a.returned]
             weights = [a.captured - a.returned for a in allocs]
             give = min(proportional_return(hold.captured, order.refunded, after, order.base), sum(weights))
