@@ -37,7 +37,6 @@ from cashback_services.wallet.domain.ledger import (
 from cashback_services.wallet.domain.model import Hold, new_id
 from cashback_services.wallet.domain.orders import AwardRecord
 
-
 PART_PREFIX = "partner:"
 
 
