@@ -257,3 +257,36 @@ async def test_the_default_checkout_path_is_untouched_by_coalitions(wallet: wall
     with pytest.raises(grpc.aio.AioRpcError) as err:  # m2's checkout cannot touch m1's redemption
         await w.CaptureRedemption(pb.CaptureRedemptionRequest(merchant_id="m2", hold_id=held.hold_id), metadata=CO2)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_partner_checkouts_at_both_members_at_once_never_overspend_nor_deadlock(
+        wallet: wallet_pb2_grpc.WalletServiceStub) -> None:
+    """Each checkout at m1 may take m2's credit and each at m2 m1's, for one customer:
+    both lock the same two rows in the same order, so they queue instead of deadlocking."""
+    w = wallet
+    await partners(w)
+    await credit(w, "m1", 2000, OPS1)
+    await credit(w, "m2", 2000, OPS2)
+
+    async def shopper(merchant: str, checkout: object, n: int) -> int:
+        spent = 0
+        for i in range(n):
+            try:
+                held = (await w.AuthorizeRedemption(pb.AuthorizeRedemptionRequest(
+                    merchant_id=merchant, customer_id=C, order_id=f"{merchant}-o{i}", amount=money(170 + 13 * i),
+                    idempotency_key=uuid.uuid4().hex, use_partner_credit=True), metadata=checkout)).hold
+            except grpc.aio.AioRpcError as err:
+                assert err.code() == grpc.StatusCode.FAILED_PRECONDITION, err  # only "not enough credit"
+                continue
+            done = await w.CaptureRedemption(pb.CaptureRedemptionRequest(merchant_id=merchant, hold_id=held.hold_id),
+                                             metadata=checkout)
+            spent += done.hold.captured.amount_minor
+        return spent
+
+    runs = [shopper("m1", CO1, 12), shopper("m2", CO2, 12), shopper("m1", CO1, 12), shopper("m2", CO2, 12)]
+    spent = sum(await asyncio.wait_for(asyncio.gather(*runs), timeout=120))  # a deadlock fails, never hangs
+    left = await available(w, "m1", OPS1) + await available(w, "m2", OPS2)
+    assert left >= 0 and spent + left == 4000  # every captured minor unit came out of a wallet once
+    assert spent > 2000  # more than one member's credit: partner credit was spent
+    net = await owed(w, OPS1, "m1")
+    assert len(net) <= 1 and all(amount <= 2000 for _, _, amount in net)
