@@ -11,11 +11,16 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-<<<<<<< HEAD
-from cashbackctl import campaigns, customers, notify_cmds, orders_import, policies, requeue, segments
-=======
-from cashbackctl import campaigns, coalitions, customers, notify_cmds, orders_import, policies, requeue
->>>>>>> main
+from cashbackctl import (
+    campaigns,
+    coalitions,
+    customers,
+    notify_cmds,
+    orders_import,
+    policies,
+    requeue,
+    segments,
+)
 from cashbackctl.audit import audit
 from cashbackctl.audit_log import audit_log
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
