@@ -42,10 +42,10 @@ FA: dict[str, str] = {
     "recency {r} · frequency {f} · spend {m} (of 5)": "تازگی {r} · دفعات {f} · مبلغ {m} (از ۵)",
     "this month": "این ماه",
     "Customer id or phone": "شناسهٔ مشتری یا شماره تلفن",
-    "Type a customer id, or a phone number as the customer gave it (e.g. 0912 345 6789).":
-        "شناسهٔ مشتری یا شماره تلفنی را که مشتری داده بنویسید (مثلاً ۰۹۱۲ ۳۴۵ ۶۷۸۹).",
-    "Customers with this phone": "مشتریان با این شماره",
-    "No customer has this phone number.": "هیچ مشتری‌ای این شماره را ندارد.",
+    "Type a customer id, a phone number as the customer gave it (e.g. 0912 345 6789) or an email.":
+        "شناسهٔ مشتری، شماره تلفنی که مشتری داده (مثلاً ۰۹۱۲ ۳۴۵ ۶۷۸۹) یا ایمیل او را بنویسید.",
+    "Customers with this phone or email": "مشتریان با این شماره یا ایمیل",
+    "No customer has this phone number or email.": "هیچ مشتری‌ای این شماره یا ایمیل را ندارد.",
     "Open it as a customer id": "آن را به عنوان شناسهٔ مشتری باز کن",
     "Count the calendar month (from the 1st) instead of the window":
         "به جای بازه، خرید همین ماه (از روز اول ماه) حساب شود",
@@ -74,10 +74,10 @@ AR: dict[str, str] = {
     "recency {r} · frequency {f} · spend {m} (of 5)": "الحداثة {r} · التكرار {f} · القيمة {m} (من ٥)",
     "this month": "هذا الشهر",
     "Customer id or phone": "معرّف العميل أو رقم الهاتف",
-    "Type a customer id, or a phone number as the customer gave it (e.g. 0912 345 6789).":
-        "اكتب معرّف العميل، أو رقم الهاتف كما أعطاه العميل (مثلاً ٠٥٠ ١٢٣ ٤٥٦٧).",
-    "Customers with this phone": "العملاء بهذا الرقم",
-    "No customer has this phone number.": "لا يوجد عميل بهذا الرقم.",
+    "Type a customer id, a phone number as the customer gave it (e.g. 0912 345 6789) or an email.":
+        "اكتب معرّف العميل، أو رقم الهاتف كما أعطاه العميل (مثلاً ٠٥٠ ١٢٣ ٤٥٦٧)، أو بريده الإلكتروني.",
+    "Customers with this phone or email": "العملاء بهذا الرقم أو البريد",
+    "No customer has this phone number or email.": "لا يوجد عميل بهذا الرقم أو البريد.",
     "Open it as a customer id": "افتحه كمعرّف عميل",
     "Count the calendar month (from the 1st) instead of the window":
         "احتساب مشتريات الشهر الحالي (من أوله) بدلاً من الفترة",

@@ -35,16 +35,18 @@ def looks_like_phone(q: str) -> bool:
 
 
 async def _look_up(request: Request, s: Session, q: str) -> Response:
-    """An id opens the customer; a phone asks notify for its contacts: one opens
-    that customer, several are listed. The phone never leaves this request (the
-    form posts it; no redirect or log carries it)."""
+    """An id opens the customer; a phone or an email asks notify for its contacts:
+    one opens that customer, several are listed. The phone or email never leaves
+    this request (the form posts it; no redirect or log carries it)."""
     if not q:
         return render(request, s, "customers.html", title_key="Customers")
-    if not looks_like_phone(q):
+    email = "@" in q
+    if not email and not looks_like_phone(q):
         return redirect(f"/customers/{quote(q, safe='')}")
+    req = N.FindContactsRequest(merchant_id=s.merchant, email=q) if email else N.FindContactsRequest(
+        merchant_id=s.merchant, phone=q)
     try:
-        found = list((await console_of(request).call(s, "notify", "FindContacts", N.FindContactsRequest(
-            merchant_id=s.merchant, phone=q))).contacts)
+        found = list((await console_of(request).call(s, "notify", "FindContacts", req)).contacts)
     except ServiceError as exc:
         if exc.code != "INVALID_ARGUMENT":
             raise

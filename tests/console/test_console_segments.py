@@ -71,10 +71,11 @@ def segmented(console: ConsoleStack) -> rules_pb2.ListSegmentsResponse:
     listed = import_history(console.stack, "m2", "IRR", 200_000)
     with grpc.insecure_channel(console.stack.procs["notify"].target) as channel:
         notify = notify_pb2_grpc.NotifyServiceStub(channel)
-        for customer, phone in (("star", STAR_PHONE), ("c1", FAMILY_PHONE), ("c2", FAMILY_PHONE)):
+        for customer, phone, email in (("star", STAR_PHONE, ""), ("c1", FAMILY_PHONE, ""), ("c2", FAMILY_PHONE, ""),
+                                       ("c3", "", "Sara.Ahmadi@Example.com")):
             notify.UpsertContact(notify_pb2.UpsertContactRequest(contact=notify_pb2.Contact(
-                merchant_id="m2", customer_id=customer, phone_e164=phone, locale="fa-IR", timezone="Asia/Tehran",
-                sms_opt_in=True)), metadata=OPS, timeout=10)
+                merchant_id="m2", customer_id=customer, phone_e164=phone, email=email, locale="fa-IR",
+                timezone="Asia/Tehran", sms_opt_in=True)), metadata=OPS, timeout=10)
     return listed
 
 
@@ -125,13 +126,16 @@ def test_a_persian_digit_phone_finds_the_customer_whose_page_shows_segment_and_s
     page.fill("input[name=q]", "0912 000 0000")
     page.click("form.search button[type=submit]")
     expect(page.locator("#not-found")).to_be_visible()
+    page.fill("input[name=q]", "sara.ahmadi@example.com")  # an email, in any case
+    page.click("form.search button[type=submit]")
+    page.wait_for_url(re.compile(r"/customers/c3$"))
     page.fill("input[name=q]", "faded")  # an id still opens the customer
     page.click("form.search button[type=submit]")
     page.wait_for_url(re.compile(r"/customers/faded$"))
     expect(page.locator("#segment")).to_have_attribute("data-segment", "lost")
     logs = "\n".join(console.console.log_lines + console.stack.procs["notify"].log_lines)
-    for written in ("9123456789", "۳۴۵", "7654321", "9120000000"):
-        assert written not in logs  # neither the console nor notify logs a phone
+    for written in ("9123456789", "۳۴۵", "7654321", "9120000000", "sara"):
+        assert written not in logs.lower()  # neither the console nor notify logs a phone or an email
 
 
 def test_a_tier_by_the_calendar_month_is_saved_and_the_customer_page_says_this_month(page, console, segmented):
