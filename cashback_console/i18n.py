@@ -6,6 +6,7 @@ tests/console check that every string the templates use has both translations.""
 
 from __future__ import annotations
 
+from cashback_console import i18n_segments as segment_words
 from cashbackctl.units import LANGUAGES, language
 
 NAMES = (("en", "English"), ("fa", "فارسی"), ("ar", "العربية"))
@@ -47,8 +48,6 @@ FA: dict[str, str] = {
     "Sales (GMV)": "فروش", "Cashback / sales": "کش‌بک به فروش",
     "Fill in the reward; the figures update as you type.": "پاداش را وارد کنید؛ ارقام همزمان به‌روز می‌شوند.",
     "Customer id": "شناسهٔ مشتری", "Look up": "جستجو",
-    "Search by phone needs a contact lookup the notify service does not offer yet; use the customer id.":
-        "جستجو با شماره تلفن هنوز در سرویس پیام ممکن نیست؛ از شناسهٔ مشتری استفاده کنید.",
     "Customer": "مشتری", "Balance": "موجودی", "Available": "قابل استفاده", "Pending": "در انتظار", "Held": "رزروشده",
     "Debt": "بدهی", "Next expiry": "انقضای بعدی", "Profile": "نمایه", "Tier (segment)": "سطح (بخش)",
     "set by hand": "دستی", "Orders": "سفارش‌ها", "Spend": "خرید", "days": "روز", "Phone": "تلفن", "Email": "ایمیل",
@@ -128,8 +127,6 @@ AR: dict[str, str] = {
     "Cashback": "الاسترداد", "Orders matched": "الطلبات المطابقة", "Sales (GMV)": "المبيعات",
     "Cashback / sales": "الاسترداد / المبيعات", "Fill in the reward; the figures update as you type.":
         "أدخل المكافأة؛ تتحدث الأرقام أثناء الكتابة.", "Customer id": "معرّف العميل", "Look up": "بحث",
-    "Search by phone needs a contact lookup the notify service does not offer yet; use the customer id.":
-        "البحث برقم الهاتف غير متاح بعد في خدمة الإشعارات؛ استخدم معرّف العميل.",
     "Customer": "العميل", "Balance": "الرصيد", "Available": "المتاح", "Pending": "المعلّق", "Held": "المحجوز",
     "Debt": "الدين", "Next expiry": "الانتهاء التالي", "Profile": "الملف", "Tier (segment)": "الفئة (الشريحة)",
     "set by hand": "يدوياً", "Orders": "الطلبات", "Spend": "الإنفاق", "days": "يوم", "Phone": "الهاتف",
@@ -171,6 +168,8 @@ AR: dict[str, str] = {
     "Your key is no longer accepted; sign in again.": "لم يعد مفتاحك مقبولاً؛ سجّل الدخول مجدداً.",
 }
 
+FA |= segment_words.FA
+AR |= segment_words.AR
 TABLES = {"fa": FA, "ar": AR}
 
 
@@ -187,7 +186,7 @@ def negotiate(accept_language: str) -> str:
             return code
     return "en"
 
-# The promotions page (issue 16): its words and the RFM segments' names.
+# The promotions page (issue 16): its words (the segments' names are i18n_segments').
 FA.update({
     "Promotions": "پیشنهادهای ویژه", "Audience": "مخاطبان", "Send at": "زمان ارسال", "Matched": "مشمول",
     "Sent": "ارسال‌شده", "Not sent": "ارسال‌نشده", "Failed": "ناموفق", "Waiting": "در انتظار", "Cancel": "لغو",
@@ -206,10 +205,6 @@ FA.update({
         "متن‌ها قالب‌اند: {{ shop }} نام فروشگاه است و {{ balance }} اعتبار مشتری (وقتی حداقل اعتبار تعیین شده باشد). پیامک فارسی به شمارهٔ ایرانی با «لغو۱۱» تمام می‌شود و در شمارش زیر حساب شده است.",
     "Promotion created.": "پیشنهاد ساخته شد.", "Promotion cancelled.": "پیشنهاد لغو شد.",
     "pick a date and time": "تاریخ و ساعت را انتخاب کنید", "cancelled": "لغوشده",
-    "champions": "قهرمانان", "loyal_customers": "مشتریان وفادار", "potential_loyalists": "وفاداران بالقوه",
-    "recent_customers": "مشتریان تازه", "promising": "امیدبخش", "need_attention": "نیازمند توجه",
-    "about_to_sleep": "رو به غیرفعال شدن", "at_risk": "در خطر ریزش", "cant_lose": "نباید از دست بروند",
-    "hibernating": "خفته", "lost": "از دست رفته",
 })
 AR.update({
     "Promotions": "العروض الترويجية", "Audience": "الجمهور", "Send at": "وقت الإرسال", "Matched": "المشمولون",
@@ -229,8 +224,4 @@ AR.update({
         "النصوص قوالب: {{ shop }} اسم المتجر و{{ balance }} رصيد العميل (عند تحديد حد أدنى). الرسالة الفارسية إلى رقم إيراني تنتهي بـ«لغو۱۱» وهي محسوبة في العدّ أدناه.",
     "Promotion created.": "تم إنشاء العرض.", "Promotion cancelled.": "تم إلغاء العرض.",
     "pick a date and time": "اختر التاريخ والوقت", "cancelled": "ملغى",
-    "champions": "الأبطال", "loyal_customers": "العملاء الأوفياء", "potential_loyalists": "أوفياء محتملون",
-    "recent_customers": "عملاء جدد", "promising": "واعدون", "need_attention": "بحاجة إلى اهتمام",
-    "about_to_sleep": "على وشك الخمول", "at_risk": "معرّضون للفقدان", "cant_lose": "لا يمكن خسارتهم",
-    "hibernating": "خاملون", "lost": "مفقودون",
 })

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from cashback_console.forms import unit_word
 from cashback_console.i18n import translate
+from cashback_console.i18n_segments import SEGMENT_WORDS
 from cashback_console.services import ServiceError
 from cashback_console.sessions import Session
 from cashback_console.web import console_of, page, redirect, render
@@ -141,6 +142,7 @@ async def _page(
         errors=errors or {},
         previews=previews or {},
         segments=segments,
+        segment_name=lambda seg: SEGMENT_WORDS.get(seg, (seg, ""))[0],
         locales=LOCALES,
         promotion_status=lambda v: N.PromotionStatus.Name(v).removeprefix("PROMOTION_STATUS_").lower(),
     )

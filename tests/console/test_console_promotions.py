@@ -52,7 +52,7 @@ def test_a_marketer_writes_a_persian_promotion_sees_its_segments_and_sends_it(pa
     page.click("nav a[href='/promotions']")
     assert page.get_attribute("html", "dir") == "rtl"
     expect(page.locator("h1")).to_have_text("پیشنهادهای ویژه")
-    expect(page.locator("#promotion-form")).to_contain_text("در خطر ریزش")  # the segments, in Persian
+    expect(page.locator("#promotion-form")).to_contain_text("در خطر رفتن")  # the segments, in Persian
     page.fill("#promotion-form input[name=name]", "دلتنگی")
     page.fill("textarea[name=sms_fa]", TEXT)
     # Typed, not submitted: notify renders it as an Iranian number gets it, with the opt-out line.
