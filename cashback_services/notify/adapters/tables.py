@@ -113,7 +113,7 @@ deliveries = Table(
     # Expiry warnings: the credit warned about, re-checked at send time.
     Column("check_currency", String(3)), Column("check_expires_at", TimestampTZ),
     Column("created_at", TimestampTZ, nullable=False),
-    # Migration 0007: the promotion a delivery belongs to (ListPromotions counts them).
+    # Migration 0009: the promotion a delivery belongs to (ListPromotions counts them).
     Column("promotion_id", String(64)),
 )
 # What senders claim (migration 0003): due SCHEDULED rows and expired leases, each scanned in
@@ -158,7 +158,7 @@ parked = Table(
     Column("parked_at", TimestampTZ, nullable=False), Column("last_attempt_at", TimestampTZ, nullable=False),
 )
 Index("ix_notify_parked_merchant", parked.c.merchant_id, parked.c.parked_at)
-# Promotions (migration 0007): one-off or scheduled promotional messages to an audience from rules.
+# Promotions (migration 0009): one-off or scheduled promotional messages to an audience from rules.
 promotions = Table(
     "notify_promotions", metadata,
     _id("merchant_id", primary_key=True), Column("promotion_id", String(64), primary_key=True),

@@ -4,8 +4,8 @@ channel, customer), whatever replays happen."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 

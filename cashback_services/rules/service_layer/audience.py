@@ -82,7 +82,7 @@ class Audience:
             size + 1,
             segments=list(f.segments),
             idle_since=now - timedelta(days=f.inactive_days) if f.inactive_days else None,
-            since=[now - timedelta(days=d) for d in windows],
+            since=policy.since(now) if policy.currency else [],
             currency=policy.currency or "",
             now=now,
         )

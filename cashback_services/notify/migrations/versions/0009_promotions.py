@@ -2,8 +2,8 @@
 audience rules lists. A promotion's deliveries carry its id, so what it reached
 is counted from them (ListPromotions) with one indexed read.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 from cashback_services.notify.adapters import tables as t
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
