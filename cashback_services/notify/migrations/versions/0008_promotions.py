@@ -2,8 +2,8 @@
 audience rules lists. A promotion's deliveries carry its id, so what it reached
 is counted from them (ListPromotions) with one indexed read.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 from cashback_services.notify.adapters import tables as t
 
-revision = "0009"
-down_revision = "0008"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
