@@ -30,6 +30,7 @@ class Account(StrEnum):
     ADJUSTMENTS = "merchant:adjustments"  # ops corrections
     IN_FLIGHT = "transfer:in_flight"  # clearing between two customers' legs of a transfer
     CONVERSION = "merchant:conversion"  # each unit's counter-leg of a credit <-> points conversion
+    REWARDS_REDEEMED = "rewards:redeemed"  # points spent on rewards of the catalogue
 
 
 # Customer accounts -> (balance column, sign of the column relative to the entries).
@@ -54,6 +55,7 @@ class TxType(StrEnum):
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
     CONVERSION = "conversion"
+    REWARD = "reward"
 
 
 class EventType(StrEnum):
@@ -70,6 +72,7 @@ class EventType(StrEnum):
     TRANSFERRED_OUT = "transferred_out"
     TRANSFERRED_IN = "transferred_in"
     CONVERTED = "converted"
+    REWARD_REDEEMED = "reward_redeemed"
 
 
 class HoldStatus(StrEnum):

@@ -33,7 +33,7 @@ from cashback_kit.pb import (
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from cashback_services.wallet.domain.model import Transaction
-from cashback_services.wallet.entrypoints import points_pb
+from cashback_services.wallet.entrypoints import points_pb, rewards_pb
 from cashback_services.wallet.entrypoints.checks import amount, checked, request_violations
 from cashback_services.wallet.entrypoints.transfer_pb import transfer_command, transfer_to_pb
 from cashback_services.wallet.service_layer import commands
@@ -254,6 +254,29 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         checked(request)
         credit = _amount(request, "credit") if request.WhichOneof("from") == "credit" else None
         return points_pb.conversion_to_pb(await self.svc.convert_credit(points_pb.convert_command(request, credit)))
+
+    async def UpsertReward(self, request: pb.UpsertRewardRequest, context: Any) -> pb.UpsertRewardResponse:
+        checked(request, "reward.merchant_id", "reward.reward_id")
+        reward = await self.svc.upsert_reward(rewards_pb.reward_from_pb(request.reward))
+        return pb.UpsertRewardResponse(reward=rewards_pb.reward_to_pb(reward))
+
+    async def ListRewards(self, request: pb.ListRewardsRequest, context: Any) -> pb.ListRewardsResponse:
+        checked(request, "merchant_id")
+        rows, token = await self.svc.list_rewards(request.merchant_id, request.active_only,
+                                                  page_size(request.page_size), request.page_token)
+        return pb.ListRewardsResponse(rewards=[rewards_pb.reward_to_pb(r) for r in rows], next_page_token=token)
+
+    async def RedeemReward(self, request: pb.RedeemRewardRequest, context: Any) -> pb.RedeemRewardResponse:
+        checked(request)
+        redemption = await self.svc.redeem_reward(rewards_pb.redeem_command(request))
+        return pb.RedeemRewardResponse(redemption=rewards_pb.redemption_to_pb(redemption))
+
+    async def SetTransferPolicy(self, request: pb.SetTransferPolicyRequest,
+                                context: Any) -> pb.SetTransferPolicyResponse:
+        checked(request, "merchant_id")
+        updated_at = await self.svc.set_transfer_policy(request.merchant_id, request.require_known_receiver)
+        return pb.SetTransferPolicyResponse(
+            policy=rewards_pb.policy_to_pb(request.merchant_id, request.require_known_receiver, updated_at))
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext
