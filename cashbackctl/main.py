@@ -11,7 +11,7 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, customers, notify_cmds, orders_import, policies, requeue
+from cashbackctl import campaigns, customers, notify_cmds, orders_import, points_cmds, policies, requeue
 from cashbackctl.audit import audit
 from cashbackctl.audit_log import audit_log
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
@@ -29,6 +29,10 @@ app.add_typer(policies.tiers, name="tiers")
 app.add_typer(orders_import.app, name="orders")
 app.add_typer(policies.notify_policy, name="notify-policy")
 app.add_typer(parked_app, name="parked")
+app.add_typer(points_cmds.points, name="points")
+app.add_typer(points_cmds.rewards, name="rewards")
+customers.app.command("transfer")(points_cmds.transfer)
+customers.app.command("transfer-policy")(points_cmds.transfer_policy)
 # "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.
 app.command("adjust", context_settings={"ignore_unknown_options": True})(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)

@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from cashback.wallet.v1 import wallet_pb2
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from cashback_kit.money import Money
@@ -108,6 +109,20 @@ def charts(data: ReportData, lang: str) -> dict[str, str]:
     return out
 
 
+def _moves(st: wallet_pb2.ProgramStats, s: dict[str, str], lang: str) -> list[tuple[str, str]]:
+    """Transfers, conversions and rewards (issue 17): how many, and how much moved."""
+    def pts(n: int) -> str:
+        return s["points"].format(n=number(n, lang))
+
+    return [
+        (s["transfers"], f"{number(st.transfers, lang)} · {money_text(_m(st.transferred), lang)}"),
+        (s["to_points"], f"{number(st.conversions_to_points, lang)} · {money_text(_m(st.converted_to_points), lang)}"),
+        (s["to_credit"], f"{number(st.conversions_to_credit, lang)} · {money_text(_m(st.converted_to_credit), lang)}"),
+        (s["rewards"], f"{number(st.reward_redemptions, lang)} · {pts(st.points_redeemed)}"),
+        (s["points_awarded"], pts(st.points_awarded - st.points_reversed)),
+    ]
+
+
 def _pct(num: int, den: int, lang: str) -> str:
     return percent(Decimal(100 * num) / den if den else 0, lang, 1)
 
@@ -126,6 +141,7 @@ def fragment(data: ReportData, locale: str) -> str:
         (s["liability_total"], money_text(_m(st.outstanding_liability), lang)),
         (s["avg_days"], number(Decimal(str(round(st.avg_days_to_first_redemption, 1))), lang, 1)),
         (s["repeat_share"], percent(Decimal(str(round(100 * st.repeat_purchase_share))), lang)),
+        *_moves(st, s, lang),
     ]
     c = charts(data, lang)
     rows = "".join(

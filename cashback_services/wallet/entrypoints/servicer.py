@@ -40,6 +40,9 @@ from cashback_services.wallet.service_layer import commands
 from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# GetProgramStats' transfers, conversions, rewards and campaign points (issue 17).
+MOVES_STATS = ("transfers", "transferred", "conversions_to_points", "converted_to_points", "conversions_to_credit",
+               "converted_to_credit", "reward_redemptions", "points_redeemed", "points_awarded", "points_reversed")
 MAX_REASON_CHARS = 1000
 HOLD_STATUS = {"active": pb.HOLD_STATUS_ACTIVE, "captured": pb.HOLD_STATUS_CAPTURED,
                "voided": pb.HOLD_STATUS_VOIDED, "expired": pb.HOLD_STATUS_EXPIRED}
@@ -353,12 +356,14 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             raise InvalidArgument("to must be after from", field="to")
         given = validate_currency(request.currency_code, "currency_code") if request.currency_code else None
         _, s = await self.svc.program_stats(request.merchant_id, given, start, end)
+        moves: dict[str, Any] = {k: money_to_pb(s[k]) if isinstance(s[k], Money) else s[k] for k in MOVES_STATS}
         return pb.GetProgramStatsResponse(stats=pb.ProgramStats(
             customers_earned=s["customers_earned"], customers_redeemed=s["customers_redeemed"],
             earned=money_to_pb(s["earned"]), redeemed=money_to_pb(s["redeemed"]), expired=money_to_pb(s["expired"]),
             outstanding_liability=money_to_pb(s["outstanding_liability"]), reversed=money_to_pb(s["reversed"]),
             avg_days_to_first_redemption=s["avg_days_to_first_redemption"],
             repeat_purchase_share=s["repeat_purchase_share"],
+            **moves,
         ))
 
     async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context: Any) -> pb.ListAuditEventsResponse:

@@ -493,11 +493,35 @@ class ProgramStats(_message.Message):
     AVG_DAYS_TO_FIRST_REDEMPTION_FIELD_NUMBER: _builtins.int
     REPEAT_PURCHASE_SHARE_FIELD_NUMBER: _builtins.int
     REVERSED_FIELD_NUMBER: _builtins.int
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    TRANSFERRED_FIELD_NUMBER: _builtins.int
+    CONVERSIONS_TO_POINTS_FIELD_NUMBER: _builtins.int
+    CONVERTED_TO_POINTS_FIELD_NUMBER: _builtins.int
+    CONVERSIONS_TO_CREDIT_FIELD_NUMBER: _builtins.int
+    CONVERTED_TO_CREDIT_FIELD_NUMBER: _builtins.int
+    REWARD_REDEMPTIONS_FIELD_NUMBER: _builtins.int
+    POINTS_REDEEMED_FIELD_NUMBER: _builtins.int
+    POINTS_AWARDED_FIELD_NUMBER: _builtins.int
+    POINTS_REVERSED_FIELD_NUMBER: _builtins.int
     customers_earned: _builtins.int
     customers_redeemed: _builtins.int
     avg_days_to_first_redemption: _builtins.float
     repeat_purchase_share: _builtins.float
     """Share (0..1) of customers who earned in the period and ordered again later."""
+    transfers: _builtins.int
+    """--- Transfers, points and rewards in the period (issue 17) ---
+    Transfers between customers, and the credit they moved.
+    """
+    conversions_to_points: _builtins.int
+    """Conversions of credit into points, and the credit converted."""
+    conversions_to_credit: _builtins.int
+    """Conversions of points into credit, and the credit they gave."""
+    reward_redemptions: _builtins.int
+    """Rewards redeemed, and the points they cost."""
+    points_redeemed: _builtins.int
+    points_awarded: _builtins.int
+    """Points awarded by points campaigns, and points taken back by refunds."""
+    points_reversed: _builtins.int
     @_builtins.property
     def earned(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -512,6 +536,12 @@ class ProgramStats(_message.Message):
 
     @_builtins.property
     def reversed(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def transferred(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def converted_to_points(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def converted_to_credit(self) -> _common_pb2.Money: ...
     def __init__(
         self,
         *,
@@ -524,10 +554,20 @@ class ProgramStats(_message.Message):
         avg_days_to_first_redemption: _builtins.float = ...,
         repeat_purchase_share: _builtins.float = ...,
         reversed: _common_pb2.Money | None = ...,
+        transfers: _builtins.int = ...,
+        transferred: _common_pb2.Money | None = ...,
+        conversions_to_points: _builtins.int = ...,
+        converted_to_points: _common_pb2.Money | None = ...,
+        conversions_to_credit: _builtins.int = ...,
+        converted_to_credit: _common_pb2.Money | None = ...,
+        reward_redemptions: _builtins.int = ...,
+        points_redeemed: _builtins.int = ...,
+        points_awarded: _builtins.int = ...,
+        points_reversed: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "redeemed", b"redeemed", "reversed", b"reversed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["converted_to_credit", b"converted_to_credit", "converted_to_points", b"converted_to_points", "earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "redeemed", b"redeemed", "reversed", b"reversed", "transferred", b"transferred"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_days_to_first_redemption", b"avg_days_to_first_redemption", "customers_earned", b"customers_earned", "customers_redeemed", b"customers_redeemed", "earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "redeemed", b"redeemed", "repeat_purchase_share", b"repeat_purchase_share", "reversed", b"reversed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_days_to_first_redemption", b"avg_days_to_first_redemption", "conversions_to_credit", b"conversions_to_credit", "conversions_to_points", b"conversions_to_points", "converted_to_credit", b"converted_to_credit", "converted_to_points", b"converted_to_points", "customers_earned", b"customers_earned", "customers_redeemed", b"customers_redeemed", "earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "points_awarded", b"points_awarded", "points_redeemed", b"points_redeemed", "points_reversed", b"points_reversed", "redeemed", b"redeemed", "repeat_purchase_share", b"repeat_purchase_share", "reversed", b"reversed", "reward_redemptions", b"reward_redemptions", "transferred", b"transferred", "transfers", b"transfers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
