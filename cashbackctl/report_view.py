@@ -119,7 +119,6 @@ def _moves(st: wallet_pb2.ProgramStats, s: dict[str, str], lang: str) -> list[tu
         (s["to_points"], f"{number(st.conversions_to_points, lang)} · {money_text(_m(st.converted_to_points), lang)}"),
         (s["to_credit"], f"{number(st.conversions_to_credit, lang)} · {money_text(_m(st.converted_to_credit), lang)}"),
         (s["rewards"], f"{number(st.reward_redemptions, lang)} · {pts(st.points_redeemed)}"),
-        (s["points_awarded"], pts(st.points_awarded - st.points_reversed)),
     ]
 
 
