@@ -109,16 +109,19 @@ def charts(data: ReportData, lang: str) -> dict[str, str]:
     return out
 
 
-def _moves(st: wallet_pb2.ProgramStats, s: dict[str, str], lang: str) -> list[tuple[str, str]]:
-    """Transfers, conversions and rewards (issue 17): how many, and how much moved."""
-    def pts(n: int) -> str:
-        return s["points"].format(n=number(n, lang))
+def _moves(st: wallet_pb2.ProgramStats, currency: str, s: dict[str, str], lang: str) -> list[tuple[str, str]]:
+    """Transfers, conversions and rewards (issue 17): how many, and how much moved (a wallet
+    older than these figures leaves them unset: zero)."""
+    def moved(count: int, m: object) -> str:
+        amount = _m(m) if getattr(m, "currency_code", "") else Money(currency, 0)
+        return f"{number(count, lang)} · {money_text(amount, lang)}"
 
     return [
-        (s["transfers"], f"{number(st.transfers, lang)} · {money_text(_m(st.transferred), lang)}"),
-        (s["to_points"], f"{number(st.conversions_to_points, lang)} · {money_text(_m(st.converted_to_points), lang)}"),
-        (s["to_credit"], f"{number(st.conversions_to_credit, lang)} · {money_text(_m(st.converted_to_credit), lang)}"),
-        (s["rewards"], f"{number(st.reward_redemptions, lang)} · {pts(st.points_redeemed)}"),
+        (s["transfers"], moved(st.transfers, st.transferred)),
+        (s["to_points"], moved(st.conversions_to_points, st.converted_to_points)),
+        (s["to_credit"], moved(st.conversions_to_credit, st.converted_to_credit)),
+        (s["rewards"], f"{number(st.reward_redemptions, lang)} · "
+                       f"{s['points'].format(n=number(st.points_redeemed, lang))}"),
     ]
 
 
@@ -140,7 +143,7 @@ def fragment(data: ReportData, locale: str) -> str:
         (s["liability_total"], money_text(_m(st.outstanding_liability), lang)),
         (s["avg_days"], number(Decimal(str(round(st.avg_days_to_first_redemption, 1))), lang, 1)),
         (s["repeat_share"], percent(Decimal(str(round(100 * st.repeat_purchase_share))), lang)),
-        *_moves(st, s, lang),
+        *_moves(st, data.currency, s, lang),
     ]
     c = charts(data, lang)
     rows = "".join(
