@@ -44,6 +44,11 @@ def test_toman_are_whole_and_rounded_half_up():
     assert "۱۲۵٬۰۰۰ تومان" in render("sms", ctx("fa", Money("IRR", 1_250_004))).body
 
 
+def test_an_english_or_arabic_message_about_rials_says_toman_too():
+    assert "125,000 toman" in render("sms", ctx("en", Money("IRR", 1_250_000))).body
+    assert "١٢٥٬٠٠٠ تومان" in render("sms", ctx("ar", Money("IRR", 1_250_000))).body
+
+
 def test_latin_digits_are_a_merchant_choice():
     r = render("sms", ctx("fa-IR", Money("IRR", 1_250_000), "Asia/Tehran", latin_digits=True))
     assert "125,000 تومان" in r.body and "15 اسفند" in r.body

@@ -91,6 +91,33 @@ async def test_rules_down_gives_unavailable_and_writes_nothing(stack: Stack, pg_
     assert resp.credited.amount_minor == 500
 
 
+async def test_a_retry_of_an_award_already_made_is_answered_while_rules_is_down(stack: Stack, pg_url: str) -> None:
+    await stack.campaign(bps=1000, pending_days=14)
+    await stack.campaign(event_type="product_review", fixed=300)
+    o = order("o1", 5000)
+    first = await stack.w.AwardOrder(pb.AwardOrderRequest(order=o), metadata=CO)
+    review = pb.AwardEventRequest(merchant_id="m1", customer_id="c1", event_type="product_review", event_id="e1",
+                                  occurred_at=ts(datetime.now(UTC)))
+    first_event = await stack.w.AwardEvent(review, metadata=CO)
+    dead = f"127.0.0.1:{free_port()}"
+    async with running_service("wallet", database_url=pg_url, env={"RULES_TARGET": dead}) as lonely:
+        from cashback.wallet.v1 import wallet_pb2_grpc
+
+        cut_off = wallet_pb2_grpc.WalletServiceStub(lonely.channel)
+        again = await cut_off.AwardOrder(pb.AwardOrderRequest(order=o), metadata=CO)
+        assert (again.credited, again.score.awards) == (first.credited, first.score.awards)
+        assert (await cut_off.AwardEvent(review, metadata=CO)).credited == first_event.credited
+        # The same order id with other contents is still refused, and a new order still needs rules.
+        with pytest.raises(grpc.aio.AioRpcError) as reused:
+            await cut_off.AwardOrder(pb.AwardOrderRequest(order=order("o1", 9999)), metadata=CO)
+        assert reused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        with pytest.raises(grpc.aio.AioRpcError) as down:
+            await cut_off.AwardOrder(pb.AwardOrderRequest(order=order("o2", 5000)), metadata=CO)
+        assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+    b = await balance(stack.w)
+    assert (b.pending.amount_minor, b.available.amount_minor) == (500, 300)
+
+
 async def test_award_event_credits_through_score_event_once(stack: Stack) -> None:
     await stack.campaign(event_type="product_review", fixed=300)
     req = pb.AwardEventRequest(merchant_id="m1", customer_id="c1", event_type="product_review", event_id="e1",

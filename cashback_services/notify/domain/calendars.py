@@ -101,13 +101,15 @@ def points(n: int, style: Style) -> str:
 
 
 def money(m: Money, style: Style) -> str:
-    """«۱۲۵٬۰۰۰ تومان», «٢٥٫٥٠ ر.س», «SAR 25.50» (and points as «۵۰ امتیاز»)."""
+    """«۱۲۵٬۰۰۰ تومان», «125,000 toman», «٢٥٫٥٠ ر.س», «SAR 25.50» (and points as «۵۰ امتیاز»)."""
     if m.currency == POINTS:
         return points(m.minor, style)
     # Latin digits come with Latin separators (125,000), native ones with native separators (۱۲۵٬۰۰۰).
     numbers = "en" if style.latin_digits else BABEL_LOCALE.get(style.lang, "en")
-    if style.lang == "fa" and m.currency == "IRR":
-        return f"{style.digits(format_decimal(toman(m.minor), locale=numbers, numbering_system='default'))} تومان"
+    if m.currency == "IRR":
+        # Prices in Iran are said and written in toman whatever the language of the message.
+        whole = style.digits(format_decimal(toman(m.minor), locale=numbers, numbering_system="default"))
+        return f"{whole} toman" if style.lang == "en" else f"{whole} تومان"
     major = Decimal(m.minor).scaleb(-currency_exponent(m.currency))
     if style.lang == "ar" and m.currency == "SAR":
         pattern = "#,##0" if m.minor % 100 == 0 else "#,##0.00"

@@ -131,3 +131,15 @@ async def refund_and_order(db: Database, merchant_id: str, refund_id: str,
     refund_doc, order_doc = row
     return (refund_record(json.loads(refund_doc)) if refund_doc is not None else None,
             award_record(json.loads(order_doc)) if order_doc is not None else None)
+
+
+_AWARD = text("""
+    SELECT to_jsonb(a)::text FROM wallet_awards a WHERE a.merchant_id = :m AND a.kind = :k AND a.source_id = :s
+""")
+
+
+async def award(db: Database, merchant_id: str, kind: str, source_id: str) -> AwardRecord | None:
+    """The award of one order or event, if the wallet made it (read without a lock: rows are never changed
+    in a way that alters its replay answer)."""
+    row = await db.fetch_row(_AWARD, {"m": merchant_id, "k": kind, "s": source_id})
+    return award_record(json.loads(row[0])) if row is not None and row[0] is not None else None

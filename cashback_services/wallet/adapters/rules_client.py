@@ -3,7 +3,8 @@ the kit channel's transparent retry of UNAVAILABLE (safe: ScoreOrder,
 ScoreEvent and ReverseOrder are idempotent by their natural keys). Errors
 from rules reach the interceptor as AioRpcError and map there (UNAVAILABLE /
 DEADLINE_EXCEEDED -> UNAVAILABLE; INVALID_ARGUMENT, ALREADY_EXISTS, ... pass
-through)."""
+through). Scoring raises the kit's `Unavailable` instead when rules cannot be
+reached, so the award handler can still answer a retry it already credited."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 
 from cashback_kit.client import bearer, open_channel
 from cashback_kit.config import Settings
+from cashback_kit.errors import Unavailable
 from cashback_kit.money import Money
 from cashback_kit.pb import ts_from_pb, utcnow
 from cashback_services.wallet.domain.customer import AwardLine
 from cashback_services.wallet.domain.orders import Reversed, Scored
 
 DEADLINE_SECONDS = 5.0
+_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 NO_CURRENCY = "XXX"  # ISO 4217 "no currency": a score with no awards and no total
 
 
@@ -30,6 +33,13 @@ def scored_from_pb(score: rules_pb2.Score, currency: str) -> Scored:
         awards.append(AwardLine(award.campaign_id, award.amount.currency_code, award.amount.amount_minor,
                                 available_at, expires_at))
     return Scored(currency, awards, score.SerializeToString(deterministic=True))
+
+
+def _down(exc: grpc.aio.AioRpcError) -> Exception:
+    """Rules unreachable -> the kit's Unavailable; any other answer passes through as it came."""
+    if exc.code() in _DOWN:
+        return Unavailable("the rules service is unavailable; retry later", reason="RULES_UNAVAILABLE")
+    return exc
 
 
 class GrpcRules:
@@ -49,14 +59,20 @@ class GrpcRules:
 
     async def score_order(self, payload: object) -> Scored:
         assert isinstance(payload, rules_pb2.Order)
-        resp = await self._stub().ScoreOrder(
-            rules_pb2.ScoreOrderRequest(order=payload), metadata=self._md, timeout=DEADLINE_SECONDS
-        )
+        try:
+            resp = await self._stub().ScoreOrder(
+                rules_pb2.ScoreOrderRequest(order=payload), metadata=self._md, timeout=DEADLINE_SECONDS
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _down(exc) from exc
         return scored_from_pb(resp.score, payload.currency_code)
 
     async def score_event(self, payload: object) -> Scored:
         assert isinstance(payload, rules_pb2.ScoreEventRequest)
-        resp = await self._stub().ScoreEvent(payload, metadata=self._md, timeout=DEADLINE_SECONDS)
+        try:
+            resp = await self._stub().ScoreEvent(payload, metadata=self._md, timeout=DEADLINE_SECONDS)
+        except grpc.aio.AioRpcError as exc:
+            raise _down(exc) from exc
         score = resp.score
         currency = score.total.currency_code or next(
             (a.amount.currency_code for a in score.awards if a.amount.currency_code), NO_CURRENCY

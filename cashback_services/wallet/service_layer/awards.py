@@ -9,13 +9,15 @@ asks rules first and does not read beforehand (a replay costs rules one
 idempotent answer, and a checkout order one round trip less). A refund is
 checked first (one read: a replay, an order this wallet never awarded, more
 than is left of it), so rules never reverses what the wallet would refuse.
-When rules is down, nothing has been written and the caller gets UNAVAILABLE."""
+When rules is down, an award already made answers its retry from the wallet's
+own row (one read, only on that path); otherwise nothing has been written and
+the caller gets UNAVAILABLE."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from cashback_kit.errors import NotFound
+from cashback_kit.errors import NotFound, Unavailable
 from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters import customer_reads as reads
@@ -65,14 +67,29 @@ async def _award(svc: WritePath, merchant_id: str, customer_id: str, kind: str, 
     return result
 
 
+async def _already_awarded(svc: WritePath, merchant_id: str, kind: str, source_id: str, fingerprint: str,
+                           down: Unavailable) -> AwardResult:
+    """Rules is down: a retry of an award the wallet already made still gets its answer."""
+    row = await reads.award(svc.db, merchant_id, kind, source_id)
+    if row is None:
+        raise down
+    return _replay(row, fingerprint)
+
+
 async def award_order(svc: WritePath, cmd: AwardOrder) -> AwardResult:
-    scored = await _rules(svc).score_order(cmd.payload)
+    try:
+        scored = await _rules(svc).score_order(cmd.payload)
+    except Unavailable as down:
+        return await _already_awarded(svc, cmd.merchant_id, "order", cmd.order_id, cmd.fingerprint, down)
     return await _award(svc, cmd.merchant_id, cmd.customer_id, "order", cmd.order_id, cmd.fingerprint, scored,
                         cmd.base, cmd.placed_at)
 
 
 async def award_event(svc: WritePath, cmd: AwardEvent) -> AwardResult:
-    scored = await _rules(svc).score_event(cmd.payload)
+    try:
+        scored = await _rules(svc).score_event(cmd.payload)
+    except Unavailable as down:
+        return await _already_awarded(svc, cmd.merchant_id, "event", cmd.event_id, cmd.fingerprint, down)
     return await _award(svc, cmd.merchant_id, cmd.customer_id, "event", cmd.event_id, cmd.fingerprint, scored, 0,
                         cmd.occurred_at)
 
