@@ -11,7 +11,7 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, customers, notify_cmds, orders_import, points_cmds, policies, requeue
+from cashbackctl import campaigns, coalitions, customers, notify_cmds, orders_import, points_cmds, policies, requeue
 from cashbackctl.audit import audit
 from cashbackctl.audit_log import audit_log
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
@@ -33,6 +33,7 @@ app.add_typer(points_cmds.points, name="points")
 app.add_typer(points_cmds.rewards, name="rewards")
 customers.app.command("transfer")(points_cmds.transfer)
 customers.app.command("transfer-policy")(points_cmds.transfer_policy)
+app.add_typer(coalitions.app, name="coalitions")
 # "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.
 app.command("adjust", context_settings={"ignore_unknown_options": True})(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)
@@ -40,6 +41,7 @@ app.command("requeue")(requeue.requeue)
 app.command("audit")(audit)
 app.command("audit-log")(audit_log)
 app.command("report")(report)
+app.command("settlement")(coalitions.settlement)
 
 
 @app.callback()
