@@ -1,6 +1,6 @@
 """The auditor's check of the rewards catalogue (run by auditor.audit):
 
-10. every reward redemption's transaction is a REWARD on that customer whose
+14. every reward redemption's transaction is a REWARD on that customer whose
     entries are exactly customer:available(PTS) -p and rewards:redeemed(PTS)
     +p, in the record's points; no REWARD transaction lacks its record; and
     each reward's redeemed_count (taken with its stock in one statement)
