@@ -2,7 +2,7 @@
 real gRPC with the real wallet, notify and local Kavenegar- and
 Twilio-compatible servers: a transfer sends the sender and the receiver one
 message each, in each one's language; a conversion and a reward redemption
-send their customer one message each."""
+send their customer one message each. The wallet's auditor checks the books after."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from cashback.common.v1 import common_pb2
 from cashback.notify.v1 import notify_pb2 as N
 from cashback.wallet.v1 import wallet_pb2 as W
 
+from cashback_services.wallet.auditor import audit_database
 from tests.notify.stack import eventually, notify_stack
 from tests.support.servers import auth
 
@@ -62,3 +63,4 @@ async def test_a_transfer_a_conversion_and_a_reward_each_send_their_customers_on
         ("sara", N.MESSAGE_KIND_CONVERTED, N.DELIVERY_STATUS_SENT, 1),
         ("sara", N.MESSAGE_KIND_REWARD_REDEEMED, N.DELIVERY_STATUS_SENT, 1)])
     assert all("birthday" not in m for m in to_sara + to_omar)  # the note is the customers' own text
+    assert [str(v) for v in await audit_database(pg_url)] == []  # the wallet's books, after all of it
