@@ -11,7 +11,17 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, coalitions, customers, notify_cmds, orders_import, points_cmds, policies, requeue
+from cashbackctl import (
+    campaigns,
+    coalitions,
+    customers,
+    notify_cmds,
+    orders_import,
+    points_cmds,
+    policies,
+    requeue,
+    segments,
+)
 from cashbackctl.audit import audit
 from cashbackctl.audit_log import audit_log
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
@@ -26,6 +36,7 @@ app.add_typer(notify_cmds.contacts, name="contacts")
 app.add_typer(notify_cmds.templates, name="templates")
 app.add_typer(notify_cmds.reminders, name="reminders")
 app.add_typer(policies.tiers, name="tiers")
+app.add_typer(segments.app, name="segments")
 app.add_typer(orders_import.app, name="orders")
 app.add_typer(policies.notify_policy, name="notify-policy")
 app.add_typer(parked_app, name="parked")
