@@ -68,8 +68,11 @@ async def test_a_points_campaign_beside_a_credit_campaign_credits_a_pending_poin
     assert refund.cashback_reversed.amount_minor == 100  # the record's amounts are the credit's
     assert [(s, a, r) for s, a, r, _, _ in await lots(pg_url, "PTS")] == [("pending", 500, 250)]
     assert (await balance(stack.w)).pending.amount_minor == 100
-    stats = (await stack.w.GetProgramStats(pb.GetProgramStatsRequest(merchant_id="m1", currency_code="SAR"),
-                                           metadata=auth("ops"))).stats
+    stats = (
+        await stack.w.GetProgramStats(
+            pb.GetProgramStatsRequest(merchant_id="m1", currency_code="SAR"), metadata=auth("ops")
+        )
+    ).stats
     assert (stats.earned.amount_minor, stats.points_awarded, stats.points_reversed) == (200, 500, 250)
 
 

@@ -257,6 +257,7 @@ class SimulationOut:
     total_cashback: Money
     gmv: Money
     matched_gmv: Money
+    total_points: int = 0  # a points campaign's awards (then total_cashback is zero)
 
     @property
     def cashback_to_gmv(self) -> float:

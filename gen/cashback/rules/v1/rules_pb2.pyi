@@ -1007,11 +1007,16 @@ class Simulation(_message.Message):
     GMV_FIELD_NUMBER: _builtins.int
     CASHBACK_TO_GMV_FIELD_NUMBER: _builtins.int
     MATCHED_GMV_FIELD_NUMBER: _builtins.int
+    TOTAL_POINTS_FIELD_NUMBER: _builtins.int
     orders_considered: _builtins.int
     orders_matched: _builtins.int
     customers: _builtins.int
     cashback_to_gmv: _builtins.float
     """total_cashback / gmv, as a ratio (0.02 = 2%). Not money."""
+    total_points: _builtins.int
+    """--- Points campaigns (issue 17) ---
+    What a points campaign would have awarded, in points (its total_cashback is then zero).
+    """
     @_builtins.property
     def total_cashback(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -1032,10 +1037,11 @@ class Simulation(_message.Message):
         gmv: _common_pb2.Money | None = ...,
         cashback_to_gmv: _builtins.float = ...,
         matched_gmv: _common_pb2.Money | None = ...,
+        total_points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["gmv", b"gmv", "matched_gmv", b"matched_gmv", "total_cashback", b"total_cashback"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cashback_to_gmv", b"cashback_to_gmv", "customers", b"customers", "gmv", b"gmv", "matched_gmv", b"matched_gmv", "orders_considered", b"orders_considered", "orders_matched", b"orders_matched", "total_cashback", b"total_cashback"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cashback_to_gmv", b"cashback_to_gmv", "customers", b"customers", "gmv", b"gmv", "matched_gmv", b"matched_gmv", "orders_considered", b"orders_considered", "orders_matched", b"orders_matched", "total_cashback", b"total_cashback", "total_points", b"total_points"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
