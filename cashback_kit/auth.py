@@ -56,10 +56,14 @@ ROLE_METHODS: dict[str, frozenset[str]] = {
             "RefundOrder",
             "TransferCredit",
             "ConvertCredit",
+            "ListRewards",
+            "RedeemReward",
         )
     ),
     "app": frozenset(
-        _m(RULES, "QuoteOrder") | _m(WALLET, "GetBalance", "ListTransactions") | _m(NOTIFY, "GetContact")
+        _m(RULES, "QuoteOrder")
+        | _m(WALLET, "GetBalance", "ListTransactions", "ListRewards", "RedeemReward")
+        | _m(NOTIFY, "GetContact")
     ),
     "wallet-service": frozenset(_WALLET_CALLS),
     "notify-service": frozenset(_NOTIFY_CALLS),

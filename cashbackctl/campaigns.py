@@ -254,7 +254,7 @@ def simulate(file: Path = typer.Argument(..., exists=True, readable=True, help="
         ("days", lambda r: f"{r[1]:%Y-%m-%d} → {r[2] - timedelta(days=1):%Y-%m-%d}"),
         ("orders matched", lambda r: f"{r[3].orders_matched:,} / {r[3].orders_considered:,}"),
         ("customers", lambda r: f"{r[3].customers:,}"),
-        ("cashback", lambda r: money(r[3].total_cashback)),
+        ("cashback", lambda r: f"{r[3].total_points:,} points" if r[3].total_points else money(r[3].total_cashback)),
         ("GMV", lambda r: money(r[3].gmv)),
         ("cashback / GMV", lambda r: f"{r[3].cashback_to_gmv:.2%}"),
     ], results)

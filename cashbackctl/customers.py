@@ -27,6 +27,7 @@ BALANCE_COLUMNS = [
     ("pending", lambda b: money(b.pending)),
     ("held", lambda b: money(b.held)),
     ("debt", lambda b: money(b.debt)),
+    ("points", lambda b: f"{b.points:,}"),
     ("next expiry", lambda b: f"{money(b.next_expiry_amount)} at {ts(b.next_expiry_at)}"
      if b.next_expiry_amount.amount_minor else "-"),
 ]

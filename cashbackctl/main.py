@@ -17,6 +17,7 @@ from cashbackctl import (
     customers,
     notify_cmds,
     orders_import,
+    points_cmds,
     policies,
     promotions,
     requeue,
@@ -40,6 +41,10 @@ app.add_typer(segments.app, name="segments")
 app.add_typer(orders_import.app, name="orders")
 app.add_typer(policies.notify_policy, name="notify-policy")
 app.add_typer(parked_app, name="parked")
+app.add_typer(points_cmds.points, name="points")
+app.add_typer(points_cmds.rewards, name="rewards")
+customers.app.command("transfer")(points_cmds.transfer)
+customers.app.command("transfer-policy")(points_cmds.transfer_policy)
 app.add_typer(coalitions.app, name="coalitions")
 app.add_typer(promotions.app, name="promotions")
 # "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.

@@ -41,13 +41,13 @@ def merchant_currency(required: bool = True) -> str:
 
 
 def customer_currency(customer_id: str) -> str:
-    """The currency of the customer's latest transaction, else the merchant's."""
+    """The currency of the customer's latest credit transaction, else the merchant's. Points
+    ("PTS", not a currency) are skipped: a customer's latest move may be a reward."""
     c = ctx()
     if c.currency:
         return c.currency
     with c.stub("wallet", wallet_pb2_grpc.WalletServiceStub) as stub:
         txs = call(stub.ListTransactions, wallet_pb2.ListTransactionsRequest(
-            merchant_id=c.merchant, customer_id=customer_id, page_size=1))
-    if txs.transactions:
-        return txs.transactions[0].amount.currency_code
-    return merchant_currency()
+            merchant_id=c.merchant, customer_id=customer_id, page_size=20))
+    credit = [t.amount.currency_code for t in txs.transactions if t.amount.currency_code != "PTS"]
+    return credit[0] if credit else merchant_currency()

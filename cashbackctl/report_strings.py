@@ -16,6 +16,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "repeat_title": "Who bought again (%)", "earners": "earned cashback", "non_earners": "did not earn",
         "campaigns_title": "Top campaigns by cost (cost / GMV)", "campaign": "campaign", "orders": "orders",
         "cost": "cost", "gmv": "GMV", "cost_gmv": "cost / GMV",
+        "transfers": "credit transferred between customers", "to_points": "credit converted to points",
+        "to_credit": "points converted to credit", "rewards": "rewards redeemed",
+        "points": "{n} points",
     },
     "fa": {
         "title": "گزارش برنامهٔ کش‌بک", "period": "از {first} تا {last} (هر دو روز شامل)",
@@ -30,6 +33,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "repeat_title": "خرید دوباره (٪)", "earners": "کش‌بک گرفتند", "non_earners": "نگرفتند",
         "campaigns_title": "پرهزینه‌ترین کمپین‌ها (هزینه به فروش)", "campaign": "کمپین", "orders": "سفارش",
         "cost": "هزینه", "gmv": "فروش", "cost_gmv": "هزینه / فروش",
+        "transfers": "اعتبار منتقل‌شده بین مشتریان", "to_points": "اعتبار تبدیل‌شده به امتیاز",
+        "to_credit": "امتیاز تبدیل‌شده به اعتبار", "rewards": "جایزه‌های گرفته‌شده",
+        "points": "{n} امتیاز",
     },
     "ar": {
         "title": "تقرير برنامج الاسترداد النقدي", "period": "من {first} إلى {last} (شاملاً اليومين)",
@@ -44,5 +50,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "repeat_title": "من اشترى مجدداً (٪)", "earners": "كسبوا", "non_earners": "لم يكسبوا",
         "campaigns_title": "أعلى الحملات تكلفة (التكلفة / المبيعات)", "campaign": "الحملة", "orders": "الطلبات",
         "cost": "التكلفة", "gmv": "المبيعات", "cost_gmv": "التكلفة / المبيعات",
+        "transfers": "رصيد حُوّل بين العملاء", "to_points": "رصيد حُوّل إلى نقاط",
+        "to_credit": "نقاط حُوّلت إلى رصيد", "rewards": "المكافآت المستبدلة",
+        "points": "النقاط: {n}",
     },
 }

@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from cashback.wallet.v1 import wallet_pb2
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from cashback_kit.money import Money
@@ -108,6 +109,22 @@ def charts(data: ReportData, lang: str) -> dict[str, str]:
     return out
 
 
+def _moves(st: wallet_pb2.ProgramStats, currency: str, s: dict[str, str], lang: str) -> list[tuple[str, str]]:
+    """Transfers, conversions and rewards (issue 17): how many, and how much moved (a wallet
+    older than these figures leaves them unset: zero)."""
+    def moved(count: int, m: object) -> str:
+        amount = _m(m) if getattr(m, "currency_code", "") else Money(currency, 0)
+        return f"{number(count, lang)} · {money_text(amount, lang)}"
+
+    return [
+        (s["transfers"], moved(st.transfers, st.transferred)),
+        (s["to_points"], moved(st.conversions_to_points, st.converted_to_points)),
+        (s["to_credit"], moved(st.conversions_to_credit, st.converted_to_credit)),
+        (s["rewards"], f"{number(st.reward_redemptions, lang)} · "
+                       f"{s['points'].format(n=number(st.points_redeemed, lang))}"),
+    ]
+
+
 def _pct(num: int, den: int, lang: str) -> str:
     return percent(Decimal(100 * num) / den if den else 0, lang, 1)
 
@@ -126,6 +143,7 @@ def fragment(data: ReportData, locale: str) -> str:
         (s["liability_total"], money_text(_m(st.outstanding_liability), lang)),
         (s["avg_days"], number(Decimal(str(round(st.avg_days_to_first_redemption, 1))), lang, 1)),
         (s["repeat_share"], percent(Decimal(str(round(100 * st.repeat_purchase_share))), lang)),
+        *_moves(st, data.currency, s, lang),
     ]
     c = charts(data, lang)
     rows = "".join(

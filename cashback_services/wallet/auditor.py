@@ -14,7 +14,8 @@ Invariants:
   6. every ledger transaction wrote at least one outbox event;
   7-8. transfers clear the in-flight account (transfer_audit.py);
   9. conversions between credit and points are exact and recorded (points_audit.py);
-  10-13. coalitions' settlement rows balance against the lots (coalition_audit.py).
+  10-13. coalitions' settlement rows balance against the lots (coalition_audit.py);
+ 14. reward redemptions spend points into rewards:redeemed and match the stock (rewards_audit.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.coalition_audit import settlement_violations
 from cashback_services.wallet.domain.ledger import BALANCE_COLUMNS, Account, HoldStatus, LotStatus
 from cashback_services.wallet.points_audit import conversion_violations
+from cashback_services.wallet.rewards_audit import reward_violations
 from cashback_services.wallet.transfer_audit import transfer_violations
 
 Key = tuple[str, str, str]  # merchant, customer, currency
@@ -145,7 +147,8 @@ async def audit(conn: AsyncConnection) -> list[Violation]:
     for check in (unbalanced_transactions, balances_match_entries, lots_conserved, holds_match,
                   transactions_without_event):
         out += await check(conn)
-    linked = await transfer_violations(conn) + await conversion_violations(conn) + await settlement_violations(conn)
+    linked = (await transfer_violations(conn) + await conversion_violations(conn) + await settlement_violations(conn)
+              + await reward_violations(conn))
     return out + [Violation(check, detail) for check, detail in linked]
 
 

@@ -123,7 +123,8 @@ def test_the_report_page_shows_the_same_figures_as_the_cli_report(ready, tmp_pat
                                 env=ready.stack.client_env())
     assert result.exit_code == 0, result.output
     kpis = re.compile(r'<div class="kpi"><b>([^<]*)</b><span>([^<]*)</span>')
-    assert kpis.findall(page) == kpis.findall(out.read_text()) and len(kpis.findall(page)) == 8
+    # 8 credit KPIs and 4 of transfers, conversions both ways and rewards (issue 17).
+    assert kpis.findall(page) == kpis.findall(out.read_text()) and len(kpis.findall(page)) == 12
     assert page.count("<svg") == 5
 
 

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 
 CHECKOUT = {"QuoteOrder", "AwardOrder", "AwardEvent", "GetBalance", "AuthorizeRedemption", "CaptureRedemption",
             "VoidRedemption", "RefundOrder", "TransferCredit",
-            "ConvertCredit"}
-APP = {"GetBalance", "ListTransactions", "QuoteOrder", "GetContact"}
+            "ConvertCredit", "ListRewards", "RedeemReward"}
+APP = {"GetBalance", "ListTransactions", "QuoteOrder", "GetContact", "ListRewards", "RedeemReward"}
 # Service-to-service: the wallet calling rules, notify reading the wallet and rules' customer list (all merchants).
 SERVICE = {("rules", m) for m in ("ScoreOrder", "ScoreEvent", "ReverseOrder", "QuoteOrder", "GetCampaign",
                                   "GetCustomerProfile")} | \

@@ -41,7 +41,7 @@ class Stack:
         return rules_pb2_grpc.RulesServiceStub(self.rules.channel)
 
     async def campaign(self, *, bps: int = 1000, pending_days: int = 0, expires_after_days: int = 0,
-                       event_type: str = "", fixed: int = 0) -> rules_pb2.Campaign:
+                       event_type: str = "", fixed: int = 0, points: bool = False) -> rules_pb2.Campaign:
         c = rules_pb2.Campaign(
             merchant_id="m1", name="test campaign", status=rules_pb2.CAMPAIGN_STATUS_ACTIVE,
             currency_code="SAR", starts_at=ts(datetime(2020, 1, 1, tzinfo=UTC)),
@@ -51,7 +51,11 @@ class Stack:
         if event_type:
             c.trigger = rules_pb2.TRIGGER_EVENT
             c.event_type = event_type
-        if fixed:
+        if points:  # a points campaign: `fixed` is a number of points
+            c.reward_unit = rules_pb2.REWARD_UNIT_POINTS
+        if fixed and points:
+            c.fixed_points = fixed
+        elif fixed:
             c.fixed.CopyFrom(sar(fixed))
         else:
             c.percent_bps = bps

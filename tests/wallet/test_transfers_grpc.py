@@ -154,7 +154,7 @@ async def test_100_concurrent_transfers_both_ways_conserve_the_total_and_never_g
     assert len(done) >= 50
 
 
-async def test_a_transfer_is_five_statements_that_name_only_its_two_customers(
+async def test_a_transfer_is_six_statements_that_name_only_its_two_customers(
         wallet_server: ServiceHandle) -> None:
     s = stub(wallet_server.channel)
     await adjust(s, 100, customer="alice")
@@ -162,6 +162,7 @@ async def test_a_transfer_is_five_statements_that_name_only_its_two_customers(
     with recorded(wallet_server.db) as seen:
         await s.TransferCredit(request(30), metadata=CHECKOUT)
     shapes = [sql.split("(")[0] if sql.startswith("INSERT") else sql for sql, _ in seen]
-    assert shapes == ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "SELECT wallet_write($1::jsonb)",
-                      "INSERT INTO wallet_transfers ", "COMMIT"]
+    assert shapes == ["BEGIN", "SELECT wallet_load($1::jsonb)::text",
+                      "SELECT require_known_receiver FROM wallet_transfer_policies WHERE merchant_id = $1",
+                      "SELECT wallet_write($1::jsonb)", "INSERT INTO wallet_transfers ", "COMMIT"]
     assert not any("dave" in p for _, params in seen for p in params)

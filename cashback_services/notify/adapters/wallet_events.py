@@ -12,7 +12,9 @@ from cashback_kit.pb import ts_from_pb
 from cashback_services.notify.domain.events import CreditEvent, StreamedEvent
 
 E = wallet_pb2.WalletEventType
-_KINDS = {E.WALLET_EVENT_TYPE_CREDITED: "credited", E.WALLET_EVENT_TYPE_AVAILABLE: "available"}
+_KINDS = {E.WALLET_EVENT_TYPE_CREDITED: "credited", E.WALLET_EVENT_TYPE_AVAILABLE: "available",
+          E.WALLET_EVENT_TYPE_TRANSFERRED_OUT: "transferred_out", E.WALLET_EVENT_TYPE_TRANSFERRED_IN: "transferred_in",
+          E.WALLET_EVENT_TYPE_CONVERTED: "converted", E.WALLET_EVENT_TYPE_REWARD_REDEEMED: "reward_redeemed"}
 
 
 def ts(value: Any) -> datetime | None:
@@ -20,7 +22,8 @@ def ts(value: Any) -> datetime | None:
 
 
 def credit_event(event: wallet_pb2.WalletEvent) -> CreditEvent | None:
-    """The credit event a wallet event is, or None for the types notify does not message."""
+    """The credit event a wallet event is, or None for the types notify does not message.
+    The events of transfers, conversions and rewards carry no order: each is one message."""
     kind = _KINDS.get(event.type)
     if kind is None:
         return None

@@ -75,8 +75,35 @@ def toman(rials: int) -> int:
     return (abs(rials) + 5) // 10 * (1 if rials >= 0 else -1)
 
 
+# The wallet's unit for points (not an ISO currency): amounts in it print as a count of points.
+POINTS = "PTS"
+
+
+def _arabic_points(n: int) -> str:
+    """The counted noun as Arabic grammar wants it after the number: نقاط after 3-10
+    (and 103-110, ...), نقطة after 11-99, 100, 1000; one and two are words of their own."""
+    if n == 1:
+        return "نقطة واحدة"
+    if n == 2:
+        return "نقطتان"
+    return "نقاط" if 3 <= n % 100 <= 10 else "نقطة"
+
+
+def points(n: int, style: Style) -> str:
+    """«۵۰ امتیاز», «٥٠ نقطة», «50 points»: points are counted, never priced."""
+    numbers = "en" if style.latin_digits else BABEL_LOCALE.get(style.lang, "en")
+    count = style.digits(format_decimal(n, locale=numbers, numbering_system="default"))
+    if style.lang == "fa":
+        return f"{count} امتیاز"
+    if style.lang == "ar":
+        return _arabic_points(n) if n in (1, 2) else f"{count} {_arabic_points(n)}"
+    return f"{count} point" if n == 1 else f"{count} points"
+
+
 def money(m: Money, style: Style) -> str:
-    """«۱۲۵٬۰۰۰ تومان», «125,000 toman», «٢٥٫٥٠ ر.س», «SAR 25.50»."""
+    """«۱۲۵٬۰۰۰ تومان», «125,000 toman», «٢٥٫٥٠ ر.س», «SAR 25.50» (and points as «۵۰ امتیاز»)."""
+    if m.currency == POINTS:
+        return points(m.minor, style)
     # Latin digits come with Latin separators (125,000), native ones with native separators (۱۲۵٬۰۰۰).
     numbers = "en" if style.latin_digits else BABEL_LOCALE.get(style.lang, "en")
     if m.currency == "IRR":

@@ -14,7 +14,7 @@ class CreditEvent:
     """Cashback credited to a customer (kind "credited") or become spendable ("available")."""
 
     event_id: str
-    kind: str  # credited | available
+    kind: str  # credited | available | transferred_out | transferred_in | converted | reward_redeemed
     merchant_id: str
     customer_id: str
     amount: Money

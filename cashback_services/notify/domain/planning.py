@@ -51,8 +51,14 @@ def for_customer(**fields: Any) -> dict[str, Any]:
     return dict(fields)
 
 
+# Messages about the customer's own moves (issue 17): one per event, under the merchant's credit switch.
+ONE_PER_EVENT = ("transferred_out", "transferred_in", "converted", "reward_redeemed")
+
+
 def wanted(kind: str, policy: Policy) -> bool:
-    return policy.notify_on_credit if kind == "credited" else policy.notify_on_available
+    if kind == "available":
+        return policy.notify_on_available
+    return policy.notify_on_credit  # credited, and the moves of ONE_PER_EVENT
 
 
 def message_for_credits(credits: Sequence[CreditEvent]) -> Message | None:

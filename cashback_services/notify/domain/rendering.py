@@ -16,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money
 from cashback_services.notify.domain.calendars import (
+    POINTS,
     Style,
     default_day,
     gregorian,
@@ -64,7 +65,7 @@ _env = _Sandbox(autoescape=False, undefined=StrictUndefined, trim_blocks=True)
 
 @dataclass(frozen=True)
 class MessageContext:
-    kind: str  # credited | available | expiry_warning | reminder
+    kind: str  # credited | available | expiry_warning | reminder | planning.ONE_PER_EVENT's kinds
     locale: str
     timezone: str
     amount: Money
@@ -273,6 +274,8 @@ def sample_context(kind: str, locale: str, amount: Money | None = None, timezone
                           balance=amount, shop=shop, latin_digits=latin_digits, hijri_beside=hijri_beside, now=now)
 
 
+# Kinds whose amount may be points (a conversion from points, a reward's cost).
+POINTS_KINDS = ("converted", "reward_redeemed")
 # A customer id as long as ids get (64 characters), a shop name as long as policies allow (40).
 SAMPLE_CUSTOMER_ID = "cus_" + "7f3a9c2e" * 7 + "b1d4e6"
 SAMPLE_LONG_SHOP = "Grand Bazaar Electronics & Home Supplies"[:40]
@@ -294,6 +297,9 @@ def sample_contexts(kind: str, locale: str) -> list[MessageContext]:
         # Usable at once (no pending period), and without the dates a template may assume.
         out.append(replace(base, customer_id="c1", available_now=True, available_at=now, expires_at=None))
         out.append(replace(base, customer_id=SAMPLE_CUSTOMER_ID, available_at=None, balance=None))
+        if kind in POINTS_KINDS:  # their amount may be a count of points: one, and a great many
+            out += [replace(base, amount=Money(POINTS, 1), balance=None),
+                    replace(base, amount=Money(POINTS, 987_654_321), expires_at=None)]
     return out
 
 

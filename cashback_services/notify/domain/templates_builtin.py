@@ -95,4 +95,86 @@ BUILTIN: dict[tuple[str, str], tuple[str, str, str]] = {
     ),
 }
 
+# The wallet's events of issue 17: one message per event. Transfers are credit; a conversion's
+# amount is in the unit converted from (points print as «۵۰ امتیاز», «٥٠ نقطة», "50 points",
+# and `amount.currency` is "PTS"); a reward's amount is the points it cost.
+_FROM_POINTS = "{% if amount.currency == 'PTS' %}"
+BUILTIN.update({
+    ("transferred_out", "en"): (
+        _SHOP + "you sent {{ amount }} of your credit to another customer's wallet.",
+        "You sent {{ amount }} of credit",
+        "{{ amount }} of your credit{% if shop %} at {{ shop }}{% endif %} was sent to another customer's wallet "
+        "at your request.",
+    ),
+    ("transferred_in", "en"): (
+        _SHOP + "another customer sent you {{ amount }} of credit. "
+        "{% if expires_at %}Use it by {{ expires_at }}.{% else %}Use it on your next order.{% endif %}",
+        "You received {{ amount }} of credit",
+        "Another customer sent {{ amount }} of credit to your wallet{% if shop %} at {{ shop }}{% endif %}. "
+        "{% if expires_at %}You can use it until {{ expires_at }}.{% else %}You can use it now.{% endif %}",
+    ),
+    ("converted", "en"): (
+        _SHOP + _FROM_POINTS + "you turned {{ amount }} into store credit."
+        "{% else %}you turned {{ amount }} of your credit into points.{% endif %}",
+        _FROM_POINTS + "Your points are now credit{% else %}Your credit is now points{% endif %}",
+        _FROM_POINTS + "You turned {{ amount }} into store credit{% if shop %} at {{ shop }}{% endif %}."
+        "{% else %}You turned {{ amount }} of your credit{% if shop %} at {{ shop }}{% endif %} into points."
+        "{% endif %}",
+    ),
+    ("reward_redeemed", "en"): (
+        _SHOP + "you spent {{ amount }} on a reward. Enjoy it!",
+        "Your reward is on its way",
+        "You spent {{ amount }} on a reward{% if shop %} at {{ shop }}{% endif %}. Enjoy it!",
+    ),
+    ("transferred_out", "fa"): (
+        _SHOP + "{{ amount }} از اعتبارتان به مشتری دیگری منتقل شد",
+        "{{ amount }} از اعتبار شما منتقل شد",
+        "به درخواست شما {{ amount }} از اعتبار{% if shop %} {{ shop }}{% endif %} به کیف پول مشتری دیگری منتقل شد.",
+    ),
+    ("transferred_in", "fa"): (
+        _SHOP + "{{ amount }} اعتبار هدیه گرفتید{% if expires_at %}، معتبر تا {{ expires_at|day_month }}"
+        "{% else %}؛ قابل استفاده است{% endif %}",
+        "{{ amount }} اعتبار هدیه گرفتید",
+        "مشتری دیگری {{ amount }} اعتبار{% if shop %} در {{ shop }}{% endif %} به کیف پول شما منتقل کرد."
+        "{% if expires_at %} تا {{ expires_at }} می‌توانید از آن استفاده کنید.{% endif %}",
+    ),
+    ("converted", "fa"): (
+        _SHOP + _FROM_POINTS + "{{ amount }} شما به اعتبار خرید تبدیل شد"
+        "{% else %}{{ amount }} از اعتبار شما به امتیاز تبدیل شد{% endif %}",
+        _FROM_POINTS + "امتیاز شما به اعتبار تبدیل شد{% else %}اعتبار شما به امتیاز تبدیل شد{% endif %}",
+        _FROM_POINTS + "{{ amount }} شما{% if shop %} در {{ shop }}{% endif %} به اعتبار خرید تبدیل شد."
+        "{% else %}{{ amount }} از اعتبار شما{% if shop %} در {{ shop }}{% endif %} به امتیاز تبدیل شد.{% endif %}",
+    ),
+    ("reward_redeemed", "fa"): (
+        _SHOP + "جایزه شما ثبت شد؛ {{ amount }} از حسابتان کم شد",
+        "جایزه شما ثبت شد",
+        "جایزه شما{% if shop %} در {{ shop }}{% endif %} ثبت شد و {{ amount }} از حسابتان کم شد. "
+        "از آن لذت ببرید!",
+    ),
+    ("transferred_out", "ar"): (
+        _SHOP + "أرسلت {{ amount }} من رصيدك إلى محفظة عميل آخر",
+        "أرسلت {{ amount }} من رصيدك",
+        "أرسلت {{ amount }} من رصيدك{% if shop %} في {{ shop }}{% endif %} إلى محفظة عميل آخر بناءً على طلبك.",
+    ),
+    ("transferred_in", "ar"): (
+        _SHOP + "وصلك رصيد {{ amount }} من عميل آخر"
+        "{% if expires_at %}، صالح حتى {{ expires_at|day_month }}{% endif %}",
+        "وصلك رصيد {{ amount }}",
+        "أرسل لك عميل آخر {{ amount }} رصيداً في محفظتك{% if shop %} في {{ shop }}{% endif %}."
+        "{% if expires_at %} يمكنك استخدامه حتى {{ expires_at }}.{% endif %}",
+    ),
+    ("converted", "ar"): (
+        _SHOP + _FROM_POINTS + "حوّلنا {{ amount }} إلى رصيد في محفظتك"
+        "{% else %}حوّلنا {{ amount }} من رصيدك إلى نقاط{% endif %}",
+        _FROM_POINTS + "نقاطك أصبحت رصيداً{% else %}رصيدك أصبح نقاطاً{% endif %}",
+        _FROM_POINTS + "حوّلنا {{ amount }} إلى رصيد في محفظتك{% if shop %} في {{ shop }}{% endif %}."
+        "{% else %}حوّلنا {{ amount }} من رصيدك{% if shop %} في {{ shop }}{% endif %} إلى نقاط.{% endif %}",
+    ),
+    ("reward_redeemed", "ar"): (
+        _SHOP + "تم استبدال {{ amount }} بمكافأتك، استمتع بها",
+        "تم استبدال مكافأتك",
+        "تم استبدال {{ amount }} بمكافأتك{% if shop %} في {{ shop }}{% endif %}. استمتع بها!",
+    ),
+})
+
 LANGUAGES = ("en", "fa", "ar")

@@ -20,7 +20,9 @@ from cashback_services.notify.service_layer.service import NotifyService, cron_t
 
 _KIND = {N.MESSAGE_KIND_CREDITED: "credited", N.MESSAGE_KIND_AVAILABLE: "available",
          N.MESSAGE_KIND_REMINDER: "reminder", N.MESSAGE_KIND_EXPIRY_WARNING: "expiry_warning",
-         N.MESSAGE_KIND_PROMOTION: "promotion"}
+         N.MESSAGE_KIND_PROMOTION: "promotion",
+         N.MESSAGE_KIND_TRANSFERRED_OUT: "transferred_out", N.MESSAGE_KIND_TRANSFERRED_IN: "transferred_in",
+         N.MESSAGE_KIND_CONVERTED: "converted", N.MESSAGE_KIND_REWARD_REDEEMED: "reward_redeemed"}
 _KIND_PB = {v: k for k, v in _KIND.items()}
 _CHANNEL = {N.CHANNEL_SMS: "sms", N.CHANNEL_EMAIL: "email"}
 _CHANNEL_PB = {v: k for k, v in _CHANNEL.items()}

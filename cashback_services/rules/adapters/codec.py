@@ -27,6 +27,17 @@ from cashback_services.rules.domain.model import (
     shows,
 )
 
+# The wallet's unit for points (never an ISO currency): a points award's amount is in it.
+POINTS = "PTS"
+
+
+def points_campaigns(score_body: bytes | None) -> frozenset[str]:
+    """The campaigns whose awards in a stored (packed) score are points."""
+    if not score_body:
+        return frozenset()
+    score = rules_pb2.Score.FromString(unpack(score_body))
+    return frozenset(a.campaign_id for a in score.awards if a.unit == rules_pb2.REWARD_UNIT_POINTS)
+
 
 def money_pb(m: Money) -> common_pb2.Money:
     out = money_to_pb(m)
@@ -67,7 +78,7 @@ def rule_of(c: rules_pb2.Campaign, seq: int) -> Rule:
         trigger=Trigger.EVENT if c.trigger == rules_pb2.TRIGGER_EVENT else Trigger.ORDER,
         event_type=c.event_type,
         percent_bps=c.percent_bps if c.WhichOneof("reward") == "percent_bps" else None,
-        fixed=_opt_money(c, "fixed"), tier_bps=dict(c.tier_percent_bps), sku_bps=sku_bps,
+        fixed=_fixed(c), tier_bps=dict(c.tier_percent_bps), sku_bps=sku_bps,
         category_bps=category_bps, min_order=_opt_money(c, "min_order"),
         max_per_order=_opt_money(c, "max_per_order"), max_per_customer=_opt_money(c, "max_per_customer"),
         max_awards_per_customer=c.max_awards_per_customer, max_awards_per_day=c.max_awards_per_customer_per_day,
@@ -82,8 +93,15 @@ def rule_of(c: rules_pb2.Campaign, seq: int) -> Rule:
         customer_tiers=frozenset(c.customer_tiers),
         customer_segments=frozenset(c.customer_segments), priority=c.priority,
         exclusive=c.stacking == rules_pb2.STACKING_EXCLUSIVE, pending_days=c.pending_days,
-        expires_after_days=c.expires_after_days,
+        expires_after_days=c.expires_after_days, points=c.reward_unit == rules_pb2.REWARD_UNIT_POINTS,
     )
+
+
+def _fixed(c: rules_pb2.Campaign) -> Money | None:
+    """The fixed reward: `fixed`, or a points campaign's fixed_points counted as minor units."""
+    if c.reward_unit == rules_pb2.REWARD_UNIT_POINTS:
+        return Money(c.currency_code, c.fixed_points) if c.fixed_points else None
+    return _opt_money(c, "fixed")
 
 
 # Fields the server owns: never taken from a client's campaign, never stored in a version.
@@ -136,10 +154,15 @@ def score_to_pb(score: ScoreOut, *, merchant_id: str, customer_id: str, order_id
     pb = rules_pb2.Score(order_id=order_id, event_id=event_id, merchant_id=merchant_id, customer_id=customer_id)
     if score.currency:
         pb.total.CopyFrom(money_pb(score.total))
+    pb.points_total = score.points_total
     for a in score.awards:
         award = pb.awards.add(campaign_id=a.campaign_id, campaign_version=a.campaign_version,
                               explanation=a.explanation)
-        award.amount.CopyFrom(money_pb(a.amount))
+        if a.points:
+            award.unit = rules_pb2.REWARD_UNIT_POINTS
+            award.amount.CopyFrom(money_pb(Money(POINTS, a.amount.minor)))
+        else:
+            award.amount.CopyFrom(money_pb(a.amount))
         award.available_at.CopyFrom(ts_pb(a.available_at))
         if a.expires_at is not None:
             award.expires_at.CopyFrom(ts_pb(a.expires_at))
@@ -203,8 +226,10 @@ def cut(score: bytes, detail: SkippedDetail) -> bytes:
 # Reversals ------------------------------------------------------------------
 
 def reversal_bytes(r: ReversalOut) -> bytes:
-    pb = rules_pb2.Reversal(order_id=r.order_id, refund_id=r.refund_id, total=money_pb(r.total))
+    pb = rules_pb2.Reversal(order_id=r.order_id, refund_id=r.refund_id, total=money_pb(r.total),
+                            points_total=r.points_total)
     for a in r.awards:
+        unit = rules_pb2.REWARD_UNIT_POINTS if a.amount.currency == POINTS else rules_pb2.REWARD_UNIT_UNSPECIFIED
         pb.awards.add(campaign_id=a.campaign_id, campaign_version=a.campaign_version, amount=money_pb(a.amount),
-                      explanation=a.explanation)
+                      explanation=a.explanation, unit=unit)
     return pb.SerializeToString(deterministic=True)

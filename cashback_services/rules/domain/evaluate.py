@@ -146,7 +146,7 @@ def qualify_rule(rule: Rule, order: OrderIn, profile: Profile, bases: list[Money
     if rule.fixed is not None:
         # A fixed reward is paid as-is (no rate, no rounding) once at least one
         # line is covered; caps and limits still bound it in settle().
-        return Candidate(rule, rule.fixed, f"fixed {rule.fixed}")
+        return Candidate(rule, rule.fixed, f"fixed {rule.shown(rule.fixed)}")
     amount = Money(order.currency, div_round(weighted, 10_000, Rounding.HALF_UP))
     base = Money(order.currency, eligible)
     if len(rates) == 1:
@@ -199,7 +199,7 @@ def qualify_event(event: EventIn, rules: list[Rule], profile: Profile) -> tuple[
         elif rule.fixed is None or not rule.fixed:
             skipped.append(_skip(rule, SkipCode.ZERO_AMOUNT, "the campaign pays nothing for events"))
         else:
-            candidates.append(Candidate(rule, rule.fixed, f"fixed {rule.fixed} per {rule.event_type}"))
+            candidates.append(Candidate(rule, rule.fixed, f"fixed {rule.shown(rule.fixed)} per {rule.event_type}"))
     return candidates, skipped
 
 
@@ -207,7 +207,7 @@ def _limit(c: Candidate, usage: Usage) -> tuple[Money, list[str]] | SkipOut:
     rule, amount, notes = c.rule, c.amount, []
     if rule.max_per_order is not None and amount > rule.max_per_order:
         amount = rule.max_per_order
-        notes.append(f"capped at {rule.max_per_order} per order")
+        notes.append(f"capped at {rule.shown(rule.max_per_order)} per order")
     if rule.max_awards_per_customer and usage.customer_count >= rule.max_awards_per_customer:
         return _skip(rule, SkipCode.CUSTOMER_LIMIT,
                      f"the customer already earned from this campaign {usage.customer_count} times, the limit")
@@ -220,14 +220,15 @@ def _limit(c: Candidate, usage: Usage) -> tuple[Money, list[str]] | SkipOut:
                          f"the customer already earned the campaign's maximum of {rule.max_per_customer}")
         if amount.minor > left:
             amount = Money(amount.currency, left)
-            notes.append(f"limited to the {amount} left of {rule.max_per_customer} per customer")
+            cap = rule.shown(rule.max_per_customer)
+            notes.append(f"limited to the {rule.shown(amount)} left of {cap} per customer")
     if rule.budget is not None:
         left = rule.budget.minor - usage.budget_used
         if left <= 0:
             return _skip(rule, SkipCode.BUDGET_SPENT, "the campaign's budget is spent")
         if amount.minor > left:
             amount = Money(amount.currency, left)
-            notes.append(f"limited to the {amount} left in the budget")
+            notes.append(f"limited to the {rule.shown(amount)} left in the budget")
     if not amount:
         return _skip(rule, SkipCode.ZERO_AMOUNT, f"{c.explanation} rounds to nothing")
     return amount, notes
@@ -251,9 +252,10 @@ def settle(candidates: list[Candidate], usage: dict[str, Usage], when: datetime,
         rule = c.rule
         available = start + timedelta(days=rule.pending_days)
         expires = available + timedelta(days=rule.expires_after_days) if rule.expires_after_days else None
-        text = "; ".join([f"{c.explanation} = {c.amount}" if rule.fixed is None else c.explanation, *notes])
+        text = "; ".join([f"{c.explanation} = {rule.shown(c.amount)}" if rule.fixed is None else c.explanation,
+                          *notes])
         awarded.append((c, AwardOut(rule.campaign_id, rule.version, amount, f"{rule.name}: {text}",
-                                    available, expires, local_day(rule, when))))
+                                    available, expires, local_day(rule, when), rule.points)))
     exclusive = [pair for pair in awarded if pair[0].rule.exclusive]
     if exclusive:
         # Best amount, then higher priority, then the older campaign.

@@ -115,6 +115,12 @@ class Rule:
     exclusive: bool = False
     pending_days: int = 0
     expires_after_days: int = 0
+    # Pays points, not credit: amounts, caps and budget then count points (as minor units).
+    points: bool = False
+
+    def shown(self, amount: Money) -> str:
+        """An amount of this campaign in words: "SAR5.00", or "500 points"."""
+        return f"{amount.minor} points" if self.points else str(amount)
 
     @property
     def has_line_filter(self) -> bool:
@@ -193,6 +199,7 @@ class AwardOut:
     available_at: datetime
     expires_at: datetime | None
     local_day: str
+    points: bool = False  # `amount` counts points (Money in the score's currency, minor = points)
 
 
 @dataclass(frozen=True)
@@ -211,28 +218,35 @@ class ScoreOut:
 
     @property
     def total(self) -> Money:
+        """The credit awarded (points campaigns' awards are in points_total)."""
         total = Money.zero(self.currency)
         for a in self.awards:
-            total = total + a.amount
+            if not a.points:
+                total = total + a.amount
         return total
+
+    @property
+    def points_total(self) -> int:
+        return sum(a.amount.minor for a in self.awards if a.points)
 
 
 @dataclass(frozen=True)
 class ReversedAward:
     campaign_id: str
     campaign_version: int
-    amount: Money
+    amount: Money  # points as Money("PTS", n) for a points campaign's award
     explanation: str
 
 
 @dataclass(frozen=True)
 class ReversalOut:
-    """What ReverseOrder took back from one order's awards."""
+    """What ReverseOrder took back from one order's awards: credit (total) and points."""
 
     order_id: str
     refund_id: str
     total: Money
     awards: tuple[ReversedAward, ...]
+    points_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -243,6 +257,7 @@ class SimulationOut:
     total_cashback: Money
     gmv: Money
     matched_gmv: Money
+    total_points: int = 0  # a points campaign's awards (then total_cashback is zero)
 
     @property
     def cashback_to_gmv(self) -> float:

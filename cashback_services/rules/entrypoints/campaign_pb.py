@@ -29,8 +29,8 @@ MAX_LIST = 1000
 _STATUS_AT_CREATE = {rules_pb2.CAMPAIGN_STATUS_DRAFT, rules_pb2.CAMPAIGN_STATUS_ACTIVE}
 _CHANNELS = {rules_pb2.CHANNEL_WEB, rules_pb2.CHANNEL_APP, rules_pb2.CHANNEL_POS}
 # Never changed by UpdateCampaign: identity, server-owned fields, status (its own
-# RPC) and currency (budget_used and usage are kept in it).
-_IMMUTABLE = {"campaign_id", "merchant_id", "status", "currency_code", *OUTPUT_ONLY}
+# RPC), currency and the reward unit (budget_used and usage are kept in them).
+_IMMUTABLE = {"campaign_id", "merchant_id", "status", "currency_code", "reward_unit", *OUTPUT_ONLY}
 _MUTABLE = [f.name for f in rules_pb2.Campaign.DESCRIPTOR.fields if f.name not in _IMMUTABLE]
 _REWARD = {"reward", "percent_bps", "fixed"}
 
@@ -75,6 +75,22 @@ def _names(v: Violations, values: list[str], field: str) -> None:
         v.check(bool(s.strip()) and len(s) <= 200, f"{field}[{i}]", "a non-empty name of at most 200 characters")
 
 
+def _points(v: Violations, c: rules_pb2.Campaign, reward: str | None) -> bool:
+    """Whether the campaign pays points; a points campaign pays percent_bps or fixed_points, never `fixed`."""
+    v.check(c.reward_unit in (rules_pb2.REWARD_UNIT_UNSPECIFIED, rules_pb2.REWARD_UNIT_CREDIT,
+                              rules_pb2.REWARD_UNIT_POINTS), "campaign.reward_unit", "CREDIT or POINTS")
+    points = c.reward_unit == rules_pb2.REWARD_UNIT_POINTS
+    if points:
+        v.check(reward != "fixed", "campaign.fixed", "a points campaign pays fixed_points, not a fixed amount")
+        v.check(c.fixed_points >= 0, "campaign.fixed_points", "must not be negative")
+        v.check(not (c.fixed_points and reward == "percent_bps"), "campaign.fixed_points",
+                "a campaign pays percent_bps or fixed_points, not both")
+        collect(v, check_amount, c.fixed_points, "campaign.fixed_points", "campaign.fixed_points")
+    else:
+        v.check(c.fixed_points == 0, "campaign.fixed_points", "only a points campaign (reward_unit POINTS) has it")
+    return points
+
+
 def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
     """Validate a client's campaign and return it with defaults filled in.
     Raises InvalidArgument listing every violation found."""
@@ -96,9 +112,13 @@ def normalize(c: rules_pb2.Campaign, *, creating: bool) -> rules_pb2.Campaign:
         c.trigger = rules_pb2.TRIGGER_ORDER
     v.check(c.trigger in (rules_pb2.TRIGGER_ORDER, rules_pb2.TRIGGER_EVENT), "campaign.trigger", "unknown trigger")
     reward = c.WhichOneof("reward")
+    points = _points(v, c, reward)
+    if points and c.fixed_points:
+        reward = "fixed"
     if c.trigger == rules_pb2.TRIGGER_EVENT:
         v.check(bool(c.event_type.strip()), "campaign.event_type", "an event campaign needs an event_type")
-        v.check(reward == "fixed", "campaign.fixed", "an event campaign pays a fixed amount")
+        v.check(reward == "fixed", "campaign.fixed_points" if points else "campaign.fixed",
+                "an event campaign pays a fixed amount")
     elif reward is None:
         # A campaign made only of tier rates or rate overrides pays 0% elsewhere.
         v.check(bool(c.tier_percent_bps or c.rate_overrides), "campaign.reward",

@@ -148,7 +148,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         return rules_pb2.SimulateCampaignResponse(simulation=rules_pb2.Simulation(
             orders_considered=sim.orders_considered, orders_matched=sim.orders_matched, customers=sim.customers,
             total_cashback=money_pb(sim.total_cashback), gmv=money_pb(sim.gmv), cashback_to_gmv=sim.cashback_to_gmv,
-            matched_gmv=money_pb(sim.matched_gmv)))
+            matched_gmv=money_pb(sim.matched_gmv), total_points=sim.total_points))
 
     async def UpsertTierPolicy(self, request: rules_pb2.UpsertTierPolicyRequest, context: Ctx):
         require_id(request.merchant_id, "merchant_id")

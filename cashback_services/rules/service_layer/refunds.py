@@ -16,7 +16,7 @@ from cashback_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_services.rules.adapters import campaign_repo, history_repo
-from cashback_services.rules.adapters.codec import reversal_bytes
+from cashback_services.rules.adapters.codec import POINTS, points_campaigns, reversal_bytes
 from cashback_services.rules.domain.model import ReversalOut, ReversedAward
 from cashback_services.rules.domain.tiers import reversal_delta
 
@@ -58,6 +58,8 @@ class Refunds:
             budgeted = await campaign_repo.lock_budgets(conn, merchant_id, [r.campaign_id for r in rows])
             taken_back: list[ReversedAward] = []
             taken = Money.zero(order.currency)
+            points_taken = 0
+            in_points = points_campaigns(order.score_body)  # those awards were points, counted as minor units
             for r in rows:
                 delta = reversal_delta(r.amount_minor, r.reversed_minor, order.merchandise_minor, total)
                 if delta <= 0:
@@ -69,13 +71,17 @@ class Refunds:
                     await campaign_repo.add_budget_used(conn, merchant_id, r.campaign_id, -delta)
                 await history_repo.release_usage(conn, merchant_id, order.customer_id, r.campaign_id, -delta,
                                                  -released, r.local_day)
-                amount_back = Money(order.currency, delta)
-                taken = taken + amount_back
-                whole, award = Money(order.currency, order.merchandise_minor), Money(order.currency, r.amount_minor)
-                taken_back.append(ReversedAward(
-                    r.campaign_id, r.campaign_version, amount_back,
-                    f"{amount} of {whole} refunded: {amount_back} of the {award} award taken back"))
-            reversal = reversal_bytes(ReversalOut(order_id, refund_id, taken, tuple(taken_back)))
+                whole = Money(order.currency, order.merchandise_minor)
+                if r.campaign_id in in_points:
+                    points_taken += delta
+                    amount_back, said = Money(POINTS, delta), f"{delta} of the {r.amount_minor} points"
+                else:
+                    amount_back = Money(order.currency, delta)
+                    taken = taken + amount_back
+                    said = f"{amount_back} of the {Money(order.currency, r.amount_minor)}"
+                taken_back.append(ReversedAward(r.campaign_id, r.campaign_version, amount_back,
+                                                f"{amount} of {whole} refunded: {said} award taken back"))
+            reversal = reversal_bytes(ReversalOut(order_id, refund_id, taken, tuple(taken_back), points_taken))
             await history_repo.add_refunded(conn, merchant_id, order_id, total, full)
             await history_repo.insert_refund(
                 conn, merchant_id=merchant_id, refund_id=refund_id, order_id=order_id, fingerprint=fingerprint,

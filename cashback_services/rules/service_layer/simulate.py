@@ -118,6 +118,8 @@ def _replay(rule: Rule, policy: TierPolicy, rows: list[Any],
         if not r.fully_refunded:
             prior[r.customer_id] = prior.get(r.customer_id, 0) + 1
     cur = rule.currency
+    # A points campaign's caps and budget count points as minor units, so `total` is its points.
+    cash, points = (0, total) if rule.points else (total, 0)
     return SimulationOut(orders_considered=considered, orders_matched=matched, customers=len(customers),
-                         total_cashback=Money(cur, total), gmv=Money(cur, gmv),
-                         matched_gmv=Money(cur, matched_gmv))
+                         total_cashback=Money(cur, cash), gmv=Money(cur, gmv),
+                         matched_gmv=Money(cur, matched_gmv), total_points=points)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import and_, distinct, func, or_, select, text
 
 from cashback_kit import paging
 from cashback_kit.db import Database
@@ -118,6 +118,10 @@ async def program_stats(
     orders_q = (select(AW.customer_id, func.max(AW.placed_at))
                 .where(AW.merchant_id == merchant_id, AW.kind == "order").group_by(AW.customer_id))
     async with db.read() as conn:
+        moves = (await conn.execute(_MOVES, {"m": merchant_id, "cur": currency, "pts": POINTS, "start": start,
+                                             "end": end, "award": TxType.AWARD.value,
+                                             "reversal": TxType.REVERSAL.value,
+                                             "expense": Account.EXPENSE.value})).mappings().one()
         sums = {(ty, acc): int(v) for ty, acc, v in (await conn.execute(sums_q)).all()}
         liability = int((await conn.execute(liability_q)).scalar() or 0)
         firsts = (await conn.execute(firsts_q)).all()
@@ -160,4 +164,33 @@ async def program_stats(
         "outstanding_liability": Money(currency, liability),
         "avg_days_to_first_redemption": sum(gaps) / len(gaps) if gaps else 0.0,
         "repeat_purchase_share": again / len(first_earning_order) if first_earning_order else 0.0,
+        **{k: Money(currency, int(v)) if k in _MOVED_MONEY else int(v) for k, v in moves.items()},
     }
+
+
+# Transfers, conversions, rewards and campaign points in the period: one statement over their records.
+_MOVED_MONEY = ("transferred", "converted_to_points", "converted_to_credit")
+_MOVES = text("""
+SELECT (SELECT count(*) FROM wallet_transfers r WHERE r.merchant_id = :m AND r.currency = :cur
+          AND r.created_at >= :start AND r.created_at < :end) AS transfers,
+       (SELECT coalesce(sum(r.amount), 0) FROM wallet_transfers r WHERE r.merchant_id = :m AND r.currency = :cur
+          AND r.created_at >= :start AND r.created_at < :end) AS transferred,
+       v.to_points_n AS conversions_to_points, v.to_points AS converted_to_points,
+       v.to_credit_n AS conversions_to_credit, v.to_credit AS converted_to_credit,
+       (SELECT count(*) FROM wallet_reward_redemptions r WHERE r.merchant_id = :m
+          AND r.created_at >= :start AND r.created_at < :end) AS reward_redemptions,
+       (SELECT coalesce(sum(r.points), 0) FROM wallet_reward_redemptions r WHERE r.merchant_id = :m
+          AND r.created_at >= :start AND r.created_at < :end) AS points_redeemed,
+       p.awarded AS points_awarded, p.reversed AS points_reversed
+  FROM (SELECT count(*) FILTER (WHERE to_points) AS to_points_n,
+               coalesce(sum(credit) FILTER (WHERE to_points), 0) AS to_points,
+               count(*) FILTER (WHERE NOT to_points) AS to_credit_n,
+               coalesce(sum(credit) FILTER (WHERE NOT to_points), 0) AS to_credit
+          FROM wallet_conversions WHERE merchant_id = :m AND currency = :cur
+           AND created_at >= :start AND created_at < :end) v,
+       (SELECT coalesce(-sum(e.amount) FILTER (WHERE t.type = :award), 0) AS awarded,
+               coalesce(sum(e.amount) FILTER (WHERE t.type = :reversal), 0) AS reversed
+          FROM wallet_transactions t JOIN wallet_entries e ON e.transaction_id = t.transaction_id
+         WHERE t.merchant_id = :m AND t.currency = :pts AND e.account = :expense
+           AND t.created_at >= :start AND t.created_at < :end) p
+""")

@@ -86,7 +86,7 @@ class GrpcRules:
         )
         resp = await self._stub().ReverseOrder(req, metadata=self._md, timeout=DEADLINE_SECONDS)
         total = resp.reversal.total
-        return Reversed(total.currency_code or amount.currency, total.amount_minor)
+        return Reversed(total.currency_code or amount.currency, total.amount_minor, resp.reversal.points_total)
 
     async def close(self) -> None:
         if self._channel is not None:

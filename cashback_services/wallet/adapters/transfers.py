@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cashback_kit.db import Database
-from cashback_kit.pgtx import Tx
+from cashback_kit.pgtx import Tx, transaction
 from cashback_services.wallet.adapters.records import Records, locked_with_record
 from cashback_services.wallet.adapters.repository import IdemKey, State, Want
 from cashback_services.wallet.domain.transfers import Transfer, TransferPart
@@ -20,6 +20,20 @@ _INSERT = """INSERT INTO wallet_transfers (transfer_id, merchant_id, from_custom
   amount, note, parts, debit_transaction_id, credit_transaction_id, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)"""
 _SELECT = "SELECT * FROM wallet_transfers WHERE merchant_id = $1 AND transfer_id = $2"
+_POLICY = "SELECT require_known_receiver FROM wallet_transfer_policies WHERE merchant_id = $1"
+_SET_POLICY = """INSERT INTO wallet_transfer_policies (merchant_id, require_known_receiver, updated_at)
+VALUES ($1, $2, $3) ON CONFLICT (merchant_id) DO UPDATE
+SET require_known_receiver = EXCLUDED.require_known_receiver, updated_at = EXCLUDED.updated_at"""
+
+
+async def require_known_receiver(tx: Tx, merchant_id: str) -> bool:
+    """The merchant's policy (migration 0008); no row: any customer may receive."""
+    return bool(await tx.fetchval(_POLICY, merchant_id))
+
+
+async def set_policy(db: Database, merchant_id: str, require_known: bool, now: datetime) -> None:
+    async with transaction(db) as tx:
+        await tx.execute(_SET_POLICY, merchant_id, require_known, now)
 
 
 def locked(db: Database, now: datetime, want: Want,

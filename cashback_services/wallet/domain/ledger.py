@@ -30,6 +30,7 @@ class Account(StrEnum):
     ADJUSTMENTS = "merchant:adjustments"  # ops corrections
     IN_FLIGHT = "transfer:in_flight"  # clearing between two customers' legs of a transfer
     CONVERSION = "merchant:conversion"  # each unit's counter-leg of a credit <-> points conversion
+    REWARDS_REDEEMED = "rewards:redeemed"  # points spent on rewards of the catalogue
     # A partner redemption: on the issuer's sub-ledger what it owes the redeeming merchant,
     # on the redeemer's what it is owed (the settlement row names the pair: coalitions.md).
     PAYABLE = "settlement:payable"
@@ -58,6 +59,7 @@ class TxType(StrEnum):
     TRANSFER_OUT = "transfer_out"
     TRANSFER_IN = "transfer_in"
     CONVERSION = "conversion"
+    REWARD = "reward"
 
 
 class EventType(StrEnum):
@@ -74,6 +76,7 @@ class EventType(StrEnum):
     TRANSFERRED_OUT = "transferred_out"
     TRANSFERRED_IN = "transferred_in"
     CONVERTED = "converted"
+    REWARD_REDEEMED = "reward_redeemed"
     PARTNER_REDEEMED = "partner_redeemed"
     PARTNER_REFUNDED = "partner_refunded"
     SETTLEMENT = "settlement"

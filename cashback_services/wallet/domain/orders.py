@@ -21,6 +21,7 @@ from cashback_services.wallet.domain.ledger import (
     proportional_return,
     split_by_weights,
 )
+from cashback_services.wallet.domain.points import POINTS
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ class Scored:
 
 @dataclass(frozen=True)
 class Reversed:
-    """How much of an order's cashback rules takes back for a refund."""
+    """How much of an order's cashback rules takes back for a refund: credit
+    (`total`, in `currency`) and points (awards of points campaigns)."""
 
     currency: str
     total: int
+    points: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,12 +108,16 @@ def check_refund(order: AwardRecord, currency: str, minor: int) -> None:
 
 
 def refund(customer: Customer, order: AwardRecord, refund_id: str, fingerprint: str, minor: int,
-           reversal_currency: str, reversal: int) -> tuple[AwardRecord, RefundRecord]:
+           reversal_currency: str, reversal: int, points: int = 0) -> tuple[AwardRecord, RefundRecord]:
     """Refund `minor` of the order: give back redeemed credit in proportion and
-    take back `reversal` of its cashback (as rules computed it)."""
+    take back `reversal` of its cashback and `points` of its points (as rules
+    computed them). Points come back the way credit does (pending, available,
+    expired); points already spent become points debt, which the next points
+    award pays first. The record's amounts are the credit's."""
     check_refund(order, order.currency, minor)
     after = order.refunded + minor
     returned = _return_credit(customer, order, refund_id, after)
+    _take_back(customer, order.source_id, POINTS, refund_id, points)
     taken, debt = _take_back(customer, order.source_id, reversal_currency, refund_id, reversal)
     if reversal_currency != order.currency:  # rules answered in another currency: report in the order's
         taken, debt = 0, 0

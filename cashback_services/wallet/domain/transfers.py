@@ -54,13 +54,20 @@ def _check_currency(customer: Customer, currency: str, field: str) -> None:
                                  metadata={"field": field, "currency": others[0]})
 
 
-def transfer(sender: Customer, receiver: Customer, currency: str, amount: int, note: str) -> Transfer:
+def transfer(sender: Customer, receiver: Customer, currency: str, amount: int, note: str, *,
+             known_receiver_only: bool = False) -> Transfer:
     """Move `amount` of the sender's available credit to the receiver. Refuses
-    (changing nothing) a transfer to oneself, between wallets of different
-    currencies, or of more than the sender's available credit."""
+    (changing nothing) a transfer to oneself, to a customer with no wallet
+    history when the merchant takes known receivers only, between wallets of
+    different currencies, or of more than the sender's available credit."""
     if sender.key == receiver.key:
         raise InvalidArgument("a customer cannot transfer credit to themselves", field="to_customer_id",
                               reason="SELF_TRANSFER")
+    if known_receiver_only and not receiver.balances:
+        # No balance row in any unit: the wallet never held anything for this customer here.
+        raise FailedPrecondition("to_customer_id has no wallet history at this merchant, which takes transfers "
+                                 "to known customers only", reason="UNKNOWN_RECEIVER",
+                                 metadata={"field": "to_customer_id"})
     _check_currency(sender, currency, "from_customer_id")
     _check_currency(receiver, currency, "to_customer_id")
     taken = take_from_lots(sender.spendable(currency), amount)  # InsufficientCredit: nothing changed

@@ -33,7 +33,7 @@ from cashback_kit.pb import (
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from cashback_services.wallet.domain.model import Transaction
-from cashback_services.wallet.entrypoints import coalition_pb, points_pb
+from cashback_services.wallet.entrypoints import coalition_pb, points_pb, rewards_pb
 from cashback_services.wallet.entrypoints.checks import amount, checked, request_violations
 from cashback_services.wallet.entrypoints.transfer_pb import transfer_command, transfer_to_pb
 from cashback_services.wallet.service_layer import commands
@@ -41,6 +41,9 @@ from cashback_services.wallet.service_layer.coalitions import PartnerHold
 from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# GetProgramStats' transfers, conversions, rewards and campaign points (issue 17).
+MOVES_STATS = ("transfers", "transferred", "conversions_to_points", "converted_to_points", "conversions_to_credit",
+               "converted_to_credit", "reward_redemptions", "points_redeemed", "points_awarded", "points_reversed")
 MAX_REASON_CHARS = 1000
 HOLD_STATUS = {"active": pb.HOLD_STATUS_ACTIVE, "captured": pb.HOLD_STATUS_CAPTURED,
                "voided": pb.HOLD_STATUS_VOIDED, "expired": pb.HOLD_STATUS_EXPIRED}
@@ -258,6 +261,28 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         credit = _amount(request, "credit") if request.WhichOneof("from") == "credit" else None
         return points_pb.conversion_to_pb(await self.svc.convert_credit(points_pb.convert_command(request, credit)))
 
+    async def UpsertReward(self, request: pb.UpsertRewardRequest, context: Any) -> pb.UpsertRewardResponse:
+        checked(request, "reward.merchant_id", "reward.reward_id")
+        reward = await self.svc.upsert_reward(rewards_pb.reward_from_pb(request.reward))
+        return pb.UpsertRewardResponse(reward=rewards_pb.reward_to_pb(reward))
+
+    async def ListRewards(self, request: pb.ListRewardsRequest, context: Any) -> pb.ListRewardsResponse:
+        checked(request, "merchant_id")
+        rows, token = await self.svc.list_rewards(request.merchant_id, request.active_only,
+                                                  page_size(request.page_size), request.page_token)
+        return pb.ListRewardsResponse(rewards=[rewards_pb.reward_to_pb(r) for r in rows], next_page_token=token)
+
+    async def RedeemReward(self, request: pb.RedeemRewardRequest, context: Any) -> pb.RedeemRewardResponse:
+        checked(request)
+        redemption = await self.svc.redeem_reward(rewards_pb.redeem_command(request))
+        return pb.RedeemRewardResponse(redemption=rewards_pb.redemption_to_pb(redemption))
+
+    async def SetTransferPolicy(self, request: pb.SetTransferPolicyRequest,
+                                context: Any) -> pb.SetTransferPolicyResponse:
+        checked(request, "merchant_id")
+        updated_at = await self.svc.set_transfer_policy(request.merchant_id, request.require_known_receiver)
+        return pb.SetTransferPolicyResponse(
+            policy=rewards_pb.policy_to_pb(request.merchant_id, request.require_known_receiver, updated_at))
     async def CreateCoalition(self, request: pb.CreateCoalitionRequest, context: Any) -> pb.CreateCoalitionResponse:
         c = await self.svc.create_coalition(*coalition_pb.create_args(request))
         return pb.CreateCoalitionResponse(coalition=coalition_pb.coalition_to_pb(c))
@@ -353,12 +378,14 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
             raise InvalidArgument("to must be after from", field="to")
         given = validate_currency(request.currency_code, "currency_code") if request.currency_code else None
         _, s = await self.svc.program_stats(request.merchant_id, given, start, end)
+        moves: dict[str, Any] = {k: money_to_pb(s[k]) if isinstance(s[k], Money) else s[k] for k in MOVES_STATS}
         return pb.GetProgramStatsResponse(stats=pb.ProgramStats(
             customers_earned=s["customers_earned"], customers_redeemed=s["customers_redeemed"],
             earned=money_to_pb(s["earned"]), redeemed=money_to_pb(s["redeemed"]), expired=money_to_pb(s["expired"]),
             outstanding_liability=money_to_pb(s["outstanding_liability"]), reversed=money_to_pb(s["reversed"]),
             avg_days_to_first_redemption=s["avg_days_to_first_redemption"],
             repeat_purchase_share=s["repeat_purchase_share"],
+            **moves,
         ))
 
     async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context: Any) -> pb.ListAuditEventsResponse:

@@ -118,7 +118,7 @@ async def refund_order(svc: WritePath, cmd: RefundOrder) -> RefundResult:
         if prior is not None:  # a concurrent twin committed it while we asked rules
             return _refund_replay(prior, cmd.fingerprint)
         updated, record = orders.refund(state.only(), state.awards[key], cmd.refund_id, cmd.fingerprint,
-                                        cmd.amount.minor, reversal.currency, reversal.total)
+                                        cmd.amount.minor, reversal.currency, reversal.total, reversal.points)
         state.changed_awards.append(updated)
         state.new_refunds.append(record)
     return _refund_replay(record, cmd.fingerprint)

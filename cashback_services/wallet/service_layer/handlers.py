@@ -30,7 +30,7 @@ from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Hold, Transaction
 from cashback_services.wallet.domain.partner import is_part
 from cashback_services.wallet.metrics import ledger_committed
-from cashback_services.wallet.service_layer import awards, coalitions, points, transfers
+from cashback_services.wallet.service_layer import awards, coalitions, points, rewards, transfers
 from cashback_services.wallet.service_layer.batch import Batcher, Call
 from cashback_services.wallet.service_layer.commands import (
     Actor,
@@ -229,6 +229,18 @@ class WalletService:
     async def convert_credit(self, cmd: points.ConvertCredit) -> points.Conversion:
         return await points.convert_credit(self, cmd)
 
+    async def set_transfer_policy(self, merchant_id: str, require_known_receiver: bool) -> datetime:
+        return await transfers.set_policy(self, merchant_id, require_known_receiver)
+
+    async def upsert_reward(self, reward: rewards.Reward) -> rewards.Reward:
+        return await rewards.upsert_reward(self, reward)
+
+    async def list_rewards(self, merchant_id: str, active_only: bool, size: int,
+                           token: str) -> tuple[list[rewards.Reward], str]:
+        return await rewards.list_rewards(self, merchant_id, active_only, size, token)
+
+    async def redeem_reward(self, cmd: rewards.RedeemReward) -> rewards.Redemption:
+        return await rewards.redeem_reward(self, cmd)
     # -- coalitions (service_layer/coalitions.py) -----------------------------------------
 
     async def create_coalition(self, proposer: str, coalition_id: str, name: str, member_ids: list[str],

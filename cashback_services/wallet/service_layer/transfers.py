@@ -9,6 +9,7 @@ returns the stored transfer, or raises its stored refusal again."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from cashback_kit.errors import DomainError
 from cashback_kit.money import Money
@@ -40,14 +41,23 @@ async def _once(svc: WritePath, cmd: TransferCredit) -> Transfer | DomainError:
     key = (cmd.merchant_id, SCOPE, cmd.idempotency_key)
     sender_key, receiver_key = (cmd.merchant_id, cmd.from_customer_id), (cmd.merchant_id, cmd.to_customer_id)
     want = Want(customers=(sender_key, receiver_key), spend=(cmd.amount.currency,), idem=(key,))
-    async with repo.locked(svc.db, svc.clock(), want, key) as (state, _, found):
+    async with repo.locked(svc.db, svc.clock(), want, key) as (state, tx, found):
         for customer in state.customers.values():
             customer.release_due_holds()
         sender, receiver = state.customers[sender_key], state.customers[receiver_key]
+        known_only = key not in state.outcomes and await repo.require_known_receiver(tx, cmd.merchant_id)
         result = keyed(state, key, sender, cmd.fingerprint, cmd.idempotency_key,
-                       lambda: transfer(sender, receiver, cmd.amount.currency, cmd.amount.minor, cmd.note),
+                       lambda: transfer(sender, receiver, cmd.amount.currency, cmd.amount.minor, cmd.note,
+                                        known_receiver_only=known_only),
                        lambda t: t.transfer_id, lambda transfer_id: found.stored[transfer_id])
         if isinstance(result, Transfer) and result.transfer_id not in found.stored:
             found.new = result
     svc.committed(state)
     return result
+
+
+async def set_policy(svc: WritePath, merchant_id: str, require_known_receiver: bool) -> datetime:
+    """The merchant's transfer policy; it applies to transfers from the next one on."""
+    now = svc.clock()
+    await repo.set_policy(svc.db, merchant_id, require_known_receiver, now)
+    return now

@@ -35,6 +35,16 @@ class _MessageKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageKi
     MESSAGE_KIND_EXPIRY_WARNING: _MessageKind.ValueType  # 4
     MESSAGE_KIND_PROMOTION: _MessageKind.ValueType  # 5
     """A promotion's message (CreatePromotion); promotional like reminders."""
+    MESSAGE_KIND_TRANSFERRED_OUT: _MessageKind.ValueType  # 50
+    """--- Wallet events of issue 17 (one message per event, to each customer it names) ---
+    Credit sent to another customer (TransferCredit), to the sender.
+    """
+    MESSAGE_KIND_TRANSFERRED_IN: _MessageKind.ValueType  # 51
+    """Credit received from another customer, to the receiver."""
+    MESSAGE_KIND_CONVERTED: _MessageKind.ValueType  # 52
+    """Credit turned into points, or points into credit (ConvertCredit)."""
+    MESSAGE_KIND_REWARD_REDEEMED: _MessageKind.ValueType  # 53
+    """Points spent on a reward (RedeemReward)."""
 
 class MessageKind(_MessageKind, metaclass=_MessageKindEnumTypeWrapper): ...
 
@@ -45,6 +55,16 @@ MESSAGE_KIND_REMINDER: MessageKind.ValueType  # 3
 MESSAGE_KIND_EXPIRY_WARNING: MessageKind.ValueType  # 4
 MESSAGE_KIND_PROMOTION: MessageKind.ValueType  # 5
 """A promotion's message (CreatePromotion); promotional like reminders."""
+MESSAGE_KIND_TRANSFERRED_OUT: MessageKind.ValueType  # 50
+"""--- Wallet events of issue 17 (one message per event, to each customer it names) ---
+Credit sent to another customer (TransferCredit), to the sender.
+"""
+MESSAGE_KIND_TRANSFERRED_IN: MessageKind.ValueType  # 51
+"""Credit received from another customer, to the receiver."""
+MESSAGE_KIND_CONVERTED: MessageKind.ValueType  # 52
+"""Credit turned into points, or points into credit (ConvertCredit)."""
+MESSAGE_KIND_REWARD_REDEEMED: MessageKind.ValueType  # 53
+"""Points spent on a reward (RedeemReward)."""
 Global___MessageKind: _TypeAlias = MessageKind  # noqa: Y015
 
 class _Channel:

@@ -111,6 +111,34 @@ exclusive award and nothing else.
 """
 Global___Stacking: _TypeAlias = Stacking  # noqa: Y015
 
+class _RewardUnit:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RewardUnitEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RewardUnit.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REWARD_UNIT_UNSPECIFIED: _RewardUnit.ValueType  # 0
+    """Store credit (as CREDIT)."""
+    REWARD_UNIT_CREDIT: _RewardUnit.ValueType  # 1
+    """Store credit in the campaign's currency (the default)."""
+    REWARD_UNIT_POINTS: _RewardUnit.ValueType  # 2
+    """Points in the merchant's wallet (unit "PTS"): percent_bps of the base in
+    minor units gives points (5% of 100.00 SAR = 500 points), or fixed_points.
+    """
+
+class RewardUnit(_RewardUnit, metaclass=_RewardUnitEnumTypeWrapper):
+    """What a campaign pays in."""
+
+REWARD_UNIT_UNSPECIFIED: RewardUnit.ValueType  # 0
+"""Store credit (as CREDIT)."""
+REWARD_UNIT_CREDIT: RewardUnit.ValueType  # 1
+"""Store credit in the campaign's currency (the default)."""
+REWARD_UNIT_POINTS: RewardUnit.ValueType  # 2
+"""Points in the merchant's wallet (unit "PTS"): percent_bps of the base in
+minor units gives points (5% of 100.00 SAR = 500 points), or fixed_points.
+"""
+Global___RewardUnit: _TypeAlias = RewardUnit  # noqa: Y015
+
 class _SkipReason:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -351,6 +379,8 @@ class Campaign(_message.Message):
     BUDGET_USED_FIELD_NUMBER: _builtins.int
     MAX_PRIOR_ORDERS_FIELD_NUMBER: _builtins.int
     CUSTOMER_SEGMENTS_FIELD_NUMBER: _builtins.int
+    REWARD_UNIT_FIELD_NUMBER: _builtins.int
+    FIXED_POINTS_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """Server-assigned when empty at creation."""
     merchant_id: _builtins.str
@@ -388,6 +418,13 @@ class Campaign(_message.Message):
     or imported, not refunded in full): 0 = their first order only. Unset = no
     upper bound. Must not be below min_prior_orders.
     """
+    reward_unit: Global___RewardUnit.ValueType
+    """--- Points campaigns (issue 17) ---
+    What the campaign pays in; unset = credit. A points campaign's caps and
+    budget count points (their amount_minor is a number of points).
+    """
+    fixed_points: _builtins.int
+    """A points campaign's fixed reward per order or event, instead of `fixed`."""
     @_builtins.property
     def fixed(self) -> _common_pb2.Money:
         """A fixed amount per qualifying order or event, added after caps."""
@@ -504,10 +541,12 @@ class Campaign(_message.Message):
         budget_used: _common_pb2.Money | None = ...,
         max_prior_orders: _builtins.int | None = ...,
         customer_segments: _abc.Iterable[_builtins.str] | None = ...,
+        reward_unit: Global___RewardUnit.ValueType = ...,
+        fixed_points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "created_at", b"created_at", "ends_at", b"ends_at", "fixed", b"fixed", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "min_order", b"min_order", "percent_bps", b"percent_bps", "reward", b"reward", "starts_at", b"starts_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_segments", b"customer_segments", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders", "budget", b"budget", "budget_used", b"budget_used", "campaign_id", b"campaign_id", "channels", b"channels", "coupon_codes", b"coupon_codes", "created_at", b"created_at", "currency_code", b"currency_code", "customer_segments", b"customer_segments", "customer_tiers", b"customer_tiers", "description", b"description", "ends_at", b"ends_at", "event_type", b"event_type", "exclude_category_ids", b"exclude_category_ids", "exclude_skus", b"exclude_skus", "expires_after_days", b"expires_after_days", "fixed", b"fixed", "fixed_points", b"fixed_points", "include_category_ids", b"include_category_ids", "include_skus", b"include_skus", "max_awards_per_customer", b"max_awards_per_customer", "max_awards_per_customer_per_day", b"max_awards_per_customer_per_day", "max_per_customer", b"max_per_customer", "max_per_order", b"max_per_order", "max_prior_orders", b"max_prior_orders", "merchant_id", b"merchant_id", "min_order", b"min_order", "min_prior_orders", b"min_prior_orders", "name", b"name", "payment_methods", b"payment_methods", "pending_days", b"pending_days", "percent_bps", b"percent_bps", "priority", b"priority", "rate_overrides", b"rate_overrides", "reward", b"reward", "reward_unit", b"reward_unit", "stacking", b"stacking", "starts_at", b"starts_at", "status", b"status", "tier_percent_bps", b"tier_percent_bps", "timezone", b"timezone", "trigger", b"trigger", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_prior_orders: _TypeAlias = _typing.Literal["max_prior_orders"]  # noqa: Y015
     _WhichOneofArgType__max_prior_orders: _TypeAlias = _typing.Literal["_max_prior_orders", b"_max_prior_orders"]  # noqa: Y015
@@ -628,10 +667,16 @@ class Award(_message.Message):
     EXPLANATION_FIELD_NUMBER: _builtins.int
     AVAILABLE_AT_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     campaign_version: _builtins.int
     explanation: _builtins.str
     """In words: rate, base and caps applied."""
+    unit: Global___RewardUnit.ValueType
+    """--- Points campaigns (issue 17) ---
+    POINTS: `amount` is in points, currency code "PTS", and not in the
+    score's `total` (it is in `points_total`). Unset = credit.
+    """
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -649,10 +694,11 @@ class Award(_message.Message):
         explanation: _builtins.str = ...,
         available_at: _timestamp_pb2.Timestamp | None = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        unit: Global___RewardUnit.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "available_at", b"available_at", "expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "available_at", b"available_at", "campaign_id", b"campaign_id", "campaign_version", b"campaign_version", "expires_at", b"expires_at", "explanation", b"explanation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "available_at", b"available_at", "campaign_id", b"campaign_id", "campaign_version", b"campaign_version", "expires_at", b"expires_at", "explanation", b"explanation", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -698,11 +744,16 @@ class Score(_message.Message):
     EVENT_ID_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    POINTS_TOTAL_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     event_id: _builtins.str
     """Set for ScoreEvent."""
     customer_id: _builtins.str
     merchant_id: _builtins.str
+    points_total: _builtins.int
+    """--- Points campaigns (issue 17) ---
+    Points of the awards in points (`total` is credit only).
+    """
     @_builtins.property
     def total(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -719,10 +770,11 @@ class Score(_message.Message):
         event_id: _builtins.str = ...,
         customer_id: _builtins.str = ...,
         merchant_id: _builtins.str = ...,
+        points_total: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["awards", b"awards", "customer_id", b"customer_id", "event_id", b"event_id", "merchant_id", b"merchant_id", "order_id", b"order_id", "skipped", b"skipped", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awards", b"awards", "customer_id", b"customer_id", "event_id", b"event_id", "merchant_id", b"merchant_id", "order_id", b"order_id", "points_total", b"points_total", "skipped", b"skipped", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -736,10 +788,17 @@ class Reversal(_message.Message):
     REFUND_ID_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
     AWARDS_FIELD_NUMBER: _builtins.int
+    POINTS_TOTAL_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     refund_id: _builtins.str
+    points_total: _builtins.int
+    """--- Points campaigns (issue 17) ---
+    Points taken back (awards of points campaigns; `total` is credit only).
+    """
     @_builtins.property
-    def total(self) -> _common_pb2.Money: ...
+    def total(self) -> _common_pb2.Money:
+        """Credit taken back."""
+
     @_builtins.property
     def awards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Award]: ...
     def __init__(
@@ -749,10 +808,11 @@ class Reversal(_message.Message):
         refund_id: _builtins.str = ...,
         total: _common_pb2.Money | None = ...,
         awards: _abc.Iterable[Global___Award] | None = ...,
+        points_total: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["awards", b"awards", "order_id", b"order_id", "refund_id", b"refund_id", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awards", b"awards", "order_id", b"order_id", "points_total", b"points_total", "refund_id", b"refund_id", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -947,11 +1007,16 @@ class Simulation(_message.Message):
     GMV_FIELD_NUMBER: _builtins.int
     CASHBACK_TO_GMV_FIELD_NUMBER: _builtins.int
     MATCHED_GMV_FIELD_NUMBER: _builtins.int
+    TOTAL_POINTS_FIELD_NUMBER: _builtins.int
     orders_considered: _builtins.int
     orders_matched: _builtins.int
     customers: _builtins.int
     cashback_to_gmv: _builtins.float
     """total_cashback / gmv, as a ratio (0.02 = 2%). Not money."""
+    total_points: _builtins.int
+    """--- Points campaigns (issue 17) ---
+    What a points campaign would have awarded, in points (its total_cashback is then zero).
+    """
     @_builtins.property
     def total_cashback(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -972,10 +1037,11 @@ class Simulation(_message.Message):
         gmv: _common_pb2.Money | None = ...,
         cashback_to_gmv: _builtins.float = ...,
         matched_gmv: _common_pb2.Money | None = ...,
+        total_points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["gmv", b"gmv", "matched_gmv", b"matched_gmv", "total_cashback", b"total_cashback"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cashback_to_gmv", b"cashback_to_gmv", "customers", b"customers", "gmv", b"gmv", "matched_gmv", b"matched_gmv", "orders_considered", b"orders_considered", "orders_matched", b"orders_matched", "total_cashback", b"total_cashback"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cashback_to_gmv", b"cashback_to_gmv", "customers", b"customers", "gmv", b"gmv", "matched_gmv", b"matched_gmv", "orders_considered", b"orders_considered", "orders_matched", b"orders_matched", "total_cashback", b"total_cashback", "total_points", b"total_points"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -94,6 +94,10 @@ class _WalletEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Walle
     """The redeeming merchant's side of a partner redemption: amount > 0 is
     what the issuer now owes it, < 0 a refund's reversal. Not for customers.
     """
+    WALLET_EVENT_TYPE_REWARD_REDEEMED: _WalletEventType.ValueType  # 50
+    """Points were spent on a reward of the catalogue (RedeemReward); the
+    amount is in points (currency code "PTS").
+    """
 
 class WalletEventType(_WalletEventType, metaclass=_WalletEventTypeEnumTypeWrapper): ...
 
@@ -140,6 +144,10 @@ WALLET_EVENT_TYPE_SETTLEMENT: WalletEventType.ValueType  # 42
 """The redeeming merchant's side of a partner redemption: amount > 0 is
 what the issuer now owes it, < 0 a refund's reversal. Not for customers.
 """
+WALLET_EVENT_TYPE_REWARD_REDEEMED: WalletEventType.ValueType  # 50
+"""Points were spent on a reward of the catalogue (RedeemReward); the
+amount is in points (currency code "PTS").
+"""
 Global___WalletEventType: _TypeAlias = WalletEventType  # noqa: Y015
 
 class _TransactionType:
@@ -166,6 +174,8 @@ class _TransactionTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trans
     """Credit to points or back: entries in both units, each unit balanced
     through the customer's "merchant:conversion" account.
     """
+    TRANSACTION_TYPE_REWARD: _TransactionType.ValueType  # 50
+    """Points spent on a reward: customer:available(PTS) into rewards:redeemed(PTS)."""
 
 class TransactionType(_TransactionType, metaclass=_TransactionTypeEnumTypeWrapper): ...
 
@@ -187,6 +197,8 @@ TRANSACTION_TYPE_CONVERSION: TransactionType.ValueType  # 12
 """Credit to points or back: entries in both units, each unit balanced
 through the customer's "merchant:conversion" account.
 """
+TRANSACTION_TYPE_REWARD: TransactionType.ValueType  # 50
+"""Points spent on a reward: customer:available(PTS) into rewards:redeemed(PTS)."""
 Global___TransactionType: _TypeAlias = TransactionType  # noqa: Y015
 
 @_typing.final
@@ -542,11 +554,35 @@ class ProgramStats(_message.Message):
     AVG_DAYS_TO_FIRST_REDEMPTION_FIELD_NUMBER: _builtins.int
     REPEAT_PURCHASE_SHARE_FIELD_NUMBER: _builtins.int
     REVERSED_FIELD_NUMBER: _builtins.int
+    TRANSFERS_FIELD_NUMBER: _builtins.int
+    TRANSFERRED_FIELD_NUMBER: _builtins.int
+    CONVERSIONS_TO_POINTS_FIELD_NUMBER: _builtins.int
+    CONVERTED_TO_POINTS_FIELD_NUMBER: _builtins.int
+    CONVERSIONS_TO_CREDIT_FIELD_NUMBER: _builtins.int
+    CONVERTED_TO_CREDIT_FIELD_NUMBER: _builtins.int
+    REWARD_REDEMPTIONS_FIELD_NUMBER: _builtins.int
+    POINTS_REDEEMED_FIELD_NUMBER: _builtins.int
+    POINTS_AWARDED_FIELD_NUMBER: _builtins.int
+    POINTS_REVERSED_FIELD_NUMBER: _builtins.int
     customers_earned: _builtins.int
     customers_redeemed: _builtins.int
     avg_days_to_first_redemption: _builtins.float
     repeat_purchase_share: _builtins.float
     """Share (0..1) of customers who earned in the period and ordered again later."""
+    transfers: _builtins.int
+    """--- Transfers, points and rewards in the period (issue 17) ---
+    Transfers between customers, and the credit they moved.
+    """
+    conversions_to_points: _builtins.int
+    """Conversions of credit into points, and the credit converted."""
+    conversions_to_credit: _builtins.int
+    """Conversions of points into credit, and the credit they gave."""
+    reward_redemptions: _builtins.int
+    """Rewards redeemed, and the points they cost."""
+    points_redeemed: _builtins.int
+    points_awarded: _builtins.int
+    """Points awarded by points campaigns, and points taken back by refunds."""
+    points_reversed: _builtins.int
     @_builtins.property
     def earned(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -561,6 +597,12 @@ class ProgramStats(_message.Message):
 
     @_builtins.property
     def reversed(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def transferred(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def converted_to_points(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def converted_to_credit(self) -> _common_pb2.Money: ...
     def __init__(
         self,
         *,
@@ -573,10 +615,20 @@ class ProgramStats(_message.Message):
         avg_days_to_first_redemption: _builtins.float = ...,
         repeat_purchase_share: _builtins.float = ...,
         reversed: _common_pb2.Money | None = ...,
+        transfers: _builtins.int = ...,
+        transferred: _common_pb2.Money | None = ...,
+        conversions_to_points: _builtins.int = ...,
+        converted_to_points: _common_pb2.Money | None = ...,
+        conversions_to_credit: _builtins.int = ...,
+        converted_to_credit: _common_pb2.Money | None = ...,
+        reward_redemptions: _builtins.int = ...,
+        points_redeemed: _builtins.int = ...,
+        points_awarded: _builtins.int = ...,
+        points_reversed: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "redeemed", b"redeemed", "reversed", b"reversed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["converted_to_credit", b"converted_to_credit", "converted_to_points", b"converted_to_points", "earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "redeemed", b"redeemed", "reversed", b"reversed", "transferred", b"transferred"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_days_to_first_redemption", b"avg_days_to_first_redemption", "customers_earned", b"customers_earned", "customers_redeemed", b"customers_redeemed", "earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "redeemed", b"redeemed", "repeat_purchase_share", b"repeat_purchase_share", "reversed", b"reversed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_days_to_first_redemption", b"avg_days_to_first_redemption", "conversions_to_credit", b"conversions_to_credit", "conversions_to_points", b"conversions_to_points", "converted_to_credit", b"converted_to_credit", "converted_to_points", b"converted_to_points", "customers_earned", b"customers_earned", "customers_redeemed", b"customers_redeemed", "earned", b"earned", "expired", b"expired", "outstanding_liability", b"outstanding_liability", "points_awarded", b"points_awarded", "points_redeemed", b"points_redeemed", "points_reversed", b"points_reversed", "redeemed", b"redeemed", "repeat_purchase_share", b"repeat_purchase_share", "reversed", b"reversed", "reward_redemptions", b"reward_redemptions", "transferred", b"transferred", "transfers", b"transfers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2096,3 +2148,326 @@ class GetSettlementResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetSettlementResponse: _TypeAlias = GetSettlementResponse  # noqa: Y015
+
+@_typing.final
+class Reward(_message.Message):
+    """A reward of a merchant's catalogue, bought with points."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class NamesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    REWARD_ID_FIELD_NUMBER: _builtins.int
+    NAMES_FIELD_NUMBER: _builtins.int
+    POINTS_COST_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    REDEEMED_COUNT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    reward_id: _builtins.str
+    points_cost: _builtins.int
+    """Points one redemption spends; positive."""
+    stock: _builtins.int
+    """How many are left; unset = unlimited."""
+    active: _builtins.bool
+    redeemed_count: _builtins.int
+    """Output only: redemptions so far."""
+    @_builtins.property
+    def names(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Locale ("fa", "ar", "en", "fa-IR") -> the name customers see; at least one."""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """Output only."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        reward_id: _builtins.str = ...,
+        names: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        points_cost: _builtins.int = ...,
+        stock: _builtins.int | None = ...,
+        active: _builtins.bool = ...,
+        redeemed_count: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_stock", b"_stock", "stock", b"stock", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_stock", b"_stock", "active", b"active", "merchant_id", b"merchant_id", "names", b"names", "points_cost", b"points_cost", "redeemed_count", b"redeemed_count", "reward_id", b"reward_id", "stock", b"stock", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__stock: _TypeAlias = _typing.Literal["stock"]  # noqa: Y015
+    _WhichOneofArgType__stock: _TypeAlias = _typing.Literal["_stock", b"_stock"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__stock) -> _WhichOneofReturnType__stock | None: ...
+
+Global___Reward: _TypeAlias = Reward  # noqa: Y015
+
+@_typing.final
+class UpsertRewardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REWARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reward(self) -> Global___Reward: ...
+    def __init__(
+        self,
+        *,
+        reward: Global___Reward | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRewardRequest: _TypeAlias = UpsertRewardRequest  # noqa: Y015
+
+@_typing.final
+class UpsertRewardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REWARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reward(self) -> Global___Reward: ...
+    def __init__(
+        self,
+        *,
+        reward: Global___Reward | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertRewardResponse: _TypeAlias = UpsertRewardResponse  # noqa: Y015
+
+@_typing.final
+class ListRewardsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    ACTIVE_ONLY_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    active_only: _builtins.bool
+    page_size: _builtins.int
+    """Default 50, at most 500."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        active_only: _builtins.bool = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_only", b"active_only", "merchant_id", b"merchant_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRewardsRequest: _TypeAlias = ListRewardsRequest  # noqa: Y015
+
+@_typing.final
+class ListRewardsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REWARDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def rewards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reward]: ...
+    def __init__(
+        self,
+        *,
+        rewards: _abc.Iterable[Global___Reward] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "rewards", b"rewards"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRewardsResponse: _TypeAlias = ListRewardsResponse  # noqa: Y015
+
+@_typing.final
+class RedeemRewardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    REWARD_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    customer_id: _builtins.str
+    reward_id: _builtins.str
+    idempotency_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        reward_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "idempotency_key", b"idempotency_key", "merchant_id", b"merchant_id", "reward_id", b"reward_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemRewardRequest: _TypeAlias = RedeemRewardRequest  # noqa: Y015
+
+@_typing.final
+class RewardRedemption(_message.Message):
+    """Points a customer spent on a reward."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    REWARD_ID_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    merchant_id: _builtins.str
+    customer_id: _builtins.str
+    reward_id: _builtins.str
+    points: _builtins.int
+    transaction_id: _builtins.str
+    """The REWARD transaction."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+        merchant_id: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+        reward_id: _builtins.str = ...,
+        points: _builtins.int = ...,
+        transaction_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "customer_id", b"customer_id", "merchant_id", b"merchant_id", "points", b"points", "redemption_id", b"redemption_id", "reward_id", b"reward_id", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RewardRedemption: _TypeAlias = RewardRedemption  # noqa: Y015
+
+@_typing.final
+class RedeemRewardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___RewardRedemption: ...
+    def __init__(
+        self,
+        *,
+        redemption: Global___RewardRedemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemRewardResponse: _TypeAlias = RedeemRewardResponse  # noqa: Y015
+
+@_typing.final
+class TransferPolicy(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    REQUIRE_KNOWN_RECEIVER_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    require_known_receiver: _builtins.bool
+    """Transfers only to customers who already have a wallet history here."""
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        require_known_receiver: _builtins.bool = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "require_known_receiver", b"require_known_receiver", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferPolicy: _TypeAlias = TransferPolicy  # noqa: Y015
+
+@_typing.final
+class SetTransferPolicyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    REQUIRE_KNOWN_RECEIVER_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    require_known_receiver: _builtins.bool
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        require_known_receiver: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "require_known_receiver", b"require_known_receiver"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetTransferPolicyRequest: _TypeAlias = SetTransferPolicyRequest  # noqa: Y015
+
+@_typing.final
+class SetTransferPolicyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___TransferPolicy: ...
+    def __init__(
+        self,
+        *,
+        policy: Global___TransferPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetTransferPolicyResponse: _TypeAlias = SetTransferPolicyResponse  # noqa: Y015

@@ -157,6 +157,26 @@ class WalletServiceStub:
                 request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementRequest.SerializeToString,
                 response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementResponse.FromString,
                 _registered_method=True)
+        self.UpsertReward = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/UpsertReward',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.UpsertRewardRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.UpsertRewardResponse.FromString,
+                _registered_method=True)
+        self.ListRewards = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/ListRewards',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListRewardsRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListRewardsResponse.FromString,
+                _registered_method=True)
+        self.RedeemReward = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/RedeemReward',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.RedeemRewardRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.RedeemRewardResponse.FromString,
+                _registered_method=True)
+        self.SetTransferPolicy = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/SetTransferPolicy',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetTransferPolicyRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetTransferPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -416,6 +436,49 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertReward(self, request, context):
+        """--- Rewards catalogue and transfer policy (issue 17 items 3-4) ---
+
+        Ops: adds or replaces a reward of the merchant's catalogue: a product or
+        an activity a customer buys with points. `stock` unset = unlimited.
+        Errors: INVALID_ARGUMENT (ids, points_cost not positive, a name missing
+        or longer than 200 characters, stock negative).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRewards(self, request, context):
+        """The merchant's rewards, by reward_id, optionally active ones only.
+        Errors: INVALID_ARGUMENT (a page token from another query).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemReward(self, request, context):
+        """Spends the reward's points_cost of the customer's available points,
+        earliest expiry first, as one ledger transaction (customer points into
+        "rewards:redeemed"), and takes one from the reward's stock (never below
+        zero, whatever runs at the same time). Idempotent by (merchant_id,
+        idempotency_key): a replay returns the same redemption, or its refusal.
+        Errors: NOT_FOUND (no such reward), FAILED_PRECONDITION (reason
+        INSUFFICIENT_POINTS, OUT_OF_STOCK or REWARD_INACTIVE), ALREADY_EXISTS
+        (key reused for another redemption).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetTransferPolicy(self, request, context):
+        """Ops: the merchant's transfer policy. With require_known_receiver,
+        TransferCredit to a customer who has no wallet history at this merchant
+        is FAILED_PRECONDITION (reason UNKNOWN_RECEIVER, field to_customer_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -528,6 +591,26 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.GetSettlement,
                     request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementRequest.FromString,
                     response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementResponse.SerializeToString,
+            ),
+            'UpsertReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertReward,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.UpsertRewardRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.UpsertRewardResponse.SerializeToString,
+            ),
+            'ListRewards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRewards,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListRewardsRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListRewardsResponse.SerializeToString,
+            ),
+            'RedeemReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemReward,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.RedeemRewardRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.RedeemRewardResponse.SerializeToString,
+            ),
+            'SetTransferPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetTransferPolicy,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetTransferPolicyRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetTransferPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1136,6 +1219,114 @@ class WalletService:
             '/cashback.wallet.v1.WalletService/GetSettlement',
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementRequest.SerializeToString,
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/UpsertReward',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.UpsertRewardRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.UpsertRewardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRewards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/ListRewards',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListRewardsRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.ListRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/RedeemReward',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.RedeemRewardRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.RedeemRewardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetTransferPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/SetTransferPolicy',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetTransferPolicyRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.SetTransferPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

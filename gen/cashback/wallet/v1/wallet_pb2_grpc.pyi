@@ -199,6 +199,33 @@ class WalletServiceStub:
     where it was spent). Ops of any member (`merchant_id`). Errors:
     INVALID_ARGUMENT (to <= from), NOT_FOUND (as GetCoalition).
     """
+    UpsertReward: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.UpsertRewardRequest, _wallet_pb2.UpsertRewardResponse]
+    """--- Rewards catalogue and transfer policy (issue 17 items 3-4) ---
+
+    Ops: adds or replaces a reward of the merchant's catalogue: a product or
+    an activity a customer buys with points. `stock` unset = unlimited.
+    Errors: INVALID_ARGUMENT (ids, points_cost not positive, a name missing
+    or longer than 200 characters, stock negative).
+    """
+    ListRewards: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListRewardsRequest, _wallet_pb2.ListRewardsResponse]
+    """The merchant's rewards, by reward_id, optionally active ones only.
+    Errors: INVALID_ARGUMENT (a page token from another query).
+    """
+    RedeemReward: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.RedeemRewardRequest, _wallet_pb2.RedeemRewardResponse]
+    """Spends the reward's points_cost of the customer's available points,
+    earliest expiry first, as one ledger transaction (customer points into
+    "rewards:redeemed"), and takes one from the reward's stock (never below
+    zero, whatever runs at the same time). Idempotent by (merchant_id,
+    idempotency_key): a replay returns the same redemption, or its refusal.
+    Errors: NOT_FOUND (no such reward), FAILED_PRECONDITION (reason
+    INSUFFICIENT_POINTS, OUT_OF_STOCK or REWARD_INACTIVE), ALREADY_EXISTS
+    (key reused for another redemption).
+    """
+    SetTransferPolicy: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.SetTransferPolicyRequest, _wallet_pb2.SetTransferPolicyResponse]
+    """Ops: the merchant's transfer policy. With require_known_receiver,
+    TransferCredit to a customer who has no wallet history at this merchant
+    is FAILED_PRECONDITION (reason UNKNOWN_RECEIVER, field to_customer_id).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -369,6 +396,33 @@ class WalletServiceAsyncStub(WalletServiceStub):
     from the debtor (the issuer of the credit) to the creditor (the merchant
     where it was spent). Ops of any member (`merchant_id`). Errors:
     INVALID_ARGUMENT (to <= from), NOT_FOUND (as GetCoalition).
+    """
+    UpsertReward: _aio.UnaryUnaryMultiCallable[_wallet_pb2.UpsertRewardRequest, _wallet_pb2.UpsertRewardResponse]  # type: ignore[assignment]
+    """--- Rewards catalogue and transfer policy (issue 17 items 3-4) ---
+
+    Ops: adds or replaces a reward of the merchant's catalogue: a product or
+    an activity a customer buys with points. `stock` unset = unlimited.
+    Errors: INVALID_ARGUMENT (ids, points_cost not positive, a name missing
+    or longer than 200 characters, stock negative).
+    """
+    ListRewards: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListRewardsRequest, _wallet_pb2.ListRewardsResponse]  # type: ignore[assignment]
+    """The merchant's rewards, by reward_id, optionally active ones only.
+    Errors: INVALID_ARGUMENT (a page token from another query).
+    """
+    RedeemReward: _aio.UnaryUnaryMultiCallable[_wallet_pb2.RedeemRewardRequest, _wallet_pb2.RedeemRewardResponse]  # type: ignore[assignment]
+    """Spends the reward's points_cost of the customer's available points,
+    earliest expiry first, as one ledger transaction (customer points into
+    "rewards:redeemed"), and takes one from the reward's stock (never below
+    zero, whatever runs at the same time). Idempotent by (merchant_id,
+    idempotency_key): a replay returns the same redemption, or its refusal.
+    Errors: NOT_FOUND (no such reward), FAILED_PRECONDITION (reason
+    INSUFFICIENT_POINTS, OUT_OF_STOCK or REWARD_INACTIVE), ALREADY_EXISTS
+    (key reused for another redemption).
+    """
+    SetTransferPolicy: _aio.UnaryUnaryMultiCallable[_wallet_pb2.SetTransferPolicyRequest, _wallet_pb2.SetTransferPolicyResponse]  # type: ignore[assignment]
+    """Ops: the merchant's transfer policy. With require_known_receiver,
+    TransferCredit to a customer who has no wallet history at this merchant
+    is FAILED_PRECONDITION (reason UNKNOWN_RECEIVER, field to_customer_id).
     """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -669,6 +723,57 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         from the debtor (the issuer of the credit) to the creditor (the merchant
         where it was spent). Ops of any member (`merchant_id`). Errors:
         INVALID_ARGUMENT (to <= from), NOT_FOUND (as GetCoalition).
+        """
+
+    @_abc_1.abstractmethod
+    def UpsertReward(
+        self,
+        request: _wallet_pb2.UpsertRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.UpsertRewardResponse, _abc.Awaitable[_wallet_pb2.UpsertRewardResponse]]:
+        """--- Rewards catalogue and transfer policy (issue 17 items 3-4) ---
+
+        Ops: adds or replaces a reward of the merchant's catalogue: a product or
+        an activity a customer buys with points. `stock` unset = unlimited.
+        Errors: INVALID_ARGUMENT (ids, points_cost not positive, a name missing
+        or longer than 200 characters, stock negative).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRewards(
+        self,
+        request: _wallet_pb2.ListRewardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.ListRewardsResponse, _abc.Awaitable[_wallet_pb2.ListRewardsResponse]]:
+        """The merchant's rewards, by reward_id, optionally active ones only.
+        Errors: INVALID_ARGUMENT (a page token from another query).
+        """
+
+    @_abc_1.abstractmethod
+    def RedeemReward(
+        self,
+        request: _wallet_pb2.RedeemRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.RedeemRewardResponse, _abc.Awaitable[_wallet_pb2.RedeemRewardResponse]]:
+        """Spends the reward's points_cost of the customer's available points,
+        earliest expiry first, as one ledger transaction (customer points into
+        "rewards:redeemed"), and takes one from the reward's stock (never below
+        zero, whatever runs at the same time). Idempotent by (merchant_id,
+        idempotency_key): a replay returns the same redemption, or its refusal.
+        Errors: NOT_FOUND (no such reward), FAILED_PRECONDITION (reason
+        INSUFFICIENT_POINTS, OUT_OF_STOCK or REWARD_INACTIVE), ALREADY_EXISTS
+        (key reused for another redemption).
+        """
+
+    @_abc_1.abstractmethod
+    def SetTransferPolicy(
+        self,
+        request: _wallet_pb2.SetTransferPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.SetTransferPolicyResponse, _abc.Awaitable[_wallet_pb2.SetTransferPolicyResponse]]:
+        """Ops: the merchant's transfer policy. With require_known_receiver,
+        TransferCredit to a customer who has no wallet history at this merchant
+        is FAILED_PRECONDITION (reason UNKNOWN_RECEIVER, field to_customer_id).
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
