@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.harness import Load, Row, closed_loop, pgbench_tps, print_table, profiled
+from bench.harness import Load, Row, closed_loop, pgbench_run, pgbench_tps, print_table, profiled
 from cashback_kit.procs import ServiceProcess, start_process
 from tests.support.keys import TEST_KEYS, write_keys_file
 from tests.support.pgcluster import PgCluster, remove_cluster, start_cluster
@@ -184,6 +184,11 @@ def main() -> None:
     try:
         tps = pgbench_tps(cluster, seconds=int(max(5, args.seconds)))
         rows.append(Row("baseline: pgbench tpcb-like (8 clients, scale 10)", "-", f"{tps:,.0f} tps", None, "-", None))
+        if "c" in only:  # the database's own floor for one checkout order at one in flight
+            _, one_ms = pgbench_run(cluster, clients=1, scale=1, seconds=int(max(5, args.seconds)))
+            rows.append(Row("baseline: pgbench tpcb-like, 1 client (latency per transaction)", "-",
+                            f"{one_ms:.3f} ms; an order's 3 wallet transactions: {3 * one_ms:.2f} ms", None, "-",
+                            None, "the cluster's commit settings are the services' too (tests/support/pgcluster.py)"))
         stack.start("rules")
         stack.start("wallet")
         asyncio.run(measure(stack, args.seconds, tps, rows, only))
