@@ -10,13 +10,13 @@ Measured on the checkout bench (auto_explain inside wallet_load, one order in fl
   spendable lots in spend order only until they cover that amount -- all of them when they do
   not, so InsufficientCredit still reports what the customer has. `spend` (every spendable lot)
   stays for callers that do not know the amount.
-- The holds and lots to load were each one query with OR-ed conditions, which no index can
-  serve; the plan PL/pgSQL cached on its first calls (tables still small) was a sequential scan,
-  and stayed one as the tables grew (0.8 ms to scan 2,715 lots for one customer). Each
-  condition is now its own keyed lookup (a hold or lot id, the customer's active holds, an
-  order's lots), and a part the request does not ask for is skipped before it reads anything.
-  `ix_wallet_holds_active` makes "this customer's holds past their TTL" a lookup among the few
-  active holds instead of a scan of every hold the customer ever had.
+- The holds and lots to load were each one query with OR-ed conditions on different columns,
+  which no single index serves: the plan was a scan of every hold and lot of the customer, or
+  of the table (auto_explain: 0.8 ms for 2,715 lots in one load). Each condition is now its own
+  keyed lookup (a hold or lot id, the customer's active holds, an order's lots), and a part the
+  request does not ask for is skipped before it reads anything. `ix_wallet_holds_active` makes
+  "this customer's holds past their TTL" a lookup among the few active holds instead of a scan
+  of every hold the customer ever had.
 
 The document wallet_load returns is unchanged, and so is everything else: the lock order, the
 maturing of due lots, the checks and triggers.
@@ -177,15 +177,6 @@ CREATE INDEX ix_wallet_lots_spend_order ON wallet_lots
    lot_id COLLATE "C")
   WHERE status = 'available' AND remaining > 0
 """
-# Every statement in these two is about the few customers, lots and holds a call names, by
-# key. PL/pgSQL keeps the generic plan it made on a connection's first calls; made while the
-# tables were small, that plan was a sequential scan, or a hash join over a whole table, and
-# stayed one as the tables grew (auto_explain: 0.6 ms to hash 1,807 lots for a write that
-# changed one). Inside these two functions (and wallet_settle_lots when they call it) only
-# nested loops over index lookups are allowed, which is the right plan for a few keys at any
-# table size; the sweeper's own calls of wallet_settle_lots are not affected.
-KEYED_PLANS = "SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off"
-NO_SEQSCAN = tuple(f"ALTER FUNCTION {f} {KEYED_PLANS}" for f in ("wallet_load(jsonb)", "wallet_write(jsonb)"))
 
 
 def upgrade() -> None:
@@ -195,12 +186,9 @@ def upgrade() -> None:
     )
     op.execute(SPEND_ORDER)
     op.execute(LOAD)
-    for sql in NO_SEQSCAN:
-        op.execute(sql)
 
 
 def downgrade() -> None:
-    op.execute("ALTER FUNCTION wallet_write(jsonb) RESET ALL")
     op.execute(_previous_load())
     op.execute("DROP INDEX IF EXISTS ix_wallet_lots_spend_order")
     op.execute("DROP INDEX IF EXISTS ix_wallet_holds_active")
