@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cashback_console.config import ConsoleSettings
 from cashback_console.services import Services
-from cashback_console.views import auth, campaigns, customers, messaging, report
+from cashback_console.views import auth, campaigns, customers, messaging, report, segments
 from cashback_console.web import Console
 
 log = logging.getLogger("cashback.console")
@@ -81,6 +81,8 @@ ROUTES = [
     Route("/campaigns/{campaign_id}", campaigns.update_campaign, methods=["POST"]),
     Route("/campaigns/{campaign_id}/status", campaigns.set_status, methods=["POST"]),
     Route("/customers", customers.search, methods=["GET"]),
+    Route("/customers", customers.search_post, methods=["POST"]),
+    Route("/segments", segments.segments_page, methods=["GET"]),
     Route("/customers/{customer_id}", customers.show, methods=["GET"]),
     Route("/customers/{customer_id}/adjust", customers.adjust, methods=["POST"]),
     Route("/reminders", messaging.reminders, methods=["GET"]),

@@ -6,6 +6,7 @@ tests/console check that every string the templates use has both translations.""
 
 from __future__ import annotations
 
+from cashback_console import i18n_segments as segment_words
 from cashbackctl.units import LANGUAGES, language
 
 NAMES = (("en", "English"), ("fa", "فارسی"), ("ar", "العربية"))
@@ -47,8 +48,6 @@ FA: dict[str, str] = {
     "Sales (GMV)": "فروش", "Cashback / sales": "کش‌بک به فروش",
     "Fill in the reward; the figures update as you type.": "پاداش را وارد کنید؛ ارقام همزمان به‌روز می‌شوند.",
     "Customer id": "شناسهٔ مشتری", "Look up": "جستجو",
-    "Search by phone needs a contact lookup the notify service does not offer yet; use the customer id.":
-        "جستجو با شماره تلفن هنوز در سرویس پیام ممکن نیست؛ از شناسهٔ مشتری استفاده کنید.",
     "Customer": "مشتری", "Balance": "موجودی", "Available": "قابل استفاده", "Pending": "در انتظار", "Held": "رزروشده",
     "Debt": "بدهی", "Next expiry": "انقضای بعدی", "Profile": "نمایه", "Tier (segment)": "سطح (بخش)",
     "set by hand": "دستی", "Orders": "سفارش‌ها", "Spend": "خرید", "days": "روز", "Phone": "تلفن", "Email": "ایمیل",
@@ -128,8 +127,6 @@ AR: dict[str, str] = {
     "Cashback": "الاسترداد", "Orders matched": "الطلبات المطابقة", "Sales (GMV)": "المبيعات",
     "Cashback / sales": "الاسترداد / المبيعات", "Fill in the reward; the figures update as you type.":
         "أدخل المكافأة؛ تتحدث الأرقام أثناء الكتابة.", "Customer id": "معرّف العميل", "Look up": "بحث",
-    "Search by phone needs a contact lookup the notify service does not offer yet; use the customer id.":
-        "البحث برقم الهاتف غير متاح بعد في خدمة الإشعارات؛ استخدم معرّف العميل.",
     "Customer": "العميل", "Balance": "الرصيد", "Available": "المتاح", "Pending": "المعلّق", "Held": "المحجوز",
     "Debt": "الدين", "Next expiry": "الانتهاء التالي", "Profile": "الملف", "Tier (segment)": "الفئة (الشريحة)",
     "set by hand": "يدوياً", "Orders": "الطلبات", "Spend": "الإنفاق", "days": "يوم", "Phone": "الهاتف",
@@ -171,6 +168,8 @@ AR: dict[str, str] = {
     "Your key is no longer accepted; sign in again.": "لم يعد مفتاحك مقبولاً؛ سجّل الدخول مجدداً.",
 }
 
+FA |= segment_words.FA
+AR |= segment_words.AR
 TABLES = {"fa": FA, "ar": AR}
 
 

@@ -65,7 +65,7 @@ def history(customer_id: str, limit: int = typer.Option(50, help="at most this m
 
 @app.command()
 def profile(customer_id: str, currency: str = typer.Option("", "--currency", "-c", help=CURRENCY_HELP)) -> None:
-    """Tier, order count and spend (rules), balance (wallet), contact (notify)."""
+    """Tier, order count and spend, RFM segment and scores (rules), balance (wallet), contact (notify)."""
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         prof = call(stub.GetCustomerProfile, rules_pb2.GetCustomerProfileRequest(
             merchant_id=ctx().merchant, customer_id=customer_id)).profile
@@ -79,12 +79,22 @@ def profile(customer_id: str, currency: str = typer.Option("", "--currency", "-c
     if ctx().as_json:
         emit({"profile": to_dict(prof), "balance": to_dict(bal), "contact": to_dict(contact) if contact else None})
         return
+    window = "this month" if prof.window == rules_pb2.TIER_WINDOW_CALENDAR_MONTH else f"{prof.window_days} d"
     console.print(f"[bold]{customer_id}[/bold]  tier: {prof.tier or '-'}  orders: {prof.order_count}  "
-                  f"spend ({prof.window_days} d): {money(prof.spend_in_window)}", highlight=False)
+                  f"spend ({window}): {money(prof.spend_in_window)}", highlight=False)
+    console.print(rfm_words(prof), highlight=False)
     emit(bal, BALANCE_COLUMNS, [bal])
     if contact:
         console.print(f"contact: locale {contact.locale or '-'}, zone {contact.timezone or '-'}, "
                       f"sms {'on' if contact.sms_opt_in else 'off'}, email {'on' if contact.email_opt_in else 'off'}")
+
+
+def rfm_words(prof: rules_pb2.CustomerProfile) -> str:
+    """'segment: champions (R 5, F 5, M 5)', or why there is none."""
+    if not prof.HasField("rfm"):
+        return "segment: - (no order in the RFM window when scores were last computed)"
+    r = prof.rfm
+    return f"segment: {r.segment} (R {r.recency}, F {r.frequency}, M {r.monetary})"
 
 
 def adjust(customer_id: str = typer.Argument(...),

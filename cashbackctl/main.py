@@ -11,7 +11,16 @@ import grpc
 import typer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cashbackctl import campaigns, customers, notify_cmds, orders_import, policies, requeue
+from cashbackctl import (
+    campaigns,
+    coalitions,
+    customers,
+    notify_cmds,
+    orders_import,
+    policies,
+    requeue,
+    segments,
+)
 from cashbackctl.audit import audit
 from cashbackctl.audit_log import audit_log
 from cashbackctl.common import STATE, Ctx, JsonAnywhere, ctx, dev_ops_key
@@ -26,9 +35,11 @@ app.add_typer(notify_cmds.contacts, name="contacts")
 app.add_typer(notify_cmds.templates, name="templates")
 app.add_typer(notify_cmds.reminders, name="reminders")
 app.add_typer(policies.tiers, name="tiers")
+app.add_typer(segments.app, name="segments")
 app.add_typer(orders_import.app, name="orders")
 app.add_typer(policies.notify_policy, name="notify-policy")
 app.add_typer(parked_app, name="parked")
+app.add_typer(coalitions.app, name="coalitions")
 # "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.
 app.command("adjust", context_settings={"ignore_unknown_options": True})(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)
@@ -36,6 +47,7 @@ app.command("requeue")(requeue.requeue)
 app.command("audit")(audit)
 app.command("audit-log")(audit_log)
 app.command("report")(report)
+app.command("settlement")(coalitions.settlement)
 
 
 @app.callback()

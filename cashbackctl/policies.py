@@ -13,15 +13,29 @@ from cashbackctl.common import call, ctx, emit, fail, money
 from cashbackctl.merchant import merchant_currency
 from cashbackctl.units import AmountError, parse_amount
 
-tiers = typer.Typer(no_args_is_help=True, help="Customer tiers by rolling spend (rules).")
+tiers = typer.Typer(no_args_is_help=True, help="Customer tiers by spend in rolling days or the calendar month "
+                    "(rules).")
 notify_policy = typer.Typer(no_args_is_help=True, help="When customers are messaged (notify).")
 
 
 @tiers.command("set")
 def tiers_set(tier: list[str] = typer.Argument(..., help="name=min spend, e.g. silver='1,000 SAR' "
                                                "gold='5,000,000 toman'"),
-              window_days: int = typer.Option(90, help="spend counted over this many days")) -> None:
+              window_days: int = typer.Option(90, help="spend counted over this many days"),
+              calendar_month: bool = typer.Option(False, "--calendar-month",
+                                                  help="spend counted since the 1st of the month instead "
+                                                  "(\"1,000,000 toman a month\")"),
+              timezone: str = typer.Option("", help="where a month starts, e.g. Asia/Tehran (default: the "
+                                           "zone of the merchant's campaigns)"),
+              calendar: str = typer.Option("", help="gregorian or solar-hijri months (default: the zone's, "
+                                           "Solar Hijri in Asia/Tehran)")) -> None:
     """Replace the merchant's tier policy (no tiers listed = none)."""
+    window = rules_pb2.TIER_WINDOW_CALENDAR_MONTH if calendar_month else rules_pb2.TIER_WINDOW_ROLLING_DAYS
+    days = 0 if calendar_month else window_days
+    calendars = {"": rules_pb2.TIER_CALENDAR_UNSPECIFIED, "gregorian": rules_pb2.TIER_CALENDAR_GREGORIAN,
+                 "solar-hijri": rules_pb2.TIER_CALENDAR_SOLAR_HIJRI}
+    if calendar.lower().replace("_", "-") not in calendars:
+        fail(f"--calendar: gregorian or solar-hijri (got {calendar!r})")
     out = []
     for spec in tier:
         name, sep, spend = spec.partition("=")
@@ -31,13 +45,22 @@ def tiers_set(tier: list[str] = typer.Argument(..., help="name=min spend, e.g. s
             m = parse_amount(spend, f"tier {name.strip()}", merchant_currency)
         except AmountError as exc:
             fail(str(exc))
-        out.append(rules_pb2.Tier(name=name.strip(), window_days=window_days,
+        out.append(rules_pb2.Tier(name=name.strip(), window_days=days, window=window,
                                   min_spend=common_pb2.Money(currency_code=m.currency, amount_minor=m.minor)))
     with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
         policy = call(stub.UpsertTierPolicy, rules_pb2.UpsertTierPolicyRequest(
-            merchant_id=ctx().merchant, tiers=out)).tier_policy
+            merchant_id=ctx().merchant, tiers=out, timezone=timezone,
+            calendar=calendars[calendar.lower().replace("_", "-")])).tier_policy
     emit(policy, [("tier", lambda t: t.name), ("min spend", lambda t: money(t.min_spend)),
-                  ("window", lambda t: f"{t.window_days} days")], list(policy.tiers))
+                  ("window", lambda t: window_words(t, policy))], list(policy.tiers))
+
+
+def window_words(tier: rules_pb2.Tier, policy: rules_pb2.TierPolicy) -> str:
+    """'90 days' or 'calendar month (Asia/Tehran, Solar Hijri)'."""
+    if tier.window != rules_pb2.TIER_WINDOW_CALENDAR_MONTH:
+        return f"{tier.window_days} days"
+    months = "Solar Hijri" if policy.calendar == rules_pb2.TIER_CALENDAR_SOLAR_HIJRI else "Gregorian"
+    return f"calendar month ({policy.timezone}, {months})"
 
 
 @tiers.command("assign")

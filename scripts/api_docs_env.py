@@ -80,6 +80,9 @@ ENV_NOTES = {
     "RULES_SIMULATION_SECONDS": "rules: the time budget of one simulation's replay (in a worker thread)",
     "RULES_SIMULATIONS_PER_MERCHANT": "rules: simulations and campaign reports running at once for one merchant",
     "RULES_SIMULATIONS": "rules: simulations and campaign reports running at once in one process",
+    "RULES_RFM_WINDOW_DAYS": "rules: RFM segments score the customers with an order in this many days (1 to 3650)",
+    "RULES_RFM_REFRESH_SECONDS": "rules: a merchant's RFM scores older than this are recomputed (at least 60; "
+    "an import also recomputes them a few seconds after it pauses)",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "notify: how late a scheduled job (reminders, expiry scan) may still run",
     "NOTIFY_ORDER_GATHER_SECONDS": "notify: how long events of one order are gathered into one message",
     "NOTIFY_RENDER_BUDGET_SECONDS": "notify: how long one merchant template may take to render (in a worker "
@@ -119,6 +122,8 @@ ENV_DEFAULTS = {
     "RULES_SIMULATION_SECONDS": "10",
     "RULES_SIMULATIONS_PER_MERCHANT": "1",
     "RULES_SIMULATIONS": "2",
+    "RULES_RFM_WINDOW_DAYS": "365",
+    "RULES_RFM_REFRESH_SECONDS": "21600",
     "CONSOLE_MERCHANTS": "m1",
     "CASHBACK_MERCHANT": "m1",
 }

@@ -1,8 +1,10 @@
-"""Customers: look up by id; balance, history, open holds, messages, profile (tier
-as the segment) and contact; an adjustment with a reason and an idempotency key."""
+"""Customers: look up by id or phone; balance, history, open holds, messages,
+profile (tier, RFM segment and scores) and contact; an adjustment with a reason
+and an idempotency key."""
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +18,7 @@ from starlette.responses import Response
 
 from cashback_console.forms import unit_word
 from cashback_console.i18n import translate
+from cashback_console.i18n_segments import SEGMENT_WORDS
 from cashback_console.services import ServiceError
 from cashback_console.sessions import Session
 from cashback_console.web import console_of, field_errors, page, redirect, render
@@ -24,12 +27,43 @@ from cashbackctl.units import AmountError, parse_amount
 SETTLED = (W.TRANSACTION_TYPE_CAPTURE, W.TRANSACTION_TYPE_RELEASE)
 
 
+def looks_like_phone(q: str) -> bool:
+    """Seven digits or more (any script) and nothing but what people write in a
+    number: a plus, spaces, dashes, brackets, dots and invisible bidi marks."""
+    return sum(ch.isdigit() for ch in q) >= 7 and all(
+        ch.isdigit() or ch in " +-()." or unicodedata.category(ch) == "Cf" for ch in q)
+
+
+async def _look_up(request: Request, s: Session, q: str) -> Response:
+    """An id opens the customer; a phone or an email asks notify for its contacts:
+    one opens that customer, several are listed. The phone or email never leaves
+    this request (the form posts it; no redirect or log carries it)."""
+    if not q:
+        return render(request, s, "customers.html", title_key="Customers")
+    email = "@" in q
+    if not email and not looks_like_phone(q):
+        return redirect(f"/customers/{quote(q, safe='')}")
+    req = N.FindContactsRequest(merchant_id=s.merchant, email=q) if email else N.FindContactsRequest(
+        merchant_id=s.merchant, phone=q)
+    try:
+        found = list((await console_of(request).call(s, "notify", "FindContacts", req)).contacts)
+    except ServiceError as exc:
+        if exc.code != "INVALID_ARGUMENT":
+            raise
+        return redirect(f"/customers/{quote(q, safe='')}")  # not a phone number after all: an id of digits
+    if len(found) == 1:
+        return redirect(f"/customers/{quote(found[0].customer_id, safe='')}")
+    return render(request, s, "customers.html", title_key="Customers", q=q, found=found)
+
+
 @page()
 async def search(request: Request, s: Session) -> Response:
-    q = request.query_params.get("q", "").strip()
-    if q:
-        return redirect(f"/customers/{quote(q, safe='')}")
-    return render(request, s, "customers.html", title_key="Customers")
+    return await _look_up(request, s, request.query_params.get("q", "").strip())
+
+
+@page()
+async def search_post(request: Request, s: Session) -> Response:
+    return await _look_up(request, s, str((await request.form()).get("q", "")).strip())
 
 
 def open_holds(history: list[W.Transaction]) -> list[W.Transaction]:
@@ -60,6 +94,8 @@ async def customer_page(request: Request, s: Session, customer_id: str, form: An
     deliveries = (await c.call(s, "notify", "ListDeliveries", N.ListDeliveriesRequest(
         merchant_id=s.merchant, customer_id=customer_id, page_size=50))).deliveries
     return render(request, s, "customer.html", http_status=status, title=customer_id, customer_id=customer_id,
+                  segment_name=lambda seg: SEGMENT_WORDS.get(seg, (seg, ""))[0],
+                  monthly=R.TIER_WINDOW_CALENDAR_MONTH,
                   balance=balance, profile=profile, contact=contact, history=history, holds=open_holds(history),
                   deliveries=deliveries, form=dict(form or {}), errors=errors or {},
                   idempotency_key=(form or {}).get("idempotency_key") or uuid.uuid4().hex)

@@ -166,7 +166,10 @@ async def save_tiers(request: Request, s: Session) -> Response:
         except AmountError as exc:
             errors["tiers"] = f"{line.strip()}: {str(exc).split(': ', 1)[-1]}"
             break
-        tiers.append(R.Tier(name=name.strip(), window_days=window,
+        # A calendar month starts in the zone (and calendar) of the merchant's campaigns: rules picks it.
+        monthly = bool(form.get("calendar_month"))
+        tiers.append(R.Tier(name=name.strip(), window_days=0 if monthly else window,
+                            window=R.TIER_WINDOW_CALENDAR_MONTH if monthly else R.TIER_WINDOW_ROLLING_DAYS,
                             min_spend=common_pb2.Money(currency_code=m.currency, amount_minor=m.minor)))
     if not errors:
         try:

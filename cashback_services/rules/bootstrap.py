@@ -33,7 +33,7 @@ async def bootstrap(settings: Settings, db: Database, limits: RulesLimits | None
     limits = limits or RulesLimits()
     cache = MerchantCache()
     scoring_pool = ScoringPool(db)
-    segments = Segments(db, now)
+    segments = Segments(db, now, window_days=limits.rfm_window_days, refresh_every=limits.rfm_refresh)
     servicer = RulesServicer(
         campaigns=Campaigns(db, now),
         scoring=Scoring(db, cache, now, scoring_pool),

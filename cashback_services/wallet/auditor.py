@@ -13,7 +13,8 @@ Invariants:
   5. a hold's captured amount equals what its allocations captured;
   6. every ledger transaction wrote at least one outbox event;
   7-8. transfers clear the in-flight account (transfer_audit.py);
-  9. conversions between credit and points are exact and recorded (points_audit.py).
+  9. conversions between credit and points are exact and recorded (points_audit.py);
+  10-13. coalitions' settlement rows balance against the lots (coalition_audit.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_services.wallet.adapters import tables as t
+from cashback_services.wallet.coalition_audit import settlement_violations
 from cashback_services.wallet.domain.ledger import BALANCE_COLUMNS, Account, HoldStatus, LotStatus
 from cashback_services.wallet.points_audit import conversion_violations
 from cashback_services.wallet.transfer_audit import transfer_violations
@@ -143,7 +145,7 @@ async def audit(conn: AsyncConnection) -> list[Violation]:
     for check in (unbalanced_transactions, balances_match_entries, lots_conserved, holds_match,
                   transactions_without_event):
         out += await check(conn)
-    linked = await transfer_violations(conn) + await conversion_violations(conn)
+    linked = await transfer_violations(conn) + await conversion_violations(conn) + await settlement_violations(conn)
     return out + [Violation(check, detail) for check, detail in linked]
 
 

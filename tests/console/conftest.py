@@ -43,6 +43,19 @@ def console(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> 
             proc.terminate()
 
 
+@pytest.fixture
+def fresh_page(browser) -> Iterator[object]:
+    """A page in a context of its own; the test fails on any script error, CSP violation or missing resource."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield p
+    context.close()
+    assert errors == [], errors
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():

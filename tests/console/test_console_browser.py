@@ -5,7 +5,6 @@ customer and adjust the balance, in English and in Persian."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -26,15 +25,8 @@ def seeded(console: ConsoleStack) -> ConsoleStack:
 
 
 @pytest.fixture
-def page(browser, seeded) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield p
-    context.close()
-    assert errors == [], errors  # no script errors, no CSP violations, nothing missing
+def page(fresh_page, seeded) -> object:
+    return fresh_page  # no script errors, no CSP violations, nothing missing
 
 
 def sign_in(page, console: ConsoleStack, merchant: str, lang: str = "en") -> None:

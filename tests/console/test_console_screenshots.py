@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.console.seed import seed, showcase
 from tests.console.test_console_browser import sign_in
+from tests.console.test_console_segments import import_history
 
 pytestmark = pytest.mark.e2e
 # language -> merchant: Persian for the merchant in rials, English and Arabic for the one in riyals.
@@ -25,6 +26,8 @@ SHOTS = {"en": "m1", "fa": "m2", "ar": "m1"}
 def showcased(console):
     seed(console.stack)
     showcase(console.stack)
+    import_history(console.stack, "m1", "SAR", 10_000)
+    import_history(console.stack, "m2", "IRR", 200_000)
     return console
 
 
@@ -55,6 +58,9 @@ def test_the_main_pages_render_in_each_language(browser, showcased, lang, tmp_pa
     shot("customer")
     page.goto(f"{showcased.url}/report")
     shot("report")
+    page.goto(f"{showcased.url}/segments")
+    expect(page.locator("#segments tbody tr")).to_have_count(11)
+    shot("segments")
     context.close()
     assert errors == [], errors
     for path in shots:

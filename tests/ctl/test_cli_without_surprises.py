@@ -123,7 +123,7 @@ def test_preview_keeps_the_locale_asked_for_and_uses_the_customers_real_balance(
     ok(ctl(stack, "contacts", "set", "c-fa", "--locale", "fa-IR", "--timezone", "Asia/Tehran", merchant="m2"))
     ok(ctl(stack, "adjust", "c-fa", "73,000 toman", "-r", "x", "-k", "prev-1", merchant="m2"))
     en = ok(ctl(stack, "templates", "preview", "available", "sms", "en", "--customer", "c-fa", merchant="m2"))
-    assert "730,000" in en and "GSM-7" in en  # English text, the customer's real 730,000 IRR (notify's en format)
+    assert "73,000 toman" in en and "GSM-7" in en  # English text, the customer's real 730,000 rials said in toman
     fa = ok(ctl(stack, "templates", "preview", "available", "sms", "--customer", "c-fa", merchant="m2"))
     assert "۷۳٬۰۰۰ تومان" in fa  # no locale asked: the contact's Persian
 

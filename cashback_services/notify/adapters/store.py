@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +31,22 @@ async def load_contact(conn: AsyncConnection, merchant_id: str, customer_id: str
         return None
     return Contact(row["merchant_id"], row["customer_id"], row["phone_e164"], row["email"], row["locale"],
                    row["timezone"], row["sms_opt_in"], row["email_opt_in"])
+
+
+async def find_contacts(conn: AsyncConnection, merchant_id: str, phones: list[str], email: str,
+                        limit: int) -> list[Contact]:
+    """The merchant's contacts with one of these E.164 phones or this email (any
+    case); both use an index of migration 0008."""
+    c = t.contacts.c
+    match: list[ColumnElement[bool]] = []
+    if phones:
+        match.append(c.phone_e164.in_(phones))
+    if email:
+        match.append(func.lower(c.email) == email.lower())
+    rows = (await conn.execute(select(t.contacts).where(c.merchant_id == merchant_id, or_(*match))
+                               .order_by(c.customer_id).limit(limit))).mappings().all()
+    return [Contact(r["merchant_id"], r["customer_id"], r["phone_e164"], r["email"], r["locale"], r["timezone"],
+                    r["sms_opt_in"], r["email_opt_in"]) for r in rows]
 
 
 async def load_policy(conn: AsyncConnection, merchant_id: str) -> Policy:

@@ -53,6 +53,27 @@ def to_e164(raw: str, locale: str = "", default_region: str = "") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def search_forms(raw: str, default_region: str = "") -> list[str]:
+    """The E.164 numbers a phone typed into a search may be, read as UpsertContact
+    reads one: international as written, a national number in the merchant's
+    default region, or (with none) in each country our languages point to (a
+    national number valid in two of them finds both). PhoneError when none."""
+    regions = [default_region.upper()] if default_region else sorted(set(LANGUAGE_REGION.values()))
+    found: list[str] = []
+    why = "not a phone number"
+    for region in regions:
+        try:
+            e164 = to_e164(raw, "", region)
+        except PhoneError as exc:
+            why = str(exc)
+            continue
+        if e164 not in found:
+            found.append(e164)
+    if not found:
+        raise PhoneError(why)
+    return found
+
+
 def calling_code(e164: str) -> str:
     """"98" for +98…, "" when the number can't be read."""
     try:

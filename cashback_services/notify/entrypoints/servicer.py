@@ -106,6 +106,11 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         return N.GetContactResponse(contact=contact_pb(await self.s.get_contact(request.merchant_id,
                                                                                 request.customer_id)))
 
+    async def FindContacts(self, request: N.FindContactsRequest, context: Any) -> N.FindContactsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        found = await self.s.find_contacts(request.merchant_id, request.phone, request.email)
+        return N.FindContactsResponse(contacts=[contact_pb(c) for c in found])
+
     async def SetTemplate(self, request: N.SetTemplateRequest, context: Any) -> N.SetTemplateResponse:
         tp = request.template
         require_id(tp.merchant_id, "template.merchant_id")

@@ -24,7 +24,14 @@ from cashback_kit.pb import utcnow
 from cashback_kit.validation import MAX_NAME_CHARS, check_email, check_id, check_text
 from cashback_services.notify.adapters import tables as t
 from cashback_services.notify.adapters.render_pool import TemplateRenderer, shared_renderer
-from cashback_services.notify.adapters.store import insert_ignore, load_contact, load_policy, load_template, upsert
+from cashback_services.notify.adapters.store import (
+    find_contacts,
+    insert_ignore,
+    load_contact,
+    load_policy,
+    load_template,
+    upsert,
+)
 from cashback_services.notify.adapters.wallet_client import WalletGateway
 from cashback_services.notify.domain.model import (
     CHANNELS,
@@ -35,6 +42,7 @@ from cashback_services.notify.domain.model import (
     parse_hhmm,
     zone_ok,
 )
+from cashback_services.notify.domain.phones import PhoneError, search_forms
 from cashback_services.notify.domain.rendering import (
     MessageContext,
     Rendered,
@@ -49,6 +57,7 @@ from cashback_services.notify.service_layer.ops import NotifyOps
 SHOP_NAME_MAX = 40
 TEMPLATE_MAX = 4000  # characters of a stored template (its rendered output is capped apart)
 REQUEUE_MAX_IDS = 1000
+FIND_CONTACTS_MAX = 50  # contacts one search returns (a shared family phone, say)
 
 
 def cron_trigger(cron: str, zone: str) -> CronTrigger:
@@ -110,6 +119,24 @@ class NotifyService:
         if c is None:
             raise NotFound(f"no contact for customer {customer_id!r}")
         return c
+
+    async def find_contacts(self, merchant_id: str, phone: str, email: str) -> list[Contact]:
+        """Contacts by phone (written any way UpsertContact takes it) or email.
+        Neither the number nor the address goes into an error or a log."""
+        v = Violations()
+        v.check(bool(phone.strip() or email.strip()), "phone", "give a phone or an email")
+        check_text(v, "phone", phone, max_chars=40)
+        check_text(v, "email", email, max_chars=320)
+        v.raise_if_any("invalid contact search")
+        async with self.db.read() as conn:
+            phones: list[str] = []
+            if phone.strip():
+                region = (await load_policy(conn, merchant_id)).default_region
+                try:
+                    phones = search_forms(phone, region)
+                except PhoneError as exc:
+                    raise InvalidArgument(f"phone: {exc}", field="phone") from None
+            return await find_contacts(conn, merchant_id, phones, email.strip(), FIND_CONTACTS_MAX)
 
     async def set_template(self, merchant_id: str, kind: str, channel: str, locale: str, subject: str,
                            body: str) -> None:

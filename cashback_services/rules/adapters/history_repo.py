@@ -228,6 +228,16 @@ async def insert_refund(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(refunds.insert().values(**values))
 
 
+async def segments_of(conn: AsyncConnection, merchant_id: str, customer_ids: list[str],
+                      segments: list[str]) -> dict[str, str]:
+    """Which of these customers are in these RFM segments (as last computed)."""
+    t = customer_rfm
+    stmt = select(t.c.customer_id, t.c.segment).where(
+        t.c.merchant_id == merchant_id, t.c.customer_id == any_(bindparam("ids", customer_ids, ARRAY(String()))),
+        t.c.segment == any_(bindparam("segs", segments, ARRAY(String()))))
+    return {r[0]: r[1] for r in (await conn.execute(stmt)).all()}
+
+
 async def manual_tiers(conn: AsyncConnection, merchant_id: str) -> dict[str, str]:
     stmt = select(customers.c.customer_id, customers.c.manual_tier).where(
         customers.c.merchant_id == merchant_id, customers.c.manual_tier != "")

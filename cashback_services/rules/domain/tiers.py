@@ -1,22 +1,56 @@
-"""Customer tiers by rolling spend, and the proration of reversals."""
+"""Customer tiers by spend in a window (rolling days or the calendar month),
+and the proration of reversals."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+import jdatetime
 
 from cashback_kit.money import Money, Rounding, div_round
+
+
+class TierWindow(StrEnum):
+    ROLLING_DAYS = "rolling_days"  # the `window_days` days before the order
+    CALENDAR_MONTH = "calendar_month"  # since the 1st of the order's month, 00:00 in the policy's zone
+
+
+class MonthCalendar(StrEnum):
+    GREGORIAN = "gregorian"
+    SOLAR_HIJRI = "solar_hijri"  # Iran's months: 1 Farvardin, 1 Ordibehesht, ...
+
+
+def usual_calendar(timezone: str) -> MonthCalendar:
+    """The months people count in that zone: Iran's are Solar Hijri."""
+    return MonthCalendar.SOLAR_HIJRI if timezone in ("Asia/Tehran", "Iran") else MonthCalendar.GREGORIAN
+
+
+# A spend window's key: a rolling window is keyed by its days (1 to 3650), the
+# calendar month by 0, so the longest rolling window is max(keys) and a policy
+# of calendar-month tiers only has max(keys) == MONTH.
+MONTH = 0
 
 
 @dataclass(frozen=True)
 class TierDef:
     name: str
     min_spend: Money
-    window_days: int
+    window_days: int  # 0 for a calendar-month tier
+    window: TierWindow = TierWindow.ROLLING_DAYS
+
+    @property
+    def window_key(self) -> int:
+        return MONTH if self.window is TierWindow.CALENDAR_MONTH else self.window_days
 
 
 @dataclass(frozen=True)
 class TierPolicy:
     tiers: tuple[TierDef, ...] = ()
+    timezone: str = "UTC"  # where a calendar month starts
+    calendar: MonthCalendar = MonthCalendar.GREGORIAN  # which months
 
     @property
     def currency(self) -> str | None:
@@ -24,7 +58,28 @@ class TierPolicy:
 
     @property
     def windows(self) -> list[int]:
-        return sorted({t.window_days for t in self.tiers})
+        """The window keys the tiers use, ascending (MONTH first)."""
+        return sorted({t.window_key for t in self.tiers})
+
+    @property
+    def main_window(self) -> int:
+        """The window a profile reports spend in: the longest rolling one, else the month."""
+        return max(self.windows, default=MONTH)
+
+    def window_start(self, key: int, at: datetime) -> datetime:
+        """Where window `key` starts for an order placed at `at` (aware)."""
+        if key != MONTH:
+            return at - timedelta(days=key)
+        zone = ZoneInfo(self.timezone)
+        local = at.astimezone(zone).date()
+        first = local.replace(day=1)
+        if self.calendar is MonthCalendar.SOLAR_HIJRI:
+            first = jdatetime.date.fromgregorian(date=local).replace(day=1).togregorian()
+        return datetime(first.year, first.month, first.day, tzinfo=zone)
+
+    def since(self, at: datetime) -> list[datetime]:
+        """The start of each window (in `windows` order) for an order placed at `at`."""
+        return [self.window_start(k, at) for k in self.windows]
 
 
 def effective_tier(manual: str, policy: TierPolicy, spend_by_window: dict[int, int]) -> str:
@@ -34,7 +89,7 @@ def effective_tier(manual: str, policy: TierPolicy, spend_by_window: dict[int, i
         return manual
     best: TierDef | None = None
     for t in policy.tiers:
-        if spend_by_window.get(t.window_days, 0) >= t.min_spend.minor:
+        if spend_by_window.get(t.window_key, 0) >= t.min_spend.minor:
             if best is None or t.min_spend.minor >= best.min_spend.minor:
                 best = t
     return best.name if best else ""

@@ -18,6 +18,7 @@ from cashback_kit.money import Money, validate_currency
 from cashback_kit.paging import page_size
 from cashback_kit.pb import fingerprint, money_from_pb, optional_money, require_id, ts_from_pb
 from cashback_services.rules.adapters.codec import money_pb, rule_of, ts_pb
+from cashback_services.rules.domain.tiers import MonthCalendar, TierWindow
 from cashback_services.rules.entrypoints.audit_pb import audit_change, audit_event_pb
 from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize, present, reviser, stored_strings
 from cashback_services.rules.entrypoints.import_pb import past_orders_from_pb
@@ -34,6 +35,12 @@ from cashback_services.rules.service_layer.simulate import Simulator
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WINDOW_PB = {TierWindow.ROLLING_DAYS: rules_pb2.TIER_WINDOW_ROLLING_DAYS,
+              TierWindow.CALENDAR_MONTH: rules_pb2.TIER_WINDOW_CALENDAR_MONTH}
+_WINDOW_OF = {rules_pb2.TIER_WINDOW_UNSPECIFIED: TierWindow.ROLLING_DAYS, **{v: k for k, v in _WINDOW_PB.items()}}
+_CALENDAR_PB = {MonthCalendar.GREGORIAN: rules_pb2.TIER_CALENDAR_GREGORIAN,
+                MonthCalendar.SOLAR_HIJRI: rules_pb2.TIER_CALENDAR_SOLAR_HIJRI}
+_CALENDAR_OF = {rules_pb2.TIER_CALENDAR_UNSPECIFIED: None, **{v: k for k, v in _CALENDAR_PB.items()}}
 
 
 def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_pb2.CustomerProfile:
@@ -42,6 +49,11 @@ def _profile_pb(merchant_id: str, customer_id: str, view: ProfileView) -> rules_
                                    window_days=view.window_days)
     if view.spend is not None:
         pb.spend_in_window.CopyFrom(money_pb(view.spend))
+        pb.window = _WINDOW_PB[view.window]
+    if view.window_start is not None:
+        pb.window_start.FromDatetime(view.window_start)
+    if view.month_spend is not None:
+        pb.month_spend.CopyFrom(money_pb(view.month_spend))
     return pb
 
 
@@ -143,13 +155,20 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         for i, tier in enumerate(request.tiers):
             v.check(abs(tier.min_spend.amount_minor) <= MAX_MINOR, f"tiers[{i}].min_spend.amount_minor",
                     f"at most {MAX_MINOR} minor units")
+            v.check(tier.window in _WINDOW_OF, f"tiers[{i}].window", "unknown window")
+        v.check(request.calendar in _CALENDAR_OF, "calendar", "unknown calendar")
         v.raise_if_any("invalid tier policy")
-        tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days)
+        tiers = [(t.name, optional_money(t, "min_spend", f"tiers[{i}].min_spend"), t.window_days, _WINDOW_OF[t.window])
                  for i, t in enumerate(request.tiers)]
-        policy = await self.customers.upsert_policy(request.merchant_id, validate_policy(tiers), self.now())
-        out = rules_pb2.TierPolicy(merchant_id=request.merchant_id)
+        policy = validate_policy(tiers, request.timezone)
+        policy = await self.customers.upsert_policy(request.merchant_id, policy, self.now(),
+                                                    zone_given=bool(request.timezone),
+                                                    calendar=_CALENDAR_OF[request.calendar])
+        out = rules_pb2.TierPolicy(merchant_id=request.merchant_id, timezone=policy.timezone,
+                                   calendar=_CALENDAR_PB[policy.calendar])
         for t in policy.tiers:
-            out.tiers.add(name=t.name, min_spend=money_pb(t.min_spend), window_days=t.window_days)
+            out.tiers.add(name=t.name, min_spend=money_pb(t.min_spend), window_days=t.window_days,
+                          window=_WINDOW_PB[t.window])
         return rules_pb2.UpsertTierPolicyResponse(tier_policy=out)
 
     async def SetCustomerTier(self, request: rules_pb2.SetCustomerTierRequest, context: Ctx):

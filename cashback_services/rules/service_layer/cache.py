@@ -21,7 +21,7 @@ from cashback_services.rules.adapters import campaign_repo
 from cashback_services.rules.adapters.codec import rule_from_body
 from cashback_services.rules.domain.index import CampaignIndex
 from cashback_services.rules.domain.model import CampaignStatus
-from cashback_services.rules.domain.tiers import TierDef, TierPolicy
+from cashback_services.rules.domain.tiers import MonthCalendar, TierDef, TierPolicy, TierWindow
 from cashback_services.rules.service_layer.skips import SkipList
 
 
@@ -37,13 +37,27 @@ def policy_from_json(body: str | None) -> TierPolicy:
     if not body:
         return TierPolicy()
     data = json.loads(body)
-    return TierPolicy(tuple(TierDef(t["name"], Money(t["currency"], int(t["min_minor"])), int(t["window_days"]))
-                            for t in data["tiers"]))
+    return TierPolicy(tuple(TierDef(t["name"], Money(t["currency"], int(t["min_minor"])), int(t["window_days"]),
+                                    TierWindow(t.get("window", TierWindow.ROLLING_DAYS)))
+                            for t in data["tiers"]), data.get("timezone", "UTC"),
+                      MonthCalendar(data.get("calendar", MonthCalendar.GREGORIAN)))
 
 
 def policy_to_json(policy: TierPolicy) -> str:
-    return json.dumps({"tiers": [{"name": t.name, "currency": t.min_spend.currency, "min_minor": t.min_spend.minor,
-                                  "window_days": t.window_days} for t in policy.tiers]}, sort_keys=True)
+    """Keys at their default are left out, so a policy stored before calendar
+    months existed reads back as the same text (an unchanged upsert stays a no-op)."""
+    tiers: list[dict[str, object]] = []
+    for t in policy.tiers:
+        tiers.append({"name": t.name, "currency": t.min_spend.currency, "min_minor": t.min_spend.minor,
+                      "window_days": t.window_days})
+        if t.window is not TierWindow.ROLLING_DAYS:
+            tiers[-1]["window"] = t.window.value
+    body: dict[str, object] = {"tiers": tiers}
+    if policy.timezone != "UTC":
+        body["timezone"] = policy.timezone
+    if policy.calendar is not MonthCalendar.GREGORIAN:
+        body["calendar"] = policy.calendar.value
+    return json.dumps(body, sort_keys=True)
 
 
 class MerchantCache:

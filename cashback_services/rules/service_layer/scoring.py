@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cashback_kit.db import Database
 from cashback_kit.errors import Aborted, AlreadyExists
@@ -170,7 +170,7 @@ def _judge_event(snap: Snapshot, event: EventIn, profile: Profile) -> tuple[list
 
 
 def _windows(policy: TierPolicy, at: datetime) -> list[datetime]:
-    return [at - timedelta(days=d) for d in policy.windows] if policy.tiers and policy.currency else []
+    return policy.since(at) if policy.tiers and policy.currency else []
 
 
 async def _load(tx: score_repo.ScoreTx, merchant_id: str, customer_id: str, candidates: list[Candidate],

@@ -2,9 +2,9 @@
 draft campaign, in placed_at order, with the draft's budget and per-customer
 limits applied as the replay goes. Reads only; the draft is never stored.
 
-Approximations, stated: a customer's prior-order count and rolling spend are
+Approximations, stated: a customer's prior-order count and tier spend are
 rebuilt from the recorded orders (orders refunded in full since then do not
-count, as today); the manual tier is today's.
+count, as today); the manual tier and the RFM segment are today's.
 
 Bounded and off the event loop (issue 15, point 2): at most
 `limits.simulation_max_orders` recorded orders are read (a wider window is
@@ -15,8 +15,10 @@ HeavyWork caps how many run at once per merchant and in the process."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.db import Database
 from cashback_kit.errors import InvalidArgument
@@ -46,20 +48,33 @@ class Simulator:
             # A transaction, not db.read()'s autocommit: the orders come from a server-side cursor.
             async with self.db.engine.connect() as conn, conn.begin():
                 policy = policy_from_json(await campaign_repo.tier_policy_json(conn, m))
-                lookback = timedelta(days=max(policy.windows, default=0))
-                rows = await history_repo.orders_between(conn, m, start - lookback, end, limit=cap + 1)
+                since = min(policy.since(start), default=start)
+                rows = await history_repo.orders_between(conn, m, since, end, limit=cap + 1)
                 if len(rows) > cap:
                     raise InvalidArgument(f"more than {cap} recorded orders fall in this window (with the tier "
                                           "policy's look-back); simulate a shorter one", field="from",
                                           reason="SIMULATION_TOO_LARGE")
                 prior = await history_repo.prior_counts(conn, m, start)
                 manual = await history_repo.manual_tiers(conn, m)
-            return await self.heavy.off_loop(_replay, rule, policy, rows, prior, manual, start)
+                segments = await _segments(conn, m, rule, rows, start)
+            return await self.heavy.off_loop(_replay, rule, policy, rows, (prior, manual, segments), start)
 
 
-def _replay(rule: Rule, policy: TierPolicy, rows: list[Any], prior: dict[str, int], manual: dict[str, str],
+async def _segments(conn: AsyncConnection, m: str, rule: Rule, rows: list[Any], start: datetime) -> dict[str, str]:
+    """The segment (as last computed, as scoring reads it) of each customer the
+    replay meets, when the draft is limited to segments."""
+    if not rule.customer_segments:
+        return {}
+    replayed = sorted({r.customer_id for r in rows if r.placed_at >= start})
+    return await history_repo.segments_of(conn, m, replayed, sorted(rule.customer_segments))
+
+
+def _replay(rule: Rule, policy: TierPolicy, rows: list[Any],
+            customers_now: tuple[dict[str, int], dict[str, str], dict[str, str]],
             start: datetime, deadline: float) -> SimulationOut:
-    """The replay itself: plain CPU work, run in a worker thread."""
+    """The replay itself: plain CPU work, run in a worker thread. `customers_now`:
+    prior order counts at `start`, today's manual tiers and segments."""
+    prior, manual, segments = customers_now
     spend_log: dict[str, list[tuple[datetime, int]]] = defaultdict(list)  # customer -> (placed_at, net)
     budget_used = 0
     per_customer: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -80,10 +95,10 @@ def _replay(rule: Rule, policy: TierPolicy, rows: list[Any], prior: dict[str, in
         order = order_from_body(bytes(r.order_body), placed)
         considered += 1
         gmv += r.merchandise_minor
-        spends = {w: sum(n for t, n in spend_log[r.customer_id] if t >= placed - timedelta(days=w))
+        spends = {w: sum(n for t, n in spend_log[r.customer_id] if t >= policy.window_start(w, placed))
                   for w in policy.windows}
         profile = Profile(effective_tier(manual.get(r.customer_id, ""), policy, spends),
-                          prior.get(r.customer_id, 0))
+                          prior.get(r.customer_id, 0), segments.get(r.customer_id, ""))
         candidates, _ = qualify(order, [rule], profile)
         day = local_day(rule, placed)
         used = per_customer[r.customer_id]

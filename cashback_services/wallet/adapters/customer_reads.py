@@ -120,17 +120,20 @@ async def customers_with_due_holds(db: Database, now: datetime, limit: int) -> l
 _REFUND_AND_ORDER = text("""
     SELECT (SELECT to_jsonb(r) FROM wallet_refunds r WHERE r.merchant_id = :m AND r.refund_id = :r)::text,
            (SELECT to_jsonb(a) FROM wallet_awards a
-             WHERE a.merchant_id = :m AND a.kind = 'order' AND a.source_id = :o)::text
+             WHERE a.merchant_id = :m AND a.kind = 'order' AND a.source_id = :o)::text,
+           EXISTS (SELECT 1 FROM wallet_partner_redemptions p WHERE p.merchant_id = :m AND p.order_id = :o)
 """)
 
 
 async def refund_and_order(db: Database, merchant_id: str, refund_id: str,
-                           order_id: str) -> tuple[RefundRecord | None, AwardRecord | None]:
+                           order_id: str) -> tuple[RefundRecord | None, AwardRecord | None, bool]:
+    """The refund's record (a replay), the order's award row, and whether partner credit
+    paid for the order (its refund then goes through service_layer/coalitions.py)."""
     row = await db.fetch_row(_REFUND_AND_ORDER, {"m": merchant_id, "r": refund_id, "o": order_id})
     assert row is not None
-    refund_doc, order_doc = row
+    refund_doc, order_doc, partnered = row
     return (refund_record(json.loads(refund_doc)) if refund_doc is not None else None,
-            award_record(json.loads(order_doc)) if order_doc is not None else None)
+            award_record(json.loads(order_doc)) if order_doc is not None else None, bool(partnered))
 
 
 _AWARD = text("""

@@ -30,6 +30,10 @@ class Account(StrEnum):
     ADJUSTMENTS = "merchant:adjustments"  # ops corrections
     IN_FLIGHT = "transfer:in_flight"  # clearing between two customers' legs of a transfer
     CONVERSION = "merchant:conversion"  # each unit's counter-leg of a credit <-> points conversion
+    # A partner redemption: on the issuer's sub-ledger what it owes the redeeming merchant,
+    # on the redeemer's what it is owed (the settlement row names the pair: coalitions.md).
+    PAYABLE = "settlement:payable"
+    RECEIVABLE = "settlement:receivable"
 
 
 # Customer accounts -> (balance column, sign of the column relative to the entries).
@@ -70,6 +74,9 @@ class EventType(StrEnum):
     TRANSFERRED_OUT = "transferred_out"
     TRANSFERRED_IN = "transferred_in"
     CONVERTED = "converted"
+    PARTNER_REDEEMED = "partner_redeemed"
+    PARTNER_REFUNDED = "partner_refunded"
+    SETTLEMENT = "settlement"
 
 
 class HoldStatus(StrEnum):

@@ -33,10 +33,11 @@ from cashback_kit.pb import (
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.domain.ledger import OrderLineAmounts, net_merchandise
 from cashback_services.wallet.domain.model import Transaction
-from cashback_services.wallet.entrypoints import points_pb
+from cashback_services.wallet.entrypoints import coalition_pb, points_pb
 from cashback_services.wallet.entrypoints.checks import amount, checked, request_violations
 from cashback_services.wallet.entrypoints.transfer_pb import transfer_command, transfer_to_pb
 from cashback_services.wallet.service_layer import commands
+from cashback_services.wallet.service_layer.coalitions import PartnerHold
 from cashback_services.wallet.service_layer.handlers import MAX_TIMELINE_DAYS, HoldResult, WalletService
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -62,13 +63,13 @@ def _m(currency: str, minor: int) -> common_pb2.Money:
     return common_pb2.Money(currency_code=currency, amount_minor=int(minor))
 
 
-def hold_to_pb(r: HoldResult) -> pb.Hold:
+def hold_to_pb(r: HoldResult | PartnerHold) -> pb.Hold:
     h = r.hold
-    return pb.Hold(
+    return coalition_pb.add_parts(pb.Hold(
         hold_id=h.hold_id, merchant_id=r.merchant_id, customer_id=r.customer_id, order_id=h.order_id,
         amount=_m(h.currency, h.amount), captured=_m(h.currency, h.captured),
         status=HOLD_STATUS[h.status], expires_at=ts_to_pb(h.expires_at), created_at=ts_to_pb(h.created_at),
-    )
+    ), r)
 
 
 def tx_to_pb(merchant_id: str, customer_id: str, tx: Transaction) -> pb.Transaction:
@@ -197,6 +198,8 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         assert money is not None
         cmd = commands.Authorize(request.merchant_id, request.customer_id, request.order_id, money, ttl,
                                  request.idempotency_key, fingerprint(request))
+        if request.use_partner_credit:
+            return pb.AuthorizeRedemptionResponse(hold=hold_to_pb(await self.svc.authorize_partner(cmd)))
         return pb.AuthorizeRedemptionResponse(hold=hold_to_pb(await self.svc.authorize(cmd)))
 
     async def CaptureRedemption(
@@ -254,6 +257,26 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         checked(request)
         credit = _amount(request, "credit") if request.WhichOneof("from") == "credit" else None
         return points_pb.conversion_to_pb(await self.svc.convert_credit(points_pb.convert_command(request, credit)))
+
+    async def CreateCoalition(self, request: pb.CreateCoalitionRequest, context: Any) -> pb.CreateCoalitionResponse:
+        c = await self.svc.create_coalition(*coalition_pb.create_args(request))
+        return pb.CreateCoalitionResponse(coalition=coalition_pb.coalition_to_pb(c))
+
+    async def JoinCoalition(self, request: pb.JoinCoalitionRequest, context: Any) -> pb.JoinCoalitionResponse:
+        merchant_id, coalition_id = coalition_pb.ids(request)
+        c = await self.svc.join_coalition(coalition_id, merchant_id)
+        return pb.JoinCoalitionResponse(coalition=coalition_pb.coalition_to_pb(c))
+
+    async def GetCoalition(self, request: pb.GetCoalitionRequest, context: Any) -> pb.GetCoalitionResponse:
+        merchant_id, coalition_id = coalition_pb.ids(request)
+        c = await self.svc.get_coalition(coalition_id, merchant_id)
+        return pb.GetCoalitionResponse(coalition=coalition_pb.coalition_to_pb(c))
+
+    async def GetSettlement(self, request: pb.GetSettlementRequest, context: Any) -> pb.GetSettlementResponse:
+        merchant_id, coalition_id = coalition_pb.ids(request)
+        start, end = coalition_pb.period(request, self.svc.clock())
+        c, lines = await self.svc.get_settlement(coalition_id, merchant_id, start, end)
+        return coalition_pb.settlement_to_pb(c, lines)
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: grpc.aio.ServicerContext

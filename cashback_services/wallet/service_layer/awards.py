@@ -24,6 +24,7 @@ from cashback_services.wallet.adapters import customer_reads as reads
 from cashback_services.wallet.adapters.repository import State, Want
 from cashback_services.wallet.domain import orders
 from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord, Scored
+from cashback_services.wallet.service_layer import coalitions
 from cashback_services.wallet.service_layer.batch import Call
 from cashback_services.wallet.service_layer.commands import (
     AwardEvent,
@@ -101,13 +102,15 @@ def _refund_replay(row: RefundRecord, fingerprint: str) -> RefundResult:
 
 
 async def refund_order(svc: WritePath, cmd: RefundOrder) -> RefundResult:
-    prior, order = await reads.refund_and_order(svc.db, cmd.merchant_id, cmd.refund_id, cmd.order_id)
+    prior, order, partnered = await reads.refund_and_order(svc.db, cmd.merchant_id, cmd.refund_id, cmd.order_id)
     if prior is not None:
         return _refund_replay(prior, cmd.fingerprint)
     if order is None:
         raise NotFound(f"order {cmd.order_id!r} was never awarded by this wallet", reason="ORDER_NOT_AWARDED")
     orders.check_refund(order, cmd.amount.currency, cmd.amount.minor)
     reversal = await _rules(svc).reverse_order(cmd.merchant_id, cmd.order_id, cmd.refund_id, cmd.amount)
+    if partnered:  # partner credit paid for it: those customers are locked too
+        return _refund_replay(await coalitions.refund(svc, cmd, reversal, order.customer_id), cmd.fingerprint)
     key = (cmd.merchant_id, "order", cmd.order_id)
     want = Want(order=(cmd.merchant_id, cmd.order_id), refund=(cmd.merchant_id, cmd.refund_id), awards=(key,))
     async with svc.locked(want) as state:

@@ -25,10 +25,12 @@ from cashback_services.wallet.adapters import customer_reads as reads
 from cashback_services.wallet.adapters import outbox, sweep, tables, timeline
 from cashback_services.wallet.adapters import reads as reports
 from cashback_services.wallet.adapters.repository import AuditRow, State, Want, locked
+from cashback_services.wallet.domain.coalitions import Coalition, SettlementLine
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Hold, Transaction
+from cashback_services.wallet.domain.partner import is_part
 from cashback_services.wallet.metrics import ledger_committed
-from cashback_services.wallet.service_layer import awards, points, transfers
+from cashback_services.wallet.service_layer import awards, coalitions, points, transfers
 from cashback_services.wallet.service_layer.batch import Batcher, Call
 from cashback_services.wallet.service_layer.commands import (
     Actor,
@@ -145,7 +147,29 @@ class WalletService:
         result: HoldResult = await self.write(Call(want, run))
         return result
 
-    async def capture(self, cmd: Capture) -> HoldResult:
+    async def authorize_partner(self, cmd: Authorize) -> coalitions.PartnerHold:
+        """AuthorizeRedemption with use_partner_credit (service_layer/coalitions.py)."""
+        if cmd.ttl > self.config.hold_ttl_max:
+            raise InvalidArgument("hold_ttl is longer than 24 hours", field="hold_ttl")
+        return await coalitions.authorize(self, cmd)
+
+    async def capture(self, cmd: Capture) -> HoldResult | coalitions.PartnerHold:
+        try:
+            return await self._capture(cmd)
+        except NotFound as exc:  # not a hold: a partner redemption's id, or nothing at all
+            if exc.reason != "HOLD_NOT_FOUND" or (found := await coalitions.capture(self, cmd)) is None:
+                raise
+            return found
+
+    async def void(self, cmd: Void) -> HoldResult | coalitions.PartnerHold:
+        try:
+            return await self._void(cmd)
+        except NotFound as exc:
+            if exc.reason != "HOLD_NOT_FOUND" or (found := await coalitions.void(self, cmd)) is None:
+                raise
+            return found
+
+    async def _capture(self, cmd: Capture) -> HoldResult:
         amount = cmd.amount
 
         def run(state: State) -> HoldResult:
@@ -156,7 +180,7 @@ class WalletService:
         result: HoldResult = await self.write(Call(Want(holds=((cmd.merchant_id, cmd.hold_id),)), run))
         return result
 
-    async def void(self, cmd: Void) -> HoldResult:
+    async def _void(self, cmd: Void) -> HoldResult:
         def run(state: State) -> HoldResult:
             customer = _owner(state, cmd.merchant_id, cmd.hold_id)
             return HoldResult(customer.merchant_id, customer.customer_id, customer.void(cmd.hold_id))
@@ -206,6 +230,22 @@ class WalletService:
 
     async def convert_credit(self, cmd: points.ConvertCredit) -> points.Conversion:
         return await points.convert_credit(self, cmd)
+
+    # -- coalitions (service_layer/coalitions.py) -----------------------------------------
+
+    async def create_coalition(self, proposer: str, coalition_id: str, name: str, member_ids: list[str],
+                               currency: str) -> Coalition:
+        return await coalitions.create(self, proposer, coalition_id, name, member_ids, currency)
+
+    async def join_coalition(self, coalition_id: str, merchant_id: str) -> Coalition:
+        return await coalitions.join(self, coalition_id, merchant_id)
+
+    async def get_coalition(self, coalition_id: str, merchant_id: str) -> Coalition:
+        return await coalitions.get(self, coalition_id, merchant_id)
+
+    async def get_settlement(self, coalition_id: str, merchant_id: str, start: datetime,
+                             end: datetime) -> tuple[Coalition, list[SettlementLine]]:
+        return await coalitions.settlement(self, coalition_id, merchant_id, start, end)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -295,6 +335,6 @@ def adjustment_audit(cmd: Adjust, tx: Transaction, now: datetime) -> AuditRow:
 
 def _owner(state: State, merchant_id: str, hold_id: str) -> Customer:
     customer = state.owner(hold_id)
-    if customer is None or customer.merchant_id != merchant_id:
+    if customer is None or customer.merchant_id != merchant_id or is_part(customer.holds[hold_id]):
         raise NotFound(f"hold {hold_id!r} not found", reason="HOLD_NOT_FOUND")
     return customer

@@ -119,6 +119,11 @@ class NotifyServiceStub:
                 request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.FindContacts = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/FindContacts',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -268,6 +273,20 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindContacts(self, request, context):
+        """Ops: the merchant's contacts with this phone or this email (a customer
+        search by phone). The phone is read as UpsertContact reads it (09123456789,
+        +98 912 345 6789, Persian or Arabic-Indic digits): a national number in
+        the merchant's default_region, or without one in each country the
+        supported languages point to (IR, SA). Email matches in any case. At most
+        50 contacts, by customer_id; none found is an empty list, not NOT_FOUND.
+        Neither the phone nor the email is logged or echoed in an error.
+        Errors: INVALID_ARGUMENT (neither given; a phone that is no mobile number).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -345,6 +364,11 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'FindContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindContacts,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -761,6 +785,33 @@ class NotifyService:
             '/cashback.notify.v1.NotifyService/ListAuditEvents',
             cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsRequest.SerializeToString,
             cashback_dot_notify_dot_v1_dot_notify__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/FindContacts',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

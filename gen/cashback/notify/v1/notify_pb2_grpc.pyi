@@ -114,6 +114,16 @@ class NotifyServiceStub:
     campaigns, requeues, retries), newest first. A row names the calling
     key by its id (never the key itself), the time and the change.
     """
+    FindContacts: _grpc.UnaryUnaryMultiCallable[_notify_pb2.FindContactsRequest, _notify_pb2.FindContactsResponse]
+    """Ops: the merchant's contacts with this phone or this email (a customer
+    search by phone). The phone is read as UpsertContact reads it (09123456789,
+    +98 912 345 6789, Persian or Arabic-Indic digits): a national number in
+    the merchant's default_region, or without one in each country the
+    supported languages point to (IR, SA). Email matches in any case. At most
+    50 contacts, by customer_id; none found is an empty list, not NOT_FOUND.
+    Neither the phone nor the email is logged or echoed in an error.
+    Errors: INVALID_ARGUMENT (neither given; a phone that is no mobile number).
+    """
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
@@ -199,6 +209,16 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     """Ops: who changed what (templates, contacts by ops, policies, reminder
     campaigns, requeues, retries), newest first. A row names the calling
     key by its id (never the key itself), the time and the change.
+    """
+    FindContacts: _aio.UnaryUnaryMultiCallable[_notify_pb2.FindContactsRequest, _notify_pb2.FindContactsResponse]  # type: ignore[assignment]
+    """Ops: the merchant's contacts with this phone or this email (a customer
+    search by phone). The phone is read as UpsertContact reads it (09123456789,
+    +98 912 345 6789, Persian or Arabic-Indic digits): a national number in
+    the merchant's default_region, or without one in each country the
+    supported languages point to (IR, SA). Email matches in any case. At most
+    50 contacts, by customer_id; none found is an empty list, not NOT_FOUND.
+    Neither the phone nor the email is logged or echoed in an error.
+    Errors: INVALID_ARGUMENT (neither given; a phone that is no mobile number).
     """
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -372,6 +392,22 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         """Ops: who changed what (templates, contacts by ops, policies, reminder
         campaigns, requeues, retries), newest first. A row names the calling
         key by its id (never the key itself), the time and the change.
+        """
+
+    @_abc_1.abstractmethod
+    def FindContacts(
+        self,
+        request: _notify_pb2.FindContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.FindContactsResponse, _abc.Awaitable[_notify_pb2.FindContactsResponse]]:
+        """Ops: the merchant's contacts with this phone or this email (a customer
+        search by phone). The phone is read as UpsertContact reads it (09123456789,
+        +98 912 345 6789, Persian or Arabic-Indic digits): a national number in
+        the merchant's default_region, or without one in each country the
+        supported languages point to (IR, SA). Email matches in any case. At most
+        50 contacts, by customer_id; none found is an empty list, not NOT_FOUND.
+        Neither the phone nor the email is logged or echoed in an error.
+        Errors: INVALID_ARGUMENT (neither given; a phone that is no mobile number).
         """
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

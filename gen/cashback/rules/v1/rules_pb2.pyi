@@ -161,6 +161,60 @@ SKIP_REASON_SEGMENT: SkipReason.ValueType  # 16
 """The customer is not in one of the campaign's customer_segments."""
 Global___SkipReason: _TypeAlias = SkipReason  # noqa: Y015
 
+class _TierWindow:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TierWindowEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TierWindow.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TIER_WINDOW_UNSPECIFIED: _TierWindow.ValueType  # 0
+    """Rolling days (the default)."""
+    TIER_WINDOW_ROLLING_DAYS: _TierWindow.ValueType  # 1
+    """Net merchandise of orders placed in the `window_days` days before."""
+    TIER_WINDOW_CALENDAR_MONTH: _TierWindow.ValueType  # 2
+    """Net merchandise of orders placed since the 1st of the current calendar
+    month, 00:00 in the policy's time zone ("1M toman a month").
+    """
+
+class TierWindow(_TierWindow, metaclass=_TierWindowEnumTypeWrapper):
+    """How a tier's spend window is counted."""
+
+TIER_WINDOW_UNSPECIFIED: TierWindow.ValueType  # 0
+"""Rolling days (the default)."""
+TIER_WINDOW_ROLLING_DAYS: TierWindow.ValueType  # 1
+"""Net merchandise of orders placed in the `window_days` days before."""
+TIER_WINDOW_CALENDAR_MONTH: TierWindow.ValueType  # 2
+"""Net merchandise of orders placed since the 1st of the current calendar
+month, 00:00 in the policy's time zone ("1M toman a month").
+"""
+Global___TierWindow: _TypeAlias = TierWindow  # noqa: Y015
+
+class _TierCalendar:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TierCalendarEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TierCalendar.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TIER_CALENDAR_UNSPECIFIED: _TierCalendar.ValueType  # 0
+    """When setting: the months people count in the policy's zone (Solar Hijri
+    in Asia/Tehran, else Gregorian).
+    """
+    TIER_CALENDAR_GREGORIAN: _TierCalendar.ValueType  # 1
+    TIER_CALENDAR_SOLAR_HIJRI: _TierCalendar.ValueType  # 2
+    """1 Farvardin, 1 Ordibehesht, ...: Iran's months."""
+
+class TierCalendar(_TierCalendar, metaclass=_TierCalendarEnumTypeWrapper):
+    """The months of a calendar-month tier."""
+
+TIER_CALENDAR_UNSPECIFIED: TierCalendar.ValueType  # 0
+"""When setting: the months people count in the policy's zone (Solar Hijri
+in Asia/Tehran, else Gregorian).
+"""
+TIER_CALENDAR_GREGORIAN: TierCalendar.ValueType  # 1
+TIER_CALENDAR_SOLAR_HIJRI: TierCalendar.ValueType  # 2
+"""1 Farvardin, 1 Ordibehesht, ...: Iran's months."""
+Global___TierCalendar: _TypeAlias = TierCalendar  # noqa: Y015
+
 class _SkippedDetail:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -711,8 +765,12 @@ class Tier(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     MIN_SPEND_FIELD_NUMBER: _builtins.int
     WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     window_days: _builtins.int
+    """Rolling window: 1 to 3650. A calendar-month tier leaves it 0."""
+    window: Global___TierWindow.ValueType
+    """How the spend window is counted; unspecified = rolling days."""
     @_builtins.property
     def min_spend(self) -> _common_pb2.Money: ...
     def __init__(
@@ -721,10 +779,11 @@ class Tier(_message.Message):
         name: _builtins.str = ...,
         min_spend: _common_pb2.Money | None = ...,
         window_days: _builtins.int = ...,
+        window: Global___TierWindow.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["min_spend", b"min_spend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_spend", b"min_spend", "name", b"name", "window_days", b"window_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_spend", b"min_spend", "name", b"name", "window", b"window", "window_days", b"window_days"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -736,7 +795,13 @@ class TierPolicy(_message.Message):
 
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
     TIERS_FIELD_NUMBER: _builtins.int
+    TIMEZONE_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
+    timezone: _builtins.str
+    """IANA zone where a calendar month starts (e.g. Asia/Tehran)."""
+    calendar: Global___TierCalendar.ValueType
+    """Which months a calendar-month tier counts."""
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tier]: ...
     def __init__(
@@ -744,10 +809,12 @@ class TierPolicy(_message.Message):
         *,
         merchant_id: _builtins.str = ...,
         tiers: _abc.Iterable[Global___Tier] | None = ...,
+        timezone: _builtins.str = ...,
+        calendar: Global___TierCalendar.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "tiers", b"tiers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "merchant_id", b"merchant_id", "tiers", b"tiers", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -765,6 +832,9 @@ class CustomerProfile(_message.Message):
     SPEND_IN_WINDOW_FIELD_NUMBER: _builtins.int
     WINDOW_DAYS_FIELD_NUMBER: _builtins.int
     RFM_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    WINDOW_START_FIELD_NUMBER: _builtins.int
+    MONTH_SPEND_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     customer_id: _builtins.str
     tier: _builtins.str
@@ -776,6 +846,11 @@ class CustomerProfile(_message.Message):
     """Scored orders not reversed in full."""
     window_days: _builtins.int
     """The longest window of the merchant's tier policy."""
+    window: Global___TierWindow.ValueType
+    """The window spend_in_window covers: the longest rolling window of the
+    policy, or the calendar month when every tier counts the month (then
+    window_days is 0). Unset when the merchant has no tier policy.
+    """
     @_builtins.property
     def spend_in_window(self) -> _common_pb2.Money:
         """Net merchandise (less refunds) of orders placed in the last
@@ -786,6 +861,18 @@ class CustomerProfile(_message.Message):
     def rfm(self) -> Global___RfmScore:
         """The customer's RFM scores and segment as last computed; unset when they
         had no order in the RFM window then (or scores were never computed).
+        """
+
+    @_builtins.property
+    def window_start(self) -> _timestamp_pb2.Timestamp:
+        """Where that window starts (the 1st of the month, 00:00 in the policy's
+        zone and calendar, for a calendar month).
+        """
+
+    @_builtins.property
+    def month_spend(self) -> _common_pb2.Money:
+        """Net merchandise (less refunds) since the start of the calendar month, when
+        a tier of the policy counts the calendar month.
         """
 
     def __init__(
@@ -799,10 +886,13 @@ class CustomerProfile(_message.Message):
         spend_in_window: _common_pb2.Money | None = ...,
         window_days: _builtins.int = ...,
         rfm: Global___RfmScore | None = ...,
+        window: Global___TierWindow.ValueType = ...,
+        window_start: _timestamp_pb2.Timestamp | None = ...,
+        month_spend: _common_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["rfm", b"rfm", "spend_in_window", b"spend_in_window"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["month_spend", b"month_spend", "rfm", b"rfm", "spend_in_window", b"spend_in_window", "window_start", b"window_start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "manual_tier", b"manual_tier", "merchant_id", b"merchant_id", "order_count", b"order_count", "rfm", b"rfm", "spend_in_window", b"spend_in_window", "tier", b"tier", "window_days", b"window_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "manual_tier", b"manual_tier", "merchant_id", b"merchant_id", "month_spend", b"month_spend", "order_count", b"order_count", "rfm", b"rfm", "spend_in_window", b"spend_in_window", "tier", b"tier", "window", b"window", "window_days", b"window_days", "window_start", b"window_start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1369,7 +1459,15 @@ class UpsertTierPolicyRequest(_message.Message):
 
     MERCHANT_ID_FIELD_NUMBER: _builtins.int
     TIERS_FIELD_NUMBER: _builtins.int
+    TIMEZONE_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
+    timezone: _builtins.str
+    """IANA zone where calendar months start; empty = the zone most of the
+    merchant's campaigns use (UTC when it has none).
+    """
+    calendar: Global___TierCalendar.ValueType
+    """Unspecified = the months people count in that zone."""
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tier]: ...
     def __init__(
@@ -1377,10 +1475,12 @@ class UpsertTierPolicyRequest(_message.Message):
         *,
         merchant_id: _builtins.str = ...,
         tiers: _abc.Iterable[Global___Tier] | None = ...,
+        timezone: _builtins.str = ...,
+        calendar: Global___TierCalendar.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "tiers", b"tiers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "merchant_id", b"merchant_id", "tiers", b"tiers", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -226,7 +226,9 @@ class RulesServiceServicer:
         listed in the campaign.
         - A policy tier is judged on the customer's spend in the tier's window
         before the order: net merchandise (less refunds) of orders placed in
-        [placed_at - window_days, placed_at), the order itself not included.
+        [placed_at - window_days, placed_at), or for a calendar-month tier in
+        [the 1st of placed_at's month in the policy's zone and calendar,
+        placed_at), the order itself not included.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -277,10 +279,12 @@ class RulesServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpsertTierPolicy(self, request, context):
-        """Replaces the merchant's tier policy (tiers by rolling spend).
+        """Replaces the merchant's tier policy (tiers by spend in rolling days or in
+        the calendar month, in the policy's time zone).
         Idempotency: replacing with the same tiers is a no-op.
-        Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1,
-        mixed currencies).
+        Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1 for a
+        rolling tier or set for a calendar-month one, mixed currencies, an unknown
+        time zone).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -102,7 +102,9 @@ class RulesServiceStub:
       listed in the campaign.
     - A policy tier is judged on the customer's spend in the tier's window
       before the order: net merchandise (less refunds) of orders placed in
-      [placed_at - window_days, placed_at), the order itself not included.
+      [placed_at - window_days, placed_at), or for a calendar-month tier in
+      [the 1st of placed_at's month in the policy's zone and calendar,
+      placed_at), the order itself not included.
     """
     ReverseOrder: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ReverseOrderRequest, _rules_pb2.ReverseOrderResponse]
     """A refund of part or all of a scored order: returns the cashback to take
@@ -137,10 +139,12 @@ class RulesServiceStub:
     Writes nothing. Errors: INVALID_ARGUMENT (as CreateCampaign, or to <= from).
     """
     UpsertTierPolicy: _grpc.UnaryUnaryMultiCallable[_rules_pb2.UpsertTierPolicyRequest, _rules_pb2.UpsertTierPolicyResponse]
-    """Replaces the merchant's tier policy (tiers by rolling spend).
+    """Replaces the merchant's tier policy (tiers by spend in rolling days or in
+    the calendar month, in the policy's time zone).
     Idempotency: replacing with the same tiers is a no-op.
-    Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1,
-    mixed currencies).
+    Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1 for a
+    rolling tier or set for a calendar-month one, mixed currencies, an unknown
+    time zone).
     """
     SetCustomerTier: _grpc.UnaryUnaryMultiCallable[_rules_pb2.SetCustomerTierRequest, _rules_pb2.SetCustomerTierResponse]
     """Sets (or with an empty tier, clears) a manual tier for a customer; a
@@ -255,7 +259,9 @@ class RulesServiceAsyncStub(RulesServiceStub):
       listed in the campaign.
     - A policy tier is judged on the customer's spend in the tier's window
       before the order: net merchandise (less refunds) of orders placed in
-      [placed_at - window_days, placed_at), the order itself not included.
+      [placed_at - window_days, placed_at), or for a calendar-month tier in
+      [the 1st of placed_at's month in the policy's zone and calendar,
+      placed_at), the order itself not included.
     """
     ReverseOrder: _aio.UnaryUnaryMultiCallable[_rules_pb2.ReverseOrderRequest, _rules_pb2.ReverseOrderResponse]  # type: ignore[assignment]
     """A refund of part or all of a scored order: returns the cashback to take
@@ -290,10 +296,12 @@ class RulesServiceAsyncStub(RulesServiceStub):
     Writes nothing. Errors: INVALID_ARGUMENT (as CreateCampaign, or to <= from).
     """
     UpsertTierPolicy: _aio.UnaryUnaryMultiCallable[_rules_pb2.UpsertTierPolicyRequest, _rules_pb2.UpsertTierPolicyResponse]  # type: ignore[assignment]
-    """Replaces the merchant's tier policy (tiers by rolling spend).
+    """Replaces the merchant's tier policy (tiers by spend in rolling days or in
+    the calendar month, in the policy's time zone).
     Idempotency: replacing with the same tiers is a no-op.
-    Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1,
-    mixed currencies).
+    Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1 for a
+    rolling tier or set for a calendar-month one, mixed currencies, an unknown
+    time zone).
     """
     SetCustomerTier: _aio.UnaryUnaryMultiCallable[_rules_pb2.SetCustomerTierRequest, _rules_pb2.SetCustomerTierResponse]  # type: ignore[assignment]
     """Sets (or with an empty tier, clears) a manual tier for a customer; a
@@ -447,7 +455,9 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
           listed in the campaign.
         - A policy tier is judged on the customer's spend in the tier's window
           before the order: net merchandise (less refunds) of orders placed in
-          [placed_at - window_days, placed_at), the order itself not included.
+          [placed_at - window_days, placed_at), or for a calendar-month tier in
+          [the 1st of placed_at's month in the policy's zone and calendar,
+          placed_at), the order itself not included.
         """
 
     @_abc_1.abstractmethod
@@ -506,10 +516,12 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _rules_pb2.UpsertTierPolicyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_rules_pb2.UpsertTierPolicyResponse, _abc.Awaitable[_rules_pb2.UpsertTierPolicyResponse]]:
-        """Replaces the merchant's tier policy (tiers by rolling spend).
+        """Replaces the merchant's tier policy (tiers by spend in rolling days or in
+        the calendar month, in the policy's time zone).
         Idempotency: replacing with the same tiers is a no-op.
-        Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1,
-        mixed currencies).
+        Errors: INVALID_ARGUMENT (empty or duplicate names, window_days < 1 for a
+        rolling tier or set for a calendar-month one, mixed currencies, an unknown
+        time zone).
         """
 
     @_abc_1.abstractmethod

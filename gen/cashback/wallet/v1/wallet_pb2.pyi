@@ -82,6 +82,18 @@ class _WalletEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Walle
     """Credit became points or points became credit (ConvertCredit). The event's
     amount is in the unit converted from (points as currency code "PTS").
     """
+    WALLET_EVENT_TYPE_PARTNER_REDEEMED: _WalletEventType.ValueType  # 40
+    """The customer's credit at this merchant (the issuer) was spent at a
+    coalition partner (a captured partner redemption).
+    """
+    WALLET_EVENT_TYPE_PARTNER_REFUNDED: _WalletEventType.ValueType  # 41
+    """Credit spent at a partner came back to this merchant's wallet (a refund
+    at the partner).
+    """
+    WALLET_EVENT_TYPE_SETTLEMENT: _WalletEventType.ValueType  # 42
+    """The redeeming merchant's side of a partner redemption: amount > 0 is
+    what the issuer now owes it, < 0 a refund's reversal. Not for customers.
+    """
 
 class WalletEventType(_WalletEventType, metaclass=_WalletEventTypeEnumTypeWrapper): ...
 
@@ -115,6 +127,18 @@ WALLET_EVENT_TYPE_TRANSFERRED_IN: WalletEventType.ValueType  # 12
 WALLET_EVENT_TYPE_CONVERTED: WalletEventType.ValueType  # 13
 """Credit became points or points became credit (ConvertCredit). The event's
 amount is in the unit converted from (points as currency code "PTS").
+"""
+WALLET_EVENT_TYPE_PARTNER_REDEEMED: WalletEventType.ValueType  # 40
+"""The customer's credit at this merchant (the issuer) was spent at a
+coalition partner (a captured partner redemption).
+"""
+WALLET_EVENT_TYPE_PARTNER_REFUNDED: WalletEventType.ValueType  # 41
+"""Credit spent at a partner came back to this merchant's wallet (a refund
+at the partner).
+"""
+WALLET_EVENT_TYPE_SETTLEMENT: WalletEventType.ValueType  # 42
+"""The redeeming merchant's side of a partner redemption: amount > 0 is
+what the issuer now owes it, < 0 a refund's reversal. Not for customers.
 """
 Global___WalletEventType: _TypeAlias = WalletEventType  # noqa: Y015
 
@@ -234,6 +258,7 @@ class Hold(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
     hold_id: _builtins.str
     merchant_id: _builtins.str
     customer_id: _builtins.str
@@ -247,6 +272,12 @@ class Hold(_message.Message):
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___HoldPart]:
+        """A partner redemption (use_partner_credit): what it took from each issuer,
+        in the order a capture spends it (the merchant's own credit first).
+        """
+
     def __init__(
         self,
         *,
@@ -259,14 +290,44 @@ class Hold(_message.Message):
         status: Global___HoldStatus.ValueType = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        parts: _abc.Iterable[Global___HoldPart] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "captured", b"captured", "created_at", b"created_at", "expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "captured", b"captured", "created_at", b"created_at", "customer_id", b"customer_id", "expires_at", b"expires_at", "hold_id", b"hold_id", "merchant_id", b"merchant_id", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "captured", b"captured", "created_at", b"created_at", "customer_id", b"customer_id", "expires_at", b"expires_at", "hold_id", b"hold_id", "merchant_id", b"merchant_id", "order_id", b"order_id", "parts", b"parts", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Hold: _TypeAlias = Hold  # noqa: Y015
+
+@_typing.final
+class HoldPart(_message.Message):
+    """What a partner redemption took from one issuer's credit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUER_MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    CAPTURED_FIELD_NUMBER: _builtins.int
+    issuer_merchant_id: _builtins.str
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def captured(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        issuer_merchant_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        captured: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "captured", b"captured"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "captured", b"captured", "issuer_merchant_id", b"issuer_merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldPart: _TypeAlias = HoldPart  # noqa: Y015
 
 @_typing.final
 class Entry(_message.Message):
@@ -741,10 +802,15 @@ class AuthorizeRedemptionRequest(_message.Message):
     AMOUNT_FIELD_NUMBER: _builtins.int
     HOLD_TTL_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    USE_PARTNER_CREDIT_FIELD_NUMBER: _builtins.int
     merchant_id: _builtins.str
     customer_id: _builtins.str
     order_id: _builtins.str
     idempotency_key: _builtins.str
+    use_partner_credit: _builtins.bool
+    """Also spend credit the customer holds at the merchant's coalition partners
+    (after the merchant's own credit, earliest expiry first).
+    """
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -758,10 +824,11 @@ class AuthorizeRedemptionRequest(_message.Message):
         amount: _common_pb2.Money | None = ...,
         hold_ttl: _duration_pb2.Duration | None = ...,
         idempotency_key: _builtins.str = ...,
+        use_partner_credit: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "hold_ttl", b"hold_ttl"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "customer_id", b"customer_id", "hold_ttl", b"hold_ttl", "idempotency_key", b"idempotency_key", "merchant_id", b"merchant_id", "order_id", b"order_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "customer_id", b"customer_id", "hold_ttl", b"hold_ttl", "idempotency_key", b"idempotency_key", "merchant_id", b"merchant_id", "order_id", b"order_id", "use_partner_credit", b"use_partner_credit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1719,3 +1786,313 @@ class ConvertCreditResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConvertCreditResponse: _TypeAlias = ConvertCreditResponse  # noqa: Y015
+
+@_typing.final
+class CoalitionMember(_message.Message):
+    """--- Coalitions of partner brands ---"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    JOINED_FIELD_NUMBER: _builtins.int
+    JOINED_AT_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    joined: _builtins.bool
+    @_builtins.property
+    def joined_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        joined: _builtins.bool = ...,
+        joined_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["joined_at", b"joined_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["joined", b"joined", "joined_at", b"joined_at", "merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CoalitionMember: _TypeAlias = CoalitionMember  # noqa: Y015
+
+@_typing.final
+class Coalition(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COALITION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    PROPOSED_BY_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    ACTIVATED_AT_FIELD_NUMBER: _builtins.int
+    coalition_id: _builtins.str
+    name: _builtins.str
+    currency_code: _builtins.str
+    proposed_by: _builtins.str
+    active: _builtins.bool
+    """True once every member has joined."""
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___CoalitionMember]:
+        """In the order proposed."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def activated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        coalition_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        proposed_by: _builtins.str = ...,
+        members: _abc.Iterable[Global___CoalitionMember] | None = ...,
+        active: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        activated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activated_at", b"activated_at", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activated_at", b"activated_at", "active", b"active", "coalition_id", b"coalition_id", "created_at", b"created_at", "currency_code", b"currency_code", "members", b"members", "name", b"name", "proposed_by", b"proposed_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Coalition: _TypeAlias = Coalition  # noqa: Y015
+
+@_typing.final
+class CreateCoalitionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    COALITION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    MEMBER_MERCHANT_IDS_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    """The proposing merchant (one of member_merchant_ids)."""
+    coalition_id: _builtins.str
+    name: _builtins.str
+    currency_code: _builtins.str
+    @_builtins.property
+    def member_merchant_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        coalition_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        member_merchant_ids: _abc.Iterable[_builtins.str] | None = ...,
+        currency_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition_id", b"coalition_id", "currency_code", b"currency_code", "member_merchant_ids", b"member_merchant_ids", "merchant_id", b"merchant_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCoalitionRequest: _TypeAlias = CreateCoalitionRequest  # noqa: Y015
+
+@_typing.final
+class CreateCoalitionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COALITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def coalition(self) -> Global___Coalition: ...
+    def __init__(
+        self,
+        *,
+        coalition: Global___Coalition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["coalition", b"coalition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition", b"coalition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCoalitionResponse: _TypeAlias = CreateCoalitionResponse  # noqa: Y015
+
+@_typing.final
+class JoinCoalitionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    COALITION_ID_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    coalition_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        coalition_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition_id", b"coalition_id", "merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JoinCoalitionRequest: _TypeAlias = JoinCoalitionRequest  # noqa: Y015
+
+@_typing.final
+class JoinCoalitionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COALITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def coalition(self) -> Global___Coalition: ...
+    def __init__(
+        self,
+        *,
+        coalition: Global___Coalition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["coalition", b"coalition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition", b"coalition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JoinCoalitionResponse: _TypeAlias = JoinCoalitionResponse  # noqa: Y015
+
+@_typing.final
+class GetCoalitionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    COALITION_ID_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    coalition_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        coalition_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition_id", b"coalition_id", "merchant_id", b"merchant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCoalitionRequest: _TypeAlias = GetCoalitionRequest  # noqa: Y015
+
+@_typing.final
+class GetCoalitionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COALITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def coalition(self) -> Global___Coalition: ...
+    def __init__(
+        self,
+        *,
+        coalition: Global___Coalition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["coalition", b"coalition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition", b"coalition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCoalitionResponse: _TypeAlias = GetCoalitionResponse  # noqa: Y015
+
+@_typing.final
+class GetSettlementRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    COALITION_ID_FIELD_NUMBER: _builtins.int
+    FROM_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    coalition_id: _builtins.str
+    @_builtins.property
+    def to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        coalition_id: _builtins.str = ...,
+        to: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition_id", b"coalition_id", "from", b"from", "merchant_id", b"merchant_id", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSettlementRequest: _TypeAlias = GetSettlementRequest  # noqa: Y015
+
+@_typing.final
+class SettlementLine(_message.Message):
+    """The net between two members over the period: `debtor` owes `creditor`
+    `amount` (> 0). captured and refunded are both directions' gross figures
+    as seen from the debtor: credit it issued spent at the creditor, less
+    credit the creditor issued spent at it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEBTOR_MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    CREDITOR_MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    OWED_TO_CREDITOR_FIELD_NUMBER: _builtins.int
+    OWED_TO_DEBTOR_FIELD_NUMBER: _builtins.int
+    debtor_merchant_id: _builtins.str
+    creditor_merchant_id: _builtins.str
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def owed_to_creditor(self) -> _common_pb2.Money:
+        """Partner credit the debtor issued, captured at the creditor (less refunds)."""
+
+    @_builtins.property
+    def owed_to_debtor(self) -> _common_pb2.Money:
+        """Partner credit the creditor issued, captured at the debtor (less refunds)."""
+
+    def __init__(
+        self,
+        *,
+        debtor_merchant_id: _builtins.str = ...,
+        creditor_merchant_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        owed_to_creditor: _common_pb2.Money | None = ...,
+        owed_to_debtor: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "owed_to_creditor", b"owed_to_creditor", "owed_to_debtor", b"owed_to_debtor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "creditor_merchant_id", b"creditor_merchant_id", "debtor_merchant_id", b"debtor_merchant_id", "owed_to_creditor", b"owed_to_creditor", "owed_to_debtor", b"owed_to_debtor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SettlementLine: _TypeAlias = SettlementLine  # noqa: Y015
+
+@_typing.final
+class GetSettlementResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COALITION_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    coalition_id: _builtins.str
+    currency_code: _builtins.str
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___SettlementLine]:
+        """One line per pair of members whose net is not zero, largest first."""
+
+    def __init__(
+        self,
+        *,
+        coalition_id: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        lines: _abc.Iterable[Global___SettlementLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coalition_id", b"coalition_id", "currency_code", b"currency_code", "lines", b"lines"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSettlementResponse: _TypeAlias = GetSettlementResponse  # noqa: Y015

@@ -137,6 +137,26 @@ class WalletServiceStub:
                 request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditRequest.SerializeToString,
                 response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditResponse.FromString,
                 _registered_method=True)
+        self.CreateCoalition = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/CreateCoalition',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.CreateCoalitionRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.CreateCoalitionResponse.FromString,
+                _registered_method=True)
+        self.JoinCoalition = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/JoinCoalition',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.JoinCoalitionRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.JoinCoalitionResponse.FromString,
+                _registered_method=True)
+        self.GetCoalition = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/GetCoalition',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetCoalitionRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetCoalitionResponse.FromString,
+                _registered_method=True)
+        self.GetSettlement = channel.unary_unary(
+                '/cashback.wallet.v1.WalletService/GetSettlement',
+                request_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementRequest.SerializeToString,
+                response_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
@@ -198,6 +218,11 @@ class WalletServiceServicer:
         Idempotency: by (merchant_id, idempotency_key); a replay returns the same
         hold in its current state, and a refused call replays its refusal.
         Errors: FAILED_PRECONDITION when not enough credit is available.
+        With use_partner_credit (a member of an active coalition): the
+        merchant's own credit first, then credit the same customer_id holds at
+        the other members, earliest expiry first; the hold's `parts` say which
+        issuer's credit it took. Capture, void and RefundOrder work on it as on
+        any hold, and record what each issuer owes this merchant (GetSettlement).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -347,6 +372,50 @@ class WalletServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCoalition(self, request, context):
+        """--- Coalitions of partner brands (docs/coalitions.md) ---
+
+        Ops of `merchant_id` proposes a coalition of merchants (itself among
+        them) sharing customer ids and one currency. The proposer counts as
+        joined; the coalition is active once every member's ops has joined. A
+        merchant is in at most one coalition. Idempotent by coalition_id (the
+        same proposal again returns the coalition). Errors: INVALID_ARGUMENT
+        (ids, name, fewer than two or more than 20 members, duplicates, the
+        proposer not among them, currency), ALREADY_EXISTS (coalition_id taken by
+        another proposal), FAILED_PRECONDITION (a member already in a coalition:
+        reason MERCHANT_IN_COALITION, metadata merchant_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def JoinCoalition(self, request, context):
+        """Ops of `merchant_id` agrees to join; idempotent. Errors: NOT_FOUND (no
+        such coalition, or merchant_id is not one of its members).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCoalition(self, request, context):
+        """The coalition as ops of one member (`merchant_id`) sees it. Errors:
+        NOT_FOUND (no such coalition, or merchant_id is not a member).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSettlement(self, request, context):
+        """Who owes whom over [from, to): for each pair of members the net of what
+        partner redemptions captured less what refunds reversed, as one line
+        from the debtor (the issuer of the credit) to the creditor (the merchant
+        where it was spent). Ops of any member (`merchant_id`). Errors:
+        INVALID_ARGUMENT (to <= from), NOT_FOUND (as GetCoalition).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WalletServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -439,6 +508,26 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     servicer.ConvertCredit,
                     request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditRequest.FromString,
                     response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditResponse.SerializeToString,
+            ),
+            'CreateCoalition': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCoalition,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.CreateCoalitionRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.CreateCoalitionResponse.SerializeToString,
+            ),
+            'JoinCoalition': grpc.unary_unary_rpc_method_handler(
+                    servicer.JoinCoalition,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.JoinCoalitionRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.JoinCoalitionResponse.SerializeToString,
+            ),
+            'GetCoalition': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCoalition,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetCoalitionRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetCoalitionResponse.SerializeToString,
+            ),
+            'GetSettlement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSettlement,
+                    request_deserializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementRequest.FromString,
+                    response_serializer=cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -939,6 +1028,114 @@ class WalletService:
             '/cashback.wallet.v1.WalletService/ConvertCredit',
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditRequest.SerializeToString,
             cashback_dot_wallet_dot_v1_dot_wallet__pb2.ConvertCreditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCoalition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/CreateCoalition',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.CreateCoalitionRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.CreateCoalitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JoinCoalition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/JoinCoalition',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.JoinCoalitionRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.JoinCoalitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCoalition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/GetCoalition',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetCoalitionRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetCoalitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSettlement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.wallet.v1.WalletService/GetSettlement',
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementRequest.SerializeToString,
+            cashback_dot_wallet_dot_v1_dot_wallet__pb2.GetSettlementResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,6 +74,11 @@ class WalletServiceStub:
     Idempotency: by (merchant_id, idempotency_key); a replay returns the same
     hold in its current state, and a refused call replays its refusal.
     Errors: FAILED_PRECONDITION when not enough credit is available.
+    With use_partner_credit (a member of an active coalition): the
+    merchant's own credit first, then credit the same customer_id holds at
+    the other members, earliest expiry first; the hold's `parts` say which
+    issuer's credit it took. Capture, void and RefundOrder work on it as on
+    any hold, and record what each issuer owes this merchant (GetSettlement).
     """
     CaptureRedemption: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.CaptureRedemptionRequest, _wallet_pb2.CaptureRedemptionResponse]
     """Spends up to the held amount; a partial capture releases the rest. A hold
@@ -166,6 +171,34 @@ class WalletServiceStub:
     the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
     available: INSUFFICIENT_CREDIT).
     """
+    CreateCoalition: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.CreateCoalitionRequest, _wallet_pb2.CreateCoalitionResponse]
+    """--- Coalitions of partner brands (docs/coalitions.md) ---
+
+    Ops of `merchant_id` proposes a coalition of merchants (itself among
+    them) sharing customer ids and one currency. The proposer counts as
+    joined; the coalition is active once every member's ops has joined. A
+    merchant is in at most one coalition. Idempotent by coalition_id (the
+    same proposal again returns the coalition). Errors: INVALID_ARGUMENT
+    (ids, name, fewer than two or more than 20 members, duplicates, the
+    proposer not among them, currency), ALREADY_EXISTS (coalition_id taken by
+    another proposal), FAILED_PRECONDITION (a member already in a coalition:
+    reason MERCHANT_IN_COALITION, metadata merchant_id).
+    """
+    JoinCoalition: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.JoinCoalitionRequest, _wallet_pb2.JoinCoalitionResponse]
+    """Ops of `merchant_id` agrees to join; idempotent. Errors: NOT_FOUND (no
+    such coalition, or merchant_id is not one of its members).
+    """
+    GetCoalition: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetCoalitionRequest, _wallet_pb2.GetCoalitionResponse]
+    """The coalition as ops of one member (`merchant_id`) sees it. Errors:
+    NOT_FOUND (no such coalition, or merchant_id is not a member).
+    """
+    GetSettlement: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetSettlementRequest, _wallet_pb2.GetSettlementResponse]
+    """Who owes whom over [from, to): for each pair of members the net of what
+    partner redemptions captured less what refunds reversed, as one line
+    from the debtor (the issuer of the credit) to the creditor (the merchant
+    where it was spent). Ops of any member (`merchant_id`). Errors:
+    INVALID_ARGUMENT (to <= from), NOT_FOUND (as GetCoalition).
+    """
 
 @_typing.type_check_only
 class WalletServiceAsyncStub(WalletServiceStub):
@@ -212,6 +245,11 @@ class WalletServiceAsyncStub(WalletServiceStub):
     Idempotency: by (merchant_id, idempotency_key); a replay returns the same
     hold in its current state, and a refused call replays its refusal.
     Errors: FAILED_PRECONDITION when not enough credit is available.
+    With use_partner_credit (a member of an active coalition): the
+    merchant's own credit first, then credit the same customer_id holds at
+    the other members, earliest expiry first; the hold's `parts` say which
+    issuer's credit it took. Capture, void and RefundOrder work on it as on
+    any hold, and record what each issuer owes this merchant (GetSettlement).
     """
     CaptureRedemption: _aio.UnaryUnaryMultiCallable[_wallet_pb2.CaptureRedemptionRequest, _wallet_pb2.CaptureRedemptionResponse]  # type: ignore[assignment]
     """Spends up to the held amount; a partial capture releases the rest. A hold
@@ -304,6 +342,34 @@ class WalletServiceAsyncStub(WalletServiceStub):
     the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
     available: INSUFFICIENT_CREDIT).
     """
+    CreateCoalition: _aio.UnaryUnaryMultiCallable[_wallet_pb2.CreateCoalitionRequest, _wallet_pb2.CreateCoalitionResponse]  # type: ignore[assignment]
+    """--- Coalitions of partner brands (docs/coalitions.md) ---
+
+    Ops of `merchant_id` proposes a coalition of merchants (itself among
+    them) sharing customer ids and one currency. The proposer counts as
+    joined; the coalition is active once every member's ops has joined. A
+    merchant is in at most one coalition. Idempotent by coalition_id (the
+    same proposal again returns the coalition). Errors: INVALID_ARGUMENT
+    (ids, name, fewer than two or more than 20 members, duplicates, the
+    proposer not among them, currency), ALREADY_EXISTS (coalition_id taken by
+    another proposal), FAILED_PRECONDITION (a member already in a coalition:
+    reason MERCHANT_IN_COALITION, metadata merchant_id).
+    """
+    JoinCoalition: _aio.UnaryUnaryMultiCallable[_wallet_pb2.JoinCoalitionRequest, _wallet_pb2.JoinCoalitionResponse]  # type: ignore[assignment]
+    """Ops of `merchant_id` agrees to join; idempotent. Errors: NOT_FOUND (no
+    such coalition, or merchant_id is not one of its members).
+    """
+    GetCoalition: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetCoalitionRequest, _wallet_pb2.GetCoalitionResponse]  # type: ignore[assignment]
+    """The coalition as ops of one member (`merchant_id`) sees it. Errors:
+    NOT_FOUND (no such coalition, or merchant_id is not a member).
+    """
+    GetSettlement: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetSettlementRequest, _wallet_pb2.GetSettlementResponse]  # type: ignore[assignment]
+    """Who owes whom over [from, to): for each pair of members the net of what
+    partner redemptions captured less what refunds reversed, as one line
+    from the debtor (the issuer of the credit) to the creditor (the merchant
+    where it was spent). Ops of any member (`merchant_id`). Errors:
+    INVALID_ARGUMENT (to <= from), NOT_FOUND (as GetCoalition).
+    """
 
 class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
     """WalletService owns the ledger: lots of cashback credit per customer,
@@ -377,6 +443,11 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         Idempotency: by (merchant_id, idempotency_key); a replay returns the same
         hold in its current state, and a refused call replays its refusal.
         Errors: FAILED_PRECONDITION when not enough credit is available.
+        With use_partner_credit (a member of an active coalition): the
+        merchant's own credit first, then credit the same customer_id holds at
+        the other members, earliest expiry first; the hold's `parts` say which
+        issuer's credit it took. Capture, void and RefundOrder work on it as on
+        any hold, and record what each issuer owes this merchant (GetSettlement).
         """
 
     @_abc_1.abstractmethod
@@ -546,6 +617,58 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: INVALID_ARGUMENT (not a whole number of steps, currency other than
         the rate's), FAILED_PRECONDITION (no rate set: NO_POINTS_RATE; more than
         available: INSUFFICIENT_CREDIT).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateCoalition(
+        self,
+        request: _wallet_pb2.CreateCoalitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.CreateCoalitionResponse, _abc.Awaitable[_wallet_pb2.CreateCoalitionResponse]]:
+        """--- Coalitions of partner brands (docs/coalitions.md) ---
+
+        Ops of `merchant_id` proposes a coalition of merchants (itself among
+        them) sharing customer ids and one currency. The proposer counts as
+        joined; the coalition is active once every member's ops has joined. A
+        merchant is in at most one coalition. Idempotent by coalition_id (the
+        same proposal again returns the coalition). Errors: INVALID_ARGUMENT
+        (ids, name, fewer than two or more than 20 members, duplicates, the
+        proposer not among them, currency), ALREADY_EXISTS (coalition_id taken by
+        another proposal), FAILED_PRECONDITION (a member already in a coalition:
+        reason MERCHANT_IN_COALITION, metadata merchant_id).
+        """
+
+    @_abc_1.abstractmethod
+    def JoinCoalition(
+        self,
+        request: _wallet_pb2.JoinCoalitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.JoinCoalitionResponse, _abc.Awaitable[_wallet_pb2.JoinCoalitionResponse]]:
+        """Ops of `merchant_id` agrees to join; idempotent. Errors: NOT_FOUND (no
+        such coalition, or merchant_id is not one of its members).
+        """
+
+    @_abc_1.abstractmethod
+    def GetCoalition(
+        self,
+        request: _wallet_pb2.GetCoalitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.GetCoalitionResponse, _abc.Awaitable[_wallet_pb2.GetCoalitionResponse]]:
+        """The coalition as ops of one member (`merchant_id`) sees it. Errors:
+        NOT_FOUND (no such coalition, or merchant_id is not a member).
+        """
+
+    @_abc_1.abstractmethod
+    def GetSettlement(
+        self,
+        request: _wallet_pb2.GetSettlementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_wallet_pb2.GetSettlementResponse, _abc.Awaitable[_wallet_pb2.GetSettlementResponse]]:
+        """Who owes whom over [from, to): for each pair of members the net of what
+        partner redemptions captured less what refunds reversed, as one line
+        from the debtor (the issuer of the credit) to the creditor (the merchant
+        where it was spent). Ops of any member (`merchant_id`). Errors:
+        INVALID_ARGUMENT (to <= from), NOT_FOUND (as GetCoalition).
         """
 
 def add_WalletServiceServicer_to_server(servicer: WalletServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,24 @@
+"""Contacts found by phone or email (FindContacts, the console's customer
+search): an index on each within the merchant, so a search reads the matching
+rows instead of every contact of the merchant.
+
+Revision ID: 0008
+Revises: 0006 (re-chain on top of 0007 when notify's promotions migration lands)
+"""
+
+from alembic import op
+
+revision = "0008"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("notify_contacts_by_phone", "notify_contacts", ["merchant_id", "phone_e164"])
+    op.execute("CREATE INDEX notify_contacts_by_email ON notify_contacts (merchant_id, lower(email))")
+
+
+def downgrade() -> None:
+    op.drop_index("notify_contacts_by_email", table_name="notify_contacts")
+    op.drop_index("notify_contacts_by_phone", table_name="notify_contacts")
