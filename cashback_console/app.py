@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cashback_console.config import ConsoleSettings
 from cashback_console.services import Services
-from cashback_console.views import auth, campaigns, customers, messaging, report, segments
+from cashback_console.views import auth, campaigns, customers, messaging, promotions, report, segments
 from cashback_console.web import Console
 
 log = logging.getLogger("cashback.console")
@@ -89,6 +89,10 @@ ROUTES = [
     Route("/reminders", messaging.create_reminder, methods=["POST"]),
     Route("/reminders/{campaign_id}/active", messaging.set_reminder_active, methods=["POST"]),
     Route("/reminders/{campaign_id}/run", messaging.run_reminder, methods=["POST"]),
+    Route("/promotions", promotions.promotions, methods=["GET"]),
+    Route("/promotions", promotions.create, methods=["POST"]),
+    Route("/promotions/preview", promotions.preview, methods=["POST"]),
+    Route("/promotions/{promotion_id}/cancel", promotions.cancel, methods=["POST"]),
     Route("/templates", messaging.templates_page, methods=["GET"]),
     Route("/templates", messaging.templates_post, methods=["POST"]),
     Route("/settings", messaging.settings_page, methods=["GET"]),

@@ -185,3 +185,43 @@ def negotiate(accept_language: str) -> str:
         if code in LANGUAGES:
             return code
     return "en"
+
+# The promotions page (issue 16): its words (the segments' names are i18n_segments').
+FA.update({
+    "Promotions": "پیشنهادهای ویژه", "Audience": "مخاطبان", "Send at": "زمان ارسال", "Matched": "مشمول",
+    "Sent": "ارسال‌شده", "Not sent": "ارسال‌نشده", "Failed": "ناموفق", "Waiting": "در انتظار", "Cancel": "لغو",
+    "every customer": "همهٔ مشتریان", "no order in {days} days": "بدون خرید در {days} روز اخیر",
+    "Cancel this promotion? What has not gone out yet will not be sent.":
+        "این پیشنهاد لغو شود؟ پیام‌هایی که هنوز نرفته‌اند فرستاده نمی‌شوند.",
+    "No promotions yet.": "هنوز پیشنهادی نیست.", "New promotion": "پیشنهاد تازه",
+    "Segments (none = every customer)": "بخش‌های مشتریان (هیچ = همهٔ مشتریان)",
+    "Tiers (comma-separated; empty = all)": "سطح‌ها (با ویرگول جدا کنید؛ خالی = همه)",
+    "Minimum available (empty = any, customers without a wallet included)":
+        "حداقل اعتبار قابل استفاده (خالی = هر مقدار، حتی مشتریانی که کیف پول ندارند)",
+    "No order in this many days (0 = any)": "بدون خرید در این چند روز (۰ = مهم نیست)",
+    "Send at (empty = now)": "زمان ارسال (خالی = همین حالا)", "SMS text": "متن پیامک", "Email subject": "موضوع ایمیل",
+    "Email text": "متن ایمیل",
+    "Texts are templates: {{ shop }} is the shop's name, {{ balance }} the customer's credit (with a minimum). A Persian SMS to an Iranian number ends with «لغو۱۱», counted below.":
+        "متن‌ها قالب‌اند: {{ shop }} نام فروشگاه است و {{ balance }} اعتبار مشتری (وقتی حداقل اعتبار تعیین شده باشد). پیامک فارسی به شمارهٔ ایرانی با «لغو۱۱» تمام می‌شود و در شمارش زیر حساب شده است.",
+    "Promotion created.": "پیشنهاد ساخته شد.", "Promotion cancelled.": "پیشنهاد لغو شد.",
+    "pick a date and time": "تاریخ و ساعت را انتخاب کنید", "cancelled": "لغوشده",
+})
+AR.update({
+    "Promotions": "العروض الترويجية", "Audience": "الجمهور", "Send at": "وقت الإرسال", "Matched": "المشمولون",
+    "Sent": "أُرسلت", "Not sent": "لم تُرسل", "Failed": "فشلت", "Waiting": "بالانتظار", "Cancel": "إلغاء",
+    "every customer": "جميع العملاء", "no order in {days} days": "بلا طلب منذ {days} يوماً",
+    "Cancel this promotion? What has not gone out yet will not be sent.":
+        "إلغاء هذا العرض؟ لن تُرسل الرسائل التي لم تخرج بعد.",
+    "No promotions yet.": "لا توجد عروض بعد.", "New promotion": "عرض جديد",
+    "Segments (none = every customer)": "الشرائح (بلا اختيار = جميع العملاء)",
+    "Tiers (comma-separated; empty = all)": "الفئات (مفصولة بفواصل؛ فارغ = الكل)",
+    "Minimum available (empty = any, customers without a wallet included)":
+        "أدنى رصيد متاح (فارغ = أي رصيد، ويشمل العملاء الذين لا محفظة لهم)",
+    "No order in this many days (0 = any)": "بلا طلب منذ هذا العدد من الأيام (٠ = أي وقت)",
+    "Send at (empty = now)": "وقت الإرسال (فارغ = الآن)", "SMS text": "نص الرسالة النصية", "Email subject": "عنوان البريد",
+    "Email text": "نص البريد",
+    "Texts are templates: {{ shop }} is the shop's name, {{ balance }} the customer's credit (with a minimum). A Persian SMS to an Iranian number ends with «لغو۱۱», counted below.":
+        "النصوص قوالب: {{ shop }} اسم المتجر و{{ balance }} رصيد العميل (عند تحديد حد أدنى). الرسالة الفارسية إلى رقم إيراني تنتهي بـ«لغو۱۱» وهي محسوبة في العدّ أدناه.",
+    "Promotion created.": "تم إنشاء العرض.", "Promotion cancelled.": "تم إلغاء العرض.",
+    "pick a date and time": "اختر التاريخ والوقت", "cancelled": "ملغى",
+})

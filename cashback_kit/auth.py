@@ -39,6 +39,8 @@ def _m(service: str, *rpcs: str) -> set[str]:
 # The wallet scores and reverses orders; notify reads the wallet's stream and balances.
 _WALLET_CALLS = _m(RULES, "ScoreOrder", "ScoreEvent", "ReverseOrder", "QuoteOrder", "GetCampaign", "GetCustomerProfile")
 _NOTIFY_CALLS = _m(WALLET, "StreamEvents", "GetBalance", "ListBalances", "ListExpiringCredits", "ListTransactions")
+# Promotions: notify reads a promotion's audience from rules (customers by segment, tier, inactivity).
+_NOTIFY_CALLS |= _m(RULES, "ListCustomers")
 
 ROLE_METHODS: dict[str, frozenset[str]] = {
     "checkout": frozenset(

@@ -18,6 +18,7 @@ from cashbackctl import (
     notify_cmds,
     orders_import,
     policies,
+    promotions,
     requeue,
     segments,
 )
@@ -40,6 +41,7 @@ app.add_typer(orders_import.app, name="orders")
 app.add_typer(policies.notify_policy, name="notify-policy")
 app.add_typer(parked_app, name="parked")
 app.add_typer(coalitions.app, name="coalitions")
+app.add_typer(promotions.app, name="promotions")
 # "-10 SAR" starts with a dash: without this click takes it for an unknown option -1.
 app.command("adjust", context_settings={"ignore_unknown_options": True})(customers.adjust)
 app.command("deliveries")(notify_cmds.deliveries)

@@ -61,6 +61,14 @@ def test_the_main_pages_render_in_each_language(browser, showcased, lang, tmp_pa
     page.goto(f"{showcased.url}/segments")
     expect(page.locator("#segments tbody tr")).to_have_count(11)
     shot("segments")
+    page.goto(f"{showcased.url}/promotions")
+    shop = "{% if shop %}{{ shop }}: {% endif %}"
+    text = shop + {"en": "we miss you! 20% off everything until Friday.",
+                   "fa": "دلمان برایتان تنگ شده! تا پایان هفته ۲۰٪ تخفیف ویژهٔ شماست",
+                   "ar": "اشتقنا إليك! خصم ٢٠٪ على كل شيء حتى الجمعة."}[lang]
+    page.fill(f"textarea[name=sms_{lang}]", text)
+    expect(page.locator(f"#preview-sms_{lang} .segments")).to_be_visible()  # the live preview and its segments
+    shot("promotions")
     context.close()
     assert errors == [], errors
     for path in shots:

@@ -77,9 +77,11 @@ def test_the_wallet_service_key_may_score_and_reverse_but_not_read_the_wallet():
     assert p.name == "wallet"
 
 
-def test_the_notify_service_key_reads_the_wallet_and_nothing_in_rules():
+def test_the_notify_service_key_reads_the_wallet_and_only_the_customer_list_in_rules():
     p = RING.authenticate(f"Bearer {TEST_KEYS['notify_service']}")
     assert p.may_call(STREAM_EVENTS) and p.may_call(GET_BALANCE)
+    assert p.may_call("/cashback.rules.v1.RulesService/ListCustomers")
+    assert not p.may_call("/cashback.rules.v1.RulesService/GetCustomerProfile")
     assert not any(p.may_call(m) for m in (REVERSE_ORDER, SCORE_ORDER, ADJUST, CREATE_CAMPAIGN))
     with pytest.raises(PermissionDenied):
         authorize(p, REVERSE_ORDER, rules_pb2.ReverseOrderRequest(merchant_id="m1", order_id="o1"))

@@ -84,7 +84,7 @@ async def notify_stack(database_url: str, *, sweep: str = "0") -> AsyncIterator[
             running_service("rules", database_url=database_url) as rules, \
             running_service("wallet", database_url=database_url,
                             env={"RULES_TARGET": rules.target, "WALLET_SWEEP_INTERVAL_SECONDS": sweep}) as wallet:
-        env = {"WALLET_TARGET": wallet.target, "TWILIO_ACCOUNT_SID": ft.ACCOUNT_SID,
+        env = {"WALLET_TARGET": wallet.target, "RULES_TARGET": rules.target, "TWILIO_ACCOUNT_SID": ft.ACCOUNT_SID,
                "TWILIO_AUTH_TOKEN": ft.AUTH_TOKEN, "TWILIO_FROM": ft.FROM_NUMBER,
                "TWILIO_API_BASE_URL": twilio.base_url, "KAVENEGAR_API_KEY": fk.API_KEY,
                "KAVENEGAR_SENDER": fk.SENDER, "KAVENEGAR_API_BASE_URL": kavenegar.base_url,

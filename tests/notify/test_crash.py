@@ -46,7 +46,10 @@ async def test_kill_minus_9_mid_batch_loses_nothing_and_duplicates_at_most_the_i
            "CASHBACK_SERVICE_KEY": TEST_KEYS["service"], "NOTIFY_DATABASE_URL": pg_url,
            "WALLET_TARGET": f"127.0.0.1:{free_port()}",  # no wallet: the follower just keeps retrying
            "TWILIO_ACCOUNT_SID": ft.ACCOUNT_SID, "TWILIO_AUTH_TOKEN": ft.AUTH_TOKEN, "TWILIO_FROM": ft.FROM_NUMBER,
-           "NOTIFY_LEASE_SECONDS": "3", "CASHBACK_LOG_LEVEL": "WARNING"}
+           # Long enough that no lease runs out before the kill on a loaded machine (a lease that
+           # expires under a live sender is a re-send the kill did not cause), short enough that
+           # the restarted process takes the killed one's rows over within the wait below.
+           "NOTIFY_LEASE_SECONDS": "15", "CASHBACK_LOG_LEVEL": "WARNING"}
     async with ft.FakeTwilio(delay=0.02) as twilio:
         env["TWILIO_API_BASE_URL"] = twilio.base_url
         proc = await asyncio.to_thread(start_process, "notify", env)

@@ -24,11 +24,11 @@ CHECKOUT = {"QuoteOrder", "AwardOrder", "AwardEvent", "GetBalance", "AuthorizeRe
             "VoidRedemption", "RefundOrder", "TransferCredit",
             "ConvertCredit"}
 APP = {"GetBalance", "ListTransactions", "QuoteOrder", "GetContact"}
-# Service-to-service: the wallet calling rules, notify reading the wallet (all merchants).
+# Service-to-service: the wallet calling rules, notify reading the wallet and rules' customer list (all merchants).
 SERVICE = {("rules", m) for m in ("ScoreOrder", "ScoreEvent", "ReverseOrder", "QuoteOrder", "GetCampaign",
                                   "GetCustomerProfile")} | \
           {("wallet", m) for m in ("StreamEvents", "GetBalance", "ListBalances", "ListExpiringCredits",
-                                   "ListTransactions")}
+                                   "ListTransactions")} | {("rules", "ListCustomers")}  # a promotion's audience
 KEY_MERCHANTS = {"ops": {"m1", "m2"}, "ops_all": None, "checkout": {"m1"}, "app": {"m1"}, "service": None}
 
 

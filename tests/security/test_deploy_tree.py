@@ -89,7 +89,7 @@ def test_every_service_port_is_tls_with_a_secret_mounted_certificate(tree):
         assert config["CASHBACK_API_KEYS_FILE"].startswith(mounts["api-keys"]["mountPath"] + "/")
 
 
-def test_rules_takes_grpc_only_from_the_wallet_and_ops_tooling_never_from_notify(tree):
+def test_rules_takes_grpc_only_from_the_wallet_notify_and_ops_tooling(tree):
     policy = tree[("NetworkPolicy", "rules-ingress")]["spec"]
     rules_labels = tree[("Deployment", "rules")]["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= rules_labels.items()
@@ -98,6 +98,9 @@ def test_rules_takes_grpc_only_from_the_wallet_and_ops_tooling_never_from_notify
     notify_labels = tree[("Deployment", "notify")]["spec"]["template"]["metadata"]["labels"]
     wallet_labels = tree[("Deployment", "wallet")]["spec"]["template"]["metadata"]["labels"]
     assert any(a.items() <= wallet_labels.items() for a in allowed)
-    assert not any(a.items() <= notify_labels.items() for a in allowed)
+    # Notify reads a promotion's audience (ListCustomers, the only rules RPC its key may call).
+    assert any(a.items() <= notify_labels.items() for a in allowed)
+    assert all(a.items() <= wallet_labels.items() or a.items() <= notify_labels.items() or "namespaceSelector" in peer
+               for a, peer in zip(allowed, grpc_rule["from"], strict=True))
     # The rules port appears in no other rule (which would let anyone in).
     assert sum(any(p["port"] == PORTS["rules"] for p in r["ports"]) for r in policy["ingress"]) == 1

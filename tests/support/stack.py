@@ -33,7 +33,8 @@ def pg_stack(cluster: PgCluster, root: Path, **env: str) -> Iterator[Stack]:
     try:
         procs["rules"] = start_process("rules", base)
         procs["wallet"] = start_process("wallet", {**base, "RULES_TARGET": procs["rules"].target})
-        procs["notify"] = start_process("notify", {**base, "WALLET_TARGET": procs["wallet"].target})
+        procs["notify"] = start_process("notify", {**base, "WALLET_TARGET": procs["wallet"].target,
+                                                   "RULES_TARGET": procs["rules"].target})
         yield Stack(procs, url, root)
     finally:
         for p in reversed(list(procs.values())):

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from cashback_kit.audit import audit_table
 
@@ -99,6 +113,8 @@ deliveries = Table(
     # Expiry warnings: the credit warned about, re-checked at send time.
     Column("check_currency", String(3)), Column("check_expires_at", TimestampTZ),
     Column("created_at", TimestampTZ, nullable=False),
+    # Migration 0009: the promotion a delivery belongs to (ListPromotions counts them).
+    Column("promotion_id", String(64)),
 )
 # What senders claim (migration 0003): due SCHEDULED rows and expired leases, each scanned in
 # index order so a claim stops after LIMIT rows instead of sorting the backlog. Partial, so
@@ -142,5 +158,23 @@ parked = Table(
     Column("parked_at", TimestampTZ, nullable=False), Column("last_attempt_at", TimestampTZ, nullable=False),
 )
 Index("ix_notify_parked_merchant", parked.c.merchant_id, parked.c.parked_at)
+# Promotions (migration 0009): one-off or scheduled promotional messages to an audience from rules.
+promotions = Table(
+    "notify_promotions", metadata,
+    _id("merchant_id", primary_key=True), Column("promotion_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False), Column("audience", JSON, nullable=False),
+    Column("channels", String(40), nullable=False), Column("texts", JSON, nullable=False),
+    Column("send_at", TimestampTZ, nullable=False), Column("status", String(12), nullable=False),
+    Column("matched", BigInteger, nullable=False, server_default="0"),
+    Column("no_contact", BigInteger, nullable=False, server_default="0"),
+    Column("fingerprint", String(64), nullable=False), Column("created_at", TimestampTZ, nullable=False),
+    Column("started_at", TimestampTZ), Column("finished_at", TimestampTZ),
+    CheckConstraint("status IN ('SCHEDULED', 'SENDING', 'SENT', 'CANCELLED')", name="ck_notify_promotions_status"),
+)
+Index("ix_notify_promotions_merchant_created", promotions.c.merchant_id, promotions.c.created_at)
+Index("ix_notify_promotions_open", promotions.c.send_at, postgresql_where=promotions.c.status.in_(("SCHEDULED",
+                                                                                                  "SENDING")))
+Index("ix_notify_deliveries_promotion", deliveries.c.merchant_id, deliveries.c.promotion_id, deliveries.c.status,
+      postgresql_where=deliveries.c.promotion_id.isnot(None))
 # Who changed what (migration 0005): the kit's audit table, as every service keeps one.
 audit = audit_table(metadata, "notify")

@@ -38,17 +38,28 @@ _MAPPED: dict[grpc.StatusCode, type[DomainError]] = {
 }
 
 
-def domain_error(exc: grpc.aio.AioRpcError) -> DomainError:
-    """The kit error for a failed wallet call (its code and details, never its metadata)."""
+def domain_error(exc: grpc.aio.AioRpcError, peer: str = "wallet") -> DomainError:
+    """The kit error for a failed call to a peer service (its code and details, never its metadata)."""
     kind = _MAPPED.get(exc.code(), Unavailable)
-    return kind(f"wallet {exc.code().name}: {exc.details() or ''}".strip())
+    return kind(f"{peer} {exc.code().name}: {exc.details() or ''}".strip())
 
 
-async def _call(fn: Callable[[], Awaitable[T]]) -> T:
+async def _call(fn: Callable[[], Awaitable[T]], peer: str = "wallet") -> T:
     try:
         return await fn()
     except grpc.aio.AioRpcError as exc:
-        raise domain_error(exc) from exc
+        raise domain_error(exc, peer) from exc
+
+
+async def pages(rpc: Any, request: Any, items: str, metadata: Any, peer: str = "wallet") -> AsyncIterator[Any]:
+    """Every item of a paged List RPC of a peer, following next_page_token."""
+    while True:
+        resp = await _call(lambda: rpc(request, metadata=metadata, timeout=DEADLINE), peer)
+        for item in getattr(resp, items):
+            yield item
+        if not resp.next_page_token:
+            return
+        request.page_token = resp.next_page_token
 
 
 class WalletGateway:
@@ -74,22 +85,17 @@ class WalletGateway:
         expiry = ts(b.next_expiry_at) if b.HasField("next_expiry_at") else None
         return BalanceView(Money(b.available.currency_code or currency, b.available.amount_minor), expiry)
 
-    async def _pages(self, rpc: Any, request: Any, items: str) -> AsyncIterator[Any]:
-        """Every item of a paged List RPC, following next_page_token."""
-        while True:
-            resp = await _call(lambda: rpc(request, metadata=self.md, timeout=DEADLINE))
-            for item in getattr(resp, items):
-                yield item
-            if not resp.next_page_token:
-                return
-            request.page_token = resp.next_page_token
+    def _pages(self, rpc: Any, request: Any, items: str) -> AsyncIterator[Any]:
+        return pages(rpc, request, items, self.md)
 
     async def balances(self, merchant_id: str, min_available: Money,
-                       inactive_since: datetime) -> AsyncIterator[CustomerBalance]:
+                       inactive_since: datetime | None) -> AsyncIterator[CustomerBalance]:
+        """Customers with at least `min_available` available and, when given, no order since `inactive_since`."""
         minimum = common_pb2.Money(currency_code=min_available.currency, amount_minor=min_available.minor)
-        async for cb in self._pages(self.stub.ListBalances, wallet_pb2.ListBalancesRequest(
-                merchant_id=merchant_id, min_available=minimum, inactive_since=ts_to_pb(inactive_since),
-                page_size=500), "balances"):
+        request = wallet_pb2.ListBalancesRequest(merchant_id=merchant_id, min_available=minimum, page_size=500)
+        if inactive_since is not None:
+            request.inactive_since.FromDatetime(inactive_since)
+        async for cb in self._pages(self.stub.ListBalances, request, "balances"):
             available = cb.balance.available
             yield CustomerBalance(cb.customer_id, Money(available.currency_code or min_available.currency,
                                                         available.amount_minor))

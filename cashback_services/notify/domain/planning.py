@@ -19,7 +19,7 @@ from cashback_services.notify.domain.rendering import MessageContext, Rendered, 
 
 # Iranian advertising lines must close a promotional SMS with the opt-out keyword.
 IRAN_OPT_OUT = "لغو۱۱"
-PROMOTIONAL = ("reminder",)
+PROMOTIONAL = ("reminder", "promotion")
 
 
 @dataclass(frozen=True)

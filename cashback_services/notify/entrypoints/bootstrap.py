@@ -12,6 +12,7 @@ from cashback_kit.db import Database
 from cashback_kit.server import ServiceParts
 from cashback_services.notify.adapters import render_pool
 from cashback_services.notify.adapters.providers import build_providers
+from cashback_services.notify.adapters.rules_client import RulesGateway
 from cashback_services.notify.adapters.wallet_client import WalletGateway
 from cashback_services.notify.config import NotifySettings
 from cashback_services.notify.domain.delivery_state import RetryPolicy
@@ -38,7 +39,8 @@ async def bootstrap(settings: Settings, db: Database, ns: NotifySettings | None 
     router, email = build_providers(settings, ns)
     renderer = render_pool.configure(ns.render_budget)
     renderer.start()
-    service = NotifyService(db, wallet, renderer=renderer)
+    rules = RulesGateway(settings)  # a promotion's audience (ListCustomers); the channel connects lazily
+    service = NotifyService(db, wallet, renderer=renderer, rules=rules)
     sender = Sender(db, router, email, wallet, lease=timedelta(seconds=settings.notify_lease_seconds),
                     concurrency=send_concurrency(settings), retry=RetryPolicy(budget=ns.retry_budget))
     leader = Leader(service, settings.database_url, misfire_grace=ns.misfire_grace)
@@ -56,6 +58,7 @@ async def bootstrap(settings: Settings, db: Database, ns: NotifySettings | None 
         await router.close()
         await email.close()
         await wallet.close()
+        await rules.close()
         renderer.close()
 
     parts = ServiceParts(SERVICE_NAME, NotifyServicer(service), notify_pb2_grpc.add_NotifyServiceServicer_to_server,

@@ -78,6 +78,23 @@ async def job_reminder(merchant_id: str, campaign_id: str) -> None:
     log.info("reminder campaign ran", extra={"campaign_id": campaign_id, "created": run["deliveries_created"]})
 
 
+# Promotions this process is sending now: their date job is gone from the store once it fired,
+# so without this a reconcile would start the same run a second time alongside.
+_RUNNING: set[str] = set()
+
+
+async def job_promotion(merchant_id: str, promotion_id: str) -> None:
+    svc: NotifyService = _ACTIVE["service"]
+    key = f"promotion:{merchant_id}:{promotion_id}"
+    _RUNNING.add(key)
+    try:
+        done = await svc.promotions.run(merchant_id, promotion_id)
+    finally:
+        _RUNNING.discard(key)
+    if done is not None:
+        log.info("promotion sent", extra={"promotion_id": promotion_id, "matched": done["matched"]})
+
+
 class Leader:
     def __init__(self, service: NotifyService, database_url: str, scan_minutes: float = 60,
                  misfire_grace: timedelta = timedelta(hours=1)) -> None:
@@ -123,6 +140,7 @@ class Leader:
                                    replace_existing=True)
             while True:
                 await self.reconcile()
+                await self.reconcile_promotions()
                 await asyncio.sleep(5)
         finally:
             self._stop()
@@ -147,6 +165,19 @@ class Leader:
             if job is None or str(job.trigger) != str(trigger) or job.misfire_grace_time != self.grace:
                 self.scheduler.add_job(job_reminder, trigger, args=[r["merchant_id"], r["campaign_id"]], id=job_id,
                                        replace_existing=True)
+
+    async def reconcile_promotions(self) -> None:
+        """A date job for every promotion not yet sent: at its send_at, or now for one due
+        already or interrupted mid-send (a crash, a leader change): its run creates only
+        what is missing."""
+        assert self.scheduler is not None
+        now = self.service.clock()
+        for merchant_id, promotion_id, send_at in await self.service.promotions.open_promotions():
+            job_id = f"promotion:{merchant_id}:{promotion_id}"
+            if job_id in _RUNNING or self.scheduler.get_job(job_id) is not None:
+                continue
+            self.scheduler.add_job(job_promotion, "date", run_date=max(send_at, now), args=[merchant_id, promotion_id],
+                                   id=job_id, replace_existing=True)
 
     def _stop(self) -> None:
         self.is_leader.clear()

@@ -15,10 +15,12 @@ from cashback_kit.errors import InvalidArgument, Violations
 from cashback_kit.money import Money
 from cashback_kit.pb import money_from_pb, require_id, ts_from_pb, ts_to_pb
 from cashback_services.notify.domain.model import Contact, Policy
+from cashback_services.notify.entrypoints.promotion_pb import draft_of, promotion_pb
 from cashback_services.notify.service_layer.service import NotifyService, cron_trigger
 
 _KIND = {N.MESSAGE_KIND_CREDITED: "credited", N.MESSAGE_KIND_AVAILABLE: "available",
-         N.MESSAGE_KIND_REMINDER: "reminder", N.MESSAGE_KIND_EXPIRY_WARNING: "expiry_warning"}
+         N.MESSAGE_KIND_REMINDER: "reminder", N.MESSAGE_KIND_EXPIRY_WARNING: "expiry_warning",
+         N.MESSAGE_KIND_PROMOTION: "promotion"}
 _KIND_PB = {v: k for k, v in _KIND.items()}
 _CHANNEL = {N.CHANNEL_SMS: "sms", N.CHANNEL_EMAIL: "email"}
 _CHANNEL_PB = {v: k for k, v in _CHANNEL.items()}
@@ -124,8 +126,9 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         if request.HasField("amount"):
             amount = money_from_pb(request.amount, "amount", positive=True)
         body = request.template.body if request.HasField("template") else None
+        subject = request.template.subject if request.HasField("template") else ""
         r = await self.s.preview(request.merchant_id, _kind(request.kind, "kind"), _channel(request.channel, "channel"),
-                                 request.locale, body, request.customer_id, amount)
+                                 request.locale, body, request.customer_id, amount, subject)
         return N.PreviewTemplateResponse(rendered=N.RenderedMessage(subject=r.subject, body=r.body,
                                                                     encoding=r.encoding, segments=r.segments))
 
@@ -209,3 +212,19 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         rows, token = await self.s.ops.list_audit(request.merchant_id, request.page_size, request.page_token,
                                                   request.action)
         return N.ListAuditEventsResponse(events=[audit_pb(r) for r in rows], next_page_token=token)
+
+    async def CreatePromotion(self, request: N.CreatePromotionRequest, context: Any) -> N.CreatePromotionResponse:
+        require_id(request.merchant_id, "merchant_id")
+        row = await self.s.promotions.create(draft_of(request))
+        return N.CreatePromotionResponse(promotion=promotion_pb(row))
+
+    async def ListPromotions(self, request: N.ListPromotionsRequest, context: Any) -> N.ListPromotionsResponse:
+        require_id(request.merchant_id, "merchant_id")
+        rows, token = await self.s.promotions.page(request.merchant_id, request.page_size, request.page_token)
+        return N.ListPromotionsResponse(promotions=[promotion_pb(r) for r in rows], next_page_token=token)
+
+    async def CancelPromotion(self, request: N.CancelPromotionRequest, context: Any) -> N.CancelPromotionResponse:
+        require_id(request.merchant_id, "merchant_id")
+        require_id(request.promotion_id, "promotion_id")
+        row = await self.s.promotions.cancel(request.merchant_id, request.promotion_id)
+        return N.CancelPromotionResponse(promotion=promotion_pb(row))

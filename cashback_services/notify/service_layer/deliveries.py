@@ -4,6 +4,8 @@ channel, customer), whatever replays happen."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,19 +29,29 @@ _INSERTED = (literal_column("xmax") == literal_column("'0'")).label("inserted")
 async def create(conn: AsyncConnection, message: Message, now: datetime,
                  channels: tuple[str, ...] = ("sms", "email"), check: dict[str, Any] | None = None,
                  refresh: bool = False, not_before: datetime | None = None,
-                 renderer: TemplateRenderer | None = None) -> int:
+                 renderer: TemplateRenderer | None = None,
+                 texts: Callable[[str], tuple[Mapping[str, tuple[str, str]], str]] | None = None,
+                 promotion_id: str | None = None) -> int:
     """Load what `plan` needs, insert its deliveries (a unique key per message, kind,
     channel and customer) and return how many were new. With `refresh`, a delivery
     of the same key still waiting to go out takes the new text (an order's later award
-    joining its message); one already sending or sent is left alone."""
+    joining its message); one already sending or sent is left alone. `texts` gives the
+    (body, subject) per channel for a contact's locale, and the locale to render them in,
+    instead of the merchant's stored templates (a promotion's own texts); `promotion_id`
+    marks its deliveries."""
     contact = await load_contact(conn, message.merchant_id, message.customer_id)
     if contact is None:
         return 0
     policy = await load_policy(conn, message.merchant_id)
     stopped = await opted_out(conn, [contact.phone_e164] if contact.phone_e164 else [])
-    templates = {}
+    templates: dict[str, tuple[str, str]] = {}
+    own: Mapping[str, tuple[str, str]] = {}
+    if texts is not None:
+        own, text_locale = texts(contact.locale)
+        contact = replace(contact, locale=text_locale)  # a text in another language renders in its own
     for channel in channels:
-        custom = await load_template(conn, message.merchant_id, message.kind, channel, contact.locale)
+        custom = own.get(channel) if texts is not None else await load_template(
+            conn, message.merchant_id, message.kind, channel, contact.locale)
         if custom is not None:
             templates[channel] = custom
     # Rendered in the render workers (time budget, output cap), never on this event loop.
@@ -54,7 +66,8 @@ async def create(conn: AsyncConnection, message: Message, now: datetime,
             "customer_id": message.customer_id, "kind": message.kind, "channel": p.channel, "status": p.status,
             "to_addr": p.to, "subject": p.subject, "body": p.body, "encoding": p.encoding, "segments": p.segments,
             "attempts": 0, "scheduled_for": p.scheduled_for, "next_attempt_at": p.scheduled_for,
-            "provider_message_id": "", "error": p.error, "created_at": now, **(check or {}),
+            "provider_message_id": "", "error": p.error, "created_at": now, "promotion_id": promotion_id,
+            **(check or {}),
         }
         stmt = pg_insert(D).values(values)
         if refresh:

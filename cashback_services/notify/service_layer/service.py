@@ -24,6 +24,7 @@ from cashback_kit.pb import utcnow
 from cashback_kit.validation import MAX_NAME_CHARS, check_email, check_id, check_text
 from cashback_services.notify.adapters import tables as t
 from cashback_services.notify.adapters.render_pool import TemplateRenderer, shared_renderer
+from cashback_services.notify.adapters.rules_client import RulesGateway
 from cashback_services.notify.adapters.store import (
     find_contacts,
     insert_ignore,
@@ -43,16 +44,20 @@ from cashback_services.notify.domain.model import (
     zone_ok,
 )
 from cashback_services.notify.domain.phones import PhoneError, search_forms
+from cashback_services.notify.domain.planning import IRAN_OPT_OUT
+from cashback_services.notify.domain.promotions import KIND as PROMOTION
 from cashback_services.notify.domain.rendering import (
     MessageContext,
     Rendered,
     RenderJob,
+    language,
     sample_context,
     validation_jobs,
 )
 from cashback_services.notify.domain.schedule import CronError, apscheduler_fields
 from cashback_services.notify.service_layer.flows import run_reminder
 from cashback_services.notify.service_layer.ops import NotifyOps
+from cashback_services.notify.service_layer.promotions import Promotions
 
 SHOP_NAME_MAX = 40
 TEMPLATE_MAX = 4000  # characters of a stored template (its rendered output is capped apart)
@@ -83,11 +88,13 @@ def _reminder_after(raw: object) -> tuple[datetime, str]:
 
 class NotifyService:
     def __init__(self, db: Database, wallet: WalletGateway | None, clock: Callable[[], datetime] = utcnow,
-                 renderer: TemplateRenderer | None = None) -> None:
+                 renderer: TemplateRenderer | None = None, rules: RulesGateway | None = None) -> None:
         self.db, self.wallet, self.clock = db, wallet, clock
         self.renderer = renderer or shared_renderer()
         # Parked events and the audit trail (ListParkedEvents, RetryParkedEvents, ListAuditEvents).
         self.ops = NotifyOps(db, self.renderer, clock)
+        # CreatePromotion, ListPromotions, CancelPromotion and the scheduler's runs (audience from rules).
+        self.promotions = Promotions(db, wallet, rules, self.renderer, clock)
 
     # -- contacts, templates, policies ---------------------------------------------------
 
@@ -164,9 +171,11 @@ class NotifyService:
                                target=f"{kind}/{channel}/{locale}", change={"subject": subject, "body": body})
 
     async def preview(self, merchant_id: str, kind: str, channel: str, locale: str, body: str | None,
-                      customer_id: str, amount: Money | None) -> Rendered:
-        if kind not in KINDS or channel not in CHANNELS:
+                      customer_id: str, amount: Money | None, subject: str = "") -> Rendered:
+        if (kind not in KINDS and kind != PROMOTION) or channel not in CHANNELS:
             raise InvalidArgument("kind and channel are required", field="kind")
+        if kind == PROMOTION and not body:
+            raise InvalidArgument("a promotion has no stored text: send the text to preview", field="template.body")
         zone = "UTC"
         async with self.db.read() as conn:
             if customer_id:
@@ -178,7 +187,9 @@ class NotifyService:
         ctx: MessageContext = sample_context(kind, locale or "en", amount, zone, policy.shop_name,
                                              policy.latin_digits, policy.hijri_dates)
         if body:
-            return await self.renderer.render(RenderJob(channel, ctx, body, ""))
+            # A promotion's Persian SMS goes to Iranian numbers with «لغو۱۱»: its segments count it.
+            end = IRAN_OPT_OUT if kind == PROMOTION and channel == "sms" and language(locale) == "fa" else ""
+            return await self.renderer.render(RenderJob(channel, ctx, body, subject or "", end))
         return await self.renderer.render(RenderJob(channel, ctx, *(stored or (None, None))))
 
     async def set_policy(self, p: Policy) -> Policy:

@@ -24,6 +24,7 @@ from cashback_services.rules.entrypoints.campaign_pb import draft_of, normalize,
 from cashback_services.rules.entrypoints.import_pb import past_orders_from_pb
 from cashback_services.rules.entrypoints.order_pb import event_from_pb, order_from_pb, skipped_detail_from_pb
 from cashback_services.rules.limits import RulesLimits
+from cashback_services.rules.service_layer.audience import Audience, AudienceFilter
 from cashback_services.rules.service_layer.campaigns import Campaigns
 from cashback_services.rules.service_layer.customers import Customers, ProfileView, validate_policy
 from cashback_services.rules.service_layer.history import OrderHistory
@@ -66,6 +67,7 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         self.history = history or OrderHistory(campaigns.db, now)
         self.segments = segments or Segments(campaigns.db, now)
         self.limits = limits or RulesLimits()
+        self.audience = Audience(campaigns.db, now)
 
     async def CreateCampaign(self, request: rules_pb2.CreateCampaignRequest, context: Ctx):
         draft = draft_of(request.campaign, creating=True)
@@ -243,4 +245,16 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         out = rules_pb2.ListAuditEventsResponse(events=[audit_event_pb(r) for r in rows[:size]])
         if len(rows) > size:
             out.next_page_token = paging.issue(query, rows[size - 1]["id"])
+        return out
+
+    async def ListCustomers(self, request: rules_pb2.ListCustomersRequest, context: Ctx):
+        require_id(request.merchant_id, "merchant_id")
+        f = AudienceFilter(tuple(request.segments), tuple(request.tiers), request.inactive_days)
+        page, token = await self.audience.list(request.merchant_id, f, request.page_size, request.page_token)
+        out = rules_pb2.ListCustomersResponse(next_page_token=token)
+        for c in page:
+            pb = out.customers.add(customer_id=c.customer_id, segment=c.segment, tier=c.tier,
+                                   order_count=c.order_count)
+            if c.last_order_at is not None:
+                pb.last_order_at.CopyFrom(ts_pb(c.last_order_at))
         return out

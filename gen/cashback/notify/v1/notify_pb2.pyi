@@ -33,6 +33,8 @@ class _MessageKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MessageKi
     MESSAGE_KIND_AVAILABLE: _MessageKind.ValueType  # 2
     MESSAGE_KIND_REMINDER: _MessageKind.ValueType  # 3
     MESSAGE_KIND_EXPIRY_WARNING: _MessageKind.ValueType  # 4
+    MESSAGE_KIND_PROMOTION: _MessageKind.ValueType  # 5
+    """A promotion's message (CreatePromotion); promotional like reminders."""
 
 class MessageKind(_MessageKind, metaclass=_MessageKindEnumTypeWrapper): ...
 
@@ -41,6 +43,8 @@ MESSAGE_KIND_CREDITED: MessageKind.ValueType  # 1
 MESSAGE_KIND_AVAILABLE: MessageKind.ValueType  # 2
 MESSAGE_KIND_REMINDER: MessageKind.ValueType  # 3
 MESSAGE_KIND_EXPIRY_WARNING: MessageKind.ValueType  # 4
+MESSAGE_KIND_PROMOTION: MessageKind.ValueType  # 5
+"""A promotion's message (CreatePromotion); promotional like reminders."""
 Global___MessageKind: _TypeAlias = MessageKind  # noqa: Y015
 
 class _Channel:
@@ -100,6 +104,34 @@ no answer came and resending could duplicate it. RequeueDeliveries
 puts it back.
 """
 Global___DeliveryStatus: _TypeAlias = DeliveryStatus  # noqa: Y015
+
+class _PromotionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromotionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromotionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMOTION_STATUS_UNSPECIFIED: _PromotionStatus.ValueType  # 0
+    PROMOTION_STATUS_SCHEDULED: _PromotionStatus.ValueType  # 1
+    """Waiting for send_at."""
+    PROMOTION_STATUS_SENDING: _PromotionStatus.ValueType  # 2
+    """Its audience is being read and its deliveries created."""
+    PROMOTION_STATUS_SENT: _PromotionStatus.ValueType  # 3
+    """Every delivery created (each goes out on its own, after quiet hours)."""
+    PROMOTION_STATUS_CANCELLED: _PromotionStatus.ValueType  # 4
+
+class PromotionStatus(_PromotionStatus, metaclass=_PromotionStatusEnumTypeWrapper):
+    """-- Promotions (issue 16) -------------------------------------------------------"""
+
+PROMOTION_STATUS_UNSPECIFIED: PromotionStatus.ValueType  # 0
+PROMOTION_STATUS_SCHEDULED: PromotionStatus.ValueType  # 1
+"""Waiting for send_at."""
+PROMOTION_STATUS_SENDING: PromotionStatus.ValueType  # 2
+"""Its audience is being read and its deliveries created."""
+PROMOTION_STATUS_SENT: PromotionStatus.ValueType  # 3
+"""Every delivery created (each goes out on its own, after quiet hours)."""
+PROMOTION_STATUS_CANCELLED: PromotionStatus.ValueType  # 4
+Global___PromotionStatus: _TypeAlias = PromotionStatus  # noqa: Y015
 
 @_typing.final
 class Contact(_message.Message):
@@ -1259,3 +1291,332 @@ class FindContactsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FindContactsResponse: _TypeAlias = FindContactsResponse  # noqa: Y015
+
+@_typing.final
+class PromotionAudience(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENTS_FIELD_NUMBER: _builtins.int
+    TIERS_FIELD_NUMBER: _builtins.int
+    MIN_AVAILABLE_FIELD_NUMBER: _builtins.int
+    INACTIVE_DAYS_FIELD_NUMBER: _builtins.int
+    inactive_days: _builtins.int
+    """No order in this many days; 0 = any."""
+    @_builtins.property
+    def segments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RFM segment names (rules' ListSegments); empty = any."""
+
+    @_builtins.property
+    def tiers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tiers; empty = any."""
+
+    @_builtins.property
+    def min_available(self) -> _common_pb2.Money:
+        """When set (amount > 0): at least this much available credit; a customer
+        without a wallet has none.
+        """
+
+    def __init__(
+        self,
+        *,
+        segments: _abc.Iterable[_builtins.str] | None = ...,
+        tiers: _abc.Iterable[_builtins.str] | None = ...,
+        min_available: _common_pb2.Money | None = ...,
+        inactive_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["min_available", b"min_available"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inactive_days", b"inactive_days", "min_available", b"min_available", "segments", b"segments", "tiers", b"tiers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionAudience: _TypeAlias = PromotionAudience  # noqa: Y015
+
+@_typing.final
+class PromotionText(_message.Message):
+    """A promotion's text in one language (fa, ar or en). A customer gets the
+    text of their contact's language, else the first text.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCALE_FIELD_NUMBER: _builtins.int
+    SMS_BODY_FIELD_NUMBER: _builtins.int
+    EMAIL_SUBJECT_FIELD_NUMBER: _builtins.int
+    EMAIL_BODY_FIELD_NUMBER: _builtins.int
+    locale: _builtins.str
+    sms_body: _builtins.str
+    """Sandboxed Jinja2 like templates: {{ shop }}, {{ balance }} (with
+    min_available), {{ customer_id }}.
+    """
+    email_subject: _builtins.str
+    email_body: _builtins.str
+    def __init__(
+        self,
+        *,
+        locale: _builtins.str = ...,
+        sms_body: _builtins.str = ...,
+        email_subject: _builtins.str = ...,
+        email_body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email_body", b"email_body", "email_subject", b"email_subject", "locale", b"locale", "sms_body", b"sms_body"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionText: _TypeAlias = PromotionText  # noqa: Y015
+
+@_typing.final
+class PromotionCounts(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCHED_FIELD_NUMBER: _builtins.int
+    DELIVERIES_CREATED_FIELD_NUMBER: _builtins.int
+    SENT_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    NO_CONTACT_FIELD_NUMBER: _builtins.int
+    matched: _builtins.int
+    """Customers in the audience when it was last read."""
+    deliveries_created: _builtins.int
+    sent: _builtins.int
+    suppressed: _builtins.int
+    """Not sent: opted out, or no contact to send to."""
+    failed: _builtins.int
+    """FAILED or DEAD."""
+    pending: _builtins.int
+    """Created, not sent yet (quiet hours, retries)."""
+    no_contact: _builtins.int
+    """Of suppressed: matched customers with no contact for any of the channels."""
+    def __init__(
+        self,
+        *,
+        matched: _builtins.int = ...,
+        deliveries_created: _builtins.int = ...,
+        sent: _builtins.int = ...,
+        suppressed: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        pending: _builtins.int = ...,
+        no_contact: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries_created", b"deliveries_created", "failed", b"failed", "matched", b"matched", "no_contact", b"no_contact", "pending", b"pending", "sent", b"sent", "suppressed", b"suppressed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionCounts: _TypeAlias = PromotionCounts  # noqa: Y015
+
+@_typing.final
+class Promotion(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    TEXTS_FIELD_NUMBER: _builtins.int
+    SEND_AT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    COUNTS_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    promotion_id: _builtins.str
+    name: _builtins.str
+    status: Global___PromotionStatus.ValueType
+    @_builtins.property
+    def audience(self) -> Global___PromotionAudience: ...
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[Global___Channel.ValueType]: ...
+    @_builtins.property
+    def texts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromotionText]: ...
+    @_builtins.property
+    def send_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def counts(self) -> Global___PromotionCounts: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def finished_at(self) -> _timestamp_pb2.Timestamp:
+        """When its deliveries were all created (status SENT)."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        promotion_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        audience: Global___PromotionAudience | None = ...,
+        channels: _abc.Iterable[Global___Channel.ValueType] | None = ...,
+        texts: _abc.Iterable[Global___PromotionText] | None = ...,
+        send_at: _timestamp_pb2.Timestamp | None = ...,
+        status: Global___PromotionStatus.ValueType = ...,
+        counts: Global___PromotionCounts | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        finished_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "counts", b"counts", "created_at", b"created_at", "finished_at", b"finished_at", "send_at", b"send_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "channels", b"channels", "counts", b"counts", "created_at", b"created_at", "finished_at", b"finished_at", "merchant_id", b"merchant_id", "name", b"name", "promotion_id", b"promotion_id", "send_at", b"send_at", "status", b"status", "texts", b"texts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Promotion: _TypeAlias = Promotion  # noqa: Y015
+
+@_typing.final
+class CreatePromotionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    TEXTS_FIELD_NUMBER: _builtins.int
+    SEND_AT_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    promotion_id: _builtins.str
+    """The client's key; empty = a new id."""
+    name: _builtins.str
+    @_builtins.property
+    def audience(self) -> Global___PromotionAudience: ...
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[Global___Channel.ValueType]: ...
+    @_builtins.property
+    def texts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromotionText]: ...
+    @_builtins.property
+    def send_at(self) -> _timestamp_pb2.Timestamp:
+        """Unset = now."""
+
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        promotion_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        audience: Global___PromotionAudience | None = ...,
+        channels: _abc.Iterable[Global___Channel.ValueType] | None = ...,
+        texts: _abc.Iterable[Global___PromotionText] | None = ...,
+        send_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "send_at", b"send_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "channels", b"channels", "merchant_id", b"merchant_id", "name", b"name", "promotion_id", b"promotion_id", "send_at", b"send_at", "texts", b"texts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePromotionRequest: _TypeAlias = CreatePromotionRequest  # noqa: Y015
+
+@_typing.final
+class CreatePromotionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion: ...
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePromotionResponse: _TypeAlias = CreatePromotionResponse  # noqa: Y015
+
+@_typing.final
+class ListPromotionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPromotionsRequest: _TypeAlias = ListPromotionsRequest  # noqa: Y015
+
+@_typing.final
+class ListPromotionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Promotion]: ...
+    def __init__(
+        self,
+        *,
+        promotions: _abc.Iterable[Global___Promotion] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "promotions", b"promotions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPromotionsResponse: _TypeAlias = ListPromotionsResponse  # noqa: Y015
+
+@_typing.final
+class CancelPromotionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERCHANT_ID_FIELD_NUMBER: _builtins.int
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    merchant_id: _builtins.str
+    promotion_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        merchant_id: _builtins.str = ...,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merchant_id", b"merchant_id", "promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelPromotionRequest: _TypeAlias = CancelPromotionRequest  # noqa: Y015
+
+@_typing.final
+class CancelPromotionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion: ...
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelPromotionResponse: _TypeAlias = CancelPromotionResponse  # noqa: Y015

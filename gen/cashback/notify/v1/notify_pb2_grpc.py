@@ -124,6 +124,21 @@ class NotifyServiceStub:
                 request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsRequest.SerializeToString,
                 response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsResponse.FromString,
                 _registered_method=True)
+        self.CreatePromotion = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/CreatePromotion',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CreatePromotionRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CreatePromotionResponse.FromString,
+                _registered_method=True)
+        self.ListPromotions = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/ListPromotions',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListPromotionsRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListPromotionsResponse.FromString,
+                _registered_method=True)
+        self.CancelPromotion = channel.unary_unary(
+                '/cashback.notify.v1.NotifyService/CancelPromotion',
+                request_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CancelPromotionRequest.SerializeToString,
+                response_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CancelPromotionResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
@@ -287,6 +302,40 @@ class NotifyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePromotion(self, request, context):
+        """Ops: a one-off promotional message, now or at send_at, to the customers
+        rules lists for the audience (segments, tiers, inactivity; customers with
+        no wallet yet included) and, when min_available is set, with at least
+        that much available credit in the wallet (no wallet = nothing available).
+        Sent once per customer and channel, in quiet hours and opt-out rules as
+        reminders; kind PROMOTION; a Persian SMS to +98 ends with «لغو۱۱».
+        Idempotent by (merchant_id, promotion_id): same content returns it,
+        different content is ALREADY_EXISTS.
+        Errors: INVALID_ARGUMENT naming the field (unknown segment, a channel
+        without its text for a locale, an SMS past 2 segments, a template that
+        does not render).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPromotions(self, request, context):
+        """Ops: the merchant's promotions, newest first, with what each reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelPromotion(self, request, context):
+        """Ops: stops a promotion: nothing more is created, and its deliveries
+        still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+        promotion may be cancelled too (what waits is stopped). Idempotent.
+        Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -369,6 +418,21 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     servicer.FindContacts,
                     request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsRequest.FromString,
                     response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsResponse.SerializeToString,
+            ),
+            'CreatePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePromotion,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CreatePromotionRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CreatePromotionResponse.SerializeToString,
+            ),
+            'ListPromotions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPromotions,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListPromotionsRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.ListPromotionsResponse.SerializeToString,
+            ),
+            'CancelPromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelPromotion,
+                    request_deserializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CancelPromotionRequest.FromString,
+                    response_serializer=cashback_dot_notify_dot_v1_dot_notify__pb2.CancelPromotionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -812,6 +876,87 @@ class NotifyService:
             '/cashback.notify.v1.NotifyService/FindContacts',
             cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsRequest.SerializeToString,
             cashback_dot_notify_dot_v1_dot_notify__pb2.FindContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/CreatePromotion',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.CreatePromotionRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.CreatePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPromotions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/ListPromotions',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.ListPromotionsRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.ListPromotionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelPromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.notify.v1.NotifyService/CancelPromotion',
+            cashback_dot_notify_dot_v1_dot_notify__pb2.CancelPromotionRequest.SerializeToString,
+            cashback_dot_notify_dot_v1_dot_notify__pb2.CancelPromotionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -124,6 +124,27 @@ class NotifyServiceStub:
     Neither the phone nor the email is logged or echoed in an error.
     Errors: INVALID_ARGUMENT (neither given; a phone that is no mobile number).
     """
+    CreatePromotion: _grpc.UnaryUnaryMultiCallable[_notify_pb2.CreatePromotionRequest, _notify_pb2.CreatePromotionResponse]
+    """Ops: a one-off promotional message, now or at send_at, to the customers
+    rules lists for the audience (segments, tiers, inactivity; customers with
+    no wallet yet included) and, when min_available is set, with at least
+    that much available credit in the wallet (no wallet = nothing available).
+    Sent once per customer and channel, in quiet hours and opt-out rules as
+    reminders; kind PROMOTION; a Persian SMS to +98 ends with «لغو۱۱».
+    Idempotent by (merchant_id, promotion_id): same content returns it,
+    different content is ALREADY_EXISTS.
+    Errors: INVALID_ARGUMENT naming the field (unknown segment, a channel
+    without its text for a locale, an SMS past 2 segments, a template that
+    does not render).
+    """
+    ListPromotions: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListPromotionsRequest, _notify_pb2.ListPromotionsResponse]
+    """Ops: the merchant's promotions, newest first, with what each reached."""
+    CancelPromotion: _grpc.UnaryUnaryMultiCallable[_notify_pb2.CancelPromotionRequest, _notify_pb2.CancelPromotionResponse]
+    """Ops: stops a promotion: nothing more is created, and its deliveries
+    still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+    promotion may be cancelled too (what waits is stopped). Idempotent.
+    Errors: NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
@@ -219,6 +240,27 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     50 contacts, by customer_id; none found is an empty list, not NOT_FOUND.
     Neither the phone nor the email is logged or echoed in an error.
     Errors: INVALID_ARGUMENT (neither given; a phone that is no mobile number).
+    """
+    CreatePromotion: _aio.UnaryUnaryMultiCallable[_notify_pb2.CreatePromotionRequest, _notify_pb2.CreatePromotionResponse]  # type: ignore[assignment]
+    """Ops: a one-off promotional message, now or at send_at, to the customers
+    rules lists for the audience (segments, tiers, inactivity; customers with
+    no wallet yet included) and, when min_available is set, with at least
+    that much available credit in the wallet (no wallet = nothing available).
+    Sent once per customer and channel, in quiet hours and opt-out rules as
+    reminders; kind PROMOTION; a Persian SMS to +98 ends with «لغو۱۱».
+    Idempotent by (merchant_id, promotion_id): same content returns it,
+    different content is ALREADY_EXISTS.
+    Errors: INVALID_ARGUMENT naming the field (unknown segment, a channel
+    without its text for a locale, an SMS past 2 segments, a template that
+    does not render).
+    """
+    ListPromotions: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListPromotionsRequest, _notify_pb2.ListPromotionsResponse]  # type: ignore[assignment]
+    """Ops: the merchant's promotions, newest first, with what each reached."""
+    CancelPromotion: _aio.UnaryUnaryMultiCallable[_notify_pb2.CancelPromotionRequest, _notify_pb2.CancelPromotionResponse]  # type: ignore[assignment]
+    """Ops: stops a promotion: nothing more is created, and its deliveries
+    still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+    promotion may be cancelled too (what waits is stopped). Idempotent.
+    Errors: NOT_FOUND.
     """
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -408,6 +450,45 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         50 contacts, by customer_id; none found is an empty list, not NOT_FOUND.
         Neither the phone nor the email is logged or echoed in an error.
         Errors: INVALID_ARGUMENT (neither given; a phone that is no mobile number).
+        """
+
+    @_abc_1.abstractmethod
+    def CreatePromotion(
+        self,
+        request: _notify_pb2.CreatePromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.CreatePromotionResponse, _abc.Awaitable[_notify_pb2.CreatePromotionResponse]]:
+        """Ops: a one-off promotional message, now or at send_at, to the customers
+        rules lists for the audience (segments, tiers, inactivity; customers with
+        no wallet yet included) and, when min_available is set, with at least
+        that much available credit in the wallet (no wallet = nothing available).
+        Sent once per customer and channel, in quiet hours and opt-out rules as
+        reminders; kind PROMOTION; a Persian SMS to +98 ends with «لغو۱۱».
+        Idempotent by (merchant_id, promotion_id): same content returns it,
+        different content is ALREADY_EXISTS.
+        Errors: INVALID_ARGUMENT naming the field (unknown segment, a channel
+        without its text for a locale, an SMS past 2 segments, a template that
+        does not render).
+        """
+
+    @_abc_1.abstractmethod
+    def ListPromotions(
+        self,
+        request: _notify_pb2.ListPromotionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListPromotionsResponse, _abc.Awaitable[_notify_pb2.ListPromotionsResponse]]:
+        """Ops: the merchant's promotions, newest first, with what each reached."""
+
+    @_abc_1.abstractmethod
+    def CancelPromotion(
+        self,
+        request: _notify_pb2.CancelPromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.CancelPromotionResponse, _abc.Awaitable[_notify_pb2.CancelPromotionResponse]]:
+        """Ops: stops a promotion: nothing more is created, and its deliveries
+        still waiting to go out (quiet hours, retries) are SUPPRESSED. A sent
+        promotion may be cancelled too (what waits is stopped). Idempotent.
+        Errors: NOT_FOUND.
         """
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -129,6 +129,11 @@ class RulesServiceStub:
                 request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.ListCustomers = channel.unary_unary(
+                '/cashback.rules.v1.RulesService/ListCustomers',
+                request_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListCustomersRequest.SerializeToString,
+                response_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListCustomersResponse.FromString,
+                _registered_method=True)
 
 
 class RulesServiceServicer:
@@ -353,6 +358,18 @@ class RulesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCustomers(self, request, context):
+        """Promotions (issue 16): the merchant's customers, every one rules knows
+        (scored or imported orders, a manual tier), in customer_id order, with
+        their RFM segment as last computed, their tier, last order and order
+        count. Filters combine with AND; inside one filter any listed value
+        matches. Notify's service role (for a promotion's audience) and ops.
+        Errors: INVALID_ARGUMENT (unknown segment, negative inactive_days).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RulesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -440,6 +457,11 @@ def add_RulesServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'ListCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomers,
+                    request_deserializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListCustomersRequest.FromString,
+                    response_serializer=cashback_dot_rules_dot_v1_dot_rules__pb2.ListCustomersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -910,6 +932,33 @@ class RulesService:
             '/cashback.rules.v1.RulesService/ListAuditEvents',
             cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsRequest.SerializeToString,
             cashback_dot_rules_dot_v1_dot_rules__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashback.rules.v1.RulesService/ListCustomers',
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListCustomersRequest.SerializeToString,
+            cashback_dot_rules_dot_v1_dot_rules__pb2.ListCustomersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -185,6 +185,14 @@ class RulesServiceStub:
     policy, customer tiers), newest first. A row names the calling key by its
     id (never the key itself), the time and what changed.
     """
+    ListCustomers: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ListCustomersRequest, _rules_pb2.ListCustomersResponse]
+    """Promotions (issue 16): the merchant's customers, every one rules knows
+    (scored or imported orders, a manual tier), in customer_id order, with
+    their RFM segment as last computed, their tier, last order and order
+    count. Filters combine with AND; inside one filter any listed value
+    matches. Notify's service role (for a promotion's audience) and ops.
+    Errors: INVALID_ARGUMENT (unknown segment, negative inactive_days).
+    """
 
 @_typing.type_check_only
 class RulesServiceAsyncStub(RulesServiceStub):
@@ -341,6 +349,14 @@ class RulesServiceAsyncStub(RulesServiceStub):
     """Ops: who changed what in rules (campaign create/update/status, tier
     policy, customer tiers), newest first. A row names the calling key by its
     id (never the key itself), the time and what changed.
+    """
+    ListCustomers: _aio.UnaryUnaryMultiCallable[_rules_pb2.ListCustomersRequest, _rules_pb2.ListCustomersResponse]  # type: ignore[assignment]
+    """Promotions (issue 16): the merchant's customers, every one rules knows
+    (scored or imported orders, a manual tier), in customer_id order, with
+    their RFM segment as last computed, their tier, last order and order
+    count. Filters combine with AND; inside one filter any listed value
+    matches. Notify's service role (for a promotion's audience) and ops.
+    Errors: INVALID_ARGUMENT (unknown segment, negative inactive_days).
     """
 
 class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -597,6 +613,20 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         """Ops: who changed what in rules (campaign create/update/status, tier
         policy, customer tiers), newest first. A row names the calling key by its
         id (never the key itself), the time and what changed.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCustomers(
+        self,
+        request: _rules_pb2.ListCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_rules_pb2.ListCustomersResponse, _abc.Awaitable[_rules_pb2.ListCustomersResponse]]:
+        """Promotions (issue 16): the merchant's customers, every one rules knows
+        (scored or imported orders, a manual tier), in customer_id order, with
+        their RFM segment as last computed, their tier, last order and order
+        count. Filters combine with AND; inside one filter any listed value
+        matches. Notify's service role (for a promotion's audience) and ops.
+        Errors: INVALID_ARGUMENT (unknown segment, negative inactive_days).
         """
 
 def add_RulesServiceServicer_to_server(servicer: RulesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

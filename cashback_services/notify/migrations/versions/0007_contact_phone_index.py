@@ -2,13 +2,13 @@
 search): an index on each within the merchant, so a search reads the matching
 rows instead of every contact of the merchant.
 
-Revision ID: 0008
-Revises: 0006 (re-chain on top of 0007 when notify's promotions migration lands)
+Revision ID: 0007
+Revises: 0006
 """
 
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
