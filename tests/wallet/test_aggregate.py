@@ -215,3 +215,14 @@ def test_a_credit_that_would_pass_the_balance_limit_is_balance_limit_and_changes
         assert c.changes() == 0
     c.adjust("SAR", MAX_MINOR - 1, "goodwill", None)  # up to the limit is fine
     assert c.balance("SAR").available == MAX_BALANCE_MINOR
+
+
+def test_only_credit_that_is_due_asks_the_write_to_settle_the_customers_lots() -> None:
+    c = customer()
+    c.adjust("SAR", 500, "goodwill", None)  # available at once: nothing to mature or expire
+    assert not c.settle_after
+    line = AwardLine("camp", "SAR", 100, T0 + DAY, None)
+    c.credit_award(line, "order", "o-later")  # pending until tomorrow
+    assert not c.settle_after
+    c.credit_award(AwardLine("camp", "SAR", 100, T0, None), "order", "o-now")  # pending and due now: it matures
+    assert c.settle_after

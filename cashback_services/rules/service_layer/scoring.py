@@ -232,11 +232,14 @@ class Scoring:
         m, c, when = order.merchant_id, order.customer_id, order.placed_at
 
         async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> bytes:
-            first, _ = _judge(snap, order, guess.profile(snap.policy))
+            guessed = guess.profile(snap.policy)
+            first, judged = _judge(snap, order, guessed)
             loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=1)
             locked = _locked(guess, loaded, snap.policy)
             profile = locked.profile(snap.policy)
-            candidates, judged = _judge(snap, order, profile)
+            candidates = first
+            if profile != guessed:  # judging is pure: the same profile gives the same judgement
+                candidates, judged = _judge(snap, order, profile)
             _check_covered(candidates, first, locked)
             out = settle(candidates, _usage_of(candidates, loaded, when), when, order.currency, self.now())
             check_awardable(out, "order.placed_at")
@@ -253,10 +256,13 @@ class Scoring:
         m, c, when = event.merchant_id, event.customer_id, event.occurred_at
 
         async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> bytes:
-            first, _, _ = _judge_event(snap, event, guess.profile(snap.policy))
+            guessed = guess.profile(snap.policy)
+            first, skipped, currency = _judge_event(snap, event, guessed)
             loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=0)
             locked = _locked(guess, loaded, snap.policy)
-            same, skipped, currency = _judge_event(snap, event, locked.profile(snap.policy))
+            same = first
+            if locked.profile(snap.policy) != guessed:  # the same profile gives the same judgement
+                same, skipped, currency = _judge_event(snap, event, locked.profile(snap.policy))
             _check_covered(same, first, locked)
             out = settle(same, _usage_of(same, loaded, when), when, currency, self.now())
             check_awardable(out, "occurred_at")

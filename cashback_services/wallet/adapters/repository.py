@@ -58,7 +58,10 @@ class Want:
     customers: tuple[Key, ...] = ()
     holds: tuple[tuple[str, str], ...] = ()  # (merchant_id, hold_id): capture, void
     order: tuple[str, str] | None = None  # (merchant_id, order_id): its captured holds and lots
-    spend: tuple[str, ...] = ()  # currencies whose spendable lots to load
+    spend: tuple[str, ...] = ()  # currencies whose spendable lots to load, all of them
+    # (merchant_id, customer_id, currency, amount): the spendable lots in spend order until they
+    # cover the amount (all of them if they do not), for a caller that knows what it will spend.
+    spend_upto: tuple[tuple[str, str, str, int], ...] = ()
     idem: tuple[IdemKey, ...] = ()
     awards: tuple[AwardKey, ...] = ()
     refund: tuple[str, str] | None = None  # (merchant_id, refund_id)
@@ -70,8 +73,12 @@ class Want:
         def union(name: str) -> tuple[Any, ...]:
             return tuple(sorted({item for w in wants for item in getattr(w, name)}))
 
+        upto: dict[tuple[str, str, str], int] = {}
+        for w in wants:  # calls that spend from the same lots need what they spend together
+            for m, c, cur, amount in w.spend_upto:
+                upto[(m, c, cur)] = upto.get((m, c, cur), 0) + amount
         return cls(customers=union("customers"), holds=union("holds"), spend=union("spend"), idem=union("idem"),
-                   awards=union("awards"))
+                   awards=union("awards"), spend_upto=tuple(sorted((*k, v) for k, v in upto.items())))
 
 
 @dataclass
@@ -132,7 +139,7 @@ def _request(now: datetime, want: Want) -> dict[str, Any]:
     for name in ("order", "refund"):
         if getattr(want, name) is not None:
             doc[name] = list(getattr(want, name))
-    for name in ("holds", "spend", "idem", "awards"):
+    for name in ("holds", "spend", "spend_upto", "idem", "awards"):
         if getattr(want, name):
             doc[name] = list(getattr(want, name))
     if want.skip_locked:

@@ -106,7 +106,7 @@ class Customer:
                   expires_at, self.now, remaining=amount)
         self.lots[lot.lot_id] = lot
         self.new_lots.append(lot.lot_id)
-        if available_at <= self.now or lot.past_expiry(self.now):
+        if (status is LotStatus.PENDING and available_at <= self.now) or lot.past_expiry(self.now):
             self.settle_after = True  # due already: it matures (and expires) with this write
         return lot
 

@@ -142,7 +142,8 @@ class WalletService:
                          lambda h: h.hold_id, lambda hold_id: customer.holds[hold_id])
             return hold if isinstance(hold, DomainError) else HoldResult(cmd.merchant_id, cmd.customer_id, hold)
 
-        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=(cmd.amount.currency,), idem=(key,))
+        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), idem=(key,),
+                    spend_upto=((cmd.merchant_id, cmd.customer_id, cmd.amount.currency, cmd.amount.minor),))
         result: HoldResult = await self.write(Call(want, run))
         return result
 
@@ -204,8 +205,9 @@ class WalletService:
                 state.audit.append(adjustment_audit(cmd, tx, state.now))
             return Posted(cmd.merchant_id, cmd.customer_id, tx)
 
-        spend = (cmd.amount.currency,) if cmd.amount.minor < 0 else ()
-        want = Want(customers=((cmd.merchant_id, cmd.customer_id),), spend=spend, idem=(key,))
+        me = (cmd.merchant_id, cmd.customer_id)
+        debit = ((*me, cmd.amount.currency, -cmd.amount.minor),) if cmd.amount.minor < 0 else ()
+        want = Want(customers=(me,), spend_upto=debit, idem=(key,))
         result: Posted = await self.write(Call(want, run))
         return result
 
