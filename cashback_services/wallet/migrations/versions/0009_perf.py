@@ -22,7 +22,7 @@ The document wallet_load returns is unchanged, and so is everything else: the lo
 maturing of due lots, the checks and triggers.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import importlib.util
@@ -31,7 +31,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
