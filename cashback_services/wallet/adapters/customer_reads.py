@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, exists, func, or_, select, text
+from sqlalchemy import String, and_, bindparam, exists, func, literal_column, or_, select, text
 
 from cashback_kit import paging
 from cashback_kit.db import Database
@@ -33,6 +33,11 @@ class BalanceView:
     points: int = 0  # available points (domain/points.py), beside credit of any currency
 
 
+def _sql_text(status: LotStatus | HoldStatus) -> Any:
+    """A status as a SQL literal (the values are the domain's own constants, never input)."""
+    return literal_column(f"'{status.value}'", String())
+
+
 def _balance_query() -> Any:
     """Is anything due for settling, the maintained balance row, and the next
     expiry with the amount that expires then. Each part is an index lookup;
@@ -44,35 +49,58 @@ def _balance_query() -> Any:
     me_l = and_(lots.merchant_id == merchant_id, lots.customer_id == customer_id)
     me_h = and_(holds.merchant_id == merchant_id, holds.customer_id == customer_id)
     me_b = and_(b.merchant_id == merchant_id, b.customer_id == customer_id, b.currency == currency)
-    expiring = and_(me_l, lots.currency == currency, lots.status == LotStatus.AVAILABLE.value,
-                    lots.remaining > 0, lots.expires_at.is_not(None))
+    expiring = and_(
+        me_l,
+        lots.currency == currency,
+        lots.status == _sql_text(LotStatus.AVAILABLE),
+        lots.remaining > 0,
+        lots.expires_at.is_not(None),
+    )
     first = (select(lots.expires_at).where(expiring).order_by(lots.expires_at).limit(1)).scalar_subquery()
     return select(
-        exists().where(me_l, or_(
-            and_(lots.status == LotStatus.PENDING.value, lots.available_at <= now),
-            and_(lots.status == LotStatus.AVAILABLE.value, lots.expires_at <= now),
-        )),
-        exists().where(me_h, holds.status == HoldStatus.ACTIVE.value, holds.expires_at <= now),
+        # "Anything due?" in parts, each answered by an index, with the status written into the
+        # SQL (not a bound parameter) so that a generic plan still matches the partial indexes.
+        # An available lot past expiry: the customer's earliest expiry, one entry of
+        # ix_wallet_lots_available_expiry (0010). Not an EXISTS: for a customer with many lots
+        # the planner, taking the customer and "expired" as independent, expects an early hit
+        # and scans the table (tests/wallet/test_lot_lookups.py).
+        or_(
+            exists().where(me_l, lots.status == _sql_text(LotStatus.PENDING), lots.available_at <= now),
+            select(func.min(lots.expires_at))
+            .where(me_l, lots.status == _sql_text(LotStatus.AVAILABLE))
+            .scalar_subquery()
+            <= now,
+        ),
+        exists().where(me_h, holds.status == _sql_text(HoldStatus.ACTIVE), holds.expires_at <= now),
         *(select(b[f]).where(me_b).scalar_subquery() for f in ("available", "pending", "held", "debt")),
         first,
-        select(func.coalesce(func.sum(lots.remaining), 0)).where(expiring, lots.expires_at == first)
+        select(func.coalesce(func.sum(lots.remaining), 0)).where(expiring, lots.expires_at == first).scalar_subquery(),
+        select(b.available)
+        .where(b.merchant_id == merchant_id, b.customer_id == customer_id, b.currency == POINTS)
         .scalar_subquery(),
-        select(b.available).where(b.merchant_id == merchant_id, b.customer_id == customer_id,
-                                  b.currency == POINTS).scalar_subquery(),
     )
 
 
 _BALANCE = _balance_query()
 
 
-async def balance(db: Database, merchant_id: str, customer_id: str, currency: str,
-                  now: datetime) -> tuple[bool, BalanceView]:
+async def balance(
+    db: Database, merchant_id: str, customer_id: str, currency: str, now: datetime
+) -> tuple[bool, BalanceView]:
     """(something is due at `now`, the balance as stored)."""
     row = await db.fetch_row(_BALANCE, {"m": merchant_id, "c": customer_id, "cur": currency, "now": now})
     assert row is not None  # a SELECT without FROM returns one row
     lots_due, holds_due, available, pending, held, debt, first, amount, points = row
-    view = BalanceView(currency, int(available or 0), int(pending or 0), int(held or 0), int(debt or 0), first,
-                       int(amount or 0) if first is not None else 0, int(points or 0))
+    view = BalanceView(
+        currency,
+        int(available or 0),
+        int(pending or 0),
+        int(held or 0),
+        int(debt or 0),
+        first,
+        int(amount or 0) if first is not None else 0,
+        int(points or 0),
+    )
     return bool(lots_due or holds_due), view
 
 
@@ -95,22 +123,27 @@ def _before(raw: object) -> int:
     return before
 
 
-async def transactions(db: Database, merchant_id: str, customer_id: str, page_size: int,
-                       token: str) -> tuple[list[Transaction], str]:
+async def transactions(
+    db: Database, merchant_id: str, customer_id: str, page_size: int, token: str
+) -> tuple[list[Transaction], str]:
     """Newest first, one statement for the page and its entries."""
     query = paging.scope("ListTransactions", merchant_id, customer_id)
     before = paging.read(token, query, _before)
-    rows = await db.fetch_rows(_TRANSACTIONS, {"m": merchant_id, "c": customer_id,
-                                               "before": before if before is not None else 2**63 - 1,
-                                               "n": page_size + 1})
+    rows = await db.fetch_rows(
+        _TRANSACTIONS,
+        {"m": merchant_id, "c": customer_id, "before": before if before is not None else 2**63 - 1, "n": page_size + 1},
+    )
     page = rows[:page_size]
     out = [transaction_from_row(json.loads(doc)) for _, doc in page]
     return out, paging.issue(query, {"before": int(page[-1][0])}) if len(rows) > page_size else ""
 
 
-_DUE_HOLDS = select(t.holds.c.merchant_id, t.holds.c.customer_id).where(
-    t.holds.c.status == HoldStatus.ACTIVE.value, t.holds.c.expires_at <= bindparam("now", type_=t.UtcDateTime)
-).distinct().limit(bindparam("n"))
+_DUE_HOLDS = (
+    select(t.holds.c.merchant_id, t.holds.c.customer_id)
+    .where(t.holds.c.status == HoldStatus.ACTIVE.value, t.holds.c.expires_at <= bindparam("now", type_=t.UtcDateTime))
+    .distinct()
+    .limit(bindparam("n"))
+)
 
 
 async def customers_with_due_holds(db: Database, now: datetime, limit: int) -> list[tuple[str, str]]:
@@ -125,15 +158,19 @@ _REFUND_AND_ORDER = text("""
 """)
 
 
-async def refund_and_order(db: Database, merchant_id: str, refund_id: str,
-                           order_id: str) -> tuple[RefundRecord | None, AwardRecord | None, bool]:
+async def refund_and_order(
+    db: Database, merchant_id: str, refund_id: str, order_id: str
+) -> tuple[RefundRecord | None, AwardRecord | None, bool]:
     """The refund's record (a replay), the order's award row, and whether partner credit
     paid for the order (its refund then goes through service_layer/coalitions.py)."""
     row = await db.fetch_row(_REFUND_AND_ORDER, {"m": merchant_id, "r": refund_id, "o": order_id})
     assert row is not None
     refund_doc, order_doc, partnered = row
-    return (refund_record(json.loads(refund_doc)) if refund_doc is not None else None,
-            award_record(json.loads(order_doc)) if order_doc is not None else None, bool(partnered))
+    return (
+        refund_record(json.loads(refund_doc)) if refund_doc is not None else None,
+        award_record(json.loads(order_doc)) if order_doc is not None else None,
+        bool(partnered),
+    )
 
 
 _AWARD = text("""
