@@ -97,7 +97,8 @@ class _StackingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Stacking.Val
     """Summed with every other stackable campaign that applies (the default)."""
     STACKING_EXCLUSIVE: _Stacking.ValueType  # 2
     """When any exclusive campaign applies, the order gets the single best
-    exclusive award and nothing else.
+    exclusive award and nothing else. Points and credit are not compared by
+    amount: between the best of each, the higher priority wins, then credit.
     """
 
 class Stacking(_Stacking, metaclass=_StackingEnumTypeWrapper): ...
@@ -107,7 +108,8 @@ STACKING_STACKABLE: Stacking.ValueType  # 1
 """Summed with every other stackable campaign that applies (the default)."""
 STACKING_EXCLUSIVE: Stacking.ValueType  # 2
 """When any exclusive campaign applies, the order gets the single best
-exclusive award and nothing else.
+exclusive award and nothing else. Points and credit are not compared by
+amount: between the best of each, the higher priority wins, then credit.
 """
 Global___Stacking: _TypeAlias = Stacking  # noqa: Y015
 
@@ -403,7 +405,9 @@ class Campaign(_message.Message):
     min_prior_orders: _builtins.int
     """The customer needs at least this many earlier scored orders."""
     priority: _builtins.int
-    """Higher wins ties between exclusive campaigns."""
+    """Higher wins ties between exclusive campaigns (and decides between an
+    exclusive points campaign and an exclusive credit one).
+    """
     stacking: Global___Stacking.ValueType
     pending_days: _builtins.int
     """Days from placed_at until the award becomes available (return window)."""
