@@ -125,8 +125,9 @@ def test_after_an_import_the_best_customer_is_champions_and_a_faded_one_is_lost(
     rows.append(f"faded-1,faded,{(now - timedelta(days=360)).isoformat()},SAR,1.00")
     csv_file = tmp_path / "segments.csv"
     csv_file.write_text("order_id,customer_id,placed_at,currency,amount\n" + "\n".join(rows) + "\n")
-    assert ctl(stack, "orders", "import", str(csv_file)).exit_code == 0
     imported = datetime.now(UTC)  # scores computed from here on include the import
+    done = ctl(stack, "orders", "import", str(csv_file))
+    assert done.exit_code == 0 and "segments recomputed" in str(done.output)  # the CLI waited for them
     ops = bearer(TEST_KEYS["ops"])
     deadline = time.monotonic() + 30
     while True:  # the rules process recomputes segments a few seconds after an import
