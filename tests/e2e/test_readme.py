@@ -83,3 +83,11 @@ def test_every_readme_walkthrough_command_works_as_written(tmp_path: Path, pg_cl
     assert sum("sms sent to log sink" in line for line in notify_log) == 1
     assert not any("501234567" in line for line in notify_log)
     assert (work / "report.html").stat().st_size > 10_000
+    imported = next(out for line, out in outputs.items() if "orders import" in line)
+    assert "2,066" in imported or "2066" in imported, imported
+    assert "segments recomputed" in imported, imported
+    segments = next(out for line, out in outputs.items() if "segments list" in line)
+    counts = {row.split()[1]: int(row.split()[3]) for row in segments.splitlines()
+              if row.startswith("│") and row.split()[3].isdigit()}
+    assert len(counts) == 11 and sum(counts.values()) >= 400, segments  # the 400 imported customers, placed
+    assert counts["champions"] > 0 and counts["lost"] + counts["hibernating"] > 0, segments
