@@ -91,3 +91,7 @@ def test_every_readme_walkthrough_command_works_as_written(tmp_path: Path, pg_cl
               if row.startswith("│") and row.split()[3].isdigit()}
     assert len(counts) == 11 and sum(counts.values()) >= 400, segments  # the 400 imported customers, placed
     assert counts["champions"] > 0 and counts["lost"] + counts["hibernating"] > 0, segments
+    history = next(out for line, out in outputs.items() if "customers history" in line)
+    matured = [row for row in history.splitlines() if "MATURE" in row]
+    # Credit that matured changed nothing in available + pending, and made 30 SAR available: both shown.
+    assert matured and all("0.00 SAR" in row and "30.00 SAR" in row for row in matured), history
