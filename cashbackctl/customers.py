@@ -58,10 +58,20 @@ def history(customer_id: str, limit: int = typer.Option(50, help="at most this m
         ("when", lambda t: ts(t.created_at)),
         ("type", lambda t: wallet_pb2.TransactionType.Name(t.type).removeprefix("TRANSACTION_TYPE_")),
         ("amount", lambda t: money(t.amount)),
+        ("available", _available_change),
         ("order", lambda t: t.order_id or "-"),
         ("reason", lambda t: t.reason or "-"),
         ("id", lambda t: t.transaction_id),
     ], out)
+
+
+def _available_change(t: wallet_pb2.Transaction) -> str:
+    """What the transaction did to the available credit: `amount` is the change to available +
+    pending, so credit that matured shows 0.00 there and +30.00 here."""
+    moved = [e.amount.amount_minor for e in t.entries if e.account == "customer:available"]
+    if not moved:
+        return "-"
+    return money(common_pb2.Money(currency_code=t.amount.currency_code, amount_minor=sum(moved)))
 
 
 @app.command()

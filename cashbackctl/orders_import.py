@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -48,10 +49,12 @@ class Summary:
     imported: int = 0
     already_present: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)  # (line, why)
+    segments_at: datetime | None = None  # when rules recomputed the segments after the import
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "imported": self.imported, "already_present": self.already_present,
-                "skipped": len(self.bad), "bad_rows": [{"line": n, "error": why} for n, why in self.bad]}
+                "skipped": len(self.bad), "bad_rows": [{"line": n, "error": why} for n, why in self.bad],
+                "segments_recomputed_at": self.segments_at.isoformat() if self.segments_at else None}
 
 
 def _instant(text: str) -> datetime:
@@ -196,6 +199,23 @@ def run_import(path: Path, batch_size: int, now: datetime) -> Summary:
     return summary
 
 
+def wait_for_segments(since: datetime, seconds: float) -> datetime | None:
+    """Rules recomputes the segments a few seconds after an import (its RFM worker): wait
+    for that, so what the next command shows includes the orders just imported."""
+    deadline = time.monotonic() + seconds
+    with ctx().stub("rules", rules_pb2_grpc.RulesServiceStub) as stub:
+        while time.monotonic() < deadline:
+            try:
+                got = stub.ListSegments(rules_pb2.ListSegmentsRequest(merchant_id=ctx().merchant),
+                                        metadata=ctx().metadata(), timeout=10)
+            except grpc.RpcError:  # the import itself is done; only the wait is given up
+                return None
+            if got.HasField("computed_at") and got.computed_at.ToDatetime(tzinfo=UTC) >= since:
+                return got.computed_at.ToDatetime(tzinfo=UTC)
+            time.sleep(0.5)
+    return None
+
+
 def _report(summary: Summary) -> None:
     if ctx().as_json:
         sys.stdout.write(json.dumps(summary.as_dict(), indent=2) + "\n")
@@ -206,6 +226,10 @@ def _report(summary: Summary) -> None:
         console.print(f"... and {len(summary.bad) - SHOWN_BAD_ROWS} more bad rows (--json lists them all)")
     console.print(f"{summary.rows} rows: {summary.imported} imported, {summary.already_present} already present, "
                   f"{len(summary.bad)} skipped", highlight=False)
+    if summary.segments_at is not None:
+        console.print("RFM segments recomputed with them (cashbackctl segments list)", highlight=False)
+    elif summary.imported:
+        console.print("RFM segments will include them once rules recomputes (within a minute)", highlight=False)
 
 
 @app.command("import")
@@ -213,6 +237,8 @@ def import_orders(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
                                 help="CSV with a header: order_id,customer_id,placed_at,currency,amount"),
     batch_size: int = typer.Option(MAX_BATCH, "--batch-size", min=1, max=MAX_BATCH, help="orders per call"),
+    wait: float = typer.Option(60.0, "--wait", min=0,
+                               help="seconds to wait for rules to recompute the RFM segments (0: do not wait)"),
 ) -> None:
     """Past orders (from before the merchant used cashback) into customers' history.
 
@@ -220,7 +246,10 @@ def import_orders(
     budget. placed_at is ISO 8601 with an offset, or a date (midnight UTC);
     amount is in the currency's units ('125.50', or '50,000 toman' for IRR).
     Exits 1 when any row was skipped."""
-    summary = run_import(file, batch_size, datetime.now(UTC))
+    started = datetime.now(UTC)
+    summary = run_import(file, batch_size, started)
+    if summary.imported and wait:
+        summary.segments_at = wait_for_segments(started, wait)
     _report(summary)
     if summary.bad:
         raise typer.Exit(1)

@@ -18,7 +18,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "cost": "cost", "gmv": "GMV", "cost_gmv": "cost / GMV",
         "transfers": "credit transferred between customers", "to_points": "credit converted to points",
         "to_credit": "points converted to credit", "rewards": "rewards redeemed",
-        "points": "{n} points",
     },
     "fa": {
         "title": "گزارش برنامهٔ کش‌بک", "period": "از {first} تا {last} (هر دو روز شامل)",
@@ -35,7 +34,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "cost": "هزینه", "gmv": "فروش", "cost_gmv": "هزینه / فروش",
         "transfers": "اعتبار منتقل‌شده بین مشتریان", "to_points": "اعتبار تبدیل‌شده به امتیاز",
         "to_credit": "امتیاز تبدیل‌شده به اعتبار", "rewards": "جایزه‌های گرفته‌شده",
-        "points": "{n} امتیاز",
     },
     "ar": {
         "title": "تقرير برنامج الاسترداد النقدي", "period": "من {first} إلى {last} (شاملاً اليومين)",
@@ -52,6 +50,5 @@ STRINGS: dict[str, dict[str, str]] = {
         "cost": "التكلفة", "gmv": "المبيعات", "cost_gmv": "التكلفة / المبيعات",
         "transfers": "رصيد حُوّل بين العملاء", "to_points": "رصيد حُوّل إلى نقاط",
         "to_credit": "نقاط حُوّلت إلى رصيد", "rewards": "المكافآت المستبدلة",
-        "points": "النقاط: {n}",
     },
 }

@@ -17,13 +17,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from cashback.rules.v1 import rules_pb2
 from cashback.wallet.v1 import wallet_pb2
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from cashback_kit.money import Money
 from cashbackctl.report_data import ReportData
 from cashbackctl.report_strings import STRINGS
-from cashbackctl.units import date_text, display_unit, language, major, money_text, number, percent
+from cashbackctl.units import date_text, display_unit, language, major, money_text, number, percent, points_text
 
 COLORS = {"earned": "#2e7d32", "redeemed": "#1565c0", "expired": "#c62828", "liability": "#6a1b9a"}
 plt.rcParams["svg.fonttype"] = "none"
@@ -99,7 +100,8 @@ def charts(data: ReportData, lang: str) -> dict[str, str]:
     _whole_axis(ax.yaxis, lang, "%" if lang == "en" else "٪")
     out["repeat"] = _svg(fig)
 
-    top = list(data.campaigns.campaigns)[:10]
+    # Cost over GMV is money over money: points campaigns have no place on this chart.
+    top = [c for c in data.campaigns.campaigns if not _in_points(c)][:10]
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * max(1, len(top))))
     ratios = [float(100 * Decimal(c.cost.amount_minor) / c.gmv.amount_minor) if c.gmv.amount_minor else 0.0
               for c in top]
@@ -120,9 +122,22 @@ def _moves(st: wallet_pb2.ProgramStats, currency: str, s: dict[str, str], lang: 
         (s["transfers"], moved(st.transfers, st.transferred)),
         (s["to_points"], moved(st.conversions_to_points, st.converted_to_points)),
         (s["to_credit"], moved(st.conversions_to_credit, st.converted_to_credit)),
-        (s["rewards"], f"{number(st.reward_redemptions, lang)} · "
-                       f"{s['points'].format(n=number(st.points_redeemed, lang))}"),
+        (s["rewards"], f"{number(st.reward_redemptions, lang)} · {points_text(st.points_redeemed, lang)}"),
     ]
+
+
+def _in_points(c: rules_pb2.CampaignCost) -> bool:
+    return c.reward_unit == rules_pb2.REWARD_UNIT_POINTS
+
+
+def _cost_cells(c: rules_pb2.CampaignCost, lang: str) -> str:
+    """Cost, GMV and cost / GMV: a points campaign's cost is a count of points and its
+    cost / GMV no percentage (points are never mixed into the money)."""
+    if _in_points(c):
+        cost, ratio = points_text(c.points, lang), "—"
+    else:
+        cost, ratio = money_text(_m(c.cost), lang), _pct(c.cost.amount_minor, c.gmv.amount_minor, lang)
+    return "".join(f"<td>{html.escape(cell)}</td>" for cell in (cost, money_text(_m(c.gmv), lang), ratio))
 
 
 def _pct(num: int, den: int, lang: str) -> str:
@@ -147,9 +162,8 @@ def fragment(data: ReportData, locale: str) -> str:
     ]
     c = charts(data, lang)
     rows = "".join(
-        f"<tr><td>{e(x.name or x.campaign_id)}</td><td>{number(x.orders, lang)}</td>"
-        f"<td>{e(money_text(_m(x.cost), lang))}</td><td>{e(money_text(_m(x.gmv), lang))}</td>"
-        f"<td>{_pct(x.cost.amount_minor, x.gmv.amount_minor, lang)}</td></tr>" for x in data.campaigns.campaigns)
+        f"<tr><td>{e(x.name or x.campaign_id)}</td><td>{number(x.orders, lang)}</td>{_cost_cells(x, lang)}</tr>"
+        for x in data.campaigns.campaigns)
     unit = e(display_unit(data.currency, lang))
     return (
         f'<p class="sub">{e(s["period"].format(first=date_text(data.first, lang), last=date_text(data.last, lang)))}'

@@ -17,6 +17,7 @@ from babel.numbers import format_decimal, get_currency_symbol
 
 from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money, Rounding, currency_exponent, div_round, validate_currency
+from cashback_kit.points import POINTS, points_phrase
 
 LANGUAGES = ("en", "fa", "ar")
 # Persian and Arabic-Indic digits, their group and decimal separators, and the minus sign.
@@ -112,10 +113,17 @@ def major(m: Money) -> Decimal:
     return Decimal(m.minor).scaleb(-currency_exponent(m.currency))
 
 
+def points_text(n: int, lang: str = "en") -> str:
+    """'120 points', '۱۲۰ امتیاز', '١٢٠ نقطة' (counted as notify's messages count them)."""
+    return points_phrase(number(n, lang), n, language(lang))
+
+
 def money_text(m: Money | None, lang: str = "en") -> str:
-    """'1,750,000 toman', '۱٬۷۵۰٬۰۰۰ تومان', '25.00 SAR'."""
+    """'1,750,000 toman', '۱٬۷۵۰٬۰۰۰ تومان', '25.00 SAR' (and an amount in PTS as points)."""
     if m is None:
         return "-"
+    if m.currency == POINTS:
+        return points_text(m.minor, lang)
     decimals = 0 if m.currency == "IRR" else currency_exponent(m.currency)
     return f"{number(major(m), lang, decimals)} {display_unit(m.currency, lang)}"
 

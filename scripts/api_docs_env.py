@@ -85,7 +85,7 @@ ENV_NOTES = {
     "an import also recomputes them a few seconds after it pauses)",
     "NOTIFY_MISFIRE_GRACE_SECONDS": "notify: how late a scheduled job (reminders, expiry scan) may still run",
     "NOTIFY_ORDER_GATHER_SECONDS": "notify: how long events of one order are gathered into one message",
-    "NOTIFY_RENDER_BUDGET_SECONDS": "notify: how long one merchant template may take to render (in a worker "
+    "NOTIFY_RENDER_BUDGET_SECONDS": "notify: the CPU time one merchant template may use to render (in a worker "
     "process); past it the render fails",
     "CONSOLE_ADDR": "console: address the web console listens on",
     "CONSOLE_MERCHANTS": "console: comma-separated merchants a key is tried against at sign-in when the form "

@@ -66,6 +66,14 @@ async def search_post(request: Request, s: Session) -> Response:
     return await _look_up(request, s, str((await request.form()).get("q", "")).strip())
 
 
+def available_change(t: W.Transaction) -> common_pb2.Money | None:
+    """What the transaction did to the customer's available credit (None: nothing).
+    A transaction's `amount` is the change to available + pending, so credit that matured
+    (pending -> available) shows 0 there; this is the column a support agent reads."""
+    moved = [e.amount.amount_minor for e in t.entries if e.account == "customer:available"]
+    return common_pb2.Money(currency_code=t.amount.currency_code, amount_minor=sum(moved)) if moved else None
+
+
 def open_holds(history: list[W.Transaction]) -> list[W.Transaction]:
     """HOLD transactions not yet captured or released (the wallet lists no holds itself)."""
     settled = {t.hold_id for t in history if t.type in SETTLED}
@@ -77,8 +85,9 @@ async def customer_page(request: Request, s: Session, customer_id: str, form: An
     c = console_of(request)
     history = list((await c.call(s, "wallet", "ListTransactions", W.ListTransactionsRequest(
         merchant_id=s.merchant, customer_id=customer_id, page_size=200))).transactions)
-    # The customer's own currency (their latest transaction's), else the merchant's.
-    currency = history[0].amount.currency_code if history else s.currency
+    # The customer's own currency (their latest credit transaction's, not points), else the merchant's.
+    currency = next((t.amount.currency_code for t in history if t.amount.currency_code not in ("", "PTS")),
+                    s.currency)
     balance = (await c.call(s, "wallet", "GetBalance", W.GetBalanceRequest(
         merchant_id=s.merchant, customer_id=customer_id, currency_code=currency))).balance if currency \
         else W.Balance()
@@ -97,6 +106,7 @@ async def customer_page(request: Request, s: Session, customer_id: str, form: An
                   segment_name=lambda seg: SEGMENT_WORDS.get(seg, (seg, ""))[0],
                   monthly=R.TIER_WINDOW_CALENDAR_MONTH,
                   balance=balance, profile=profile, contact=contact, history=history, holds=open_holds(history),
+                  available_change=available_change,
                   deliveries=deliveries, form=dict(form or {}), errors=errors or {},
                   idempotency_key=(form or {}).get("idempotency_key") or uuid.uuid4().hex)
 

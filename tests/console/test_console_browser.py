@@ -94,5 +94,7 @@ def test_a_marketer_creates_a_campaign_simulates_it_and_adjusts_a_customer(page,
     assert page.inner_text("#available") == f["after"]
     history = page.inner_text("#history")
     assert f["reason"] in history and f["in_history"] in history
+    adjusted = page.locator("#history tbody tr", has_text=f["reason"]).locator("td.amount").all_inner_texts()
+    assert len(adjusted) == 2 and adjusted[0] == adjusted[1] != "-"  # an adjustment moves available credit only
     if lang == "fa":
         assert not re.search(r"[0-9]", page.inner_text("#balance"))  # Persian digits only

@@ -12,14 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from cashbackctl.main import app
+from tests.support.keys import TEST_KEYS
+from tests.support.points_report import points_beside_credit
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
 
 
-def ctl(stack: Stack, *args: str) -> str:
-    result = runner.invoke(app, ["--merchant", "m1", *args], env={**stack.client_env(), "COLUMNS": "200"})
+def ctl(stack: Stack, *args: str, merchant: str = "m1") -> str:
+    result = runner.invoke(app, ["--merchant", merchant, *args], env={**stack.client_env(), "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -78,3 +80,25 @@ def test_transfers_conversions_and_rewards_from_the_command_line_show_in_the_rep
     assert kpis["rewards redeemed"] == "2 · 240 points"
     audit = runner.invoke(app, ["audit", "--database-url", stack.database_url])
     assert audit.exit_code == 0, audit.output
+
+
+def test_the_report_says_a_points_campaigns_cost_in_points_in_each_language_and_keeps_it_out_of_the_money(
+    stack, tmp_path: Path
+):
+    # Merchant m2 here, so the first test's m1 figures stay as they were.
+    points_beside_credit(stack, "m2", TEST_KEYS["checkout_m2"])
+    rows = {}
+    for lang in ("en", "fa", "ar"):
+        page = tmp_path / f"report-{lang}.html"
+        ctl(stack, "report", "--out", str(page), "--lang", lang, "--currency", "SAR", merchant="m2")
+        html = page.read_text(encoding="utf-8")
+        rows[lang] = re.findall(
+            r"<tr><td>([^<]*)</td><td>[^<]*</td><td>([^<]*)</td><td>[^<]*</td><td>([^<]*)</td>", html
+        )
+        kpis = {k: v for v, k in re.findall(r'<div class="kpi"><b>([^<]*)</b><span>([^<]*)</span>', html)}
+        if lang == "en":  # 12,000 points counted as 120.00 SAR would make it 124.80
+            assert kpis["cashback earned"] == "4.80 SAR"
+    # 2% of 240.00 SAR is 4.80 SAR of credit; 50% is 12,000 points, never "120.00 SAR".
+    assert rows["en"] == [("Credit 2%", "4.80 SAR", "2.0%"), ("Points 50%", "12,000 points", "—")]
+    assert rows["fa"][1][1:] == ("۱۲٬۰۰۰ امتیاز", "—")
+    assert rows["ar"][1][1:] == ("١٢٬٠٠٠ نقطة", "—")

@@ -83,3 +83,15 @@ def test_every_readme_walkthrough_command_works_as_written(tmp_path: Path, pg_cl
     assert sum("sms sent to log sink" in line for line in notify_log) == 1
     assert not any("501234567" in line for line in notify_log)
     assert (work / "report.html").stat().st_size > 10_000
+    imported = next(out for line, out in outputs.items() if "orders import" in line)
+    assert "2,066" in imported or "2066" in imported, imported
+    assert "segments recomputed" in imported, imported
+    segments = next(out for line, out in outputs.items() if "segments list" in line)
+    counts = {row.split()[1]: int(row.split()[3]) for row in segments.splitlines()
+              if row.startswith("│") and row.split()[3].isdigit()}
+    assert len(counts) == 11 and sum(counts.values()) >= 400, segments  # the 400 imported customers, placed
+    assert counts["champions"] > 0 and counts["lost"] + counts["hibernating"] > 0, segments
+    history = next(out for line, out in outputs.items() if "customers history" in line)
+    matured = [row for row in history.splitlines() if "MATURE" in row]
+    # Credit that matured changed nothing in available + pending, and made 30 SAR available: both shown.
+    assert matured and all("0.00 SAR" in row and "30.00 SAR" in row for row in matured), history

@@ -1,5 +1,5 @@
-"""The render workers' hard deadline, with real worker processes. Inside a worker SIGALRM
-stops a render at its budget, even inside CPython's big-integer power; the event loop's
+"""The render workers' hard deadline, with real worker processes. Inside a worker SIGPROF
+stops a render at its budget of CPU time, even inside CPython's big-integer power; the event loop's
 own deadline is the backstop for a worker that does not answer (a render stuck where
 signals are not looked at): its workers are killed and the next render gets a fresh pool.
 The test makes that deadline fall before the budget, so the backstop is what answers."""

@@ -115,6 +115,31 @@ def test_the_best_exclusive_campaign_pays_alone_ties_go_to_priority_then_age() -
     assert [a.campaign_id for a in score(order, [older, high]).awards] == ["high"]
 
 
+def test_exclusive_credit_and_points_are_not_compared_by_amount_priority_decides_and_credit_wins_a_tie() -> None:
+    order = dorder(dline("a", 10000))
+    credit = rule("credit", seq=1, percent_bps=200, exclusive=True)  # 200 minor units
+    points = rule("points", seq=2, percent_bps=5000, exclusive=True, points=True)  # 5,000 points: not "more"
+    out = score(order, [points, credit])
+    assert [(a.campaign_id, a.amount.minor, a.points) for a in out.awards] == [("credit", 200, False)]
+    assert [(s.campaign_id, s.code) for s in out.skipped] == [("points", SkipCode.EXCLUSIVE)]
+    # Even when the points campaign is the older one: age breaks ties within a unit only.
+    older_points = rule("older-points", seq=0, percent_bps=5000, exclusive=True, points=True)
+    assert [a.campaign_id for a in score(order, [older_points, credit]).awards] == ["credit"]
+    # The merchant's priority says which unit wins.
+    first = rule("first", seq=3, percent_bps=100, exclusive=True, points=True, priority=5)
+    out = score(order, [credit, first])
+    assert [(a.campaign_id, a.points, out.points_total, out.total.minor) for a in out.awards] == [
+        ("first", True, 100, 0)
+    ]
+    # Within each unit the amount still decides: the best points award then meets the best credit award.
+    big_credit = rule("big-credit", seq=4, percent_bps=300, exclusive=True)
+    more_points = rule("more-points", seq=5, percent_bps=200, exclusive=True, points=True, priority=5)
+    out = score(order, [credit, big_credit, first, more_points])
+    assert [a.campaign_id for a in out.awards] == ["more-points"]
+    assert {s.campaign_id for s in out.skipped} == {"credit", "big-credit", "first"}
+    assert [a.campaign_id for a in score(order, [credit, big_credit, points]).awards] == ["big-credit"]
+
+
 def test_stackable_campaigns_add_up() -> None:
     out = score(dorder(dline("a", 10000)), [rule("x", percent_bps=100), rule("y", fixed=sar(500), percent_bps=None)])
     assert out.total.minor == 600

@@ -125,8 +125,9 @@ def test_after_an_import_the_best_customer_is_champions_and_a_faded_one_is_lost(
     rows.append(f"faded-1,faded,{(now - timedelta(days=360)).isoformat()},SAR,1.00")
     csv_file = tmp_path / "segments.csv"
     csv_file.write_text("order_id,customer_id,placed_at,currency,amount\n" + "\n".join(rows) + "\n")
-    assert ctl(stack, "orders", "import", str(csv_file)).exit_code == 0
     imported = datetime.now(UTC)  # scores computed from here on include the import
+    done = ctl(stack, "orders", "import", str(csv_file))
+    assert done.exit_code == 0 and "segments recomputed" in str(done.output)  # the CLI waited for them
     ops = bearer(TEST_KEYS["ops"])
     deadline = time.monotonic() + 30
     while True:  # the rules process recomputes segments a few seconds after an import
@@ -139,3 +140,59 @@ def test_after_an_import_the_best_customer_is_champions_and_a_faded_one_is_lost(
     assert (star.recency, star.frequency, star.monetary, star.segment) == (5, 5, 5, "champions")
     assert (faded.recency, faded.frequency, faded.monetary, faded.segment) == (1, 1, 1, "lost")
     assert sum(s.customers for s in listed.segments) >= 2
+
+
+def test_imported_history_decides_first_order_and_champions_only_offers_between_real_processes(
+        stack, rules, tmp_path) -> None:
+    """The issue's "done when" on merchant m2 (its own customers and campaigns): a first-order
+    campaign pays a brand-new customer and not one whose history was imported; a champions-only
+    campaign pays only the champion."""
+    now = datetime.now(UTC)
+    rows = [f"m2-star-{i},star,{(now - timedelta(days=i + 1)).isoformat()},SAR,2500.00" for i in range(12)]
+    rows.append(f"m2-faded,faded,{(now - timedelta(days=360)).isoformat()},SAR,1.00")
+    for c in range(20):  # an ordinary clientele, so the quintiles mean something
+        rows += [f"m2-mid-{c}-{k},mid-{c},{(now - timedelta(days=20 + 9 * c + 30 * k)).isoformat()},SAR,"
+                 f"{100 + 10 * c}.00" for k in range(1 + c % 4)]
+    csv_file = tmp_path / "m2.csv"
+    csv_file.write_text("order_id,customer_id,placed_at,currency,amount\n" + "\n".join(rows) + "\n")
+    done = runner.invoke(app, ["--merchant", "m2", "orders", "import", str(csv_file)],
+                         env={**stack.client_env(), "COLUMNS": "200"})
+    assert done.exit_code == 0 and "segments recomputed" in done.output, done.output
+    assert _m2_segment(rules, "star") == "champions" and _m2_segment(rules, "faded") == "lost"
+
+    ops, service = bearer(TEST_KEYS["ops"]), bearer(TEST_KEYS["service"])
+    first = campaign("m2-first", merchant_id="m2", percent_bps=500)
+    first.max_prior_orders = 0
+    best = campaign("m2-champions", merchant_id="m2", percent_bps=300, customer_segments=["champions"])
+    for c in (first, best):
+        rules.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=c), metadata=ops)
+
+    def score(customer: str) -> rules_pb2.Score:
+        req = rules_pb2.ScoreOrderRequest(order=order(f"m2-now-{customer}", line("a", 10_000), merchant_id="m2",
+                                                      customer_id=customer, placed_at=datetime.now(UTC)))
+        return rules.ScoreOrder(req, metadata=service).score
+
+    def paid(s: rules_pb2.Score) -> dict[str, int]:
+        return {a.campaign_id: a.amount.amount_minor for a in s.awards}
+
+    def skipped(s: rules_pb2.Score) -> dict[str, int]:
+        return {k.campaign_id: k.code for k in s.skipped}
+
+    brand_new, faded, star = score("brand-new"), score("faded"), score("star")
+    assert paid(brand_new) == {"m2-first": 500}
+    assert skipped(brand_new)["m2-champions"] == rules_pb2.SKIP_REASON_SEGMENT
+    assert paid(faded) == {}  # one imported order a year ago: neither a first order nor a champion
+    assert skipped(faded) == {"m2-first": rules_pb2.SKIP_REASON_TOO_MANY_PRIOR_ORDERS,
+                              "m2-champions": rules_pb2.SKIP_REASON_SEGMENT}
+    assert paid(star) == {"m2-champions": 300}
+    assert skipped(star)["m2-first"] == rules_pb2.SKIP_REASON_TOO_MANY_PRIOR_ORDERS
+    # The champions-only campaign pays exactly the customers in that segment, whoever they are.
+    for c in range(20):
+        s = score(f"mid-{c}")
+        assert ("m2-champions" in paid(s)) == (_m2_segment(rules, f"mid-{c}") == "champions"), c
+        assert skipped(s)["m2-first"] == rules_pb2.SKIP_REASON_TOO_MANY_PRIOR_ORDERS
+
+
+def _m2_segment(rules: rules_pb2_grpc.RulesServiceStub, customer_id: str) -> str:
+    req = rules_pb2.GetCustomerProfileRequest(merchant_id="m2", customer_id=customer_id)
+    return rules.GetCustomerProfile(req, metadata=bearer(TEST_KEYS["ops"])).profile.rfm.segment

@@ -54,3 +54,36 @@ async def test_a_simulated_points_draft_costs_points_not_credit(stub) -> None:
     getattr(req, "from").CopyFrom(ts(T0))
     sim = (await stub.SimulateCampaign(req, metadata=OPS)).simulation
     assert (sim.total_points, sim.total_cashback.amount_minor, sim.orders_matched) == (4_000, 0, 2)
+
+
+async def test_the_campaign_report_says_a_points_campaigns_cost_in_points_and_keeps_it_out_of_the_money(stub) -> None:
+    # 50% in points dwarfs 2% in credit: counted as money, the points campaigns would head the report.
+    for c in (
+        campaign("cash", percent_bps=200),
+        campaign("pts-big", percent_bps=5_000, reward_unit=POINTS),
+        campaign("pts-small", percent_bps=1_000, reward_unit=POINTS),
+    ):
+        await stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=c), metadata=OPS)
+    for i, amount in enumerate((10_000, 30_000)):
+        await stub.ScoreOrder(
+            rules_pb2.ScoreOrderRequest(order=order(f"o{i}", line("a", amount), placed_at=T0 + timedelta(hours=i))),
+            metadata=SVC,
+        )
+    await stub.ReverseOrder(
+        rules_pb2.ReverseOrderRequest(merchant_id="m1", order_id="o0", refund_id="r1", refunded_amount=money(10_000)),
+        metadata=SVC,
+    )
+    req = rules_pb2.GetCampaignReportRequest(merchant_id="m1", currency_code="SAR", to=ts(T0 + timedelta(days=1)))
+    getattr(req, "from").CopyFrom(ts(T0))
+    report = await stub.GetCampaignReport(req, metadata=OPS)
+    rows = [
+        (c.campaign_id, c.reward_unit, c.cost.amount_minor, c.points, c.gmv.amount_minor, c.orders)
+        for c in report.campaigns
+    ]
+    # o0 was refunded in full: only o1's 300.00 SAR is kept, by every campaign.
+    assert rows == [
+        ("cash", rules_pb2.REWARD_UNIT_UNSPECIFIED, 600, 0, 30_000, 2),
+        ("pts-big", POINTS, 0, 15_000, 30_000, 2),
+        ("pts-small", POINTS, 0, 3_000, 30_000, 2),
+    ]
+    assert report.points_total == 18_000

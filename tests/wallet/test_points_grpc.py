@@ -12,6 +12,7 @@ from cashback.wallet.v1 import wallet_pb2 as pb
 
 from tests.security.conftest import rich_details
 from tests.support.servers import ServiceHandle, auth, running_service
+from tests.support.sql import recorded
 from tests.wallet.grpc_helpers import OPS, adjust, balance, money, stub
 
 CHECKOUT = auth("checkout")
@@ -105,3 +106,27 @@ async def test_credit_reports_leave_points_out(wallet_server: ServiceHandle) -> 
     assert [(c.customer_id, c.amount.currency_code, c.amount.amount_minor) for c in credits] == [("c1", "SAR", 300)]
     stats = (await s.GetProgramStats(pb.GetProgramStatsRequest(merchant_id="m1"), metadata=OPS)).stats
     assert stats.outstanding_liability.currency_code == "SAR"
+
+
+async def test_list_balances_shows_each_customers_available_points_beside_their_credit_in_one_statement(
+        wallet_server: ServiceHandle) -> None:
+    s = stub(wallet_server.channel)
+    await s.SetPointsRate(pb.SetPointsRateRequest(merchant_id="m1", points=3, per=money(100)), metadata=OPS)
+    for customer, credit, to_points in (("c1", 500, 200), ("c2", 100, 0), ("c3", 300, 300)):
+        await adjust(s, credit, customer=customer)
+        if to_points:
+            req = convert(credit=to_points)
+            req.customer_id = customer
+            await s.ConvertCredit(req, metadata=CHECKOUT)
+    with recorded(wallet_server.db) as seen:
+        listed = (await s.ListBalances(pb.ListBalancesRequest(merchant_id="m1"), metadata=OPS)).balances
+    # Points are a count of their own: 200 credit at 3 points per 1.00 is 6 points, never added to the 300.
+    assert [(b.customer_id, b.balance.available.currency_code, b.balance.available.amount_minor, b.balance.points)
+            for b in listed] == [("c1", "SAR", 300, 6), ("c2", "SAR", 100, 0), ("c3", "SAR", 0, 9)]
+    assert [sql.split()[0] for sql, _ in seen if sql not in ("BEGIN", "ROLLBACK", "COMMIT")] == ["SELECT"]
+    rich = (await s.ListBalances(pb.ListBalancesRequest(merchant_id="m1", min_available=money(1), page_size=1),
+                                 metadata=OPS))
+    assert [(b.customer_id, b.balance.points) for b in rich.balances] == [("c1", 6)]
+    rest = (await s.ListBalances(pb.ListBalancesRequest(merchant_id="m1", min_available=money(1), page_size=1,
+                                                        page_token=rich.next_page_token), metadata=OPS))
+    assert [(b.customer_id, b.balance.points) for b in rest.balances] == [("c2", 0)] and not rest.next_page_token

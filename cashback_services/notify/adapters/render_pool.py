@@ -1,8 +1,10 @@
 """Merchant templates render here: in a small pool of worker processes, never on the
 event loop, each render with a time budget and an output cap (issue 15, points 1-2).
 
-Inside a worker a render runs under SIGALRM (`setitimer`): when the budget is spent the
-signal handler raises between two bytecodes of the template's loop, so nested loops,
+Inside a worker a render runs under SIGPROF (`setitimer(ITIMER_PROF)`): the budget is the
+CPU time the render itself uses, so a loaded machine (the worker waiting for a core) does
+not fail an honest template, while a hostile loop, which burns CPU, is stopped just the
+same. When the budget is spent the signal handler raises between two bytecodes of the template's loop, so nested loops,
 recursive macros and slow filters stop there. Should a render be stuck where signals are
 not looked at (one long C call), the event loop's own deadline (the budget times the
 renders asked plus a grace) ends the wait, the pool's processes are killed and a fresh
@@ -47,18 +49,18 @@ def _render_jobs(jobs: Sequence[RenderJob], budget: float, stop_at_failure: bool
     """In the worker: each job's Rendered, or the reason it failed (a plain string,
     so nothing unpicklable crosses back). With `stop_at_failure`, the jobs after a
     failure are not rendered (they fail with the same reason)."""
-    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _alarm)
     out: list[Rendered | str] = []
     for job in jobs:
         if stop_at_failure and out and isinstance(out[-1], str):
             out.append(out[-1])
             continue
         try:
-            signal.setitimer(signal.ITIMER_REAL, budget)
+            signal.setitimer(signal.ITIMER_PROF, budget)
             try:
                 out.append(render(job.channel, job.ctx, job.body, job.subject, footer=job.footer))
             finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.setitimer(signal.ITIMER_PROF, 0)
         except _OverBudget:
             out.append(f"the template took longer than {budget:g} s to render")
         except InvalidArgument as exc:
@@ -77,8 +79,13 @@ def _watch_parent(parent: int) -> None:
 
 
 def _warm(parent: int) -> None:
-    # Import the template machinery once per worker, not on its first render.
-    from cashback_services.notify.domain import rendering  # noqa: F401
+    # Load the template machinery once per worker, not on its first render: the modules, and
+    # each language's locale data and calendars (Babel reads them from disk on first use).
+    from cashback_services.notify.domain import rendering
+
+    for locale in ("fa-IR", "ar-SA", "en"):
+        for channel in ("sms", "email"):
+            rendering.render(channel, rendering.sample_context("credited", locale, hijri_beside=True))
 
     # The parent's pid as the parent saw it: a worker spawned while its parent was exiting
     # finds it gone at once.

@@ -17,6 +17,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from cashback_kit.money import Money, currency_exponent
+from cashback_kit.points import POINTS, points_phrase
 
 DIGITS = {
     "fa": str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"),
@@ -75,29 +76,11 @@ def toman(rials: int) -> int:
     return (abs(rials) + 5) // 10 * (1 if rials >= 0 else -1)
 
 
-# The wallet's unit for points (not an ISO currency): amounts in it print as a count of points.
-POINTS = "PTS"
-
-
-def _arabic_points(n: int) -> str:
-    """The counted noun as Arabic grammar wants it after the number: نقاط after 3-10
-    (and 103-110, ...), نقطة after 11-99, 100, 1000; one and two are words of their own."""
-    if n == 1:
-        return "نقطة واحدة"
-    if n == 2:
-        return "نقطتان"
-    return "نقاط" if 3 <= n % 100 <= 10 else "نقطة"
-
-
 def points(n: int, style: Style) -> str:
     """«۵۰ امتیاز», «٥٠ نقطة», «50 points»: points are counted, never priced."""
     numbers = "en" if style.latin_digits else BABEL_LOCALE.get(style.lang, "en")
     count = style.digits(format_decimal(n, locale=numbers, numbering_system="default"))
-    if style.lang == "fa":
-        return f"{count} امتیاز"
-    if style.lang == "ar":
-        return _arabic_points(n) if n in (1, 2) else f"{count} {_arabic_points(n)}"
-    return f"{count} point" if n == 1 else f"{count} points"
+    return points_phrase(count, n, style.lang)
 
 
 def money(m: Money, style: Style) -> str:

@@ -7,7 +7,8 @@ between:
               the raw amount: per-line rates summed, rounded half-up ONCE.
   settle()  - caps and limits from a usage snapshot (max per order, per
               customer count/day/amount, budget; partial when only part is
-              left), then stacking (best exclusive wins alone).
+              left), then stacking (best exclusive wins alone; credit and points are
+              not compared by amount: see _best_exclusive).
 """
 
 from __future__ import annotations
@@ -234,6 +235,23 @@ def _limit(c: Candidate, usage: Usage) -> tuple[Money, list[str]] | SkipOut:
     return amount, notes
 
 
+def _best_exclusive(exclusive: list[tuple[Candidate, AwardOut]]) -> tuple[Candidate, AwardOut]:
+    """The exclusive award that applies alone. In one unit: the best amount, then the
+    higher priority, then the older campaign. Points and minor units of credit are not
+    comparable amounts, so between the best credit and the best points award the
+    merchant's priority decides, and at equal priority credit wins (money the customer
+    can spend at once, at a cost the merchant knows without a points rate)."""
+    def best_of(pairs: list[tuple[Candidate, AwardOut]]) -> tuple[Candidate, AwardOut]:
+        return max(pairs, key=lambda p: (p[1].amount.minor, p[0].rule.priority, -p[0].rule.seq))
+
+    credit = [p for p in exclusive if not p[0].rule.points]
+    points = [p for p in exclusive if p[0].rule.points]
+    if not credit or not points:
+        return best_of(exclusive)
+    best_credit, best_points = best_of(credit), best_of(points)
+    return best_points if best_points[0].rule.priority > best_credit[0].rule.priority else best_credit
+
+
 def settle(candidates: list[Candidate], usage: dict[str, Usage], when: datetime,
            currency: str, awarded_at: datetime | None = None) -> ScoreOut:
     """Apply limits from the usage snapshot, then stacking. `when` is placed_at
@@ -258,8 +276,7 @@ def settle(candidates: list[Candidate], usage: dict[str, Usage], when: datetime,
                                     available, expires, local_day(rule, when), rule.points)))
     exclusive = [pair for pair in awarded if pair[0].rule.exclusive]
     if exclusive:
-        # Best amount, then higher priority, then the older campaign.
-        best = max(exclusive, key=lambda p: (p[1].amount.minor, p[0].rule.priority, -p[0].rule.seq))
+        best = _best_exclusive(exclusive)
         for c, _ in awarded:
             if c is not best[0]:
                 out.skipped.append(_skip(c.rule, SkipCode.EXCLUSIVE,

@@ -207,14 +207,24 @@ class RulesServicer(rules_pb2_grpc.RulesServiceServicer):
         out = rules_pb2.GetCampaignReportResponse(repeat_purchase=rules_pb2.RepeatPurchase(
             earners=repeat.earners, earners_repeat=repeat.earners_repeat, non_earners=repeat.non_earners,
             non_earners_repeat=repeat.non_earners_repeat))
+        credit: list[rules_pb2.CampaignCost] = []
+        points: list[rules_pb2.CampaignCost] = []
         for line in lines:
             try:
-                name = present(await self.campaigns.get(request.merchant_id, line.campaign_id, 0)).name
+                campaign = present(await self.campaigns.get(request.merchant_id, line.campaign_id, 0))
+                name, unit = campaign.name, campaign.reward_unit
             except NotFound:
-                name = line.campaign_id
-            out.campaigns.append(rules_pb2.CampaignCost(
-                campaign_id=line.campaign_id, name=name, orders=line.orders,
-                cost=money_pb(Money(currency, line.cost)), gmv=money_pb(Money(currency, line.gmv))))
+                name, unit = line.campaign_id, rules_pb2.REWARD_UNIT_CREDIT
+            # A campaign's unit never changes (UpdateCampaign refuses it), so the current
+            # version says the unit of every award it made: points stay out of the money.
+            in_points = unit == rules_pb2.REWARD_UNIT_POINTS
+            (points if in_points else credit).append(rules_pb2.CampaignCost(
+                campaign_id=line.campaign_id, name=name, orders=line.orders, reward_unit=unit,
+                cost=money_pb(Money(currency, 0 if in_points else line.cost)),
+                points=line.cost if in_points else 0, gmv=money_pb(Money(currency, line.gmv))))
+        points.sort(key=lambda c: (-c.points, c.campaign_id))  # credit lines come sorted by cost
+        out.campaigns.extend(credit + points)
+        out.points_total = sum(c.points for c in points)
         return out
 
     async def ImportOrders(self, request: rules_pb2.ImportOrdersRequest, context: Ctx):

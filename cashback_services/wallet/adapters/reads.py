@@ -16,7 +16,7 @@ from cashback_kit.errors import InvalidArgument
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.domain.ledger import Account, LotStatus, TxType
-from cashback_services.wallet.domain.points import POINTS  # credit reports; GetBalance shows points
+from cashback_services.wallet.domain.points import POINTS  # a unit of its own, never summed with credit
 
 L, B, C, TX, E, AW = t.lots.c, t.balances.c, t.customers.c, t.transactions.c, t.entries.c, t.awards.c
 
@@ -75,8 +75,13 @@ async def list_balances(
         cond += [B.currency == min_available.currency, B.available >= min_available.minor]
     if inactive_since is not None:
         cond.append(or_(C.last_order_at.is_(None), C.last_order_at < inactive_since))
-    q = (select(t.balances, C.last_order_at)
+    # The customer's available points ride along in the same statement: a left join to
+    # their PTS row (the primary key), zero when they never held points.
+    pts = t.balances.alias("pts")
+    q = (select(t.balances, C.last_order_at, func.coalesce(pts.c.available, 0).label("points"))
          .join(t.customers, and_(C.merchant_id == B.merchant_id, C.customer_id == B.customer_id))
+         .outerjoin(pts, and_(pts.c.merchant_id == B.merchant_id, pts.c.customer_id == B.customer_id,
+                              pts.c.currency == POINTS))
          .where(*cond).order_by(B.customer_id, B.currency).limit(page_size + 1))
     async with db.read() as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings().all()]

@@ -338,7 +338,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServiceServicer):
         out = []
         for r in rows:
             view = BalanceView(r["currency"], available=int(r["available"]), pending=int(r["pending"]),
-                               held=int(r["held"]), debt=int(r["debt"]))
+                               held=int(r["held"]), debt=int(r["debt"]), points=int(r["points"]))
             item = pb.CustomerBalance(customer_id=r["customer_id"],
                                       balance=balance_to_pb(r["merchant_id"], r["customer_id"], view))
             last = ts_to_pb(r["last_order_at"])

@@ -97,7 +97,8 @@ class _StackingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Stacking.Val
     """Summed with every other stackable campaign that applies (the default)."""
     STACKING_EXCLUSIVE: _Stacking.ValueType  # 2
     """When any exclusive campaign applies, the order gets the single best
-    exclusive award and nothing else.
+    exclusive award and nothing else. Points and credit are not compared by
+    amount: between the best of each, the higher priority wins, then credit.
     """
 
 class Stacking(_Stacking, metaclass=_StackingEnumTypeWrapper): ...
@@ -107,7 +108,8 @@ STACKING_STACKABLE: Stacking.ValueType  # 1
 """Summed with every other stackable campaign that applies (the default)."""
 STACKING_EXCLUSIVE: Stacking.ValueType  # 2
 """When any exclusive campaign applies, the order gets the single best
-exclusive award and nothing else.
+exclusive award and nothing else. Points and credit are not compared by
+amount: between the best of each, the higher priority wins, then credit.
 """
 Global___Stacking: _TypeAlias = Stacking  # noqa: Y015
 
@@ -403,7 +405,9 @@ class Campaign(_message.Message):
     min_prior_orders: _builtins.int
     """The customer needs at least this many earlier scored orders."""
     priority: _builtins.int
-    """Higher wins ties between exclusive campaigns."""
+    """Higher wins ties between exclusive campaigns (and decides between an
+    exclusive points campaign and an exclusive credit one).
+    """
     stacking: Global___Stacking.ValueType
     pending_days: _builtins.int
     """Days from placed_at until the award becomes available (return window)."""
@@ -1696,9 +1700,17 @@ class CampaignCost(_message.Message):
     COST_FIELD_NUMBER: _builtins.int
     GMV_FIELD_NUMBER: _builtins.int
     ORDERS_FIELD_NUMBER: _builtins.int
+    REWARD_UNIT_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     name: _builtins.str
     orders: _builtins.int
+    reward_unit: Global___RewardUnit.ValueType
+    """Points (issue 17): a points campaign's cost is points, never money. Its
+    `cost` is zero and `points` is what it awarded net of reversals; `gmv` and
+    `orders` are as for credit. A credit campaign's `points` is zero.
+    """
+    points: _builtins.int
     @_builtins.property
     def cost(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -1711,10 +1723,12 @@ class CampaignCost(_message.Message):
         cost: _common_pb2.Money | None = ...,
         gmv: _common_pb2.Money | None = ...,
         orders: _builtins.int = ...,
+        reward_unit: Global___RewardUnit.ValueType = ...,
+        points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "gmv", b"gmv"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "cost", b"cost", "gmv", b"gmv", "name", b"name", "orders", b"orders"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "cost", b"cost", "gmv", b"gmv", "name", b"name", "orders", b"orders", "points", b"points", "reward_unit", b"reward_unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1754,9 +1768,16 @@ class GetCampaignReportResponse(_message.Message):
 
     CAMPAIGNS_FIELD_NUMBER: _builtins.int
     REPEAT_PURCHASE_FIELD_NUMBER: _builtins.int
+    POINTS_TOTAL_FIELD_NUMBER: _builtins.int
+    points_total: _builtins.int
+    """Points (issue 17): what the points campaigns awarded in the window, net of
+    reversals (kept out of every money figure).
+    """
     @_builtins.property
     def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignCost]:
-        """Most expensive first."""
+        """Credit campaigns most expensive first, then points campaigns, most points
+        first.
+        """
 
     @_builtins.property
     def repeat_purchase(self) -> Global___RepeatPurchase: ...
@@ -1765,10 +1786,11 @@ class GetCampaignReportResponse(_message.Message):
         *,
         campaigns: _abc.Iterable[Global___CampaignCost] | None = ...,
         repeat_purchase: Global___RepeatPurchase | None = ...,
+        points_total: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["repeat_purchase", b"repeat_purchase"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "repeat_purchase", b"repeat_purchase"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaigns", b"campaigns", "points_total", b"points_total", "repeat_purchase", b"repeat_purchase"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -316,7 +316,8 @@ class RulesServiceServicer:
         of reversals), the GMV (net merchandise, net of refunds) of the orders it
         paid on, and how many; and how many customers who earned vs did not earn
         bought again (placed another order after their first order in the period).
-        Read-only. Errors: INVALID_ARGUMENT (to <= from).
+        A points campaign's cost is said in points (CampaignCost.points), never in
+        money. Read-only. Errors: INVALID_ARGUMENT (to <= from).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

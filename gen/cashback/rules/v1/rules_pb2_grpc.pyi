@@ -159,7 +159,8 @@ class RulesServiceStub:
     of reversals), the GMV (net merchandise, net of refunds) of the orders it
     paid on, and how many; and how many customers who earned vs did not earn
     bought again (placed another order after their first order in the period).
-    Read-only. Errors: INVALID_ARGUMENT (to <= from).
+    A points campaign's cost is said in points (CampaignCost.points), never in
+    money. Read-only. Errors: INVALID_ARGUMENT (to <= from).
     """
     ImportOrders: _grpc.UnaryUnaryMultiCallable[_rules_pb2.ImportOrdersRequest, _rules_pb2.ImportOrdersResponse]
     """Enters past orders -- from before the merchant used this service -- into
@@ -324,7 +325,8 @@ class RulesServiceAsyncStub(RulesServiceStub):
     of reversals), the GMV (net merchandise, net of refunds) of the orders it
     paid on, and how many; and how many customers who earned vs did not earn
     bought again (placed another order after their first order in the period).
-    Read-only. Errors: INVALID_ARGUMENT (to <= from).
+    A points campaign's cost is said in points (CampaignCost.points), never in
+    money. Read-only. Errors: INVALID_ARGUMENT (to <= from).
     """
     ImportOrders: _aio.UnaryUnaryMultiCallable[_rules_pb2.ImportOrdersRequest, _rules_pb2.ImportOrdersResponse]  # type: ignore[assignment]
     """Enters past orders -- from before the merchant used this service -- into
@@ -570,7 +572,8 @@ class RulesServiceServicer(metaclass=_abc_1.ABCMeta):
         of reversals), the GMV (net merchandise, net of refunds) of the orders it
         paid on, and how many; and how many customers who earned vs did not earn
         bought again (placed another order after their first order in the period).
-        Read-only. Errors: INVALID_ARGUMENT (to <= from).
+        A points campaign's cost is said in points (CampaignCost.points), never in
+        money. Read-only. Errors: INVALID_ARGUMENT (to <= from).
         """
 
     @_abc_1.abstractmethod

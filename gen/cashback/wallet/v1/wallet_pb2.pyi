@@ -217,8 +217,9 @@ class Balance(_message.Message):
     merchant_id: _builtins.str
     customer_id: _builtins.str
     points: _builtins.int
-    """Available points (ConvertCredit), whatever the currency asked for. Set
-    by GetBalance only: credit reports (ListBalances) leave points out.
+    """Available points (ConvertCredit, points campaigns), whatever the currency
+    asked for. Set by GetBalance and by ListBalances (on each of the
+    customer's credit rows); never added to any credit amount.
     """
     @_builtins.property
     def available(self) -> _common_pb2.Money: ...

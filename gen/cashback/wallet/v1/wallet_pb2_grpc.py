@@ -317,7 +317,9 @@ class WalletServiceServicer:
 
     def ListBalances(self, request, context):
         """Customers with at least min_available available credit and, when set,
-        no order since inactive_since. For reminder campaigns. Read-only.
+        no order since inactive_since, with their available points beside it
+        (Balance.points; a customer who holds only points is not listed). For
+        reminder campaigns. Read-only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -125,7 +125,9 @@ class WalletServiceStub:
     """
     ListBalances: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.ListBalancesRequest, _wallet_pb2.ListBalancesResponse]
     """Customers with at least min_available available credit and, when set,
-    no order since inactive_since. For reminder campaigns. Read-only.
+    no order since inactive_since, with their available points beside it
+    (Balance.points; a customer who holds only points is not listed). For
+    reminder campaigns. Read-only.
     """
     GetProgramStats: _grpc.UnaryUnaryMultiCallable[_wallet_pb2.GetProgramStatsRequest, _wallet_pb2.GetProgramStatsResponse]
     """Program KPIs over [from, to). Read-only."""
@@ -323,7 +325,9 @@ class WalletServiceAsyncStub(WalletServiceStub):
     """
     ListBalances: _aio.UnaryUnaryMultiCallable[_wallet_pb2.ListBalancesRequest, _wallet_pb2.ListBalancesResponse]  # type: ignore[assignment]
     """Customers with at least min_available available credit and, when set,
-    no order since inactive_since. For reminder campaigns. Read-only.
+    no order since inactive_since, with their available points beside it
+    (Balance.points; a customer who holds only points is not listed). For
+    reminder campaigns. Read-only.
     """
     GetProgramStats: _aio.UnaryUnaryMultiCallable[_wallet_pb2.GetProgramStatsRequest, _wallet_pb2.GetProgramStatsResponse]  # type: ignore[assignment]
     """Program KPIs over [from, to). Read-only."""
@@ -590,7 +594,9 @@ class WalletServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_wallet_pb2.ListBalancesResponse, _abc.Awaitable[_wallet_pb2.ListBalancesResponse]]:
         """Customers with at least min_available available credit and, when set,
-        no order since inactive_since. For reminder campaigns. Read-only.
+        no order since inactive_since, with their available points beside it
+        (Balance.points; a customer who holds only points is not listed). For
+        reminder campaigns. Read-only.
         """
 
     @_abc_1.abstractmethod
