@@ -130,20 +130,11 @@ def test_a_promotion_to_at_risk_reaches_exactly_that_segment_once(pg_cluster: Pg
                     sms,
                 )
 
+            # The same request twice: the second is a replay by its --id and creates nothing.
+            create = ("promotions", "create", "دلتنگی", "--segment", "at_risk", "--sms", f"fa={TEXT}",
+                      "--id", "miss-you", "--json")
             created = json.loads(
-                ctl(
-                    stack,
-                    "promotions",
-                    "create",
-                    "دلتنگی",
-                    "--segment",
-                    "at_risk",
-                    "--sms",
-                    f"fa={TEXT}",
-                    "--id",
-                    "miss-you",
-                    "--json",
-                )
+                ctl(stack, *create)
             )
             assert created["status"] == "PROMOTION_STATUS_SCHEDULED"
             reached = [c for c in at_risk if c != opted_out]
@@ -159,19 +150,7 @@ def test_a_promotion_to_at_risk_reaches_exactly_that_segment_once(pg_cluster: Pg
                 )
             )
             again = json.loads(
-                ctl(
-                    stack,
-                    "promotions",
-                    "create",
-                    "دلتنگی",
-                    "--segment",
-                    "at_risk",
-                    "--sms",
-                    f"fa={TEXT}",
-                    "--id",
-                    "miss-you",
-                    "--json",
-                )
+                ctl(stack, *create)
             )
             # notify dies without a goodbye and comes back: its scheduler finds nothing left to send.
             notify = stack.procs["notify"]
