@@ -2,11 +2,13 @@
 
 Each write is the customer aggregate's four statements -- BEGIN, one that locks
 the customer and loads what the use case needs, one that writes every change,
-COMMIT -- whatever it touches (RefundOrder reads once more first, outside any
-transaction, so that rules is never asked to reverse what the wallet would
-refuse). And each statement touches one customer only: the property that lets
-the wallet be distributed by customer (Citus) with no cross-shard transaction.
-See docs/wallet.md and docs/scaling.md."""
+COMMIT -- whatever it touches. RefundOrder is two statements in autocommit: the
+decision's load (before rules is asked to reverse, so that it never reverses
+what the wallet would refuse) and a write made only if that load is unchanged
+(tests/wallet/test_refund_optimistic.py covers the path where it changed). And
+each statement touches one customer only: the property that lets the wallet be
+distributed by customer (Citus) with no cross-shard transaction. See
+docs/wallet.md and docs/scaling.md."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 from cashback.wallet.v1 import wallet_pb2
 from google.protobuf.duration_pb2 import Duration
 
+from cashback_services.wallet.adapters import repository
 from tests.support.servers import auth, running_service
 from tests.support.sql import recorded
 from tests.wallet.stack import Stack, order, sar, ts
@@ -27,6 +30,9 @@ _TABLE = re.compile(r"\b(wallet_\w+)\b")
 _AGGREGATE = ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "SELECT wallet_write($1::jsonb)", "COMMIT"]
 # An ops adjustment writes its audit row in the same statement as the ledger change (a CTE).
 _AUDITED = ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "WITH", "COMMIT"]
+# RefundOrder (migration 0012): load with the digest of what it read, lock held for that statement
+# only; after rules answers, write if a fresh locked load has the same digest.
+_REFUND = [" ".join(sql.split()) for sql in (repository._PEEK, repository._WRITE_IF)]
 
 # Statements per RPC, BEGIN and COMMIT included (issue 13: at most 4 per write).
 EXPECTED = {
@@ -38,7 +44,7 @@ EXPECTED = {
     "VoidRedemption": _AGGREGATE,
     "AdjustBalance (credit)": _AUDITED,
     "AdjustBalance (debit)": _AUDITED,
-    "RefundOrder": ["SELECT", *_AGGREGATE],
+    "RefundOrder": _REFUND,
 }
 
 
@@ -94,7 +100,7 @@ async def test_every_checkout_write_is_four_statements_on_one_customer(pg_url, c
             for sql, _ in statements:
                 print(f"    {sql[:160]}")
     for rpc, statements in calls.items():
-        shapes = [sql if sql in _AGGREGATE else sql.split()[0].upper() for sql, _ in statements]
+        shapes = [sql if sql in _AGGREGATE + _REFUND else sql.split()[0].upper() for sql, _ in statements]
         assert shapes == EXPECTED[rpc], f"{rpc} ran {shapes}"
         for sql, params in statements:
             if any("cust-b" in p for p in params):

@@ -1,6 +1,6 @@
 """One customer's reads, each a single statement on the kit's fast read path
-(no transaction, no lock): the balance, the history, a refund's replay check,
-and the customers the sweeper has holds to release for."""
+(no transaction, no lock): the balance, the history, an award's replay while
+rules is down, and the customers the sweeper has holds to release for."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from sqlalchemy import String, and_, bindparam, exists, func, literal_column, or
 from cashback_kit import paging
 from cashback_kit.db import Database
 from cashback_services.wallet.adapters import tables as t
-from cashback_services.wallet.adapters.repository import award_record, refund_record, transaction_from_row
+from cashback_services.wallet.adapters.repository import award_record, transaction_from_row
 from cashback_services.wallet.domain.ledger import HoldStatus, LotStatus
 from cashback_services.wallet.domain.model import Transaction
-from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord
+from cashback_services.wallet.domain.orders import AwardRecord
 from cashback_services.wallet.domain.points import POINTS
 
 
@@ -148,29 +148,6 @@ _DUE_HOLDS = (
 
 async def customers_with_due_holds(db: Database, now: datetime, limit: int) -> list[tuple[str, str]]:
     return sorted((str(m), str(c)) for m, c in await db.fetch_rows(_DUE_HOLDS, {"now": now, "n": limit}))
-
-
-_REFUND_AND_ORDER = text("""
-    SELECT (SELECT to_jsonb(r) FROM wallet_refunds r WHERE r.merchant_id = :m AND r.refund_id = :r)::text,
-           (SELECT to_jsonb(a) FROM wallet_awards a
-             WHERE a.merchant_id = :m AND a.kind = 'order' AND a.source_id = :o)::text,
-           EXISTS (SELECT 1 FROM wallet_partner_redemptions p WHERE p.merchant_id = :m AND p.order_id = :o)
-""")
-
-
-async def refund_and_order(
-    db: Database, merchant_id: str, refund_id: str, order_id: str
-) -> tuple[RefundRecord | None, AwardRecord | None, bool]:
-    """The refund's record (a replay), the order's award row, and whether partner credit
-    paid for the order (its refund then goes through service_layer/coalitions.py)."""
-    row = await db.fetch_row(_REFUND_AND_ORDER, {"m": merchant_id, "r": refund_id, "o": order_id})
-    assert row is not None
-    refund_doc, order_doc, partnered = row
-    return (
-        refund_record(json.loads(refund_doc)) if refund_doc is not None else None,
-        award_record(json.loads(order_doc)) if order_doc is not None else None,
-        bool(partnered),
-    )
 
 
 _AWARD = text("""

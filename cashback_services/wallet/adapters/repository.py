@@ -15,7 +15,7 @@ from typing import Any
 
 from cashback_kit.db import Database
 from cashback_kit.idempotency import Outcome
-from cashback_kit.pgtx import Tx, transaction
+from cashback_kit.pgtx import Tx, connection, transaction
 from cashback_services.wallet.domain.customer import Customer
 from cashback_services.wallet.domain.model import Allocation, Balance, Entry, Hold, Lot, Transaction
 from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord
@@ -34,6 +34,15 @@ WITH a AS (INSERT INTO wallet_audit (at, key_id, key_name, role, merchant_id, ac
              FROM jsonb_to_recordset($2::jsonb) AS r(at timestamptz, key_id text, key_name text, role text,
                                                      merchant_id text, action text, target text, change json))
 SELECT wallet_write($1::jsonb)"""
+
+
+# RefundOrder's two statements (migration 0012): the decision's load in autocommit (the lock lasts
+# the statement, never the call to rules), with the digest of what it read and whether partner
+# credit paid for the order; then the write, made only if a fresh load has the same digest.
+_PEEK = """SELECT d::text, wallet_digest(d), EXISTS (SELECT 1 FROM wallet_partner_redemptions r
+                                                   WHERE r.merchant_id = $2 AND r.order_id = $3)
+  FROM wallet_load($1::jsonb) AS d"""
+_WRITE_IF = "SELECT wallet_write_if($1::jsonb, $2, $3::jsonb)"
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,39 @@ async def write(tx: Tx, state: State) -> None:
         await tx.fetchval(_WRITE_AUDITED, _dumps(doc), json.dumps([vars(r) for r in state.audit], default=_json))
     elif doc is not None:
         await tx.fetchval(_WRITE, _dumps(doc))
+
+
+@dataclass
+class Peeked:
+    """An order's aggregate loaded without a transaction around it, and the digest of what was
+    loaded: the version a later `write_if` checks."""
+
+    state: State
+    want: Want
+    digest: str
+    partnered: bool  # partner credit paid for the order (its refund locks the issuers too)
+
+
+async def peek_order(db: Database, now: datetime, want: Want) -> Peeked:
+    """One statement: lock (for the statement only), settle and load the owner of `want.order`."""
+    assert want.order is not None
+    async with connection(db) as s:
+        row = await s.fetchrow(_PEEK, _dumps(_request(now, want)), *want.order)
+    assert row is not None
+    doc, digest, partnered = row
+    return Peeked(_parse(now, json.loads(doc)), want, str(digest), bool(partnered))
+
+
+async def write_if(db: Database, peeked: Peeked) -> bool:
+    """One statement: write what the domain changed on `peeked.state`, if what it was decided on
+    is still what a locked load returns (False, nothing written, when it is not)."""
+    doc = _changes(peeked.state)
+    assert not peeked.state.audit, "an audited write takes the locked path"
+    if doc is None:
+        return True
+    async with connection(db) as s:
+        return bool(await s.fetchval(_WRITE_IF, _dumps(_request(peeked.state.now, peeked.want)), peeked.digest,
+                                     _dumps(doc)))
 
 
 # -- load -------------------------------------------------------------------------------

@@ -1,17 +1,26 @@
 """AwardOrder, AwardEvent and RefundOrder: the handlers that talk to rules.
 
-The call to rules happens before the wallet's transaction and outside any
-lock (never hold a row lock across a network call). That is safe because
-rules is idempotent by the same key (order_id, event_id, refund_id): a retry
-gets the same answer from rules and the wallet credits once, guarded by its
-own unique award/refund rows, read under the customer's lock. So an award
-asks rules first and does not read beforehand (a replay costs rules one
-idempotent answer, and a checkout order one round trip less). A refund is
-checked first (one read: a replay, an order this wallet never awarded, more
-than is left of it), so rules never reverses what the wallet would refuse.
-When rules is down, an award already made answers its retry from the wallet's
-own row (one read, only on that path); otherwise nothing has been written and
-the caller gets UNAVAILABLE."""
+The call to rules happens outside any lock (never hold a row lock across a
+network call). That is safe because rules is idempotent by the same key
+(order_id, event_id, refund_id): a retry gets the same answer from rules and
+the wallet credits once, guarded by its own unique award/refund rows, read
+under the customer's lock. So an award asks rules first and does not read
+beforehand (a replay costs rules one idempotent answer, and a checkout order
+one round trip less). When rules is down, an award already made answers its
+retry from the wallet's own row (one read, only on that path); otherwise
+nothing has been written and the caller gets UNAVAILABLE.
+
+A refund is checked first, so rules never reverses what the wallet would
+refuse (a replay, an order this wallet never awarded, more than is left of
+it), and that check is the decision's own load, with optimistic concurrency
+(migration 0012): one statement in autocommit locks the order's owner for
+that statement only, matures what fell due and loads the aggregate with a
+digest of what it read (the version); rules reverses; the domain decides on
+that aggregate; one statement writes it if a fresh locked load still has the
+same digest. Two statements. If anything the decision read changed in
+between (a capture, an award, a twin of this refund, the sweeper), the write
+changes nothing and the refund is decided again on the locked path (BEGIN,
+load, write, COMMIT) with the same reversal: rules is asked once either way."""
 
 from __future__ import annotations
 
@@ -21,9 +30,9 @@ from cashback_kit.errors import NotFound, Unavailable
 from cashback_kit.idempotency import check_same
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters import customer_reads as reads
-from cashback_services.wallet.adapters.repository import State, Want
+from cashback_services.wallet.adapters.repository import State, Want, peek_order, write_if
 from cashback_services.wallet.domain import orders
-from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord, Scored
+from cashback_services.wallet.domain.orders import AwardRecord, RefundRecord, Reversed, Scored
 from cashback_services.wallet.service_layer import coalitions
 from cashback_services.wallet.service_layer.batch import Call
 from cashback_services.wallet.service_layer.commands import (
@@ -101,24 +110,40 @@ def _refund_replay(row: RefundRecord, fingerprint: str) -> RefundResult:
     return RefundResult(Money(cur, row.credit_returned), Money(cur, row.cashback_reversed), Money(cur, row.debt))
 
 
-async def refund_order(svc: WritePath, cmd: RefundOrder) -> RefundResult:
-    prior, order, partnered = await reads.refund_and_order(svc.db, cmd.merchant_id, cmd.refund_id, cmd.order_id)
+def _refund(state: State, cmd: RefundOrder, reversal: Reversed) -> RefundRecord:
+    """The refund on the loaded aggregate (or its record, if a twin committed it first)."""
+    prior = state.refunds.get((cmd.merchant_id, cmd.refund_id))
     if prior is not None:
-        return _refund_replay(prior, cmd.fingerprint)
-    if order is None:
-        raise NotFound(f"order {cmd.order_id!r} was never awarded by this wallet", reason="ORDER_NOT_AWARDED")
-    orders.check_refund(order, cmd.amount.currency, cmd.amount.minor)
-    reversal = await _rules(svc).reverse_order(cmd.merchant_id, cmd.order_id, cmd.refund_id, cmd.amount)
-    if partnered:  # partner credit paid for it: those customers are locked too
-        return _refund_replay(await coalitions.refund(svc, cmd, reversal, order.customer_id), cmd.fingerprint)
+        return prior
+    updated, record = orders.refund(state.only(), state.awards[(cmd.merchant_id, "order", cmd.order_id)],
+                                    cmd.refund_id, cmd.fingerprint, cmd.amount.minor, reversal.currency,
+                                    reversal.total, reversal.points)
+    state.changed_awards.append(updated)
+    state.new_refunds.append(record)
+    return record
+
+
+async def refund_order(svc: WritePath, cmd: RefundOrder) -> RefundResult:
     key = (cmd.merchant_id, "order", cmd.order_id)
     want = Want(order=(cmd.merchant_id, cmd.order_id), refund=(cmd.merchant_id, cmd.refund_id), awards=(key,))
+    peeked = await peek_order(svc.db, svc.clock(), want)
+    state = peeked.state
+    prior = state.refunds.get((cmd.merchant_id, cmd.refund_id))
+    if prior is not None:
+        return _refund_replay(prior, cmd.fingerprint)
+    if state.missing is not None:
+        raise NotFound(f"order {cmd.order_id!r} was never awarded by this wallet", reason="ORDER_NOT_AWARDED")
+    orders.check_refund(state.awards[key], cmd.amount.currency, cmd.amount.minor)
+    reversal = await _rules(svc).reverse_order(cmd.merchant_id, cmd.order_id, cmd.refund_id, cmd.amount)
+    if peeked.partnered:  # partner credit paid for it: those customers are locked too
+        return _refund_replay(await coalitions.refund(svc, cmd, reversal, state.awards[key].customer_id),
+                              cmd.fingerprint)
+    state.only().release_due_holds()  # as the locked path does first
+    record = _refund(state, cmd, reversal)
+    if await write_if(svc.db, peeked):
+        svc.committed(state)
+        return _refund_replay(record, cmd.fingerprint)
+    # What the decision read changed while rules answered: decide again, under the lock.
     async with svc.locked(want) as state:
-        prior = state.refunds.get((cmd.merchant_id, cmd.refund_id))
-        if prior is not None:  # a concurrent twin committed it while we asked rules
-            return _refund_replay(prior, cmd.fingerprint)
-        updated, record = orders.refund(state.only(), state.awards[key], cmd.refund_id, cmd.fingerprint,
-                                        cmd.amount.minor, reversal.currency, reversal.total, reversal.points)
-        state.changed_awards.append(updated)
-        state.new_refunds.append(record)
+        record = _refund(state, cmd, reversal)
     return _refund_replay(record, cmd.fingerprint)
