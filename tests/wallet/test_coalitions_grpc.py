@@ -165,10 +165,22 @@ async def test_a_refund_gives_own_and_partner_credit_back_in_the_same_proportion
                 "SELECT wallet_write", "INSERT INTO wallet_settlements", "COMMIT"]
     assert len(seen) == len(expected)
     assert all(sql.startswith(prefix) for (sql, _), prefix in zip(seen, expected, strict=True)), seen
-    half = await refund(w, "r-half", 5000)
+    with recorded(server.db) as seen:
+        half = await refund(w, "r-half", 5000)
     assert half.credit_returned.amount_minor == 1500  # 500 of m1's own, 1000 of m2's
     assert (await available(w, "m1", OPS1), await available(w, "m2", OPS2)) == (500, 4000)
     assert await owed(w, OPS2, "m2") == [("m2", "m1", 1000)]
+    # The refund's read says partner credit paid for the order: the partner path, which locks the
+    # issuers' customers too, writes it (not the optimistic write of the redeemer alone).
+    assert seen[0][0].startswith("SELECT d::text, wallet_digest(d)"), seen
+    expected = ["BEGIN", "SELECT to_jsonb(r)", "SELECT wallet_load", "SELECT wallet_load", "SELECT wallet_write",
+                "INSERT INTO wallet_settlements", "COMMIT"]
+    assert len(seen) == 1 + len(expected)
+    assert all(sql.startswith(prefix) for (sql, _), prefix in zip(seen[1:], expected, strict=True)), seen
+    with recorded(server.db) as seen:  # a replay: the read answers it
+        assert await refund(w, "r-half", 5000) == half
+    assert len(seen) == 1
+    assert (await available(w, "m1", OPS1), await available(w, "m2", OPS2)) == (500, 4000)
 
 
 async def test_an_ops_key_acts_only_for_its_own_merchant(wallet: wallet_pb2_grpc.WalletServiceStub) -> None:
