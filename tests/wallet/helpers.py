@@ -5,14 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.adapters.repository import Want
 from cashback_services.wallet.domain.customer import AwardLine
 from cashback_services.wallet.domain.model import Hold
+from cashback_services.wallet.main import MIGRATIONS
 from cashback_services.wallet.service_layer.commands import Adjust, Authorize
 from cashback_services.wallet.service_layer.handlers import Posted, WalletService
 
@@ -55,3 +59,15 @@ async def lock_customer(conn: AsyncConnection, customer: str) -> None:
         "SELECT 1 FROM wallet_customers WHERE merchant_id = :m AND customer_id = :c FOR UPDATE"),
         {"m": M, "c": customer})).first()
     assert row is not None, f"customer {customer} has no row to lock"
+
+
+async def migrate_to(db: Database, revision: str) -> None:
+    """Run the wallet's migrations up to `revision` ("head") or down to it."""
+    def run(conn: Connection) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes.update(connection=conn, version_table="wallet_alembic_version")
+        (command.upgrade if revision == "head" else command.downgrade)(cfg, revision)
+
+    async with db.write() as conn:
+        await conn.run_sync(run)

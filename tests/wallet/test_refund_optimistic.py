@@ -34,6 +34,7 @@ from tests.support.keys import TEST_KEYS
 from tests.support.servers import running_service
 from tests.support.sql import recorded
 from tests.wallet.conftest import Clock
+from tests.wallet.helpers import migrate_to
 from tests.wallet.stack import Stack, order
 
 pytestmark = pytest.mark.postgres
@@ -243,3 +244,17 @@ async def test_a_refund_whose_cashback_fell_due_matures_it_in_the_read_and_takes
     assert (result.cashback_reversed.minor, result.debt.minor) == (300, 0)
     b = await wallet.get_balance("m1", "c1", "SAR")
     assert (b.pending, b.available) == (0, 700)
+
+
+async def test_the_downgrade_drops_the_two_functions_and_the_upgrade_brings_them_back(wallet_db: Database) -> None:
+    async def functions() -> list[str]:
+        async with wallet_db.read() as conn:
+            found = await conn.execute(text("SELECT proname FROM pg_proc WHERE proname IN "
+                                            "('wallet_digest', 'wallet_write_if') ORDER BY 1"))
+            return list(found.scalars())
+
+    assert await functions() == ["wallet_digest", "wallet_write_if"]
+    await migrate_to(wallet_db, "0010")
+    assert await functions() == []
+    await migrate_to(wallet_db, "head")
+    assert await functions() == ["wallet_digest", "wallet_write_if"]
