@@ -246,15 +246,15 @@ async def test_a_refund_whose_cashback_fell_due_matures_it_in_the_read_and_takes
     assert (b.pending, b.available) == (0, 700)
 
 
-async def test_the_downgrade_drops_the_two_functions_and_the_upgrade_brings_them_back(wallet_db: Database) -> None:
+async def test_the_downgrade_drops_the_three_functions_and_the_upgrade_brings_them_back(wallet_db: Database) -> None:
     async def functions() -> list[str]:
         async with wallet_db.read() as conn:
             found = await conn.execute(text("SELECT proname FROM pg_proc WHERE proname IN "
-                                            "('wallet_digest', 'wallet_write_if') ORDER BY 1"))
+                                            "('wallet_load_order', 'wallet_order_version', 'wallet_write_if') ORDER BY 1"))
             return list(found.scalars())
 
-    assert await functions() == ["wallet_digest", "wallet_write_if"]
+    assert await functions() == ["wallet_load_order", "wallet_order_version", "wallet_write_if"]
     await migrate_to(wallet_db, "0010")
     assert await functions() == []
     await migrate_to(wallet_db, "head")
-    assert await functions() == ["wallet_digest", "wallet_write_if"]
+    assert await functions() == ["wallet_load_order", "wallet_order_version", "wallet_write_if"]

@@ -37,11 +37,9 @@ SELECT wallet_write($1::jsonb)"""
 
 
 # RefundOrder's two statements (migration 0012): the decision's load in autocommit (the lock lasts
-# the statement, never the call to rules), with the digest of what it read and whether partner
-# credit paid for the order; then the write, made only if a fresh load has the same digest.
-_PEEK = """SELECT d::text, wallet_digest(d), EXISTS (SELECT 1 FROM wallet_partner_redemptions r
-                                                   WHERE r.merchant_id = $2 AND r.order_id = $3)
-  FROM wallet_load($1::jsonb) AS d"""
+# the statement, never the call to rules), with the version of what it read and whether partner
+# credit paid for the order; then the write, made only if the version is still that one.
+_PEEK = "SELECT wallet_load_order($1::jsonb)::text"
 _WRITE_IF = "SELECT wallet_write_if($1::jsonb, $2, $3::jsonb)"
 
 
@@ -142,12 +140,12 @@ async def write(tx: Tx, state: State) -> None:
 
 @dataclass
 class Peeked:
-    """An order's aggregate loaded without a transaction around it, and the digest of what was
-    loaded: the version a later `write_if` checks."""
+    """An order's aggregate loaded without a transaction around it, and the version of what was
+    loaded (the row versions of everything such a load reads), which a later `write_if` checks."""
 
     state: State
     want: Want
-    digest: str
+    version: str
     partnered: bool  # partner credit paid for the order (its refund locks the issuers too)
 
 
@@ -155,10 +153,8 @@ async def peek_order(db: Database, now: datetime, want: Want) -> Peeked:
     """One statement: lock (for the statement only), settle and load the owner of `want.order`."""
     assert want.order is not None
     async with connection(db) as s:
-        row = await s.fetchrow(_PEEK, _dumps(_request(now, want)), *want.order)
-    assert row is not None
-    doc, digest, partnered = row
-    return Peeked(_parse(now, json.loads(doc)), want, str(digest), bool(partnered))
+        doc = json.loads(await s.fetchval(_PEEK, _dumps(_request(now, want))))
+    return Peeked(_parse(now, doc), want, str(doc.get("version", "")), bool(doc.get("partnered")))
 
 
 async def write_if(db: Database, peeked: Peeked) -> bool:
@@ -169,7 +165,7 @@ async def write_if(db: Database, peeked: Peeked) -> bool:
     if doc is None:
         return True
     async with connection(db) as s:
-        return bool(await s.fetchval(_WRITE_IF, _dumps(_request(peeked.state.now, peeked.want)), peeked.digest,
+        return bool(await s.fetchval(_WRITE_IF, _dumps(_request(peeked.state.now, peeked.want)), peeked.version,
                                      _dumps(doc)))
 
 

@@ -1,24 +1,30 @@
-"""RefundOrder in two statements: an optimistic write checked against what the decision read.
+"""RefundOrder in two statements: an optimistic write checked against the version of what the decision read.
 
 A refund reads before it asks rules to reverse the order (so that rules never reverses what
 the wallet would refuse) and must not hold the customer's lock across that network call.
 Until now it then loaded the customer again in a transaction of its own: five statements.
 Now the first load is the decision's load, and the write checks that nothing it read changed:
 
-  wallet_digest(doc jsonb) -> text  a digest of a wallet_load document that does not depend
-      on the order of rows in its arrays (the same rows give the same digest whatever plan
-      aggregated them): the "version" of exactly what a decision read.
-  wallet_write_if(load jsonb, digest text, changes jsonb) -> boolean  locks and loads again
-      with the same request (wallet_load: same `now`, so the same rows qualify), and writes
-      the changes (wallet_write) only if the load has the digest the caller decided on;
-      false, with nothing of the changes written, when something changed in between.
+  wallet_order_version(m, c, order, refund, now) -> text  the version of everything an order's
+      load (wallet_load with `order`) can return: a digest of the row versions (xmin) of the
+      customer row, all the customer's balance rows, the order's award row, the refund's row
+      (or its absence), every hold of the order and every active hold past its TTL at `now`,
+      their allocations, the order's lots and the lots those allocations took from. Every
+      UPDATE gives a row a new xmin, and a row that would newly belong to that set (a balance
+      in a new currency, a new hold of the order, the refund's row) changes the set, so the
+      version changes whenever what the load would return does (and sometimes when it would
+      not: a write that stores the same values; then the caller just takes the locked path).
+  wallet_load_order(p jsonb) -> jsonb  wallet_load (lock for the statement, settle, load) and,
+      in later statements of the same function so they see what it settled, the version
+      and whether partner credit paid for the order.
+  wallet_write_if(load jsonb, version text, changes jsonb) -> boolean  locks the order's
+      owner and writes the changes (wallet_write) only if the version is still the one the
+      decision was made on; false, with nothing of the changes written, otherwise.
 
-The version is the read set itself rather than a counter every writer bumps, so no writer
-has to cooperate: group commits, the sweeper's bulk settling (wallet_settle_lots, which
-this revision does not touch), partner writes and an operator's SQL all count. A write that
-changes rows the decision did not read (another order's lots) does not force a retry;
-one that changes a row it did read (the balance row, the order's lots and holds, the award
-or refund rows) does. wallet_load, wallet_write and wallet_settle_lots are unchanged.
+The version is read from the rows themselves rather than from a counter every writer bumps,
+so no writer has to cooperate: group commits, the sweeper's bulk settling (wallet_settle_lots,
+which this revision does not touch), partner writes all count. wallet_load, wallet_write and
+wallet_settle_lots are unchanged.
 
 Revision ID: 0012
 Revises: 0010
@@ -31,25 +37,73 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-DIGEST = """
-CREATE FUNCTION wallet_digest(p jsonb) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  -- Each key's rows sorted by their text: wallet_load aggregates some parts (the balance rows)
-  -- without an ORDER BY, and two plans of one query may return the same rows in another order.
-  SELECT md5(coalesce(string_agg(d.k || '=' || (
-           SELECT coalesce(string_agg(e::text, ',' ORDER BY e::text), '')
-             FROM jsonb_array_elements(CASE jsonb_typeof(d.v) WHEN 'array' THEN d.v
-                                       ELSE jsonb_build_array(d.v) END) e), ';' ORDER BY d.k), ''))
-    FROM jsonb_each(p) AS d(k, v)
+ORDER_VERSION = """
+CREATE FUNCTION wallet_order_version(p_m text, p_c text, p_order text, p_refund text, p_now timestamptz)
+RETURNS text LANGUAGE sql STABLE AS $fn$
+  -- A superset of the rows wallet_load returns for an order (it loads the captured holds of the
+  -- order; every hold of it is here), each found through an index of its own.
+  WITH holds AS (
+    SELECT h.hold_id, h.xmin::text AS v FROM wallet_holds h
+     WHERE h.merchant_id = p_m AND h.customer_id = p_c AND h.order_id = p_order
+    UNION
+    SELECT h.hold_id, h.xmin::text FROM wallet_holds h
+     WHERE h.merchant_id = p_m AND h.customer_id = p_c AND h.status = 'active' AND h.expires_at <= p_now
+  ),
+  allocs AS (
+    SELECT a.hold_id, a.lot_id, a.xmin::text AS v FROM holds h JOIN wallet_hold_allocations a ON a.hold_id = h.hold_id
+  ),
+  lots AS (
+    SELECT l.lot_id, l.xmin::text AS v FROM wallet_lots l
+     WHERE l.merchant_id = p_m AND l.customer_id = p_c AND l.order_id = p_order
+    UNION
+    SELECT l.lot_id, l.xmin::text FROM allocs a JOIN wallet_lots l ON l.lot_id = a.lot_id
+  )
+  SELECT md5(concat_ws('|',
+    coalesce((SELECT c.xmin::text FROM wallet_customers c WHERE c.merchant_id = p_m AND c.customer_id = p_c), '-'),
+    coalesce((SELECT string_agg(b.currency || ':' || b.xmin::text, ',' ORDER BY b.currency) FROM wallet_balances b
+               WHERE b.merchant_id = p_m AND b.customer_id = p_c), '-'),
+    coalesce((SELECT a.xmin::text FROM wallet_awards a
+               WHERE a.merchant_id = p_m AND a.kind = 'order' AND a.source_id = p_order), '-'),
+    coalesce((SELECT r.xmin::text FROM wallet_refunds r WHERE r.merchant_id = p_m AND r.refund_id = p_refund), '-'),
+    coalesce((SELECT string_agg(h.hold_id || ':' || h.v, ',' ORDER BY h.hold_id) FROM holds h), '-'),
+    coalesce((SELECT string_agg(a.hold_id || '/' || a.lot_id || ':' || a.v, ',' ORDER BY a.hold_id, a.lot_id)
+                FROM allocs a), '-'),
+    coalesce((SELECT string_agg(l.lot_id || ':' || l.v, ',' ORDER BY l.lot_id) FROM lots l), '-')))
 $fn$;
 """
 
-WRITE_IF = """
-CREATE FUNCTION wallet_write_if(p_load jsonb, p_digest text, p_changes jsonb) RETURNS boolean
-LANGUAGE plpgsql AS $fn$
+LOAD_ORDER = """
+CREATE FUNCTION wallet_load_order(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_doc jsonb := wallet_load(p);
+  v_owner text := v_doc->'customers'->0->>'customer_id';
 BEGIN
-  -- wallet_load takes the customers' locks (held to the end of this statement) and would
-  -- mature what fell due; each of its statements sees what the writers before us committed.
-  IF wallet_digest(wallet_load(p_load)) IS DISTINCT FROM p_digest THEN
+  IF v_owner IS NULL THEN  -- no such order: nothing was locked or loaded
+    RETURN v_doc;
+  END IF;
+  -- A statement after the load's: it sees what the load settled (the lock is ours until the end).
+  RETURN v_doc || jsonb_build_object(
+    'version', wallet_order_version(p->'order'->>0, v_owner, p->'order'->>1, p->'refund'->>1,
+                                    (p->>'now')::timestamptz),
+    'partnered', EXISTS (SELECT 1 FROM wallet_partner_redemptions r
+                          WHERE r.merchant_id = p->'order'->>0 AND r.order_id = p->'order'->>1));
+END $fn$;
+"""
+
+WRITE_IF = """
+CREATE FUNCTION wallet_write_if(p_load jsonb, p_version text, p_changes jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_m text := p_load->'order'->>0;
+  v_order text := p_load->'order'->>1;
+  v_owner text;
+BEGIN
+  SELECT a.customer_id INTO v_owner FROM wallet_awards a
+   WHERE a.merchant_id = v_m AND a.kind = 'order' AND a.source_id = v_order;
+  PERFORM 1 FROM wallet_customers c WHERE c.merchant_id = v_m AND c.customer_id = v_owner FOR UPDATE;
+  -- Each statement from here on sees what the writers before us committed.
+  IF wallet_order_version(v_m, v_owner, v_order, p_load->'refund'->>1, (p_load->>'now')::timestamptz)
+     IS DISTINCT FROM p_version THEN
     RETURN false;
   END IF;
   PERFORM wallet_write(p_changes);
@@ -59,10 +113,11 @@ END $fn$;
 
 
 def upgrade() -> None:
-    op.execute(DIGEST)
-    op.execute(WRITE_IF)
+    for sql in (ORDER_VERSION, LOAD_ORDER, WRITE_IF):
+        op.execute(sql)
 
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS wallet_write_if(jsonb, text, jsonb)")
-    op.execute("DROP FUNCTION IF EXISTS wallet_digest(jsonb)")
+    op.execute("DROP FUNCTION IF EXISTS wallet_load_order(jsonb)")
+    op.execute("DROP FUNCTION IF EXISTS wallet_order_version(text, text, text, text, timestamptz)")
