@@ -146,6 +146,28 @@ async def test_an_award_between_the_refunds_read_and_its_write_lands_and_the_ref
     assert (await wallet.get_balance("m1", "c1", "SAR")).pending == 1000 - 500 + 2000
 
 
+async def test_the_sweeper_maturing_the_orders_cashback_meanwhile_sends_the_refund_to_the_locked_path(
+    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+) -> None:
+    stack, wallet, rules = wired
+    await stack.campaign(bps=1000, pending_days=14)
+    await _award(wallet, clock, "o1", 10_000)
+
+    async def sweep_later() -> None:  # the bulk sweep settles lots without wallet_write
+        clock.advance(days=15)
+        await wallet.sweep_once()
+
+    rules.racer = sweep_later
+    with recorded(wallet.db) as seen:
+        result = await awards.refund_order(wallet, _refund("r1", 3000))
+    shapes = _shapes(seen)
+    assert (shapes[0], shapes[-5:]) == (PEEK, [WRITE_IF, *LOCKED])
+    # Decided on the lot as it is now (matured): taken back from available, not from pending.
+    assert (result.cashback_reversed.minor, result.debt.minor) == (300, 0)
+    b = await wallet.get_balance("m1", "c1", "SAR")
+    assert (b.pending, b.available) == (0, 700)
+
+
 async def test_a_write_on_another_customer_meanwhile_does_not_send_the_refund_to_the_locked_path(
     wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
 ) -> None:
@@ -249,8 +271,9 @@ async def test_a_refund_whose_cashback_fell_due_matures_it_in_the_read_and_takes
 async def test_the_downgrade_drops_the_three_functions_and_the_upgrade_brings_them_back(wallet_db: Database) -> None:
     async def functions() -> list[str]:
         async with wallet_db.read() as conn:
-            found = await conn.execute(text("SELECT proname FROM pg_proc WHERE proname IN "
-                                            "('wallet_load_order', 'wallet_order_version', 'wallet_write_if') ORDER BY 1"))
+            found = await conn.execute(text(
+                "SELECT proname FROM pg_proc WHERE proname IN "
+                "('wallet_load_order', 'wallet_order_version', 'wallet_write_if') ORDER BY 1"))
             return list(found.scalars())
 
     assert await functions() == ["wallet_load_order", "wallet_order_version", "wallet_write_if"]

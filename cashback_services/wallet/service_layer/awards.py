@@ -14,13 +14,13 @@ A refund is checked first, so rules never reverses what the wallet would
 refuse (a replay, an order this wallet never awarded, more than is left of
 it), and that check is the decision's own load, with optimistic concurrency
 (migration 0012): one statement in autocommit locks the order's owner for
-that statement only, matures what fell due and loads the aggregate with a
-digest of what it read (the version); rules reverses; the domain decides on
-that aggregate; one statement writes it if a fresh locked load still has the
-same digest. Two statements. If anything the decision read changed in
-between (a capture, an award, a twin of this refund, the sweeper), the write
-changes nothing and the refund is decided again on the locked path (BEGIN,
-load, write, COMMIT) with the same reversal: rules is asked once either way."""
+that statement only, matures what fell due and loads the aggregate with the
+version of what it read (its rows' versions); rules reverses; the domain
+decides on that aggregate; one statement writes it if, under the lock, the
+version is still that one. Two statements. If anything the decision read
+changed in between (a capture, an award, a twin of this refund, the sweeper),
+the write changes nothing and the refund is decided again on the locked path
+(BEGIN, load, write, COMMIT) with the same reversal: rules is asked once either way."""
 
 from __future__ import annotations
 
