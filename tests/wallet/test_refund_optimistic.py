@@ -72,6 +72,18 @@ async def wired(pg_url: str, wallet_db: Database,
         await client.close()
 
 
+Awarded = tuple[WalletService, RulesWithARacer]
+
+
+@pytest.fixture
+async def awarded(wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock) -> Awarded:
+    """Order o1 of customer c1 awarded: 1,000 of cashback, pending for 14 days."""
+    stack, wallet, rules = wired
+    await stack.campaign(bps=1000, pending_days=14)
+    await _award(wallet, clock, "o1", 10_000)
+    return wallet, rules
+
+
 async def _award(wallet: WalletService, clock: Clock, order_id: str, merchandise: int, customer: str = "c1") -> None:
     o = order(order_id, merchandise, customer=customer, placed_at=clock.now)
     await awards.award_order(wallet, order_command(pb.AwardOrderRequest(order=o), clock.now))
@@ -91,11 +103,9 @@ def _refund(refund_id: str, minor: int, order_id: str = "o1", fingerprint: str =
 
 
 async def test_a_refund_nobody_races_is_two_statements_and_asks_rules_once(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
     with recorded(wallet.db) as seen:
         result = await awards.refund_order(wallet, _refund("r1", 4000))
     assert _shapes(seen) == [PEEK, WRITE_IF]
@@ -133,11 +143,9 @@ async def _capture(wallet: WalletService, hold_id: str, out: list[object]) -> No
 
 
 async def test_an_award_between_the_refunds_read_and_its_write_lands_and_the_refund_is_decided_again(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded, clock: Clock
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
     rules.racer = lambda: _award(wallet, clock, "o2", 20_000)
     with recorded(wallet.db) as seen:
         result = await awards.refund_order(wallet, _refund("r1", 5000))
@@ -147,11 +155,9 @@ async def test_an_award_between_the_refunds_read_and_its_write_lands_and_the_ref
 
 
 async def test_the_sweeper_maturing_the_orders_cashback_meanwhile_sends_the_refund_to_the_locked_path(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded, clock: Clock
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
 
     async def sweep_later() -> None:  # the bulk sweep settles lots without wallet_write
         clock.advance(days=15)
@@ -169,11 +175,9 @@ async def test_the_sweeper_maturing_the_orders_cashback_meanwhile_sends_the_refu
 
 
 async def test_a_write_on_another_customer_meanwhile_does_not_send_the_refund_to_the_locked_path(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded, clock: Clock
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
     rules.racer = lambda: _award(wallet, clock, "o9", 20_000, customer="c2")
     with recorded(wallet.db) as seen:
         await awards.refund_order(wallet, _refund("r1", 5000))
@@ -183,11 +187,9 @@ async def test_a_write_on_another_customer_meanwhile_does_not_send_the_refund_to
 
 
 async def test_a_twin_that_commits_the_same_refund_meanwhile_is_answered_from_its_row(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
     twin: list[object] = []
 
     async def the_twin() -> None:
@@ -206,11 +208,9 @@ async def test_a_twin_that_commits_the_same_refund_meanwhile_is_answered_from_it
 
 
 async def test_a_replay_is_answered_from_the_wallets_row_in_one_statement_without_asking_rules(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
     first = await awards.refund_order(wallet, _refund("r1", 2500))
     with recorded(wallet.db) as seen:
         again = await awards.refund_order(wallet, _refund("r1", 2500))
@@ -227,12 +227,10 @@ async def test_a_replay_is_answered_from_the_wallets_row_in_one_statement_withou
     ("o-unknown", 100, NotFound),  # an order this wallet never awarded
 ])
 async def test_a_refund_the_wallet_refuses_never_reaches_rules(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock, order_id: str, minor: int,
+    awarded: Awarded, order_id: str, minor: int,
     error: type[Exception]
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
     with recorded(wallet.db) as seen, pytest.raises(error):
         await awards.refund_order(wallet, _refund("r1", minor, order_id=order_id))
     assert _shapes(seen) == [PEEK]
@@ -241,11 +239,9 @@ async def test_a_refund_the_wallet_refuses_never_reaches_rules(
 
 
 async def test_a_refund_above_what_is_left_after_an_earlier_one_never_reaches_rules(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded
 ) -> None:
-    stack, wallet, rules = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, rules = awarded
     await awards.refund_order(wallet, _refund("r1", 6000))
     with pytest.raises(FailedPrecondition):
         await awards.refund_order(wallet, _refund("r2", 4001))
@@ -254,11 +250,9 @@ async def test_a_refund_above_what_is_left_after_an_earlier_one_never_reaches_ru
 
 
 async def test_a_refund_whose_cashback_fell_due_matures_it_in_the_read_and_takes_it_back_from_available(
-    wired: tuple[Stack, WalletService, RulesWithARacer], clock: Clock
+    awarded: Awarded, clock: Clock
 ) -> None:
-    stack, wallet, _ = wired
-    await stack.campaign(bps=1000, pending_days=14)
-    await _award(wallet, clock, "o1", 10_000)
+    wallet, _ = awarded
     clock.advance(days=15)  # due, and nothing has loaded the customer since
     with recorded(wallet.db) as seen:
         result = await awards.refund_order(wallet, _refund("r1", 3000))
