@@ -224,5 +224,15 @@ def test_only_credit_that_is_due_asks_the_write_to_settle_the_customers_lots() -
     line = AwardLine("camp", "SAR", 100, T0 + DAY, None)
     c.credit_award(line, "order", "o-later")  # pending until tomorrow
     assert not c.settle_after
-    c.credit_award(AwardLine("camp", "SAR", 100, T0, None), "order", "o-now")  # pending and due now: it matures
+    # Usable at once: an available lot straight away, credited and available in the same write,
+    # with no pending lot and no MATURE transaction for a settlement to write.
+    c.credit_award(AwardLine("camp", "SAR", 100, T0, None), "order", "o-now")
+    assert not c.settle_after
+    assert c.balance("SAR").available == 600 and c.balance("SAR").pending == 100
+    now_lot = next(lot for lot in c.lots.values() if lot.order_id == "o-now")
+    assert now_lot.status == "available" and now_lot.remaining == 100
+    assert [e.type for e in c.events if e.order_id == "o-now"] == ["credited", "available"]
+    assert [t.type for t in c.transactions if t.order_id == "o-now"] == ["award"]
+    # Credit that is due to expire already still asks for the settlement that expires it.
+    c.credit_award(AwardLine("camp", "SAR", 100, T0 - DAY, T0), "order", "o-gone")
     assert c.settle_after

@@ -205,24 +205,35 @@ class Customer:
     # -- awards ----------------------------------------------------------------------
 
     def credit_award(self, line: AwardLine, kind: str, source_id: str) -> tuple[int, int]:
-        """Credit one award as a pending lot, paying refund debt off first.
-        Returns (credited, debt repaid)."""
+        """Credit one award, paying refund debt off first. Returns (credited, debt repaid).
+
+        Credit still inside the return window is a pending lot, which matures later. Credit
+        usable at once (a campaign with no return window) is an available lot straight away:
+        the same events a lot maturing in the same write would give (credited, then
+        available), without a pending lot and a MATURE transaction that moves it the same
+        instant."""
         self._room(line.currency, line.amount)
         repaid = min(line.amount, self.balance(line.currency).debt)
         credited = line.amount - repaid
         order_id = source_id if kind == "order" else None
+        now_usable = line.available_at <= self.now
         lot = None
         if credited:
-            lot = self._new_lot(line.currency, kind, credited, LotStatus.PENDING, line.available_at,
-                                line.expires_at, order_id, line.campaign_id)
+            status = LotStatus.AVAILABLE if now_usable else LotStatus.PENDING
+            lot = self._new_lot(line.currency, kind, credited, status, line.available_at, line.expires_at, order_id,
+                                line.campaign_id)
+        account = Account.AVAILABLE if now_usable else Account.PENDING
         tx = self.post(TxType.AWARD, line.currency,
-                        {Account.EXPENSE: -line.amount, Account.DEBT: repaid, Account.PENDING: credited},
+                        {Account.EXPENSE: -line.amount, Account.DEBT: repaid, account: credited},
                         order_id=order_id, reason=None if kind == "order" else f"event {source_id}")
         if repaid:  # debt is paid first, so say so first
             self.emit(EventType.DEBT_REPAID, line.currency, repaid, transaction_id=tx, order_id=order_id)
         if lot is not None:
-            self.emit(EventType.CREDITED, line.currency, credited, transaction_id=tx, order_id=order_id,
-                        lot_id=lot.lot_id, available_at=line.available_at, expires_at=line.expires_at)
+            refs = {"transaction_id": tx, "order_id": order_id, "lot_id": lot.lot_id,
+                    "available_at": line.available_at, "expires_at": line.expires_at}
+            self.emit(EventType.CREDITED, line.currency, credited, **refs)
+            if now_usable:
+                self.emit(EventType.AVAILABLE, line.currency, credited, **refs)
         return credited, repaid
 
     def record_order(self, placed_at: datetime | None, earned: bool) -> None:

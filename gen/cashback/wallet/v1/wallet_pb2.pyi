@@ -53,9 +53,11 @@ class _WalletEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Walle
     DESCRIPTOR: _descriptor.EnumDescriptor
     WALLET_EVENT_TYPE_UNSPECIFIED: _WalletEventType.ValueType  # 0
     WALLET_EVENT_TYPE_CREDITED: _WalletEventType.ValueType  # 1
-    """Cashback credited as a pending lot."""
+    """Cashback credited: a pending lot, or an available one when there is no return window."""
     WALLET_EVENT_TYPE_AVAILABLE: _WalletEventType.ValueType  # 2
-    """A pending lot matured and can be spent."""
+    """Credit can be spent: a pending lot matured, or an award usable at once (no return window),
+    right after its CREDITED event in the same write.
+    """
     WALLET_EVENT_TYPE_REDEEMED: _WalletEventType.ValueType  # 3
     """Credit was captured (spent) by a redemption."""
     WALLET_EVENT_TYPE_RELEASED: _WalletEventType.ValueType  # 4
@@ -103,9 +105,11 @@ class WalletEventType(_WalletEventType, metaclass=_WalletEventTypeEnumTypeWrappe
 
 WALLET_EVENT_TYPE_UNSPECIFIED: WalletEventType.ValueType  # 0
 WALLET_EVENT_TYPE_CREDITED: WalletEventType.ValueType  # 1
-"""Cashback credited as a pending lot."""
+"""Cashback credited: a pending lot, or an available one when there is no return window."""
 WALLET_EVENT_TYPE_AVAILABLE: WalletEventType.ValueType  # 2
-"""A pending lot matured and can be spent."""
+"""Credit can be spent: a pending lot matured, or an award usable at once (no return window),
+right after its CREDITED event in the same write.
+"""
 WALLET_EVENT_TYPE_REDEEMED: WalletEventType.ValueType  # 3
 """Credit was captured (spent) by a redemption."""
 WALLET_EVENT_TYPE_RELEASED: WalletEventType.ValueType  # 4
