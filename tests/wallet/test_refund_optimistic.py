@@ -271,7 +271,7 @@ async def test_the_downgrade_drops_the_three_functions_and_the_upgrade_brings_th
             return list(found.scalars())
 
     assert await functions() == ["wallet_load_order", "wallet_order_version", "wallet_write_if"]
-    await migrate_to(wallet_db, "0010")
+    await migrate_to(wallet_db, "0011")
     assert await functions() == []
     await migrate_to(wallet_db, "head")
     assert await functions() == ["wallet_load_order", "wallet_order_version", "wallet_write_if"]

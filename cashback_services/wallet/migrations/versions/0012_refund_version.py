@@ -27,13 +27,13 @@ which this revision does not touch), partner writes all count. wallet_load, wall
 wallet_settle_lots are unchanged.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
