@@ -140,8 +140,8 @@ async def write(tx: Tx, state: State) -> None:
 
 @dataclass
 class Peeked:
-    """An order's aggregate loaded without a transaction around it, and the version of what was
-    loaded (the row versions of everything such a load reads), which a later `write_if` checks."""
+    """An order's aggregate loaded in autocommit (its lock ended with the statement), and the version
+    of what was loaded (the row versions of everything such a load reads) that `write_if` checks."""
 
     state: State
     want: Want
@@ -158,8 +158,8 @@ async def peek_order(db: Database, now: datetime, want: Want) -> Peeked:
 
 
 async def write_if(db: Database, peeked: Peeked) -> bool:
-    """One statement: write what the domain changed on `peeked.state`, if what it was decided on
-    is still what a locked load returns (False, nothing written, when it is not)."""
+    """One statement: write what the domain changed on `peeked.state` if, under the customer's lock,
+    the version of what it was decided on is unchanged (False, nothing written, when it is not)."""
     doc = _changes(peeked.state)
     assert not peeked.state.audit, "an audited write takes the locked path"
     if doc is None:
