@@ -1,5 +1,5 @@
 """Expiry posts one ledger transaction and one `expired` event per customer and currency
-each time it runs, with the sum, while every lot records what it lost (migration 0011).
+each time it runs, with the sum, while every lot records what it lost (migration 0012).
 Both callers of wallet_settle_lots are covered: the sweeper's bulk pass and a single
 customer's settle (the write path). The auditor runs after every test (conftest)."""
 
@@ -181,7 +181,7 @@ async def test_the_downgrade_restores_one_transaction_per_lot(wallet: WalletServ
     for _ in range(3):
         await credit(wallet, 100, expires_in=DAY)
     async with wallet.db.write() as conn:
-        await conn.run_sync(migrate_to("0010"))
+        await conn.run_sync(migrate_to("0011"))
     assert not await lot_count_column()
     async with wallet.db.write() as conn:
         posted = (

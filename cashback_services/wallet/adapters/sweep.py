@@ -1,6 +1,6 @@
 """Set-based maturing and expiry for the sweeper: the same SQL function every
 write runs for its own customer (wallet_settle_lots, migrations 0003, 0010,
-0011), here a batch of customers at a time, for a large backlog (a campaign's
+0012), here a batch of customers at a time, for a large backlog (a campaign's
 credit all expiring the same night).
 
 Every due lot becomes expired and records what it lost (held stays on the lot:

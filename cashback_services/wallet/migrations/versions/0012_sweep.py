@@ -20,14 +20,14 @@ by the sum as before. What the checks see is unchanged: the entries' deferred ba
 trigger, the append-only trigger, the CHECKs and foreign keys all run, only fewer times.
 Maturing is 0003's, untouched.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from alembic import context, op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
