@@ -30,7 +30,7 @@ _TABLE = re.compile(r"\b(wallet_\w+)\b")
 _AGGREGATE = ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "SELECT wallet_write($1::jsonb)", "COMMIT"]
 # An ops adjustment writes its audit row in the same statement as the ledger change (a CTE).
 _AUDITED = ["BEGIN", "SELECT wallet_load($1::jsonb)::text", "WITH", "COMMIT"]
-# RefundOrder (migration 0012): load with the version of what it read, lock held for that statement
+# RefundOrder (migration 0013): load with the version of what it read, lock held for that statement
 # only; after rules answers, write if under the lock the version is still that one.
 _REFUND = [" ".join(sql.split()) for sql in (repository._PEEK, repository._WRITE_IF)]
 

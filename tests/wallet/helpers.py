@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from alembic import command
@@ -10,7 +11,6 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cashback_kit.db import Database
 from cashback_kit.money import Money
 from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.adapters.repository import Want
@@ -61,13 +61,13 @@ async def lock_customer(conn: AsyncConnection, customer: str) -> None:
     assert row is not None, f"customer {customer} has no row to lock"
 
 
-async def migrate_to(db: Database, revision: str) -> None:
-    """Run the wallet's migrations up to `revision` ("head") or down to it."""
+def migrate_to(revision: str) -> Callable[[Connection], None]:
+    """For `conn.run_sync`: upgrade the wallet schema to "head" or downgrade it to `revision`."""
+
     def run(conn: Connection) -> None:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes.update(connection=conn, version_table="wallet_alembic_version")
         (command.upgrade if revision == "head" else command.downgrade)(cfg, revision)
 
-    async with db.write() as conn:
-        await conn.run_sync(run)
+    return run

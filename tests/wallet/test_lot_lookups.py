@@ -147,7 +147,9 @@ async def test_the_downgrade_restores_the_previous_check_and_drops_the_index(wal
         return "OR (l.status = 'expired' AND l.remaining > 0)) THEN" in str(body), index is not None
 
     assert await state() == (False, True)
-    await migrate_to(wallet.db, "0009")
+    async with wallet.db.write() as conn:
+        await conn.run_sync(migrate_to("0009"))
     assert await state() == (True, False)
-    await migrate_to(wallet.db, "head")
+    async with wallet.db.write() as conn:
+        await conn.run_sync(migrate_to("head"))
     assert await state() == (False, True)

@@ -1,4 +1,4 @@
-"""RefundOrder's optimistic write (migration 0012): the decision's load, rules'
+"""RefundOrder's optimistic write (migration 0013): the decision's load, rules'
 reversal, then a write made only if nothing the decision read has changed --
 else the refund is decided again under the customer's lock.
 
@@ -271,7 +271,9 @@ async def test_the_downgrade_drops_the_three_functions_and_the_upgrade_brings_th
             return list(found.scalars())
 
     assert await functions() == ["wallet_load_order", "wallet_order_version", "wallet_write_if"]
-    await migrate_to(wallet_db, "0011")
+    async with wallet_db.write() as conn:
+        await conn.run_sync(migrate_to("0012"))
     assert await functions() == []
-    await migrate_to(wallet_db, "head")
+    async with wallet_db.write() as conn:
+        await conn.run_sync(migrate_to("head"))
     assert await functions() == ["wallet_load_order", "wallet_order_version", "wallet_write_if"]

@@ -36,7 +36,7 @@ WITH a AS (INSERT INTO wallet_audit (at, key_id, key_name, role, merchant_id, ac
 SELECT wallet_write($1::jsonb)"""
 
 
-# RefundOrder's two statements (migration 0012): the decision's load in autocommit (the lock lasts
+# RefundOrder's two statements (migration 0013): the decision's load in autocommit (the lock lasts
 # the statement, never the call to rules), with the version of what it read and whether partner
 # credit paid for the order; then the write, made only if the version is still that one.
 _PEEK = "SELECT wallet_load_order($1::jsonb)::text"

@@ -13,7 +13,7 @@ nothing has been written and the caller gets UNAVAILABLE.
 A refund is checked first, so rules never reverses what the wallet would
 refuse (a replay, an order this wallet never awarded, more than is left of
 it), and that check is the decision's own load, with optimistic concurrency
-(migration 0012): one statement in autocommit locks the order's owner for
+(migration 0013): one statement in autocommit locks the order's owner for
 that statement only, matures what fell due and loads the aggregate with the
 version of what it read (its rows' versions); rules reverses; the domain
 decides on that aggregate; one statement writes it if, under the lock, the

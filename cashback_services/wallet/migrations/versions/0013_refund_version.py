@@ -26,14 +26,14 @@ so no writer has to cooperate: group commits, the sweeper's bulk settling (walle
 which this revision does not touch), partner writes all count. wallet_load, wallet_write and
 wallet_settle_lots are unchanged.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
