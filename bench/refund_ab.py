@@ -6,7 +6,9 @@ service processes on one PostgreSQL cluster, interleaved (A, B, A, B), each on f
 Per run: rules and wallet from that tree (PYTHONPATH first, so its modules and migrations are
 the ones that run), the bench merchant's 10 campaigns, `--orders` ten-line orders awarded to
 as many customers, then one RefundOrder per order, one at a time (the first 20 not counted), and
-rules' ReverseOrder alone for each order (what a refund waits for outside the wallet)."""
+rules' ReverseOrder alone for each order (what a refund waits for outside the wallet). Run it a
+second time with the two trees swapped: the second run of each round tends to be the slower one
+(a busier cluster), which on a shared machine is as large as the difference being measured."""
 
 from __future__ import annotations
 
