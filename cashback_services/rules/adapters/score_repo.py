@@ -1,16 +1,15 @@
-"""The SQL of ScoreOrder and ScoreEvent: at most five statements per call, on
-one connection of the scoring pool.
+"""The SQL of ScoreOrder and ScoreEvent: four statements per call, on one
+connection of the scoring pool.
 
-1. `ScoreConn.seen` (autocommit): the merchant's campaign generation, the
-   customer row, their spend in the tier windows, and the stored score if this
-   order or event was scored before (a replay).
-2. BEGIN.
-3. `ScoreTx.load`: rules_score_load() (migration 0004) locks the customer row,
-   then the budgets the call may spend (campaign_id order), and reads usage and
-   spend after the lock.
-4. `ScoreTx.write_order`/`write_event`: one statement writes everything
+1. BEGIN.
+2. `ScoreTx.load`: rules_score_load() (migrations 0004 and 0008) returns the
+   merchant's campaign generation and, for a replay, the stored score (and
+   stops there: a replay is BEGIN, this, COMMIT); otherwise it locks the
+   customer row, then the budgets the call may spend (campaign_id order), and
+   reads the customer, their usage and spend after the lock.
+3. `ScoreTx.write_order`/`write_event`: one statement writes everything
    (data-modifying CTEs over unnest arrays).
-5. COMMIT.
+4. COMMIT.
 
 The connection is the kit's (cashback_kit.pgtx on Database.fast_pool(), shared with
 the rest of the process): no SQLAlchemy per statement, a fixed-size pool (calls
@@ -23,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -39,39 +38,26 @@ class AlreadyStored(Exception):
 
 
 @dataclass(frozen=True)
-class Seen:
-    generation: int
-    customer: CustomerRow
-    spends: list[int]  # per tier window asked for
-    fingerprint: str | None  # of the stored order or event, if any
+class Stored:
+    """The order or event as scored before (a replay): score_body is None for
+    an order imported as history."""
+
+    fingerprint: str
     score_body: bytes | None
 
 
-def _seen_sql(table: str, key: str) -> str:
-    # $1 merchant, $2 customer, $3 order or event id, $4 currency, $5 since[], $6 until.
-    return f"""
-        SELECT (SELECT generation FROM rules_merchants WHERE merchant_id = $1),
-               c.manual_tier, c.order_count,
-               (SELECT segment FROM rules_customer_rfm WHERE merchant_id = $1 AND customer_id = $2),
-               ARRAY(SELECT coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint
-                     FROM unnest($5::timestamptz[]) WITH ORDINALITY AS w(since, i)
-                     LEFT JOIN rules_orders o ON o.merchant_id = $1 AND o.customer_id = $2
-                          AND o.currency = $4 AND o.placed_at >= w.since AND o.placed_at < $6
-                     GROUP BY w.i ORDER BY w.i),
-               s.fingerprint, s.score_body
-        FROM (SELECT 1) AS one
-        LEFT JOIN rules_customers c ON c.merchant_id = $1 AND c.customer_id = $2
-        LEFT JOIN {table} s ON s.merchant_id = $1 AND s.{key} = $3"""
-
-
-_SEEN = {"order": _seen_sql("rules_orders", "order_id"), "event": _seen_sql("rules_events", "event_id")}
-_NO_WINDOW = datetime(1970, 1, 1, tzinfo=UTC)  # when no spend is asked for
+# $1 merchant, $2 order or event id.
+_STORED = {"order": "SELECT fingerprint, score_body FROM rules_orders WHERE merchant_id = $1 AND order_id = $2",
+           "event": "SELECT fingerprint, score_body FROM rules_events WHERE merchant_id = $1 AND event_id = $2"}
 
 
 @dataclass
 class Loaded:
-    """What rules_score_load() read under the customer lock."""
+    """What rules_score_load() read: the generation, a stored score, or what it
+    read under the customer lock."""
 
+    generation: int = 0
+    stored: Stored | None = None
     customer: CustomerRow = field(default_factory=lambda: CustomerRow("", 0))
     budgets: dict[str, int] = field(default_factory=dict)
     usage: dict[str, tuple[int, int]] = field(default_factory=dict)  # campaign -> (amount, count)
@@ -88,7 +74,7 @@ class AwardRow:
     budgeted: bool
 
 
-_LOAD = "SELECT kind, key, day, a, b FROM rules_score_load($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+_LOAD = "SELECT kind, key, day, a, b, body FROM rules_score_load($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 # $1 merchant, $2 customer, $3-$6 the awards (campaign, version, amount, local
 # day), $7-$8 the budgeted ones (campaign, amount); the rest per statement. Usage
@@ -138,15 +124,23 @@ def _award_args(awards: Sequence[AwardRow]) -> list[Any]:
 class ScoreTx(Statements):
     """The statements of one scoring transaction."""
 
-    async def load(self, merchant_id: str, customer_id: str, *, add_orders: int, budget_ids: list[str],
-                   usage_ids: list[str], days: list[str], currency: str, since: list[datetime],
-                   until: datetime) -> Loaded:
-        args = [merchant_id, customer_id, add_orders, sorted(budget_ids), usage_ids, days, currency, since, until]
+    async def load(self, what: str, key: str, merchant_id: str, customer_id: str, *, add_orders: int,
+                   budget_ids: list[str], usage_ids: list[str], days: list[str], currency: str,
+                   since: list[datetime], until: datetime) -> Loaded:
+        """`what` is "order" or "event" (`key` its id); spend is summed in
+        `currency` over [since_i, until) for each window, when the customer has
+        no manual tier."""
+        args = [what, key, merchant_id, customer_id, add_orders, sorted(budget_ids), usage_ids, days, currency,
+                list(since), until]
         out = Loaded()
         spends: dict[int, int] = {}
-        for kind, key, day, a, b in await self.fetch(_LOAD, *args):
-            if kind == "customer":
-                out.customer = CustomerRow(key, int(a))
+        for kind, key, day, a, b, body in await self.fetch(_LOAD, *args):
+            if kind == "generation":
+                out.generation = int(a)
+            elif kind == "stored":
+                out.stored = Stored(key, bytes(body) if body is not None else None)
+            elif kind == "customer":
+                out.customer = CustomerRow(key, int(a), day)
             elif kind == "budget":
                 out.budgets[key] = int(a)
             elif kind == "usage":
@@ -180,16 +174,10 @@ class ScoreTx(Statements):
 class ScoreConn(Statements):
     """One pooled connection, for the whole of a scoring call."""
 
-    async def seen(self, what: str, merchant_id: str, customer_id: str, key: str, *, currency: str = "",
-                   since: Sequence[datetime] = (), until: datetime = _NO_WINDOW) -> Seen:
-        """`what` is "order" or "event" (`key` its id); spend is summed in
-        `currency` over [since_i, until) for each window asked for."""
-        sql, args = _SEEN[what], [merchant_id, customer_id, key, currency, list(since), until]
-        row = await self.fetchrow(sql, *args)
-        assert row is not None  # FROM (SELECT 1): always one row
-        gen, tier, count, segment, spends, fp, body = row
-        customer = CustomerRow(tier or "", int(count or 0), segment or "")
-        return Seen(int(gen or 0), customer, [int(x) for x in spends], fp, bytes(body) if body is not None else None)
+    async def stored(self, what: str, merchant_id: str, key: str) -> Stored | None:
+        """The order or event as stored, if it is (autocommit)."""
+        row = await self.fetchrow(_STORED[what], merchant_id, key)
+        return None if row is None else Stored(row[0], bytes(row[1]) if row[1] is not None else None)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[ScoreTx]:

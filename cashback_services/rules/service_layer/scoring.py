@@ -30,13 +30,13 @@ from cashback_kit.errors import Aborted, AlreadyExists
 from cashback_kit.idempotency import check_same
 from cashback_services.rules.adapters import codec, history_repo, score_repo
 from cashback_services.rules.adapters.codec import skipped_entry
-from cashback_services.rules.adapters.history_repo import CustomerRow
 from cashback_services.rules.domain.base import merchandise
-from cashback_services.rules.domain.evaluate import Candidate, local_day, qualify, qualify_event, settle
+from cashback_services.rules.domain.evaluate import Candidate, could_pay, local_day, qualify, qualify_event, settle
 from cashback_services.rules.domain.model import (
     EventIn,
     OrderIn,
     Profile,
+    Rule,
     ScoreOut,
     SkipCode,
     SkipOut,
@@ -60,11 +60,11 @@ def _usage_from(days: dict[str, str], budgets: dict[str, int], per_customer: dic
     return out
 
 
-def _replay(stored_fingerprint: str, fingerprint: str, body: bytes | None, key: str) -> bytes:
-    if body is None:  # ImportOrders stores past orders with no score
+def _replay(stored: score_repo.Stored, fingerprint: str, key: str) -> bytes:
+    if stored.score_body is None:  # ImportOrders stores past orders with no score
         raise AlreadyExists(f"{key} was imported as a past order; it is history, not scored")
-    check_same(stored_fingerprint, fingerprint, key)
-    return codec.unpack(body)
+    check_same(stored.fingerprint, fingerprint, key)
+    return codec.unpack(stored.score_body)
 
 
 def _judge(snap: Snapshot, order: OrderIn, profile: Profile) -> tuple[list[Candidate], dict[str, SkipOut | None]]:
@@ -100,61 +100,60 @@ def _order_score(snap: Snapshot, order: OrderIn, profile: Profile, judged: dict[
 
 
 _ATTEMPTS = 5
-# One scoring transaction's work: judge, lock and load, settle, write; the score.
-_Attempt = Callable[["score_repo.ScoreTx", Snapshot, "_Guess"], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one scoring transaction locks and reads before it knows the
+    customer: from the campaign snapshot in hand, the campaigns the call could
+    pay for any customer (could_pay), their local days, and the spend windows
+    of the tier policy."""
+
+    snap: Snapshot | None
+    usage_ids: frozenset[str]
+    budget_ids: frozenset[str]
+    days: frozenset[str]
+    since: list[datetime]
+
+    @classmethod
+    def of(cls, snap: Snapshot | None, rules: list[Rule], when: datetime) -> _Plan:
+        return cls(snap, frozenset(r.campaign_id for r in rules),
+                   frozenset(r.campaign_id for r in rules if r.budget is not None),
+                   frozenset(local_day(r, when) for r in rules),
+                   _windows(snap.policy, when) if snap is not None else [])
+
+    def covers(self, candidates: list[Candidate], when: datetime) -> bool:
+        """Whether what was locked and read is all the candidates need (the
+        snapshot may have changed since the plan was made)."""
+        return all(x.rule.campaign_id in self.usage_ids and local_day(x.rule, when) in self.days
+                   and (x.rule.budget is None or x.rule.campaign_id in self.budget_ids) for x in candidates)
+
+
+# A scoring transaction's work once it has locked and loaded: judge, settle, write; the score.
+_Decide = Callable[["score_repo.ScoreTx", Snapshot, "score_repo.Loaded", Profile, "_Plan"], Awaitable[bytes]]
 
 
 class _Stale(Exception):
     """What was locked and read does not cover what the customer, as read under
-    the lock, needs. Carries the customer as locked: the next attempt's guess."""
+    the lock, needs with the merchant's current campaigns. Carries those: the
+    next attempt plans with them."""
 
-    def __init__(self, guess: _Guess) -> None:
+    def __init__(self, snap: Snapshot) -> None:
         super().__init__()
-        self.guess = guess
+        self.snap = snap
 
 
-@dataclass(frozen=True)
-class _Guess:
-    """The customer as last read: their row, and their spend per tier window
-    (None when it was not read)."""
-
-    row: CustomerRow
-    spends: list[int] | None
-
-    def asks(self, policy: TierPolicy) -> bool:
-        return needs_spend(policy, self.row)
-
-    def profile(self, policy: TierPolicy) -> Profile:
-        if not self.asks(policy):
-            return profile_of(self.row, policy)
-        if self.spends is None:
-            # Not read yet: judge as if nothing was spent; the locked read has it,
-            # and differs, so the next attempt judges with the real spend.
-            return Profile(tier=effective_tier(self.row.manual_tier, policy, {}), prior_orders=self.row.order_count,
-                           segment=self.row.segment)
-        return Profile(tier=effective_tier(self.row.manual_tier, policy,
-                                           dict(zip(policy.windows, self.spends, strict=True))),
-                       prior_orders=self.row.order_count, segment=self.row.segment)
-
-
-def _locked(guess: _Guess, loaded: score_repo.Loaded, policy: TierPolicy) -> _Guess:
+def _profile(loaded: score_repo.Loaded, snap: Snapshot, plan: _Plan, when: datetime) -> Profile:
     """The customer as read under the lock; _Stale if their tier needs a spend
-    that was not read (the next attempt asks for it)."""
-    # The segment is not read under the lock (only recomputation changes it): the first read's.
-    row = CustomerRow(loaded.customer.manual_tier, loaded.customer.order_count, guess.row.segment)
-    locked = _Guess(row, loaded.spends if guess.asks(policy) else None)
-    if locked.asks(policy) and locked.spends is None:
-        raise _Stale(locked)
-    return locked
-
-
-def _check_covered(candidates: list[Candidate], loaded_for: list[Candidate], locked: _Guess) -> None:
-    """The profile read under the lock may make other campaigns candidates than
-    the first read did (usually it changes nothing that matters: another order
-    of the customer only moved their order count). Their budgets must be locked
-    and usage read: if one was not, run again."""
-    if not {x.rule.campaign_id for x in candidates} <= {x.rule.campaign_id for x in loaded_for}:
-        raise _Stale(locked)
+    the plan did not ask for (the campaigns changed meanwhile, or none were in hand)."""
+    row = loaded.customer
+    if not needs_spend(snap.policy, row):
+        return profile_of(row, snap.policy)
+    if plan.since != _windows(snap.policy, when):
+        raise _Stale(snap)
+    return Profile(tier=effective_tier(row.manual_tier, snap.policy,
+                                       dict(zip(snap.policy.windows, loaded.spends, strict=True))),
+                   prior_orders=row.order_count, segment=row.segment)
 
 
 def _judge_event(snap: Snapshot, event: EventIn, profile: Profile) -> tuple[list[Candidate], list[SkipOut], str]:
@@ -173,14 +172,12 @@ def _windows(policy: TierPolicy, at: datetime) -> list[datetime]:
     return policy.since(at) if policy.tiers and policy.currency else []
 
 
-async def _load(tx: score_repo.ScoreTx, merchant_id: str, customer_id: str, candidates: list[Candidate],
-                when: datetime, policy: TierPolicy, guess: _Guess, *, add_orders: int) -> score_repo.Loaded:
-    days = sorted({local_day(x.rule, when) for x in candidates})
-    return await tx.load(
-        merchant_id, customer_id, add_orders=add_orders,
-        budget_ids=[x.rule.campaign_id for x in candidates if x.rule.budget is not None],
-        usage_ids=[x.rule.campaign_id for x in candidates], days=days, currency=policy.currency or "",
-        since=_windows(policy, when) if guess.asks(policy) else [], until=when)
+async def _load(tx: score_repo.ScoreTx, what: str, key: str, merchant_id: str, customer_id: str, plan: _Plan,
+                when: datetime, *, add_orders: int) -> score_repo.Loaded:
+    policy = plan.snap.policy if plan.snap is not None else TierPolicy()
+    return await tx.load(what, key, merchant_id, customer_id, add_orders=add_orders,
+                         budget_ids=sorted(plan.budget_ids), usage_ids=sorted(plan.usage_ids),
+                         days=sorted(plan.days), currency=policy.currency or "", since=plan.since, until=when)
 
 
 def _usage_of(candidates: list[Candidate], loaded: score_repo.Loaded, when: datetime) -> dict[str, Usage]:
@@ -231,16 +228,16 @@ class Scoring:
         """The order's score, stored in full (a replay may ask for another detail)."""
         m, c, when = order.merchant_id, order.customer_id, order.placed_at
 
-        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> bytes:
-            guessed = guess.profile(snap.policy)
-            first, judged = _judge(snap, order, guessed)
-            loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=1)
-            locked = _locked(guess, loaded, snap.policy)
-            profile = locked.profile(snap.policy)
-            candidates = first
-            if profile != guessed:  # judging is pure: the same profile gives the same judgement
-                candidates, judged = _judge(snap, order, profile)
-            _check_covered(candidates, first, locked)
+        def could(snap: Snapshot) -> list[Rule]:
+            live, every_line = snap.skips.live(order, None)
+            short = every_line | snap.index.line_matches(order, live)
+            return could_pay(order, [snap.index.by_id[cid] for cid in short])
+
+        async def decide(tx: score_repo.ScoreTx, snap: Snapshot, loaded: score_repo.Loaded, profile: Profile,
+                         plan: _Plan) -> bytes:
+            candidates, judged = _judge(snap, order, profile)
+            if not plan.covers(candidates, when):
+                raise _Stale(snap)
             out = settle(candidates, _usage_of(candidates, loaded, when), when, order.currency, self.now())
             check_awardable(out, "order.placed_at")
             score = _order_score(snap, order, profile, judged, out)
@@ -250,66 +247,63 @@ class Scoring:
                                  created_at=self.now())
             return score
 
-        return codec.cut(await self._scored("order", m, c, order.order_id, when, fingerprint, attempt), detail)
+        return codec.cut(await self._scored("order", m, c, order.order_id, when, fingerprint, could, decide), detail)
 
     async def score_event(self, event: EventIn, fingerprint: str) -> bytes:
         m, c, when = event.merchant_id, event.customer_id, event.occurred_at
 
-        async def attempt(tx: score_repo.ScoreTx, snap: Snapshot, guess: _Guess) -> bytes:
-            guessed = guess.profile(snap.policy)
-            first, skipped, currency = _judge_event(snap, event, guessed)
-            loaded = await _load(tx, m, c, first, when, snap.policy, guess, add_orders=0)
-            locked = _locked(guess, loaded, snap.policy)
-            same = first
-            if locked.profile(snap.policy) != guessed:  # the same profile gives the same judgement
-                same, skipped, currency = _judge_event(snap, event, locked.profile(snap.policy))
-            _check_covered(same, first, locked)
-            out = settle(same, _usage_of(same, loaded, when), when, currency, self.now())
+        def could(snap: Snapshot) -> list[Rule]:
+            return [x.rule for x in qualify_event(event, snap.index.event_rules(), None)[0]]
+
+        async def decide(tx: score_repo.ScoreTx, snap: Snapshot, loaded: score_repo.Loaded, profile: Profile,
+                         plan: _Plan) -> bytes:
+            candidates, skipped, currency = _judge_event(snap, event, profile)
+            if not plan.covers(candidates, when):
+                raise _Stale(snap)
+            out = settle(candidates, _usage_of(candidates, loaded, when), when, currency, self.now())
             check_awardable(out, "occurred_at")
             out.skipped[:0] = skipped
             score = codec.score_bytes(out, merchant_id=m, customer_id=c, event_id=event.event_id)
-            await tx.write_event(m, c, _award_rows(same, out), event_id=event.event_id, currency=currency,
+            await tx.write_event(m, c, _award_rows(candidates, out), event_id=event.event_id, currency=currency,
                                  fingerprint=fingerprint, score_body=codec.pack(score), created_at=self.now())
             return score
 
-        return await self._scored("event", m, c, event.event_id, when, fingerprint, attempt)
+        return await self._scored("event", m, c, event.event_id, when, fingerprint, could, decide)
 
     async def _scored(self, what: str, merchant_id: str, customer_id: str, key: str, when: datetime,
-                      fingerprint: str, attempt: _Attempt) -> bytes:
-        """The stored score of a replay, or `attempt` run in a scoring
-        transaction -- again when what it locked did not cover the customer as
-        locked (_Stale), as a replay when a concurrent call stored the same key."""
-        policy = self._policy_hint(merchant_id)
-        since = _windows(policy, when)
+                      fingerprint: str, could: Callable[[Snapshot], list[Rule]], decide: _Decide) -> bytes:
+        """The stored score of a replay, or `decide` run in a scoring
+        transaction on what rules_score_load() locked and read for the
+        campaigns the call `could` pay with the snapshot in hand -- again when
+        that did not cover the customer as locked and the merchant's current
+        campaigns (_Stale), as a replay when a concurrent call stored the same key."""
         name = f"{what}_id {key!r}"
+        snap = self.cache.latest(merchant_id)  # None: the first call of this merchant in this process
         async with self.pool.connection() as conn:
-            seen = await conn.seen(what, merchant_id, customer_id, key, currency=policy.currency or "", since=since,
-                                   until=when)
-            if seen.fingerprint is not None:
-                return _replay(seen.fingerprint, fingerprint, seen.score_body, name)
-            snap = await self._snapshot(merchant_id, seen.generation)
-            guess = _Guess(seen.customer, seen.spends if since == _windows(snap.policy, when) else None)
             for _ in range(_ATTEMPTS):
+                plan = _Plan.of(snap, could(snap) if snap is not None else [], when)
                 try:
                     async with conn.transaction() as tx:
-                        return await attempt(tx, snap, guess)
+                        loaded = await _load(tx, what, key, merchant_id, customer_id, plan, when,
+                                             add_orders=1 if what == "order" else 0)
+                        if loaded.stored is not None:
+                            return _replay(loaded.stored, fingerprint, name)
+                        snap = await self._snapshot(merchant_id, loaded.generation, snap)
+                        return await decide(tx, snap, loaded, _profile(loaded, snap, plan, when), plan)
                 except _Stale as stale:
-                    guess = stale.guess
+                    snap = stale.snap
                 except score_repo.AlreadyStored:
-                    again = await conn.seen(what, merchant_id, customer_id, key)
-                    if again.fingerprint is None:
+                    stored = await conn.stored(what, merchant_id, key)
+                    if stored is None:
                         raise Aborted(f"concurrent write of the same {what}; safe to retry",
                                       reason="CONCURRENT_WRITE") from None
-                    return _replay(again.fingerprint, fingerprint, again.score_body, name)
+                    return _replay(stored, fingerprint, name)
         raise Aborted("the customer changed during scoring; safe to retry", reason="CONCURRENT_WRITE")
 
-    def _policy_hint(self, merchant_id: str) -> TierPolicy:
-        """The tier policy of the snapshot in hand, to ask for the right spend
-        windows in the first read (checked against the fresh snapshot after)."""
-        snap = self.cache.latest(merchant_id)
-        return snap.policy if snap is not None else TierPolicy()
-
-    async def _snapshot(self, merchant_id: str, generation: int) -> Snapshot:
+    async def _snapshot(self, merchant_id: str, generation: int, hand: Snapshot | None = None) -> Snapshot:
+        """The snapshot at `generation`: the one in hand if it is."""
+        if hand is not None and hand.generation == generation:
+            return hand
         snap = self.cache.peek(merchant_id, generation)
         if snap is None:
             async with self.db.read() as conn:
