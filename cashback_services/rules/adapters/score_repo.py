@@ -7,7 +7,7 @@ connection of the scoring pool.
    stops there: a replay is BEGIN, this, COMMIT); otherwise it locks the
    customer row, then the budgets the call may spend (campaign_id order), and
    reads the customer, their usage and spend after the lock.
-3. `ScoreTx.write_order`/`write_event`: one statement writes everything
+3. `ScoreTx.write_order` (event_group_repo for events): one statement writes everything
    (data-modifying CTEs over unnest arrays).
 4. COMMIT.
 
@@ -76,52 +76,68 @@ class AwardRow:
 
 _LOAD = "SELECT kind, key, day, a, b, body FROM rules_score_load($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-# $1 merchant, $2 customer, $3-$6 the awards (campaign, version, amount, local
-# day), $7-$8 the budgeted ones (campaign, amount); the rest per statement. Usage
-# and day rows are only written under the customer lock, budgets under their own.
-_USAGE_CTES = """
+# $1 merchant, $2 created_at; $3-$6 usage (customer, campaign, amount, count),
+# $7-$10 day usage (customer, campaign, day, count), $11-$12 budgets (campaign,
+# amount), each summed per key (usage_args); the rest per statement. Usage and
+# day rows are only written under the customer lock, budgets under their own.
+USAGE_CTES = """
     u AS (INSERT INTO rules_customer_usage AS t (merchant_id, campaign_id, customer_id, amount_minor, award_count)
-          SELECT $1, x.cid, $2, x.amt, 1 FROM unnest($3::text[], $5::bigint[]) AS x(cid, amt)
+          SELECT $1, x.cid, x.cust, x.amt, x.n FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[])
+              AS x(cust, cid, amt, n)
           ON CONFLICT (merchant_id, campaign_id, customer_id)
-          DO UPDATE SET amount_minor = t.amount_minor + excluded.amount_minor, award_count = t.award_count + 1),
+          DO UPDATE SET amount_minor = t.amount_minor + excluded.amount_minor,
+                        award_count = t.award_count + excluded.award_count),
     d AS (INSERT INTO rules_customer_day_usage AS t (merchant_id, campaign_id, customer_id, local_day, award_count)
-          SELECT $1, x.cid, $2, x.day, 1 FROM unnest($3::text[], $6::text[]) AS x(cid, day)
+          SELECT $1, x.cid, x.cust, x.day, x.n FROM unnest($7::text[], $8::text[], $9::text[], $10::bigint[])
+              AS x(cust, cid, day, n)
           ON CONFLICT (merchant_id, campaign_id, customer_id, local_day)
-          DO UPDATE SET award_count = t.award_count + 1),
+          DO UPDATE SET award_count = t.award_count + excluded.award_count),
     b AS (UPDATE rules_campaigns AS c SET budget_used = c.budget_used + x.amt
-          FROM unnest($7::text[], $8::bigint[]) AS x(cid, amt)
+          FROM unnest($11::text[], $12::bigint[]) AS x(cid, amt)
           WHERE c.merchant_id = $1 AND c.campaign_id = x.cid)
 SELECT 1"""
 
-# $9 order_id, $10 placed_at, $11 currency, $12 merchandise, $13 fingerprint,
-# $14 order body, $15 score body, $16 created_at.
+# $13 order_id, $14 customer, $15 placed_at, $16 currency, $17 merchandise,
+# $18 fingerprint, $19 order body, $20 score body, $21-$24 the awards
+# (campaign, version, amount, local day).
 _WRITE_ORDER = """
 WITH o AS (INSERT INTO rules_orders (merchant_id, order_id, customer_id, placed_at, currency, merchandise_minor,
                                      refunded_minor, fully_refunded, fingerprint, order_body, score_body, created_at)
-           VALUES ($1, $9, $2, $10, $11, $12, 0, false, $13, $14, $15, $16)),
+           VALUES ($1, $13, $14, $15, $16, $17, 0, false, $18, $19, $20, $2)),
     a AS (INSERT INTO rules_awards (merchant_id, order_id, campaign_id, campaign_version, customer_id, currency,
                                     amount_minor, reversed_minor, local_day)
-          SELECT $1, $9, x.cid, x.ver, $2, $11, x.amt, 0, x.day
-          FROM unnest($3::text[], $4::int[], $5::bigint[], $6::text[]) AS x(cid, ver, amt, day)),""" + _USAGE_CTES
-
-# $9 event_id, $10 currency, $11 fingerprint, $12 score body, $13 created_at.
-_WRITE_EVENT = """
-WITH e AS (INSERT INTO rules_events (merchant_id, event_id, customer_id, fingerprint, score_body, created_at)
-           VALUES ($1, $9, $2, $11, $12, $13)),
-    a AS (INSERT INTO rules_event_awards (merchant_id, event_id, campaign_id, campaign_version, customer_id,
-                                          currency, amount_minor, local_day)
-          SELECT $1, $9, x.cid, x.ver, $2, $10, x.amt, x.day
-          FROM unnest($3::text[], $4::int[], $5::bigint[], $6::text[]) AS x(cid, ver, amt, day)),""" + _USAGE_CTES
+          SELECT $1, $13, x.cid, x.ver, $14, $16, x.amt, 0, x.day
+          FROM unnest($21::text[], $22::int[], $23::bigint[], $24::text[]) AS x(cid, ver, amt, day)),""" + USAGE_CTES
 
 
-def _award_args(awards: Sequence[AwardRow]) -> list[Any]:
-    paid = [a for a in awards if a.budgeted]
-    return [[a.campaign_id for a in awards], [a.campaign_version for a in awards],
-            [a.amount_minor for a in awards], [a.local_day for a in awards],
-            [a.campaign_id for a in paid], [a.amount_minor for a in paid]]
+def usage_args(awards: Sequence[tuple[str, AwardRow]]) -> list[Any]:
+    """$3-$12 of USAGE_CTES for (customer, award) pairs: one row per key, so a
+    customer paid twice by a campaign in one statement is counted twice."""
+    usage: dict[tuple[str, str], list[int]] = {}
+    days: dict[tuple[str, str, str], int] = {}
+    budgets: dict[str, int] = {}
+    for customer, a in awards:
+        u = usage.setdefault((customer, a.campaign_id), [0, 0])
+        u[0] += a.amount_minor
+        u[1] += 1
+        days[(customer, a.campaign_id, a.local_day)] = days.get((customer, a.campaign_id, a.local_day), 0) + 1
+        if a.budgeted:
+            budgets[a.campaign_id] = budgets.get(a.campaign_id, 0) + a.amount_minor
+    return [[k[0] for k in usage], [k[1] for k in usage], [v[0] for v in usage.values()],
+            [v[1] for v in usage.values()], [k[0] for k in days], [k[1] for k in days], [k[2] for k in days],
+            list(days.values()), list(budgets), list(budgets.values())]
 
 
-class ScoreTx(Statements):
+class ScoreStatements(Statements):
+    async def store(self, sql: str, args: list[Any]) -> None:
+        """`sql` with `args`; AlreadyStored when the order or event was stored by a concurrent call."""
+        try:
+            await self.execute(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyStored() from exc
+
+
+class ScoreTx(ScoreStatements):
     """The statements of one scoring transaction."""
 
     async def load(self, what: str, key: str, merchant_id: str, customer_id: str, *, add_orders: int,
@@ -152,23 +168,14 @@ class ScoreTx(Statements):
         out.spends = [spends[i + 1] for i in range(len(spends))]
         return out
 
-    async def _write(self, sql: str, args: list[Any]) -> None:
-        try:
-            await self.execute(sql, *args)
-        except asyncpg.UniqueViolationError as exc:
-            raise AlreadyStored() from exc
-
     async def write_order(self, merchant_id: str, customer_id: str, awards: Sequence[AwardRow], *, order_id: str,
                           placed_at: datetime, currency: str, merchandise_minor: int, fingerprint: str,
                           order_body: bytes, score_body: bytes, created_at: datetime) -> None:
-        await self._write(_WRITE_ORDER, [merchant_id, customer_id, *_award_args(awards), order_id, placed_at,
-                                         currency, merchandise_minor, fingerprint, order_body, score_body,
-                                         created_at])
-
-    async def write_event(self, merchant_id: str, customer_id: str, awards: Sequence[AwardRow], *, event_id: str,
-                          currency: str, fingerprint: str, score_body: bytes, created_at: datetime) -> None:
-        await self._write(_WRITE_EVENT, [merchant_id, customer_id, *_award_args(awards), event_id, currency,
-                                         fingerprint, score_body, created_at])
+        await self.store(_WRITE_ORDER, [
+            merchant_id, created_at, *usage_args([(customer_id, a) for a in awards]), order_id, customer_id,
+            placed_at, currency, merchandise_minor, fingerprint, order_body, score_body,
+            [a.campaign_id for a in awards], [a.campaign_version for a in awards],
+            [a.amount_minor for a in awards], [a.local_day for a in awards]])
 
 
 class ScoreConn(Statements):

@@ -8,6 +8,12 @@ before any lock) and the customer's RFM segment. The caller passes the
 campaigns the order could pay for some customer (a superset that needs no
 customer), so it no longer reads the customer before the lock.
 
+rules_score_load_events() does the same for a group of ScoreEvents of one
+merchant (service_layer/event_groups.py: one transaction per group): the
+stored events, then every other event's customer locked in customer_id order,
+then the budgets in campaign_id order -- customers always before budgets, as
+in every other scoring or refund transaction, so none of them deadlock.
+
 Revision ID: 0008
 Revises: 0007
 """
@@ -90,11 +96,82 @@ END
 $fn$
 """
 
+# Rows: ('generation', 0, '', '', '', gen), ('stored', i, fingerprint, '', '',
+# 0, 0, body) for the i-th event (1-based), ('customer', 0, customer, manual
+# tier, segment, order count), ('budget', 0, campaign, '', '', used), ('usage',
+# 0, customer, campaign, '', amount, count), ('day', 0, customer, campaign, day,
+# count), ('spend', i, window number, '', '', spend) for the i-th event's
+# windows (p_since_of names the event of each p_since entry).
+LOAD_EVENTS = """
+CREATE OR REPLACE FUNCTION rules_score_load_events(
+    p_merchant text, p_event_ids text[], p_customers text[], p_budget_ids text[], p_usage_ids text[],
+    p_days text[], p_currency text, p_since timestamptz[], p_since_of int[], p_until timestamptz[])
+RETURNS TABLE (kind text, i int, key text, sub text, extra text, a bigint, b bigint, body bytea)
+LANGUAGE plpgsql VOLATILE AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_new text[];
+BEGIN
+    RETURN QUERY SELECT 'generation'::text, 0, ''::text, ''::text, ''::text,
+        coalesce((SELECT m.generation FROM rules_merchants m WHERE m.merchant_id = p_merchant), 0)::bigint,
+        0::bigint, NULL::bytea;
+    -- Replays: the stored events; their customers are not locked.
+    RETURN QUERY
+    SELECT 'stored'::text, x.n::int, e.fingerprint::text, ''::text, ''::text, 0::bigint, 0::bigint, e.score_body
+    FROM unnest(p_event_ids) WITH ORDINALITY AS x(eid, n)
+    JOIN rules_events e ON e.merchant_id = p_merchant AND e.event_id = x.eid;
+    SELECT coalesce(array_agg(DISTINCT x.c ORDER BY x.c), '{}') INTO v_new
+    FROM unnest(p_event_ids, p_customers) AS x(eid, c)
+    WHERE NOT EXISTS (SELECT 1 FROM rules_events e WHERE e.merchant_id = p_merchant AND e.event_id = x.eid);
+    -- Created if new, locked until commit, in customer_id order.
+    RETURN QUERY
+    WITH c AS (
+        INSERT INTO rules_customers AS t (merchant_id, customer_id, manual_tier, order_count)
+        SELECT p_merchant, x.c, '', 0 FROM unnest(v_new) AS x(c) ORDER BY x.c
+        ON CONFLICT (merchant_id, customer_id) DO UPDATE SET order_count = t.order_count
+        RETURNING t.customer_id, t.manual_tier, t.order_count)
+    SELECT 'customer'::text, 0, c.customer_id::text, c.manual_tier::text, coalesce(r.segment, '')::text,
+           c.order_count, 0::bigint, NULL::bytea
+    FROM c LEFT JOIN rules_customer_rfm r ON r.merchant_id = p_merchant AND r.customer_id = c.customer_id;
+    -- The budgets the group may spend, in campaign_id order.
+    RETURN QUERY
+    SELECT 'budget'::text, 0, x.campaign_id::text, ''::text, ''::text, x.budget_used, 0::bigint, NULL::bytea
+    FROM rules_campaigns x
+    WHERE x.merchant_id = p_merchant AND x.campaign_id = ANY(p_budget_ids) AND cardinality(v_new) > 0
+    ORDER BY x.campaign_id FOR UPDATE;
+    RETURN QUERY
+    SELECT 'usage'::text, 0, u.customer_id::text, u.campaign_id::text, ''::text, u.amount_minor, u.award_count,
+           NULL::bytea
+    FROM rules_customer_usage u
+    WHERE u.merchant_id = p_merchant AND u.customer_id = ANY(v_new) AND u.campaign_id = ANY(p_usage_ids);
+    RETURN QUERY
+    SELECT 'day'::text, 0, d.customer_id::text, d.campaign_id::text, d.local_day::text, d.award_count, 0::bigint,
+           NULL::bytea
+    FROM rules_customer_day_usage d
+    WHERE d.merchant_id = p_merchant AND d.customer_id = ANY(v_new) AND d.campaign_id = ANY(p_usage_ids)
+      AND d.local_day = ANY(p_days);
+    -- Net spend per event and tier window, [since, the event's instant).
+    IF cardinality(p_since) > 0 THEN
+        RETURN QUERY
+        SELECT 'spend'::text, w.ev, w.n::text, ''::text, ''::text,
+               coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint, 0::bigint, NULL::bytea
+        FROM unnest(p_since, p_since_of) WITH ORDINALITY AS w(since, ev, n)
+        LEFT JOIN rules_orders o ON o.merchant_id = p_merchant AND o.customer_id = p_customers[w.ev]
+            AND o.currency = p_currency AND o.placed_at >= w.since AND o.placed_at < p_until[w.ev]
+        GROUP BY w.ev, w.n;
+    END IF;
+END
+$fn$
+"""
+
 
 def upgrade() -> None:
     op.execute(LOAD)
+    op.execute(LOAD_EVENTS)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION rules_score_load_events(text, text[], text[], text[], text[], text[], text,"
+               " timestamptz[], int[], timestamptz[])")
     op.execute("DROP FUNCTION rules_score_load(text, text, text, text, bigint, text[], text[], text[], text,"
                " timestamptz[], timestamptz)")
