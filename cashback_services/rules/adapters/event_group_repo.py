@@ -38,12 +38,11 @@ class EventAsked:
 
 @dataclass
 class GroupLoaded:
-    """What the group's load read: the generation, the stored events (by
-    position in the group), and, under the locks, each new event's customer,
+    """What the group's load read: the generation, the stored events, and, under the locks, each new event's customer,
     their usage and day usage, the budgets, and each event's spend per window."""
 
     generation: int = 0
-    stored: dict[int, Stored] = field(default_factory=dict)
+    stored: dict[str, Stored] = field(default_factory=dict)  # by event_id
     customers: dict[str, CustomerRow] = field(default_factory=dict)
     budgets: dict[str, int] = field(default_factory=dict)
     usage: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # customer -> campaign -> (amt, n)
@@ -107,11 +106,11 @@ class EventGroupTx(ScoreStatements):
                 [e.until for e in events]]
         out = GroupLoaded()
         spend_rows: dict[int, int] = {}  # position in p_since (1-based) -> spend
-        for kind, i, key, sub, extra, a, b, body in await self.fetch(_LOAD, *args):
+        for kind, _event, key, sub, extra, a, b, body in await self.fetch(_LOAD, *args):
             if kind == "generation":
                 out.generation = int(a)
             elif kind == "stored":
-                out.stored[int(i) - 1] = Stored(key, bytes(body) if body is not None else None)
+                out.stored[key] = Stored(sub, bytes(body) if body is not None else None)
             elif kind == "customer":
                 out.customers[key] = CustomerRow(sub, int(a), extra)
             elif kind == "budget":

@@ -94,7 +94,7 @@ USAGE_CTES = """
           DO UPDATE SET award_count = t.award_count + excluded.award_count),
     b AS (UPDATE rules_campaigns AS c SET budget_used = c.budget_used + x.amt
           FROM unnest($11::text[], $12::bigint[]) AS x(cid, amt)
-          WHERE c.merchant_id = $1 AND c.campaign_id = x.cid)
+          WHERE c.merchant_id = $1 AND c.campaign_id = x.cid AND c.campaign_id = ANY($11::text[]))
 SELECT 1"""
 
 # $13 order_id, $14 customer, $15 placed_at, $16 currency, $17 merchandise,

@@ -168,8 +168,8 @@ class EventGroups:
         """The n-th call of the group, on what was read and what the calls before it paid."""
         event, name = call.event, f"event_id {call.event.event_id!r}"
         try:
-            if n in loaded.stored:
-                group.answers.append((call, sp.replay(loaded.stored[n], call.fingerprint, name), None))
+            if event.event_id in loaded.stored:
+                group.answers.append((call, sp.replay(loaded.stored[event.event_id], call.fingerprint, name), None))
                 return
             mine = loaded.view(event.customer_id, n)
             if mine is None:  # stored by a concurrent call between the load's two looks

@@ -96,12 +96,15 @@ END
 $fn$
 """
 
-# Rows: ('generation', 0, '', '', '', gen), ('stored', i, fingerprint, '', '',
-# 0, 0, body) for the i-th event (1-based), ('customer', 0, customer, manual
-# tier, segment, order count), ('budget', 0, campaign, '', '', used), ('usage',
-# 0, customer, campaign, '', amount, count), ('day', 0, customer, campaign, day,
-# count), ('spend', i, window number, '', '', spend) for the i-th event's
-# windows (p_since_of names the event of each p_since entry).
+# Rows: ('generation', 0, '', '', '', gen), ('stored', 0, event_id, fingerprint,
+# '', 0, 0, body), ('customer', 0, customer, manual tier, segment, order count),
+# ('budget', 0, campaign, '', '', used), ('usage', 0, customer, campaign, '',
+# amount, count), ('day', 0, customer, campaign, day, count), ('spend', i, n,
+# '', '', spend) for the i-th event's (1-based) n-th entry of p_since
+# (p_since_of names the event of each entry). Every row is found by its key's
+# index, one probe per key (LATERAL ... OFFSET 0, or = ANY on the key): the
+# planner takes an array for 100 rows and would otherwise hash-join whole
+# tables of a few thousand rows (docs/performance.md, migration 0011 of the wallet).
 LOAD_EVENTS = """
 CREATE OR REPLACE FUNCTION rules_score_load_events(
     p_merchant text, p_event_ids text[], p_customers text[], p_budget_ids text[], p_usage_ids text[],
@@ -110,19 +113,26 @@ RETURNS TABLE (kind text, i int, key text, sub text, extra text, a bigint, b big
 LANGUAGE plpgsql VOLATILE AS $fn$
 #variable_conflict use_column
 DECLARE
+    v_stored text[];
     v_new text[];
 BEGIN
     RETURN QUERY SELECT 'generation'::text, 0, ''::text, ''::text, ''::text,
         coalesce((SELECT m.generation FROM rules_merchants m WHERE m.merchant_id = p_merchant), 0)::bigint,
         0::bigint, NULL::bytea;
     -- Replays: the stored events; their customers are not locked.
-    RETURN QUERY
-    SELECT 'stored'::text, x.n::int, e.fingerprint::text, ''::text, ''::text, 0::bigint, 0::bigint, e.score_body
-    FROM unnest(p_event_ids) WITH ORDINALITY AS x(eid, n)
-    JOIN rules_events e ON e.merchant_id = p_merchant AND e.event_id = x.eid;
+    SELECT coalesce(array_agg(e.event_id), '{}') INTO v_stored
+    FROM rules_events e WHERE e.merchant_id = p_merchant AND e.event_id = ANY(p_event_ids);
+    IF cardinality(v_stored) > 0 THEN
+        RETURN QUERY
+        SELECT 'stored'::text, 0, e.event_id::text, e.fingerprint::text, ''::text, 0::bigint, 0::bigint,
+               e.score_body
+        FROM rules_events e WHERE e.merchant_id = p_merchant AND e.event_id = ANY(v_stored);
+    END IF;
     SELECT coalesce(array_agg(DISTINCT x.c ORDER BY x.c), '{}') INTO v_new
-    FROM unnest(p_event_ids, p_customers) AS x(eid, c)
-    WHERE NOT EXISTS (SELECT 1 FROM rules_events e WHERE e.merchant_id = p_merchant AND e.event_id = x.eid);
+    FROM unnest(p_event_ids, p_customers) AS x(eid, c) WHERE x.eid <> ALL(v_stored);
+    IF cardinality(v_new) = 0 THEN
+        RETURN;
+    END IF;
     -- Created if new, locked until commit, in customer_id order.
     RETURN QUERY
     WITH c AS (
@@ -130,35 +140,43 @@ BEGIN
         SELECT p_merchant, x.c, '', 0 FROM unnest(v_new) AS x(c) ORDER BY x.c
         ON CONFLICT (merchant_id, customer_id) DO UPDATE SET order_count = t.order_count
         RETURNING t.customer_id, t.manual_tier, t.order_count)
-    SELECT 'customer'::text, 0, c.customer_id::text, c.manual_tier::text, coalesce(r.segment, '')::text,
+    SELECT 'customer'::text, 0, c.customer_id::text, c.manual_tier::text,
+           coalesce((SELECT r.segment FROM rules_customer_rfm r
+                     WHERE r.merchant_id = p_merchant AND r.customer_id = c.customer_id), '')::text,
            c.order_count, 0::bigint, NULL::bytea
-    FROM c LEFT JOIN rules_customer_rfm r ON r.merchant_id = p_merchant AND r.customer_id = c.customer_id;
+    FROM c;
     -- The budgets the group may spend, in campaign_id order.
     RETURN QUERY
     SELECT 'budget'::text, 0, x.campaign_id::text, ''::text, ''::text, x.budget_used, 0::bigint, NULL::bytea
     FROM rules_campaigns x
-    WHERE x.merchant_id = p_merchant AND x.campaign_id = ANY(p_budget_ids) AND cardinality(v_new) > 0
+    WHERE x.merchant_id = p_merchant AND x.campaign_id = ANY(p_budget_ids)
     ORDER BY x.campaign_id FOR UPDATE;
     RETURN QUERY
-    SELECT 'usage'::text, 0, u.customer_id::text, u.campaign_id::text, ''::text, u.amount_minor, u.award_count,
-           NULL::bytea
-    FROM rules_customer_usage u
-    WHERE u.merchant_id = p_merchant AND u.customer_id = ANY(v_new) AND u.campaign_id = ANY(p_usage_ids);
+    SELECT 'usage'::text, 0, x.c, u.campaign_id::text, ''::text, u.amount_minor, u.award_count, NULL::bytea
+    FROM unnest(v_new) AS x(c)
+    CROSS JOIN LATERAL (
+        SELECT u.campaign_id, u.amount_minor, u.award_count FROM rules_customer_usage u
+        WHERE u.merchant_id = p_merchant AND u.customer_id = x.c AND u.campaign_id = ANY(p_usage_ids)
+        OFFSET 0) u;
     RETURN QUERY
-    SELECT 'day'::text, 0, d.customer_id::text, d.campaign_id::text, d.local_day::text, d.award_count, 0::bigint,
-           NULL::bytea
-    FROM rules_customer_day_usage d
-    WHERE d.merchant_id = p_merchant AND d.customer_id = ANY(v_new) AND d.campaign_id = ANY(p_usage_ids)
-      AND d.local_day = ANY(p_days);
+    SELECT 'day'::text, 0, x.c, d.campaign_id::text, d.local_day::text, d.award_count, 0::bigint, NULL::bytea
+    FROM unnest(v_new) AS x(c)
+    CROSS JOIN LATERAL (
+        SELECT d.campaign_id, d.local_day, d.award_count FROM rules_customer_day_usage d
+        WHERE d.merchant_id = p_merchant AND d.customer_id = x.c AND d.campaign_id = ANY(p_usage_ids)
+          AND d.local_day = ANY(p_days)
+        OFFSET 0) d;
     -- Net spend per event and tier window, [since, the event's instant).
     IF cardinality(p_since) > 0 THEN
         RETURN QUERY
-        SELECT 'spend'::text, w.ev, w.n::text, ''::text, ''::text,
-               coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint, 0::bigint, NULL::bytea
+        SELECT 'spend'::text, w.ev, w.n::text, ''::text, ''::text, s.spend, 0::bigint, NULL::bytea
         FROM unnest(p_since, p_since_of) WITH ORDINALITY AS w(since, ev, n)
-        LEFT JOIN rules_orders o ON o.merchant_id = p_merchant AND o.customer_id = p_customers[w.ev]
-            AND o.currency = p_currency AND o.placed_at >= w.since AND o.placed_at < p_until[w.ev]
-        GROUP BY w.ev, w.n;
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint AS spend
+            FROM rules_orders o
+            WHERE o.merchant_id = p_merchant AND o.customer_id = p_customers[w.ev] AND o.currency = p_currency
+              AND o.placed_at >= w.since AND o.placed_at < p_until[w.ev]
+            OFFSET 0) s;
     END IF;
 END
 $fn$
