@@ -61,6 +61,13 @@ class Stack:
         self.procs.pop(service).terminate()
         return self.start(service, **extra)
 
+    def analyse(self) -> None:
+        """ANALYZE every service database: the statistics autovacuum keeps in steady state. The bench
+        writes tens of thousands of rows in seconds (autovacuum looks once a minute), and a plan
+        made on a table's first hundred rows is not what the table's millionth row meets."""
+        for url in self.urls.values():
+            self.cluster.psql("ANALYZE", database=url.rsplit("/", 1)[-1].split("?")[0])
+
     def stop(self) -> None:
         for p in reversed(list(self.procs.values())):
             p.terminate()
@@ -90,6 +97,7 @@ async def measure(stack: Stack, seconds: float, tps: float, rows: list[Row], onl
     if "1" in only:
         await tg.seed_campaigns(rules, "m1", 10)
         await tg.seed_campaigns(rules, "m2", 1000)
+        stack.analyse()
         q10 = await tg.quote_load(rules, "m1", seconds)
         q1000 = await tg.quote_load(rules, "m2", seconds)
         rows.append(ratio_row("1. QuoteOrder, 1,000 campaigns, 10 lines", noop, q1000, 0.7))
@@ -99,6 +107,7 @@ async def measure(stack: Stack, seconds: float, tps: float, rows: list[Row], onl
     if "2" in only:
         await tg.seed_history(stack.url("wallet"), wallet, "hist-small", 10)
         await tg.seed_history(stack.url("wallet"), wallet, "hist-big", 100_000)
+        stack.analyse()
         b_big = await tg.balance_load(wallet, "hist-big", seconds)
         rows.append(ratio_row("2. GetBalance, 100,000 history entries", noop, b_big, 0.8))
         small, big = await tg.balance_pair(wallet, "hist-small", "hist-big", seconds)
@@ -108,6 +117,7 @@ async def measure(stack: Stack, seconds: float, tps: float, rows: list[Row], onl
     if "3" in only:
         await credit_rows(stack, seconds, tps, rows)
     if "4" in only:
+        stack.analyse()
         mix = await tg.checkout_mix(rules, stack.procs["wallet"].target, seconds)
         rows.append(Row("4. checkout mix (Authorize+Capture+AwardOrder)", "-",
                         f"{mix.rate:,.0f} orders/s p50 {mix.p50_ms:.1f} ms p99 {mix.p99_ms:.1f} ms "
@@ -125,6 +135,7 @@ async def checkout_rows(stack: Stack, seconds: float, noop: Load, rows: list[Row
     rules, wallet = stack.procs["rules"].target, stack.procs["wallet"].target
     if not seeded:
         await tg.seed_campaigns(rules, "m1", 10)
+    stack.analyse()
     noop1 = await tg.noop_at(rules, seconds, 1)
     one = await tg.checkout_mix(rules, wallet, seconds, concurrency=1, tag="one")
     r1 = one.p50_ms / noop1.p50_ms if noop1.p50_ms else float("inf")
@@ -163,6 +174,7 @@ async def credit_rows(stack: Stack, seconds: float, tps: float, rows: list[Row])
     alone = await tg.credit_writes(stack.procs["wallet"].target, seconds, tag="one")
     rows.append(write_row("3-. same, one transaction per call (WALLET_WRITE_BATCH=0)", tps, alone, False))
     stack.restart("wallet")
+    stack.analyse()
     await tg.seed_event_campaign(stack.procs["rules"].target)
     events = await tg.award_events(stack.procs["wallet"].target, seconds, tag="ev")
     rows.append(write_row("3b. credit writes (AwardEvent via rules, 64 clients)", tps, events, factor=0.5,
