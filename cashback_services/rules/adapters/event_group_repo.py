@@ -21,6 +21,7 @@ from cashback_services.rules.adapters.score_repo import (
     AwardRow,
     Loaded,
     ScoreStatements,
+    ScoreTx,
     Stored,
     usage_args,
 )
@@ -48,6 +49,14 @@ class GroupLoaded:
     usage: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # customer -> campaign -> (amt, n)
     per_day: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)  # customer -> (campaign, day) -> n
     spends: dict[int, list[int]] = field(default_factory=dict)  # event position -> spend per window
+
+    @classmethod
+    def of_one(cls, event: EventAsked, one: Loaded) -> GroupLoaded:
+        """A group of one event, from the one-customer load (rules_score_load)."""
+        if one.stored is not None:
+            return cls(one.generation, {event.event_id: one.stored})
+        return cls(one.generation, {}, {event.customer_id: one.customer}, one.budgets, {event.customer_id: one.usage},
+                   {event.customer_id: one.per_day}, {0: one.spends})
 
     def view(self, customer_id: str, n: int) -> Loaded | None:
         """What the n-th event sees, as a single call's load: its customer
@@ -100,6 +109,12 @@ class EventGroupTx(ScoreStatements):
 
     async def load(self, merchant_id: str, events: Sequence[EventAsked], *, budget_ids: list[str],
                    usage_ids: list[str], days: list[str], currency: str) -> GroupLoaded:
+        if len(events) == 1:  # a lone event: the one-customer load, a lighter function
+            e = events[0]
+            one = await ScoreTx(self.db, self.conn).load("event", e.event_id, merchant_id, e.customer_id,
+                                                         add_orders=0, budget_ids=budget_ids, usage_ids=usage_ids,
+                                                         days=days, currency=currency, since=e.since, until=e.until)
+            return GroupLoaded.of_one(e, one)
         since_of = [n for n, e in enumerate(events, 1) for _ in e.since]
         args = [merchant_id, [e.event_id for e in events], [e.customer_id for e in events], sorted(budget_ids),
                 sorted(usage_ids), sorted(days), currency, [t for e in events for t in e.since], since_of,
