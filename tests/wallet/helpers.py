@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cashback_kit.money import Money
@@ -13,6 +16,7 @@ from cashback_services.wallet.adapters.customer_reads import BalanceView
 from cashback_services.wallet.adapters.repository import Want
 from cashback_services.wallet.domain.customer import AwardLine
 from cashback_services.wallet.domain.model import Hold
+from cashback_services.wallet.main import MIGRATIONS
 from cashback_services.wallet.service_layer.commands import Adjust, Authorize
 from cashback_services.wallet.service_layer.handlers import Posted, WalletService
 
@@ -55,3 +59,15 @@ async def lock_customer(conn: AsyncConnection, customer: str) -> None:
         "SELECT 1 FROM wallet_customers WHERE merchant_id = :m AND customer_id = :c FOR UPDATE"),
         {"m": M, "c": customer})).first()
     assert row is not None, f"customer {customer} has no row to lock"
+
+
+def migrate_to(revision: str) -> Callable[[Connection], None]:
+    """For `conn.run_sync`: upgrade the wallet schema to "head" or downgrade it to `revision`."""
+
+    def run(conn: Connection) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes.update(connection=conn, version_table="wallet_alembic_version")
+        (command.upgrade if revision == "head" else command.downgrade)(cfg, revision)
+
+    return run

@@ -224,5 +224,35 @@ def test_only_credit_that_is_due_asks_the_write_to_settle_the_customers_lots() -
     line = AwardLine("camp", "SAR", 100, T0 + DAY, None)
     c.credit_award(line, "order", "o-later")  # pending until tomorrow
     assert not c.settle_after
-    c.credit_award(AwardLine("camp", "SAR", 100, T0, None), "order", "o-now")  # pending and due now: it matures
+    # Usable at once: an available lot straight away, credited and available in the same write,
+    # with no pending lot and no MATURE transaction for a settlement to write.
+    c.credit_award(AwardLine("camp", "SAR", 100, T0, None), "order", "o-now")
+    assert not c.settle_after
+    assert c.balance("SAR").available == 600 and c.balance("SAR").pending == 100
+    now_lot = next(lot for lot in c.lots.values() if lot.order_id == "o-now")
+    assert now_lot.status == "available" and now_lot.remaining == 100
+    assert [e.type for e in c.events if e.order_id == "o-now"] == ["credited", "available"]
+    assert [t.type for t in c.transactions if t.order_id == "o-now"] == ["award"]
+    # Credit that is due to expire already still asks for the settlement that expires it.
+    c.credit_award(AwardLine("camp", "SAR", 100, T0 - DAY, T0), "order", "o-gone")
     assert c.settle_after
+
+
+def test_an_orders_award_is_one_transaction_per_currency_with_a_lot_per_campaign() -> None:
+    c = customer()
+    c.balances["SAR"] = Balance("SAR", debt=150)  # refund debt from an earlier order
+    lines = [AwardLine("c-now", "SAR", 100, T0, None), AwardLine("c-later", "SAR", 300, T0 + DAY, T0 + 90 * DAY),
+             AwardLine("c-points", "PTS", 40, T0 + DAY, None)]
+    record = orders.award(c, "order", "o1", "fp", lines, "SAR", b"score", 5000, T0)
+    # One AWARD per currency, balanced: expense out; debt repaid from the first line on; credit in.
+    assert [(t.type, t.currency) for t in c.transactions] == [("award", "SAR"), ("award", "PTS")]
+    sar = {e.account: e.amount for e in c.transactions[0].entries}
+    assert sar == {Account.EXPENSE: -400, Account.DEBT: 150, Account.PENDING: 250}
+    assert sum(sar.values()) == 0
+    # The first campaign's 100 all went to the debt: no lot; the second's lot is what is left of it.
+    lots = sorted((lot.campaign_id, lot.status, lot.amount) for lot in c.lots.values())
+    assert lots == [("c-later", "pending", 250), ("c-points", "pending", 40)]
+    assert (record.credited, record.debt_repaid, record.earned) == (250, 150, 400)
+    assert c.balance("SAR").debt == 0 and c.balance("SAR").pending == 250 and c.balance("PTS").pending == 40
+    assert [e.type for e in c.events] == ["debt_repaid", "credited", "credited"]
+    assert {e.transaction_id for e in c.events if e.currency == "SAR"} == {c.transactions[0].transaction_id}

@@ -100,14 +100,17 @@ async def test_bulk_expiry_writes_what_the_per_customer_path_writes(
             assert [str(v) for v in await audit(conn)] == []
     finally:
         await other.dispose()
-    # c1: 2 lots, c2: 1 (held part stays), c3: 1 (empty), c4: 2 currencies, c5: 1.
-    assert (result.lots, result.posted, result.skipped) == (7, 6, 0)
+    # Lots: c1 2, c2 1 (held part stays), c3 1 (empty), c4 2 currencies, c5 1. One expiry per
+    # customer and currency with credit: c1 (both lots), c2, c4 twice, c5; c3's lot had nothing.
+    assert (result.lots, result.posted, result.skipped) == (7, 5, 0)
     assert result.customers == {(M, c) for c in ("c1", "c2", "c3", "c4", "c5")}
     for table in ("lots", "balances", "transactions", "entries", "events"):
         assert bulk[table] == reference[table], table
     expiries = [tx for tx in bulk["transactions"] if tx["type"] == "expiry"]
-    assert sorted(-tx["amount"] for tx in expiries) == [70, 90, 150, 250, 300, 380]
+    assert sorted(-tx["amount"] for tx in expiries) == [70, 90, 250, 380, 450]
     assert [tx["order_id"] for tx in expiries if tx["customer_id"] == "c5"] == ["order-c5"]
+    expired = {(ev["customer_id"], ev["currency"]): ev["lot_count"] for ev in bulk["events"] if ev["type"] == "expired"}
+    assert expired == {("c1", "SAR"): 2, ("c2", "SAR"): 1, ("c4", "SAR"): 1, ("c4", "USD"): 1, ("c5", "SAR"): 1}
 
 
 async def test_held_credit_stays_on_the_expired_lot_and_expires_when_released(

@@ -6,22 +6,19 @@ The rest of the wallet's behaviour with 0010 is the rest of tests/wallet."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as pg_dialect
 
 from cashback_kit.db import CompiledStatement
 from cashback_kit.pgtx import Statements, connection
 from cashback_services.wallet.adapters.customer_reads import _BALANCE
-from cashback_services.wallet.main import MIGRATIONS
 from cashback_services.wallet.service_layer.handlers import WalletService
-from tests.wallet.helpers import C, M, balance, credit
+from tests.wallet.helpers import C, M, balance, credit, migrate_to
 
 LOTS = 3000
 
@@ -143,15 +140,6 @@ async def test_credit_that_came_back_to_an_expired_lot_is_still_found(wallet: Wa
 
 
 async def test_the_downgrade_restores_the_previous_check_and_drops_the_index(wallet: WalletService) -> None:
-    def to(revision: str) -> Callable[[Connection], None]:
-        def run(conn: Connection) -> None:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes.update(connection=conn, version_table="wallet_alembic_version")
-            (command.upgrade if revision == "head" else command.downgrade)(cfg, revision)
-
-        return run
-
     async def state() -> tuple[bool, bool]:
         async with wallet.db.write() as conn:
             body = (await conn.execute(text("SELECT pg_get_functiondef('wallet_settle_lots'::regproc)"))).scalar()
@@ -160,8 +148,8 @@ async def test_the_downgrade_restores_the_previous_check_and_drops_the_index(wal
 
     assert await state() == (False, True)
     async with wallet.db.write() as conn:
-        await conn.run_sync(to("0009"))
+        await conn.run_sync(migrate_to("0009"))
     assert await state() == (True, False)
     async with wallet.db.write() as conn:
-        await conn.run_sync(to("head"))
+        await conn.run_sync(migrate_to("head"))
     assert await state() == (False, True)

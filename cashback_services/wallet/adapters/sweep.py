@@ -1,13 +1,14 @@
 """Set-based maturing and expiry for the sweeper: the same SQL function every
-write runs for its own customer (wallet_settle_lots, migration 0003), here a
-batch of customers at a time, for a large backlog (a campaign's credit all
-expiring the same night).
+write runs for its own customer (wallet_settle_lots, migrations 0003, 0010,
+0012), here a batch of customers at a time, for a large backlog (a campaign's
+credit all expiring the same night).
 
-Per lot with credit, expiry writes one `expiry` transaction (its two entries:
-customer:available -x, merchant:breakage +x) and one `expired` event; every due
-lot becomes expired (held stays on the lot: a later release expires it again);
-the customer's balance row drops by the sum. Maturing likewise (`mature`,
-`available`).
+Every due lot becomes expired and records what it lost (held stays on the lot:
+a later release expires it again). Per customer and currency with credit
+expiring, the ledger gets one `expiry` transaction of the sum (its two entries:
+customer:available -sum, merchant:breakage +sum) and one `expired` event
+(`lot_count` lots); the balance row drops by the sum. Maturing is per lot
+(`mature`, `available`).
 
 Locking is the aggregate's: each batch locks its customers' rows (FOR UPDATE
 SKIP LOCKED, in key order), then settles their lots in a later statement, so
@@ -46,7 +47,7 @@ _SETTLE = "SELECT * FROM wallet_settle_lots($1::text[], $2::text[], $3, $4, true
 @dataclass
 class ExpiryResult:
     lots: int = 0  # lots set to expired
-    posted: int = 0  # EXPIRY transactions written (lots that still had credit)
+    posted: int = 0  # EXPIRY transactions written (one per customer and currency with credit expiring)
     matured: int = 0  # lots matured (with mature=True)
     customers: set[Key] = field(default_factory=set)  # customers with a lot settled
     skipped: int = 0  # due customers locked by someone else, left for the next pass

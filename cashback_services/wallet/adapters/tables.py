@@ -214,6 +214,7 @@ events = Table(
     Column("available_at", UtcDateTime),
     Column("expires_at", UtcDateTime),
     Column("occurred_at", UtcDateTime, nullable=False),
+    Column("lot_count", Integer),  # expired events: the lots one grouped expiry covers (0012)
 )
 
 # Who changed what (migration 0006): the kit's audit table, as every service keeps one.

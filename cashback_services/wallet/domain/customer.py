@@ -205,25 +205,53 @@ class Customer:
     # -- awards ----------------------------------------------------------------------
 
     def credit_award(self, line: AwardLine, kind: str, source_id: str) -> tuple[int, int]:
-        """Credit one award as a pending lot, paying refund debt off first.
-        Returns (credited, debt repaid)."""
-        self._room(line.currency, line.amount)
-        repaid = min(line.amount, self.balance(line.currency).debt)
-        credited = line.amount - repaid
+        """Credit one award line: credit_awards of that line alone."""
+        return self.credit_awards([line], kind, source_id)
+
+    def credit_awards(self, lines: list[AwardLine], kind: str, source_id: str) -> tuple[int, int]:
+        """Credit an order's (or event's) award lines of one currency, paying refund debt off
+        first. Returns (credited, debt repaid).
+
+        One AWARD transaction for them all -- the order's cashback is one business event:
+        expense out, debt repaid, credit in -- and one lot per line, which keeps its campaign,
+        its return window and its expiry (refunds and expiry work lot by lot). Debt takes the
+        first lines first. A line still inside its return window is a pending lot, which matures
+        later; a line usable at once (a campaign with no return window) is an available lot
+        straight away, with the same events a lot maturing in the same write would give
+        (credited, then available), without a pending lot and a MATURE transaction that would
+        move it the same instant."""
+        currency = lines[0].currency
+        assert all(line.currency == currency for line in lines), "one currency per award transaction"
+        total = sum(line.amount for line in lines)
+        self._room(currency, total)
+        debt = self.balance(currency).debt
         order_id = source_id if kind == "order" else None
-        lot = None
-        if credited:
-            lot = self._new_lot(line.currency, kind, credited, LotStatus.PENDING, line.available_at,
-                                line.expires_at, order_id, line.campaign_id)
-        tx = self.post(TxType.AWARD, line.currency,
-                        {Account.EXPENSE: -line.amount, Account.DEBT: repaid, Account.PENDING: credited},
-                        order_id=order_id, reason=None if kind == "order" else f"event {source_id}")
-        if repaid:  # debt is paid first, so say so first
-            self.emit(EventType.DEBT_REPAID, line.currency, repaid, transaction_id=tx, order_id=order_id)
-        if lot is not None:
-            self.emit(EventType.CREDITED, line.currency, credited, transaction_id=tx, order_id=order_id,
-                        lot_id=lot.lot_id, available_at=line.available_at, expires_at=line.expires_at)
-        return credited, repaid
+        postings = {Account.EXPENSE: -total, Account.DEBT: 0, Account.PENDING: 0, Account.AVAILABLE: 0}
+        credits: list[tuple[Lot, bool]] = []
+        for line in lines:
+            repaid = min(line.amount, debt)
+            debt -= repaid
+            postings[Account.DEBT] += repaid
+            credited = line.amount - repaid
+            if not credited:
+                continue
+            now_usable = line.available_at <= self.now
+            status = LotStatus.AVAILABLE if now_usable else LotStatus.PENDING
+            postings[Account.AVAILABLE if now_usable else Account.PENDING] += credited
+            credits.append((self._new_lot(currency, kind, credited, status, line.available_at, line.expires_at,
+                                          order_id, line.campaign_id), now_usable))
+        tx = self.post(TxType.AWARD, currency, postings, order_id=order_id,
+                       reason=None if kind == "order" else f"event {source_id}")
+        repaid_total = postings[Account.DEBT]
+        if repaid_total:  # debt is paid first, so say so first
+            self.emit(EventType.DEBT_REPAID, currency, repaid_total, transaction_id=tx, order_id=order_id)
+        for lot, now_usable in credits:
+            refs = {"transaction_id": tx, "order_id": order_id, "lot_id": lot.lot_id,
+                    "available_at": lot.available_at, "expires_at": lot.expires_at}
+            self.emit(EventType.CREDITED, currency, lot.amount, **refs)
+            if now_usable:
+                self.emit(EventType.AVAILABLE, currency, lot.amount, **refs)
+        return total - repaid_total, repaid_total
 
     def record_order(self, placed_at: datetime | None, earned: bool) -> None:
         values: dict[str, datetime] = {}

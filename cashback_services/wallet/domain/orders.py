@@ -82,14 +82,17 @@ class RefundRecord:
 
 def award(customer: Customer, kind: str, source_id: str, fingerprint: str, lines: list[AwardLine],
           currency: str, score: bytes, base: int, placed_at: datetime) -> AwardRecord:
-    """Credit one lot per award line; the totals in the score's currency are the record's."""
+    """Credit one lot per award line, one AWARD transaction per currency (credit, points); the
+    totals in the score's currency are the record's."""
     credited = repaid = earned = 0
+    by_currency: dict[str, list[AwardLine]] = {}
     for line in lines:
-        if line.amount <= 0:
-            continue
-        c, r = customer.credit_award(line, kind, source_id)
-        if line.currency == currency:
-            credited, repaid, earned = credited + c, repaid + r, earned + line.amount
+        if line.amount > 0:
+            by_currency.setdefault(line.currency, []).append(line)
+    for cur, same in by_currency.items():
+        c, r = customer.credit_awards(same, kind, source_id)
+        if cur == currency:
+            credited, repaid, earned = credited + c, repaid + r, earned + sum(line.amount for line in same)
     customer.record_order(placed_at if kind == "order" else None, earned > 0)
     return AwardRecord(customer.merchant_id, kind, source_id, customer.customer_id, fingerprint, score, currency,
                        earned, credited, repaid, base, 0, 0, placed_at, customer.now)

@@ -104,6 +104,7 @@ def event_to_pb(e: dict[str, Any]) -> pb.WalletEvent:
         merchant_id=e["merchant_id"], customer_id=e["customer_id"], amount=_m(e["currency"], e["amount"]),
         order_id=e["order_id"] or "", lot_id=e["lot_id"] or "", hold_id=e["hold_id"] or "",
         transaction_id=e["transaction_id"] or "", occurred_at=ts_to_pb(e["occurred_at"]),
+        lot_count=e.get("lot_count") or 0,
     )
     for name in ("available_at", "expires_at"):
         when = ts_to_pb(e[name])

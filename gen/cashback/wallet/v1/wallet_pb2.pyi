@@ -53,9 +53,11 @@ class _WalletEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Walle
     DESCRIPTOR: _descriptor.EnumDescriptor
     WALLET_EVENT_TYPE_UNSPECIFIED: _WalletEventType.ValueType  # 0
     WALLET_EVENT_TYPE_CREDITED: _WalletEventType.ValueType  # 1
-    """Cashback credited as a pending lot."""
+    """Cashback credited: a pending lot, or an available one when there is no return window."""
     WALLET_EVENT_TYPE_AVAILABLE: _WalletEventType.ValueType  # 2
-    """A pending lot matured and can be spent."""
+    """Credit can be spent: a pending lot matured, or an award usable at once (no return window),
+    right after its CREDITED event in the same write.
+    """
     WALLET_EVENT_TYPE_REDEEMED: _WalletEventType.ValueType  # 3
     """Credit was captured (spent) by a redemption."""
     WALLET_EVENT_TYPE_RELEASED: _WalletEventType.ValueType  # 4
@@ -103,9 +105,11 @@ class WalletEventType(_WalletEventType, metaclass=_WalletEventTypeEnumTypeWrappe
 
 WALLET_EVENT_TYPE_UNSPECIFIED: WalletEventType.ValueType  # 0
 WALLET_EVENT_TYPE_CREDITED: WalletEventType.ValueType  # 1
-"""Cashback credited as a pending lot."""
+"""Cashback credited: a pending lot, or an available one when there is no return window."""
 WALLET_EVENT_TYPE_AVAILABLE: WalletEventType.ValueType  # 2
-"""A pending lot matured and can be spent."""
+"""Credit can be spent: a pending lot matured, or an award usable at once (no return window),
+right after its CREDITED event in the same write.
+"""
 WALLET_EVENT_TYPE_REDEEMED: WalletEventType.ValueType  # 3
 """Credit was captured (spent) by a redemption."""
 WALLET_EVENT_TYPE_RELEASED: WalletEventType.ValueType  # 4
@@ -439,6 +443,7 @@ class WalletEvent(_message.Message):
     LOT_ID_FIELD_NUMBER: _builtins.int
     HOLD_ID_FIELD_NUMBER: _builtins.int
     TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    LOT_COUNT_FIELD_NUMBER: _builtins.int
     cursor: _builtins.int
     """Commit-ordered position in the stream; resume with after_cursor."""
     event_id: _builtins.str
@@ -449,6 +454,12 @@ class WalletEvent(_message.Message):
     lot_id: _builtins.str
     hold_id: _builtins.str
     transaction_id: _builtins.str
+    lot_count: _builtins.int
+    """EXPIRED: how many lots' credit the event covers. Expiry posts one transaction and one
+    event per customer and currency each time it runs, with the sum; lot_id is set only when
+    the event covers a single lot, order_id only when all its lots came from one order.
+    0 for every other type.
+    """
     @_builtins.property
     def amount(self) -> _common_pb2.Money: ...
     @_builtins.property
@@ -473,10 +484,11 @@ class WalletEvent(_message.Message):
         lot_id: _builtins.str = ...,
         hold_id: _builtins.str = ...,
         transaction_id: _builtins.str = ...,
+        lot_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "available_at", b"available_at", "expires_at", b"expires_at", "occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "available_at", b"available_at", "cursor", b"cursor", "customer_id", b"customer_id", "event_id", b"event_id", "expires_at", b"expires_at", "hold_id", b"hold_id", "lot_id", b"lot_id", "merchant_id", b"merchant_id", "occurred_at", b"occurred_at", "order_id", b"order_id", "transaction_id", b"transaction_id", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "available_at", b"available_at", "cursor", b"cursor", "customer_id", b"customer_id", "event_id", b"event_id", "expires_at", b"expires_at", "hold_id", b"hold_id", "lot_count", b"lot_count", "lot_id", b"lot_id", "merchant_id", b"merchant_id", "occurred_at", b"occurred_at", "order_id", b"order_id", "transaction_id", b"transaction_id", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
