@@ -12,15 +12,16 @@ from cashback_kit.db import Database
 from tests.support.servers import migrations_of
 
 
-async def migrate_to(url: str, revision: str, *setup_sql: str) -> None:
-    """Upgrade to `revision`, then run `setup_sql` (rows as that revision stored them)."""
+async def migrate_to(url: str, revision: str, *setup_sql: str, down: bool = False) -> None:
+    """Upgrade (or, `down`, downgrade) to `revision`, then run `setup_sql` (rows as that revision
+    stored them)."""
 
     def upgrade(conn: Connection) -> None:
         cfg = Config()
         cfg.set_main_option("script_location", str(migrations_of("rules")))
         cfg.attributes["connection"] = conn
         cfg.attributes["version_table"] = "rules_alembic_version"
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
     db = Database(url)
     try:

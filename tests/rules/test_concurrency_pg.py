@@ -112,9 +112,8 @@ async def test_concurrent_orders_of_one_customer_respect_the_daily_limit_in_the_
 
 
 async def test_concurrent_first_orders_of_one_new_customer_pay_the_first_order_offer_once(pg_stub) -> None:
-    """Every order reads the customer as new before the lock; all but the first to lock find an
-    earlier order under it and are judged again with that profile (a judgement is reused only when
-    the locked profile is the one it was made for)."""
+    """Every order locks and reads what a first order could earn before it knows the customer; all
+    but the first to lock find an earlier order under the lock, and are judged with that profile."""
     welcome = campaign("welcome", percent_bps=1500, max_prior_orders=0)
     await pg_stub.CreateCampaign(rules_pb2.CreateCampaignRequest(campaign=welcome), metadata=OPS)
     orders = [order(f"first-{i}", line("mug", 10_000), customer_id="newcomer") for i in range(8)]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from cashback.rules.v1 import rules_pb2, rules_pb2_grpc
 from sqlalchemy import text
 
+from cashback_kit.db import Database
 from tests.rules.builders import campaign, line, order
 from tests.rules.conftest import FIXED_DATES_BOOTSTRAP
 from tests.rules.migrating import migrate_to
@@ -95,3 +96,25 @@ async def test_what_campaigns_paid_survives_the_move_to_award_rows_and_only_budg
         async with svc.db.read() as conn:
             counters = dict((await conn.execute(text("SELECT campaign_id, budget_used FROM rules_campaigns"))).all())
         assert counters == {"bf": 10_500, "capped": 8_000}  # bf's counter is no longer kept
+
+
+
+async def _load_functions(url: str) -> list[str]:
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            return list((await conn.execute(text(
+                "SELECT proname || '/' || pronargs FROM pg_proc WHERE proname LIKE 'rules_score_load%'"
+                " ORDER BY 1"))).scalars())
+    finally:
+        await db.dispose()
+
+
+async def test_0008_downgrades_to_the_load_function_of_0004_and_upgrades_again(pg_url: str) -> None:
+    both = ["rules_score_load/11", "rules_score_load/9", "rules_score_load_events/10"]
+    await migrate_to(pg_url, "0008")
+    assert await _load_functions(pg_url) == both
+    await migrate_to(pg_url, "0007", down=True)
+    assert await _load_functions(pg_url) == ["rules_score_load/9"]
+    await migrate_to(pg_url, "0008")
+    assert await _load_functions(pg_url) == both

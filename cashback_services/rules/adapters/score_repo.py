@@ -1,16 +1,15 @@
-"""The SQL of ScoreOrder and ScoreEvent: at most five statements per call, on
-one connection of the scoring pool.
+"""The SQL of ScoreOrder and ScoreEvent: four statements per call, on one
+connection of the scoring pool.
 
-1. `ScoreConn.seen` (autocommit): the merchant's campaign generation, the
-   customer row, their spend in the tier windows, and the stored score if this
-   order or event was scored before (a replay).
-2. BEGIN.
-3. `ScoreTx.load`: rules_score_load() (migration 0004) locks the customer row,
-   then the budgets the call may spend (campaign_id order), and reads usage and
-   spend after the lock.
-4. `ScoreTx.write_order`/`write_event`: one statement writes everything
+1. BEGIN.
+2. `ScoreTx.load`: rules_score_load() (migrations 0004 and 0008) returns the
+   merchant's campaign generation and, for a replay, the stored score (and
+   stops there: a replay is BEGIN, this, COMMIT); otherwise it locks the
+   customer row, then the budgets the call may spend (campaign_id order), and
+   reads the customer, their usage and spend after the lock.
+3. `ScoreTx.write_order` (event_group_repo for events): one statement writes everything
    (data-modifying CTEs over unnest arrays).
-5. COMMIT.
+4. COMMIT.
 
 The connection is the kit's (cashback_kit.pgtx on Database.fast_pool(), shared with
 the rest of the process): no SQLAlchemy per statement, a fixed-size pool (calls
@@ -23,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -39,39 +38,26 @@ class AlreadyStored(Exception):
 
 
 @dataclass(frozen=True)
-class Seen:
-    generation: int
-    customer: CustomerRow
-    spends: list[int]  # per tier window asked for
-    fingerprint: str | None  # of the stored order or event, if any
+class Stored:
+    """The order or event as scored before (a replay): score_body is None for
+    an order imported as history."""
+
+    fingerprint: str
     score_body: bytes | None
 
 
-def _seen_sql(table: str, key: str) -> str:
-    # $1 merchant, $2 customer, $3 order or event id, $4 currency, $5 since[], $6 until.
-    return f"""
-        SELECT (SELECT generation FROM rules_merchants WHERE merchant_id = $1),
-               c.manual_tier, c.order_count,
-               (SELECT segment FROM rules_customer_rfm WHERE merchant_id = $1 AND customer_id = $2),
-               ARRAY(SELECT coalesce(sum(o.merchandise_minor - o.refunded_minor), 0)::bigint
-                     FROM unnest($5::timestamptz[]) WITH ORDINALITY AS w(since, i)
-                     LEFT JOIN rules_orders o ON o.merchant_id = $1 AND o.customer_id = $2
-                          AND o.currency = $4 AND o.placed_at >= w.since AND o.placed_at < $6
-                     GROUP BY w.i ORDER BY w.i),
-               s.fingerprint, s.score_body
-        FROM (SELECT 1) AS one
-        LEFT JOIN rules_customers c ON c.merchant_id = $1 AND c.customer_id = $2
-        LEFT JOIN {table} s ON s.merchant_id = $1 AND s.{key} = $3"""
-
-
-_SEEN = {"order": _seen_sql("rules_orders", "order_id"), "event": _seen_sql("rules_events", "event_id")}
-_NO_WINDOW = datetime(1970, 1, 1, tzinfo=UTC)  # when no spend is asked for
+# $1 merchant, $2 order or event id.
+_STORED = {"order": "SELECT fingerprint, score_body FROM rules_orders WHERE merchant_id = $1 AND order_id = $2",
+           "event": "SELECT fingerprint, score_body FROM rules_events WHERE merchant_id = $1 AND event_id = $2"}
 
 
 @dataclass
 class Loaded:
-    """What rules_score_load() read under the customer lock."""
+    """What rules_score_load() read: the generation, a stored score, or what it
+    read under the customer lock."""
 
+    generation: int = 0
+    stored: Stored | None = None
     customer: CustomerRow = field(default_factory=lambda: CustomerRow("", 0))
     budgets: dict[str, int] = field(default_factory=dict)
     usage: dict[str, tuple[int, int]] = field(default_factory=dict)  # campaign -> (amount, count)
@@ -88,65 +74,89 @@ class AwardRow:
     budgeted: bool
 
 
-_LOAD = "SELECT kind, key, day, a, b FROM rules_score_load($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+_LOAD = "SELECT kind, key, day, a, b, body FROM rules_score_load($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-# $1 merchant, $2 customer, $3-$6 the awards (campaign, version, amount, local
-# day), $7-$8 the budgeted ones (campaign, amount); the rest per statement. Usage
-# and day rows are only written under the customer lock, budgets under their own.
-_USAGE_CTES = """
+# $1 merchant, $2 created_at; $3-$6 usage (customer, campaign, amount, count),
+# $7-$10 day usage (customer, campaign, day, count), $11-$12 budgets (campaign,
+# amount), each summed per key (usage_args); the rest per statement. Usage and
+# day rows are only written under the customer lock, budgets under their own.
+USAGE_CTES = """
     u AS (INSERT INTO rules_customer_usage AS t (merchant_id, campaign_id, customer_id, amount_minor, award_count)
-          SELECT $1, x.cid, $2, x.amt, 1 FROM unnest($3::text[], $5::bigint[]) AS x(cid, amt)
+          SELECT $1, x.cid, x.cust, x.amt, x.n FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[])
+              AS x(cust, cid, amt, n)
           ON CONFLICT (merchant_id, campaign_id, customer_id)
-          DO UPDATE SET amount_minor = t.amount_minor + excluded.amount_minor, award_count = t.award_count + 1),
+          DO UPDATE SET amount_minor = t.amount_minor + excluded.amount_minor,
+                        award_count = t.award_count + excluded.award_count),
     d AS (INSERT INTO rules_customer_day_usage AS t (merchant_id, campaign_id, customer_id, local_day, award_count)
-          SELECT $1, x.cid, $2, x.day, 1 FROM unnest($3::text[], $6::text[]) AS x(cid, day)
+          SELECT $1, x.cid, x.cust, x.day, x.n FROM unnest($7::text[], $8::text[], $9::text[], $10::bigint[])
+              AS x(cust, cid, day, n)
           ON CONFLICT (merchant_id, campaign_id, customer_id, local_day)
-          DO UPDATE SET award_count = t.award_count + 1),
+          DO UPDATE SET award_count = t.award_count + excluded.award_count),
     b AS (UPDATE rules_campaigns AS c SET budget_used = c.budget_used + x.amt
-          FROM unnest($7::text[], $8::bigint[]) AS x(cid, amt)
-          WHERE c.merchant_id = $1 AND c.campaign_id = x.cid)
+          FROM unnest($11::text[], $12::bigint[]) AS x(cid, amt)
+          WHERE c.merchant_id = $1 AND c.campaign_id = x.cid AND c.campaign_id = ANY($11::text[]))
 SELECT 1"""
 
-# $9 order_id, $10 placed_at, $11 currency, $12 merchandise, $13 fingerprint,
-# $14 order body, $15 score body, $16 created_at.
+# $13 order_id, $14 customer, $15 placed_at, $16 currency, $17 merchandise,
+# $18 fingerprint, $19 order body, $20 score body, $21-$24 the awards
+# (campaign, version, amount, local day).
 _WRITE_ORDER = """
 WITH o AS (INSERT INTO rules_orders (merchant_id, order_id, customer_id, placed_at, currency, merchandise_minor,
                                      refunded_minor, fully_refunded, fingerprint, order_body, score_body, created_at)
-           VALUES ($1, $9, $2, $10, $11, $12, 0, false, $13, $14, $15, $16)),
+           VALUES ($1, $13, $14, $15, $16, $17, 0, false, $18, $19, $20, $2)),
     a AS (INSERT INTO rules_awards (merchant_id, order_id, campaign_id, campaign_version, customer_id, currency,
                                     amount_minor, reversed_minor, local_day)
-          SELECT $1, $9, x.cid, x.ver, $2, $11, x.amt, 0, x.day
-          FROM unnest($3::text[], $4::int[], $5::bigint[], $6::text[]) AS x(cid, ver, amt, day)),""" + _USAGE_CTES
-
-# $9 event_id, $10 currency, $11 fingerprint, $12 score body, $13 created_at.
-_WRITE_EVENT = """
-WITH e AS (INSERT INTO rules_events (merchant_id, event_id, customer_id, fingerprint, score_body, created_at)
-           VALUES ($1, $9, $2, $11, $12, $13)),
-    a AS (INSERT INTO rules_event_awards (merchant_id, event_id, campaign_id, campaign_version, customer_id,
-                                          currency, amount_minor, local_day)
-          SELECT $1, $9, x.cid, x.ver, $2, $10, x.amt, x.day
-          FROM unnest($3::text[], $4::int[], $5::bigint[], $6::text[]) AS x(cid, ver, amt, day)),""" + _USAGE_CTES
+          SELECT $1, $13, x.cid, x.ver, $14, $16, x.amt, 0, x.day
+          FROM unnest($21::text[], $22::int[], $23::bigint[], $24::text[]) AS x(cid, ver, amt, day)),""" + USAGE_CTES
 
 
-def _award_args(awards: Sequence[AwardRow]) -> list[Any]:
-    paid = [a for a in awards if a.budgeted]
-    return [[a.campaign_id for a in awards], [a.campaign_version for a in awards],
-            [a.amount_minor for a in awards], [a.local_day for a in awards],
-            [a.campaign_id for a in paid], [a.amount_minor for a in paid]]
+def usage_args(awards: Sequence[tuple[str, AwardRow]]) -> list[Any]:
+    """$3-$12 of USAGE_CTES for (customer, award) pairs: one row per key, so a
+    customer paid twice by a campaign in one statement is counted twice."""
+    usage: dict[tuple[str, str], list[int]] = {}
+    days: dict[tuple[str, str, str], int] = {}
+    budgets: dict[str, int] = {}
+    for customer, a in awards:
+        u = usage.setdefault((customer, a.campaign_id), [0, 0])
+        u[0] += a.amount_minor
+        u[1] += 1
+        days[(customer, a.campaign_id, a.local_day)] = days.get((customer, a.campaign_id, a.local_day), 0) + 1
+        if a.budgeted:
+            budgets[a.campaign_id] = budgets.get(a.campaign_id, 0) + a.amount_minor
+    return [[k[0] for k in usage], [k[1] for k in usage], [v[0] for v in usage.values()],
+            [v[1] for v in usage.values()], [k[0] for k in days], [k[1] for k in days], [k[2] for k in days],
+            list(days.values()), list(budgets), list(budgets.values())]
 
 
-class ScoreTx(Statements):
+class ScoreStatements(Statements):
+    async def store(self, sql: str, args: list[Any]) -> None:
+        """`sql` with `args`; AlreadyStored when the order or event was stored by a concurrent call."""
+        try:
+            await self.execute(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyStored() from exc
+
+
+class ScoreTx(ScoreStatements):
     """The statements of one scoring transaction."""
 
-    async def load(self, merchant_id: str, customer_id: str, *, add_orders: int, budget_ids: list[str],
-                   usage_ids: list[str], days: list[str], currency: str, since: list[datetime],
-                   until: datetime) -> Loaded:
-        args = [merchant_id, customer_id, add_orders, sorted(budget_ids), usage_ids, days, currency, since, until]
+    async def load(self, what: str, key: str, merchant_id: str, customer_id: str, *, add_orders: int,
+                   budget_ids: list[str], usage_ids: list[str], days: list[str], currency: str,
+                   since: list[datetime], until: datetime) -> Loaded:
+        """`what` is "order" or "event" (`key` its id); spend is summed in
+        `currency` over [since_i, until) for each window, when the customer has
+        no manual tier."""
+        args = [what, key, merchant_id, customer_id, add_orders, sorted(budget_ids), usage_ids, days, currency,
+                list(since), until]
         out = Loaded()
         spends: dict[int, int] = {}
-        for kind, key, day, a, b in await self.fetch(_LOAD, *args):
-            if kind == "customer":
-                out.customer = CustomerRow(key, int(a))
+        for kind, key, day, a, b, body in await self.fetch(_LOAD, *args):
+            if kind == "generation":
+                out.generation = int(a)
+            elif kind == "stored":
+                out.stored = Stored(key, bytes(body) if body is not None else None)
+            elif kind == "customer":
+                out.customer = CustomerRow(key, int(a), day)
             elif kind == "budget":
                 out.budgets[key] = int(a)
             elif kind == "usage":
@@ -158,38 +168,23 @@ class ScoreTx(Statements):
         out.spends = [spends[i + 1] for i in range(len(spends))]
         return out
 
-    async def _write(self, sql: str, args: list[Any]) -> None:
-        try:
-            await self.execute(sql, *args)
-        except asyncpg.UniqueViolationError as exc:
-            raise AlreadyStored() from exc
-
     async def write_order(self, merchant_id: str, customer_id: str, awards: Sequence[AwardRow], *, order_id: str,
                           placed_at: datetime, currency: str, merchandise_minor: int, fingerprint: str,
                           order_body: bytes, score_body: bytes, created_at: datetime) -> None:
-        await self._write(_WRITE_ORDER, [merchant_id, customer_id, *_award_args(awards), order_id, placed_at,
-                                         currency, merchandise_minor, fingerprint, order_body, score_body,
-                                         created_at])
-
-    async def write_event(self, merchant_id: str, customer_id: str, awards: Sequence[AwardRow], *, event_id: str,
-                          currency: str, fingerprint: str, score_body: bytes, created_at: datetime) -> None:
-        await self._write(_WRITE_EVENT, [merchant_id, customer_id, *_award_args(awards), event_id, currency,
-                                         fingerprint, score_body, created_at])
+        await self.store(_WRITE_ORDER, [
+            merchant_id, created_at, *usage_args([(customer_id, a) for a in awards]), order_id, customer_id,
+            placed_at, currency, merchandise_minor, fingerprint, order_body, score_body,
+            [a.campaign_id for a in awards], [a.campaign_version for a in awards],
+            [a.amount_minor for a in awards], [a.local_day for a in awards]])
 
 
 class ScoreConn(Statements):
     """One pooled connection, for the whole of a scoring call."""
 
-    async def seen(self, what: str, merchant_id: str, customer_id: str, key: str, *, currency: str = "",
-                   since: Sequence[datetime] = (), until: datetime = _NO_WINDOW) -> Seen:
-        """`what` is "order" or "event" (`key` its id); spend is summed in
-        `currency` over [since_i, until) for each window asked for."""
-        sql, args = _SEEN[what], [merchant_id, customer_id, key, currency, list(since), until]
-        row = await self.fetchrow(sql, *args)
-        assert row is not None  # FROM (SELECT 1): always one row
-        gen, tier, count, segment, spends, fp, body = row
-        customer = CustomerRow(tier or "", int(count or 0), segment or "")
-        return Seen(int(gen or 0), customer, [int(x) for x in spends], fp, bytes(body) if body is not None else None)
+    async def stored(self, what: str, merchant_id: str, key: str) -> Stored | None:
+        """The order or event as stored, if it is (autocommit)."""
+        row = await self.fetchrow(_STORED[what], merchant_id, key)
+        return None if row is None else Stored(row[0], bytes(row[1]) if row[1] is not None else None)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[ScoreTx]:

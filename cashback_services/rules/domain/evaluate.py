@@ -59,9 +59,10 @@ def _skip(rule: Rule, code: SkipCode, reason: str) -> SkipOut:
     return SkipOut(rule.campaign_id, rule.version, code, reason)
 
 
-def precheck(rule: Rule, order: OrderIn, profile: Profile) -> SkipOut | None:
+def precheck(rule: Rule, order: OrderIn, profile: Profile | None) -> SkipOut | None:
     """Conditions on the order as a whole; cheap, so the index can call it for
-    every campaign it did not shortlist, to say why."""
+    every campaign it did not shortlist, to say why. With no profile, the
+    conditions on the customer pass (could any customer earn here?)."""
     if rule.currency != order.currency:
         return _skip(rule, SkipCode.CURRENCY, f"the campaign pays in {rule.currency}, the order is in {order.currency}")
     window = _window_skip(rule, order.placed_at)
@@ -86,7 +87,9 @@ def _window_skip(rule: Rule, when: datetime) -> SkipOut | None:
     return None
 
 
-def _customer_skip(rule: Rule, profile: Profile) -> SkipOut | None:
+def _customer_skip(rule: Rule, profile: Profile | None) -> SkipOut | None:
+    if profile is None:
+        return None
     if rule.customer_tiers and profile.tier not in rule.customer_tiers:
         tiers = ", ".join(sorted(rule.customer_tiers))
         return _skip(rule, SkipCode.TIER, f"only for customers of tier {tiers}")
@@ -157,6 +160,19 @@ def qualify_rule(rule: Rule, order: OrderIn, profile: Profile, bases: list[Money
     return Candidate(rule, amount, how)
 
 
+def could_pay(order: OrderIn, rules: list[Rule]) -> list[Rule]:
+    """Of `rules` (past precheck for some customer), those that pay on this
+    order for some customer: the order's minimum met and a line covered. What
+    scoring locks and reads before it knows the customer; qualify() with the
+    customer's profile never picks a rule outside it."""
+    bases = line_bases(order)
+    whole = sum(b.minor for b in bases)
+    return [rule for rule in rules
+            if (rule.min_order is None or whole >= rule.min_order.minor)
+            and any(line_is_eligible(line, rule.include_skus, rule.include_categories, rule.exclude_skus,
+                                     rule.exclude_categories) for line in order.lines)]
+
+
 def qualify(order: OrderIn, rules: list[Rule], profile: Profile,
             shortlist: set[str] | None = None) -> tuple[list[Candidate], list[SkipOut]]:
     """Rules not in `shortlist` (the index's pick) only get their skip reason."""
@@ -181,7 +197,8 @@ def _no_lines(rule: Rule) -> SkipOut:
     return _skip(rule, SkipCode.NO_ELIGIBLE_LINES, "no item in the order is covered by the campaign")
 
 
-def qualify_event(event: EventIn, rules: list[Rule], profile: Profile) -> tuple[list[Candidate], list[SkipOut]]:
+def qualify_event(event: EventIn, rules: list[Rule],
+                  profile: Profile | None) -> tuple[list[Candidate], list[SkipOut]]:
     candidates: list[Candidate] = []
     skipped: list[SkipOut] = []
     for rule in rules:

@@ -54,15 +54,15 @@ class SkipList:
         self._coupons = frozenset(c for r in self.rules for c in r.coupon_codes)
         self._cache = OrderedDict()
 
-    def _key(self, order: OrderIn, profile: Profile) -> tuple[object, ...]:
+    def _key(self, order: OrderIn, profile: Profile | None) -> tuple[object, ...]:
         coupons = frozenset(c.lower() for c in order.coupon_codes) & self._coupons
         # Within one interval between consecutive start/end instants, every
         # campaign's window says the same about the order.
         interval = bisect_right(self._bounds, order.placed_at)
-        return (order.currency, interval, order.channel, order.payment_method.lower(), coupons, profile.tier,
-                profile.prior_orders, profile.segment)
+        who = None if profile is None else (profile.tier, profile.prior_orders, profile.segment)
+        return (order.currency, interval, order.channel, order.payment_method.lower(), coupons, who)
 
-    def _all(self, order: OrderIn, profile: Profile) -> _Entry:
+    def _all(self, order: OrderIn, profile: Profile | None) -> _Entry:
         key = self._key(order, profile)
         hit = self._cache.get(key)
         if hit is not None:
@@ -84,10 +84,11 @@ class SkipList:
             self._cache.popitem(last=False)
         return hit
 
-    def live(self, order: OrderIn, profile: Profile) -> tuple[frozenset[str], frozenset[str]]:
-        """The campaigns that pass precheck() for this order and customer -- the
-        only ones worth judging line by line (for the others the cached entry
-        already says why) -- and those of them that cover every line."""
+    def live(self, order: OrderIn, profile: Profile | None) -> tuple[frozenset[str], frozenset[str]]:
+        """The campaigns that pass precheck() for this order and customer (any
+        customer, with no profile) -- the only ones worth judging line by line
+        (for the others the cached entry already says why) -- and those of them
+        that cover every line."""
         entry = self._all(order, profile)
         return entry.live, entry.live_every_line
 
