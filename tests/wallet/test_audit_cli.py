@@ -9,10 +9,14 @@ from typer.testing import CliRunner
 from cashback_services.wallet.adapters import tables as t
 from cashback_services.wallet.service_layer.handlers import WalletService
 from cashbackctl.audit import audit
+from cashbackctl.common import STATE
 from tests.wallet.helpers import credit, hold
 
 
 def _app() -> typer.Typer:
+    # The command alone, without the root callback: forget any root options (--json) an earlier
+    # test in this process left behind.
+    STATE.pop("ctx", None)
     app = typer.Typer()
     app.command()(audit)
     return app
