@@ -26,13 +26,14 @@ under load groups grow by themselves, and a lone call waits for nobody."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cashback_kit.errors import Aborted, DomainError
+from cashback_kit.group_commit import GroupCommit, answer
 from cashback_services.rules.adapters import codec, event_group_repo, score_repo
 from cashback_services.rules.adapters.event_group_repo import EventAsked, EventRow, GroupLoaded
 from cashback_services.rules.domain.evaluate import Candidate, qualify_event, settle
@@ -41,8 +42,6 @@ from cashback_services.rules.service_layer import score_plan as sp
 from cashback_services.rules.service_layer.awardable import check_awardable
 from cashback_services.rules.service_layer.cache import MerchantCache, Snapshot
 from cashback_services.rules.service_layer.score_plan import Plan, Stale
-
-log = logging.getLogger("cashback.rules.event_groups")
 
 
 def judge_event(snap: Snapshot, event: EventIn, profile: Profile) -> tuple[list[Candidate], list[SkipOut], str]:
@@ -66,7 +65,7 @@ def _could(snap: Snapshot | None, event: EventIn) -> list[Rule]:
 class _Call:
     event: EventIn
     fingerprint: str
-    future: asyncio.Future[bytes]
+    future: asyncio.Future[Any] | None = None
     attempts: int = 0
 
 
@@ -79,71 +78,47 @@ class _Group:
     stale: list[_Call] = field(default_factory=list)
 
 
-class EventGroups:
+class EventGroups(GroupCommit[_Call]):
+    name = "event group"
+    alone_at_once = False
+
     def __init__(self, pool: score_repo.ScoringPool, cache: MerchantCache, now: Callable[[], datetime],
                  max_items: int = 256) -> None:
-        self.pool, self.cache, self.now, self.max_items = pool, cache, now, max_items
-        self._queue: deque[_Call] = deque()
-        self._writer: asyncio.Task[None] | None = None
+        super().__init__(max_items)
+        self.pool, self.cache, self.now = pool, cache, now
 
-    async def submit(self, event: EventIn, fingerprint: str) -> bytes:
-        call = _Call(event, fingerprint, asyncio.get_running_loop().create_future())
-        self._queue.append(call)
-        if self._writer is None:  # the writer runs while there is work, and no longer
-            self._writer = asyncio.create_task(self._write())
-        return await asyncio.shield(call.future)  # a caller that gives up does not cancel the group
+    async def submit_event(self, event: EventIn, fingerprint: str) -> bytes:
+        score: bytes = await self.submit(_Call(event, fingerprint))
+        return score
 
-    async def _write(self) -> None:
-        try:
-            while self._queue:
-                await self._run(self._take())
-        finally:
-            # Cleared in the same step that saw the queue empty, so a call queued
-            # from now on starts a writer of its own.
-            self._writer = None
-
-    def _take(self) -> list[_Call]:
+    def take(self, queue: deque[_Call]) -> list[_Call]:
         """Up to max_items queued calls of the first call's merchant, each
         event_id once (a repeat waits for the next group, where it is a replay)."""
-        merchant = self._queue[0].event.merchant_id
+        merchant = queue[0].event.merchant_id
         group: list[_Call] = []
         keys: set[str] = set()
         rest: list[_Call] = []
-        while self._queue and len(group) < self.max_items:
-            call = self._queue.popleft()
+        while queue and len(group) < self.max_items:
+            call = queue.popleft()
             if call.event.merchant_id == merchant and call.event.event_id not in keys:
                 group.append(call)
                 keys.add(call.event.event_id)
             else:
                 rest.append(call)
-        self._queue.extendleft(reversed(rest))
+        queue.extendleft(reversed(rest))
         return group
 
-    async def _run(self, calls: list[_Call]) -> None:
-        try:
-            group = await self._in_one_transaction(calls)
-        except asyncio.CancelledError:
-            for call in calls:
-                _answer(call, None, ConnectionAbortedError("rules is shutting down"))
-            raise
-        except Exception as exc:  # the group as a whole: every call runs alone instead
-            if len(calls) == 1:
-                _answer(calls[0], None, exc)
-                return
-            log.warning("event group failed; its events run alone",
-                        extra={"events": len(calls), "error": type(exc).__name__})
-            for call in calls:
-                await self._run([call])
-            return
+    async def commit(self, calls: list[_Call]) -> None:
+        group = await self._in_one_transaction(calls)
         for call, value, error in group.answers:
-            _answer(call, value, error)
+            answer(call, value, error)
         for call in group.stale:
             call.attempts += 1
             if call.attempts >= sp.ATTEMPTS:
-                _answer(call, None, Aborted("the campaigns changed during scoring; safe to retry",
-                                            reason="CONCURRENT_WRITE"))
+                answer(call, None, Aborted("the campaigns changed during scoring; safe to retry",
+                                           reason="CONCURRENT_WRITE"))
         if again := [c for c in group.stale if c.attempts < sp.ATTEMPTS]:
-            await self._run(again)
+            await self.run(again)
 
     async def _in_one_transaction(self, calls: list[_Call]) -> _Group:
         merchant_id = calls[0].event.merchant_id
@@ -195,12 +170,3 @@ class EventGroups:
         loaded.paid(event.customer_id, rows)  # the next calls of the group see what this one paid
         group.answers.append((call, score, None))
 
-
-def _answer(call: _Call, value: bytes | None, error: BaseException | None) -> None:
-    if call.future.done():
-        return
-    if error is not None:
-        call.future.set_exception(error)
-    else:
-        assert value is not None
-        call.future.set_result(value)

@@ -156,7 +156,7 @@ class Scoring:
 
     async def score_event(self, event: EventIn, fingerprint: str) -> bytes:
         """Scored in a group with the events queued meanwhile (event_groups.py)."""
-        return await self.events.submit(event, fingerprint)
+        return await self.events.submit_event(event, fingerprint)
 
     async def _scored(self, merchant_id: str, customer_id: str, key: str, when: datetime, fingerprint: str,
                       could: Callable[[Snapshot], list[Rule]], decide: _Decide) -> bytes:

@@ -24,13 +24,13 @@ which gives each the answer it would have had -- idempotency makes running them
 again safe even if the commit's outcome was unknown.
 
 While one group commits, the next one fills: under load groups grow by
-themselves, and a lone call waits for nobody."""
+themselves, and a lone call waits for nobody. The queue, its writer and the
+run-alone fallback are cashback_kit.group_commit's, which rules' event groups
+share."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,10 +38,9 @@ from typing import Any
 
 from cashback_kit.db import Database
 from cashback_kit.errors import DomainError
+from cashback_kit.group_commit import GroupCommit, answer
 from cashback_services.wallet.adapters.repository import State, Want, locked
 from cashback_services.wallet.metrics import group_committed
-
-log = logging.getLogger("cashback.wallet.batch")
 
 
 @dataclass
@@ -59,55 +58,23 @@ def _changes(state: State) -> int:
             + len(state.changed_awards) + len(state.new_refunds))
 
 
-class Batcher:
+class Batcher(GroupCommit[Call]):
+    name = "write group"
+
     def __init__(self, db: Database, clock: Callable[[], datetime], committed: Callable[[State], None],
                  max_items: int = 256, writers: int = 1) -> None:
-        # One writer measured best: while it commits, the next group fills, and groups stay large.
+        super().__init__(max_items, writers)
         self.db = db
         self.clock = clock
         self.committed = committed
-        self.max_items = max_items
-        self.writers = writers
-        self._queue: deque[Call] = deque()
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, call: Call) -> Any:
-        call.future = asyncio.get_running_loop().create_future()
-        self._queue.append(call)
-        if len(self._tasks) < self.writers:  # writers run while there is work, and no longer
-            self._tasks.add(asyncio.create_task(self._writer()))
-        return await asyncio.shield(call.future)  # a caller that gives up does not cancel its write
+    def grouped(self, calls: int, alone: bool) -> None:
+        group_committed(calls, alone=alone)
 
-    async def _writer(self) -> None:
-        me = asyncio.current_task()
-        try:
-            while self._queue:
-                calls = [self._queue.popleft() for _ in range(min(self.max_items, len(self._queue)))]
-                await self._run(calls)
-        finally:
-            # Leave the set in the same step that saw the queue empty, so a call
-            # queued from now on starts a writer of its own.
-            self._tasks.discard(me)  # type: ignore[arg-type]
-
-    async def _run(self, calls: list[Call]) -> None:
-        try:
-            outcomes = await self._in_one_transaction(calls)
-        except asyncio.CancelledError:
-            for call in calls:
-                _settle(call, None, ConnectionAbortedError("the wallet is shutting down"))
-            raise
-        except Exception as exc:  # the group as a whole: every call runs alone instead
-            if len(calls) == 1:
-                _settle(calls[0], None, exc)
-                return
-            log.warning("write group failed; its calls run alone",
-                        extra={"calls": len(calls), "error": type(exc).__name__})
-            group_committed(len(calls), alone=True)
-            await asyncio.gather(*(self._run([call]) for call in calls))
-            return
-        group_committed(len(calls))
+    async def commit(self, calls: list[Call]) -> None:
+        outcomes = await self._in_one_transaction(calls)
         for call, (value, error) in zip(calls, outcomes, strict=True):
-            _settle(call, value, error)
+            answer(call, value, error)
 
     async def _in_one_transaction(self, calls: list[Call]) -> list[tuple[Any, BaseException | None]]:
         outcomes: list[tuple[Any, BaseException | None]] = []
@@ -125,13 +92,3 @@ class Batcher:
                     outcomes.append((None, exc))
         self.committed(state)
         return outcomes
-
-
-def _settle(call: Call, value: Any, error: BaseException | None) -> None:
-    future = call.future
-    if future is None or future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
