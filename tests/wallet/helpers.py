@@ -50,7 +50,7 @@ async def pending_lot(wallet: WalletService, customer: str, amount: int, availab
     now = wallet.clock()
     line = AwardLine("camp", "SAR", amount, now + available_in, now + expires_in if expires_in else None)
     async with wallet.locked(Want(customers=((M, customer),))) as state:
-        state.only().credit_award(line, "order", order_id or f"order-{customer}-{amount}")
+        state.only().credit_awards([line], "order", order_id or f"order-{customer}-{amount}")
 
 
 async def lock_customer(conn: AsyncConnection, customer: str) -> None:

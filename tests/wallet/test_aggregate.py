@@ -208,7 +208,7 @@ def test_a_credit_that_would_pass_the_balance_limit_is_balance_limit_and_changes
 
     c = customer((MAX_BALANCE_MINOR - MAX_MINOR + 1, None))
     for credit in (lambda: c.adjust("SAR", MAX_MINOR, "goodwill", None),
-                   lambda: c.credit_award(AwardLine("camp", "SAR", MAX_MINOR, T0, None), "order", "o1")):
+                   lambda: c.credit_awards([AwardLine("camp", "SAR", MAX_MINOR, T0, None)], "order", "o1")):
         with pytest.raises(FailedPrecondition) as refused:
             credit()
         assert refused.value.reason == "BALANCE_LIMIT"
@@ -222,11 +222,11 @@ def test_only_credit_that_is_due_asks_the_write_to_settle_the_customers_lots() -
     c.adjust("SAR", 500, "goodwill", None)  # available at once: nothing to mature or expire
     assert not c.settle_after
     line = AwardLine("camp", "SAR", 100, T0 + DAY, None)
-    c.credit_award(line, "order", "o-later")  # pending until tomorrow
+    c.credit_awards([line], "order", "o-later")  # pending until tomorrow
     assert not c.settle_after
     # Usable at once: an available lot straight away, credited and available in the same write,
     # with no pending lot and no MATURE transaction for a settlement to write.
-    c.credit_award(AwardLine("camp", "SAR", 100, T0, None), "order", "o-now")
+    c.credit_awards([AwardLine("camp", "SAR", 100, T0, None)], "order", "o-now")
     assert not c.settle_after
     assert c.balance("SAR").available == 600 and c.balance("SAR").pending == 100
     now_lot = next(lot for lot in c.lots.values() if lot.order_id == "o-now")
@@ -234,7 +234,7 @@ def test_only_credit_that_is_due_asks_the_write_to_settle_the_customers_lots() -
     assert [e.type for e in c.events if e.order_id == "o-now"] == ["credited", "available"]
     assert [t.type for t in c.transactions if t.order_id == "o-now"] == ["award"]
     # Credit that is due to expire already still asks for the settlement that expires it.
-    c.credit_award(AwardLine("camp", "SAR", 100, T0 - DAY, T0), "order", "o-gone")
+    c.credit_awards([AwardLine("camp", "SAR", 100, T0 - DAY, T0)], "order", "o-gone")
     assert c.settle_after
 
 

@@ -204,10 +204,6 @@ class Customer:
 
     # -- awards ----------------------------------------------------------------------
 
-    def credit_award(self, line: AwardLine, kind: str, source_id: str) -> tuple[int, int]:
-        """Credit one award line: credit_awards of that line alone."""
-        return self.credit_awards([line], kind, source_id)
-
     def credit_awards(self, lines: list[AwardLine], kind: str, source_id: str) -> tuple[int, int]:
         """Credit an order's (or event's) award lines of one currency, paying refund debt off
         first. Returns (credited, debt repaid).
