@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -146,10 +146,14 @@ async def lock_budgets(conn: AsyncConnection, merchant_id: str, campaign_ids: li
     return {r.campaign_id: int(r.budget_used) for r in (await conn.execute(stmt)).all()}
 
 
-async def add_budget_used(conn: AsyncConnection, merchant_id: str, campaign_id: str, delta: int) -> None:
+async def add_budget_used(conn: AsyncConnection, merchant_id: str, deltas: list[tuple[str, int]]) -> None:
+    """Per (campaign, delta), the campaigns' budget_used moved by delta: one executemany."""
+    if not deltas:
+        return
     await conn.execute(update(campaigns).where(
-        campaigns.c.merchant_id == merchant_id, campaigns.c.campaign_id == campaign_id,
-    ).values(budget_used=campaigns.c.budget_used + delta))
+        campaigns.c.merchant_id == bindparam("b_m"), campaigns.c.campaign_id == bindparam("b_c"),
+    ).values(budget_used=campaigns.c.budget_used + bindparam("b_d")),
+        [{"b_m": merchant_id, "b_c": c, "b_d": d} for c, d in deltas])
 
 
 async def tier_policy_json(conn: AsyncConnection, merchant_id: str) -> str | None:

@@ -150,20 +150,25 @@ async def spend_since(conn: AsyncConnection, merchant_id: str, customer_id: str,
     return [int(x) for x in row]
 
 
-async def release_usage(conn: AsyncConnection, merchant_id: str, customer_id: str, campaign_id: str,
-                         amount: int, count: int, day: str | None) -> None:
-    """A reversal gives usage back (`amount` and `count` are negative). Plain
-    UPDATEs: the rows exist (the award created them)."""
+async def release_usage(conn: AsyncConnection, merchant_id: str, customer_id: str,
+                        given_back: list[tuple[str, int, int, str | None]]) -> None:
+    """A reversal gives usage back: per (campaign, amount, count, local day), `amount` and `count`
+    negative. Plain UPDATEs (the award created the rows), each kind one executemany: one round trip."""
+    if not given_back:
+        return
     t = customer_usage
     await conn.execute(update(t).where(
-        t.c.merchant_id == merchant_id, t.c.campaign_id == campaign_id, t.c.customer_id == customer_id,
-    ).values(amount_minor=t.c.amount_minor + amount, award_count=t.c.award_count + count))
-    if day is not None and count:
+        t.c.merchant_id == bindparam("b_m"), t.c.campaign_id == bindparam("b_c"), t.c.customer_id == bindparam("b_cu"),
+    ).values(amount_minor=t.c.amount_minor + bindparam("b_a"), award_count=t.c.award_count + bindparam("b_n")),
+        [{"b_m": merchant_id, "b_c": c, "b_cu": customer_id, "b_a": a, "b_n": n} for c, a, n, _ in given_back])
+    days = [{"b_m": merchant_id, "b_c": c, "b_cu": customer_id, "b_d": day, "b_n": n}
+            for c, _, n, day in given_back if day is not None and n]
+    if days:
         d = customer_day_usage
         await conn.execute(update(d).where(
-            d.c.merchant_id == merchant_id, d.c.campaign_id == campaign_id, d.c.customer_id == customer_id,
-            d.c.local_day == day,
-        ).values(award_count=d.c.award_count + count))
+            d.c.merchant_id == bindparam("b_m"), d.c.campaign_id == bindparam("b_c"),
+            d.c.customer_id == bindparam("b_cu"), d.c.local_day == bindparam("b_d"),
+        ).values(award_count=d.c.award_count + bindparam("b_n")), days)
 
 
 # Orders -------------------------------------------------------------------
@@ -211,10 +216,15 @@ async def order_awards(conn: AsyncConnection, merchant_id: str, order_id: str) -
     return list((await conn.execute(stmt)).all())
 
 
-async def add_reversed(conn: AsyncConnection, merchant_id: str, order_id: str, campaign_id: str, delta: int) -> None:
+async def add_reversed(conn: AsyncConnection, merchant_id: str, order_id: str, deltas: list[tuple[str, int]]) -> None:
+    """What a reversal took back of each of the order's awards, per (campaign, delta): one executemany."""
+    if not deltas:
+        return
     await conn.execute(update(awards).where(and_(
-        awards.c.merchant_id == merchant_id, awards.c.order_id == order_id, awards.c.campaign_id == campaign_id,
-    )).values(reversed_minor=awards.c.reversed_minor + delta))
+        awards.c.merchant_id == bindparam("b_m"), awards.c.order_id == bindparam("b_o"),
+        awards.c.campaign_id == bindparam("b_c"),
+    )).values(reversed_minor=awards.c.reversed_minor + bindparam("b_d")),
+        [{"b_m": merchant_id, "b_o": order_id, "b_c": c, "b_d": d} for c, d in deltas])
 
 
 # Events and refunds --------------------------------------------------------

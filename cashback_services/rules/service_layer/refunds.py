@@ -60,17 +60,16 @@ class Refunds:
             taken = Money.zero(order.currency)
             points_taken = 0
             in_points = points_campaigns(order.score_body)  # those awards were points, counted as minor units
+            reversed_: list[tuple[str, int]] = []
+            usage: list[tuple[str, int, int, str | None]] = []
             for r in rows:
                 delta = reversal_delta(r.amount_minor, r.reversed_minor, order.merchandise_minor, total)
                 if delta <= 0:
                     continue
                 # The award stops counting against "max awards" once it is taken back in full.
                 released = 1 if r.reversed_minor + delta == r.amount_minor else 0
-                await history_repo.add_reversed(conn, merchant_id, order_id, r.campaign_id, delta)
-                if r.campaign_id in budgeted:
-                    await campaign_repo.add_budget_used(conn, merchant_id, r.campaign_id, -delta)
-                await history_repo.release_usage(conn, merchant_id, order.customer_id, r.campaign_id, -delta,
-                                                 -released, r.local_day)
+                reversed_.append((r.campaign_id, delta))
+                usage.append((r.campaign_id, -delta, -released, r.local_day))
                 whole = Money(order.currency, order.merchandise_minor)
                 if r.campaign_id in in_points:
                     points_taken += delta
@@ -81,6 +80,10 @@ class Refunds:
                     said = f"{amount_back} of the {Money(order.currency, r.amount_minor)}"
                 taken_back.append(ReversedAward(r.campaign_id, r.campaign_version, amount_back,
                                                 f"{amount} of {whole} refunded: {said} award taken back"))
+            # Each kind of change in one statement for all the order's awards (one round trip each).
+            await history_repo.add_reversed(conn, merchant_id, order_id, reversed_)
+            await campaign_repo.add_budget_used(conn, merchant_id, [(c, -d) for c, d in reversed_ if c in budgeted])
+            await history_repo.release_usage(conn, merchant_id, order.customer_id, usage)
             reversal = reversal_bytes(ReversalOut(order_id, refund_id, taken, tuple(taken_back), points_taken))
             await history_repo.add_refunded(conn, merchant_id, order_id, total, full)
             await history_repo.insert_refund(
