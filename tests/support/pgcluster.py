@@ -182,11 +182,12 @@ class PgCluster:
         return self.url(self.create_database(prefix))
 
 
-def start_cluster() -> PgCluster:
-    """A throw-away cluster in a new temporary directory, on a free port."""
+def start_cluster(settings: dict[str, str] | None = None) -> PgCluster:
+    """A throw-away cluster in a new temporary directory, on a free port (with `settings` on top of
+    THROWAWAY_SETTINGS, e.g. a test's preloaded extension)."""
     cluster = PgCluster(root=Path(tempfile.mkdtemp(prefix="cashback-pg-")), port=free_port())
     try:
-        cluster.init(THROWAWAY_SETTINGS)
+        cluster.init({**THROWAWAY_SETTINGS, **(settings or {})})
         cluster.start()
     except BaseException:
         shutil.rmtree(cluster.root, ignore_errors=True)
