@@ -50,3 +50,38 @@ async def test_an_event_that_commits_late_is_still_streamed(pg_url: str) -> None
         finally:
             call.cancel()
             await db.dispose()
+
+
+async def test_the_sequencer_numbers_committed_events_in_id_order_after_the_last_position(pg_url: str) -> None:
+    """One run numbers what has committed without a position, in id order, right after the highest
+    position so far, up to its limit; a run while another holds the sequencer's lock numbers nothing."""
+    from cashback_services.wallet.adapters import outbox
+    from cashback_services.wallet.main import MIGRATIONS
+
+    db = Database(pg_url)
+    await db.migrate(MIGRATIONS, "wallet_alembic_version")
+    try:
+        async with transaction(db) as tx:
+            await tx.execute(
+                "INSERT INTO wallet_events (event_id, type, merchant_id, customer_id, currency, amount, occurred_at)"
+                " SELECT 'e' || i, 'CREDITED', 'm1', 'c' || i, 'SAR', i, now() FROM generate_series(1, 7) i")
+        assert await outbox.sequence(db, limit=5) == 5
+        assert await outbox.sequence(db, limit=5) == 2
+        assert await outbox.sequence(db, limit=5) == 0
+        async with db.read() as conn:
+            rows = (await conn.execute(select(t.events.c.event_id, t.events.c.position).order_by(t.events.c.id))).all()
+        assert [(e, p) for e, p in rows] == [(f"e{i}", i) for i in range(1, 8)]
+
+        async with transaction(db) as other:  # another process is sequencing right now
+            assert await other.fetchval("SELECT pg_try_advisory_xact_lock($1::bigint)", 0x57414C4C)
+            async with transaction(db) as tx:
+                await tx.execute(
+                    "INSERT INTO wallet_events (event_id, type, merchant_id, customer_id, currency, amount,"
+                    " occurred_at) VALUES ('e8', 'CREDITED', 'm1', 'c8', 'SAR', 8, now())")
+            assert await outbox.sequence(db) == 0
+        assert await outbox.sequence(db) == 1
+        async with db.read() as conn:
+            top = (await conn.execute(select(t.events.c.position).where(t.events.c.event_id == "e8"))).scalar()
+        assert top == 8
+    finally:
+        await db.dispose()

@@ -12,42 +12,47 @@ under a transaction-scoped advisory lock, finds rows that have committed
 without a position, and numbers them after the highest position so far.
 Because a run holds the lock until it commits, runs commit one after the
 other and positions only ever grow in commit order; a row that commits late
-simply gets a later position. Readers follow `position > cursor`."""
+simply gets a later position. Readers follow `position > cursor`.
+
+A run is BEGIN, the lock, one UPDATE that numbers up to `limit` rows, COMMIT: the
+rows are numbered in the database (row_number over their ids, after the highest
+position so far), not fetched and updated one statement per row. The UPDATE is a
+statement of its own after the lock, so its snapshot sees what the previous run
+committed."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import select
 
 from cashback_kit.db import Database
+from cashback_kit.pgtx import transaction
 from cashback_services.wallet.adapters import tables as t
 
 E = t.events.c
 _SEQUENCER_LOCK = 0x57414C4C  # "WALL": one sequencer at a time across all wallet processes
+_LOCK = "SELECT pg_try_advisory_xact_lock($1::bigint)"
+_NUMBER = """
+WITH todo AS (
+  SELECT id, row_number() OVER (ORDER BY id) AS n
+    FROM (SELECT id FROM wallet_events WHERE position IS NULL ORDER BY id LIMIT $1) unsequenced
+), top AS (SELECT coalesce(max(position), 0) AS p FROM wallet_events),
+numbered AS (
+  UPDATE wallet_events e SET position = top.p + todo.n FROM todo, top WHERE e.id = todo.id RETURNING 1
+)
+SELECT count(*) FROM numbered"""
 
 
 async def sequence(db: Database, limit: int = 1000) -> int:
     """Give positions to committed events that have none. Returns how many.
     When another process is sequencing right now, returns 0 at once: it will
     number our rows too."""
-    async with db.write() as conn:
-        got = (await conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _SEQUENCER_LOCK})).scalar()
-        if not got:
+    async with transaction(db) as tx:
+        if not await tx.fetchval(_LOCK, _SEQUENCER_LOCK):
             return 0
-        ids = (await conn.execute(
-            select(E.id).where(E.position.is_(None)).order_by(E.id).limit(limit)
-        )).scalars().all()
-        if not ids:
-            return 0
-        top = (await conn.execute(select(func.coalesce(func.max(E.position), 0)))).scalar()
-        start = int(top or 0)
-        await conn.execute(
-            update(t.events).where(E.id == bindparam("row_id")).values(position=bindparam("pos")),
-            [{"row_id": row_id, "pos": start + i} for i, row_id in enumerate(ids, 1)],
-        )
-        return len(ids)
+        return int(await tx.fetchval(_NUMBER, limit))
 
 
 async def read_after(db: Database, cursor: int, merchant_id: str, limit: int = 500) -> list[dict[str, Any]]:
