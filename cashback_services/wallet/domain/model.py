@@ -5,11 +5,11 @@ invariant or raises before changing anything."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cashback_kit.errors import HoldExpired, HoldNotActive, InvalidArgument
+from cashback_kit.ids import random_hex
 from cashback_kit.money import Money
 from cashback_services.wallet.domain.ledger import (
     BALANCE_COLUMNS,
@@ -24,7 +24,7 @@ from cashback_services.wallet.domain.ledger import (
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return f"{prefix}_{random_hex()}"
 
 
 class BrokenInvariant(AssertionError):
