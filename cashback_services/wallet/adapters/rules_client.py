@@ -46,16 +46,16 @@ class GrpcRules:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._channel: grpc.aio.Channel | None = None
+        self._stubbed: rules_pb2_grpc.RulesServiceAsyncStub | None = None
+        self._md = bearer(settings.service_key)
 
     def _stub(self) -> rules_pb2_grpc.RulesServiceAsyncStub:
-        # Opened lazily, inside the running loop, and never at import time.
-        if self._channel is None:
+        # Opened lazily, inside the running loop, and never at import time; one stub for the channel
+        # (a stub builds a callable per RPC of the service: not something to do per call).
+        if self._stubbed is None:
             self._channel = open_channel(self._settings.rules_target, self._settings)
-        return rules_pb2_grpc.RulesServiceStub(self._channel)
-
-    @property
-    def _md(self) -> tuple[tuple[str, str], ...]:
-        return bearer(self._settings.service_key)
+            self._stubbed = rules_pb2_grpc.RulesServiceStub(self._channel)
+        return self._stubbed
 
     async def score_order(self, payload: object) -> Scored:
         assert isinstance(payload, rules_pb2.Order)
@@ -91,4 +91,4 @@ class GrpcRules:
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close()
-            self._channel = None
+            self._channel, self._stubbed = None, None
