@@ -93,3 +93,29 @@ async def test_the_one_plan_reads_by_key_on_small_tables(counted: WalletService)
     assert read["wallet_balances"] <= 2
     assert read["wallet_idempotency"] == 1
     assert read["wallet_customers"] <= 3
+
+
+async def test_the_write_made_on_a_new_database_still_updates_by_key_once_the_tables_grow(
+        counted: WalletService) -> None:
+    """A connection's plan of wallet_write made while the tables held a few rows (a sequential scan
+    was then the cheapest plan) is kept as they grow, until an ANALYZE. Without scans or hash joins
+    that plan is the primary key's: updating one lot reads one lot, not every lot."""
+    await credit(counted, 1000)
+    async with connection(counted.db) as s:
+        for table in ("wallet_lots", "wallet_holds", "wallet_customers"):  # no ANALYZE behind the test's back
+            await s.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        lots = await s.fetchval("SELECT jsonb_agg(to_jsonb(l)) FROM wallet_lots l WHERE customer_id = $1", C)
+        doc = json.dumps({"now": counted.clock().isoformat(), "lots": json.loads(lots)})
+        for _ in range(CALLS):  # planned now, on tables of one lot
+            await s.fetchval("SELECT wallet_write($1::jsonb)", doc)
+        await s.execute(
+            """INSERT INTO wallet_lots (lot_id, merchant_id, customer_id, currency, source, amount, remaining, held,
+                                        spent, expired, reversed, debited, status, available_at, created_at)
+               SELECT 'lot-' || i, $1, 'other-' || i, 'SAR', 'adjustment', 100, 100, 0, 0, 0, 0, 0, 'available',
+                      now(), now() FROM generate_series(1, 3000) i""", M)
+        await s.execute("BEGIN")
+        try:
+            _, read = await rows_read(s, "SELECT wallet_write($1::jsonb)", doc)
+        finally:
+            await s.execute("ROLLBACK")
+    assert read["wallet_lots"] <= 2  # 3,001 through the plan made on the small table
