@@ -5,6 +5,10 @@ connection; there is no alembic.ini and no offline mode."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 from alembic import context
 
 
@@ -19,3 +23,24 @@ def run() -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def earlier_revision(here: str, name: str) -> ModuleType:
+    """An earlier revision's module, from the file `name` beside `here` (a revision's __file__): a
+    later revision that rewrites a function reads the earlier text from there, and its downgrade
+    puts it back. (A module whose name starts with a digit cannot be imported by name.)"""
+    path = Path(here).with_name(name)
+    spec = importlib.util.spec_from_file_location(f"{path.parent.parent.parent.name}_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rewritten(sql: str, pairs: list[tuple[str, str]]) -> str:
+    """`sql` with each `old` replaced by its `new`; each must occur exactly once (the text is the one
+    the revision was written against)."""
+    for old, new in pairs:
+        assert sql.count(old) == 1, f"the function is not the text this migration rewrites: {old[:60]!r}"
+        sql = sql.replace(old, new)
+    return sql

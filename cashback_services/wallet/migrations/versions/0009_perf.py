@@ -25,10 +25,9 @@ Revision ID: 0009
 Revises: 0008
 """
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
+
+from cashback_kit.migrations_env import earlier_revision
 
 revision = "0009"
 down_revision = "0008"
@@ -161,11 +160,7 @@ END $fn$;
 
 def _previous_load() -> str:
     """0003's wallet_load, for the downgrade (a module whose name starts with a digit is loaded by path)."""
-    path = Path(__file__).with_name("0003_aggregate.py")
-    spec = importlib.util.spec_from_file_location("wallet_0003_aggregate", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = earlier_revision(__file__, "0003_aggregate.py")
     return str(module.LOAD).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 

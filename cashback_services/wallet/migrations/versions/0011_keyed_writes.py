@@ -26,11 +26,11 @@ Revision ID: 0011
 Revises: 0010
 """
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 from alembic import op
+
+from cashback_kit.migrations_env import earlier_revision, rewritten
 
 revision = "0011"
 down_revision = "0010"
@@ -39,20 +39,8 @@ depends_on = None
 
 
 def _revision(name: str) -> ModuleType:
-    """An earlier revision's module (a module whose name starts with a digit is loaded by path)."""
-    path = Path(__file__).with_name(name)
-    spec = importlib.util.spec_from_file_location(f"wallet_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _replaced(sql: str, pairs: list[tuple[str, str]]) -> str:
-    for old, new in pairs:
-        assert sql.count(old) == 1, f"the function is not the text this migration rewrites: {old[:60]!r}"
-        sql = sql.replace(old, new)
-    return sql
+    """An earlier revision's module."""
+    return earlier_revision(__file__, name)
 
 
 def _keys(array: str, key: str | int, *, default: bool = False) -> str:
@@ -128,12 +116,12 @@ def _previous() -> tuple[str, str]:
 
 def load() -> str:
     """This revision's wallet_load."""
-    return _replaced(_previous()[0], _LOAD)
+    return rewritten(_previous()[0], _LOAD)
 
 
 def write() -> str:
     """This revision's wallet_write."""
-    return _replaced(_previous()[1], _WRITE)
+    return rewritten(_previous()[1], _WRITE)
 
 
 # The deferred balance check runs at COMMIT for every entry row: the sum of the entry's transaction,

@@ -18,11 +18,11 @@ Revision ID: 0015
 Revises: 0014
 """
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 from alembic import op
+
+from cashback_kit.migrations_env import earlier_revision, rewritten
 
 revision = "0015"
 down_revision = "0014"
@@ -30,16 +30,8 @@ branch_labels = None
 depends_on = None
 
 
-
-
 def _revision(name: str) -> ModuleType:
-    """An earlier revision's module (a module whose name starts with a digit is loaded by path)."""
-    path = Path(__file__).with_name(name)
-    spec = importlib.util.spec_from_file_location(f"wallet_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return earlier_revision(__file__, name)
 
 
 def _mine(alias: str) -> str:
@@ -114,11 +106,7 @@ _LOAD = [
 
 def load() -> str:
     """This revision's wallet_load: 0011's, every lookup bounded by its keys."""
-    sql = str(_revision("0011_keyed_writes.py").load())
-    for old, new in _LOAD:
-        assert sql.count(old) == 1, f"wallet_load is not the text this migration rewrites: {old[:60]!r}"
-        sql = sql.replace(old, new)
-    return sql
+    return rewritten(str(_revision("0011_keyed_writes.py").load()), _LOAD)
 
 
 def _settings() -> None:
