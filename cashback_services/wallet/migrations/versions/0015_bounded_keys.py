@@ -18,8 +18,6 @@ Revision ID: 0015
 Revises: 0014
 """
 
-from types import ModuleType
-
 from alembic import op
 
 from cashback_kit.migrations_env import earlier_revision, rewritten
@@ -28,10 +26,6 @@ revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
-
-
-def _revision(name: str) -> ModuleType:
-    return earlier_revision(__file__, name)
 
 
 def _mine(alias: str) -> str:
@@ -106,11 +100,11 @@ _LOAD = [
 
 def load() -> str:
     """This revision's wallet_load: 0011's, every lookup bounded by its keys."""
-    return rewritten(str(_revision("0011_keyed_writes.py").load()), _LOAD)
+    return rewritten(str(earlier_revision(__file__, "0011_keyed_writes.py").load()), _LOAD)
 
 
 def _settings() -> None:
-    planned_once = _revision("0014_planned_once.py")
+    planned_once = earlier_revision(__file__, "0014_planned_once.py")
     for name, value in planned_once.SETTINGS:
         op.execute(f"ALTER FUNCTION wallet_load(jsonb) SET {name} = {value}")
 
@@ -121,5 +115,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(str(_revision("0011_keyed_writes.py").load()))
+    op.execute(str(earlier_revision(__file__, "0011_keyed_writes.py").load()))
     _settings()
