@@ -109,6 +109,30 @@ async def test_two_merchants_may_use_the_same_reminder_campaign_id(pg_url):
     assert listed == {"m1": [True], "m2": [False]}  # pausing m2's left m1's alone
 
 
+async def test_a_merchant_id_that_cannot_be_stored_is_refused_by_name_in_every_merchant_rpc(pg_url):
+    """Found by the soak's fuzzing: a NUL in merchant_id (which PostgreSQL text cannot hold) reached the
+    database from the three RPCs that did not check it, and came back INTERNAL (to a key of every
+    merchant; a key of some merchants is refused before, by the merchant check)."""
+    async with notify_stack(pg_url) as s:
+        await s.n.CreateReminderCampaign(_campaign("m1"), metadata=auth("ops"))
+        calls = {
+            "GetContact": s.n.GetContact(N.GetContactRequest(merchant_id="\x00", customer_id="c1"),
+                                         metadata=auth("ops_all")),
+            "SetReminderCampaignActive": s.n.SetReminderCampaignActive(N.SetReminderCampaignActiveRequest(
+                merchant_id="\x00", campaign_id="spring", active=False), metadata=auth("ops_all")),
+            "RunReminderCampaign": s.n.RunReminderCampaign(N.RunReminderCampaignRequest(
+                merchant_id="\x00", campaign_id="spring"), metadata=auth("ops_all")),
+            "SetReminderCampaignActive, none": s.n.SetReminderCampaignActive(N.SetReminderCampaignActiveRequest(
+                campaign_id="spring", active=False), metadata=auth("ops_all")),
+        }
+        refused = {name: await _violations(call) for name, call in calls.items()}
+        listed = await s.n.ListReminderCampaigns(N.ListReminderCampaignsRequest(merchant_id="m1"),
+                                                 metadata=auth("ops"))
+    for name, (code, details) in refused.items():
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "merchant_id" in details, (name, code, details)
+    assert [c.active for c in listed.campaigns] == [True]  # nothing was changed
+
+
 async def test_the_log_sink_fingerprints_a_recipient_with_a_keyed_hash(caplog):
     caplog.set_level(logging.INFO, logger="cashback.notify.sink")
     phone = "+989121234567"

@@ -106,6 +106,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         return N.UpsertContactResponse(contact=contact_pb(saved))
 
     async def GetContact(self, request: N.GetContactRequest, context: Any) -> N.GetContactResponse:
+        require_id(request.merchant_id, "merchant_id")
         require_id(request.customer_id, "customer_id")
         return N.GetContactResponse(contact=contact_pb(await self.s.get_contact(request.merchant_id,
                                                                                 request.customer_id)))
@@ -171,12 +172,14 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 
     async def SetReminderCampaignActive(self, request: N.SetReminderCampaignActiveRequest,
                                         context: Any) -> N.SetReminderCampaignActiveResponse:
+        require_id(request.merchant_id, "merchant_id")
         require_id(request.campaign_id, "campaign_id")
         row = await self.s.set_reminder_active(request.merchant_id, request.campaign_id, request.active)
         return N.SetReminderCampaignActiveResponse(campaign=reminder_pb(row))
 
     async def RunReminderCampaign(self, request: N.RunReminderCampaignRequest,
                                   context: Any) -> N.RunReminderCampaignResponse:
+        require_id(request.merchant_id, "merchant_id")
         require_id(request.campaign_id, "campaign_id")
         run = await self.s.run_reminder(request.merchant_id, request.campaign_id)
         return N.RunReminderCampaignResponse(run=N.CampaignRun(
