@@ -18,6 +18,11 @@ neither, so its plan can only be one of the customer's own indexes. After the sa
 order at a time stays at 8-9 ms. The expiry sweep of 200,000 lots: 1.81x a plain UPDATE. The
 indexes are smaller too (no lot without an expiry in the first; only pending lots in the second).
 
+Operating it: the rebuild holds a lock that blocks writes to wallet_lots while the two indexes build
+(seconds per million lots). On a large production table run it in a quiet window, or build the new
+indexes by hand first with CREATE INDEX CONCURRENTLY under other names and swap them: Alembic runs
+each revision in a transaction, where CONCURRENTLY is not allowed.
+
 Revision ID: 0016
 Revises: 0015
 """
