@@ -21,7 +21,7 @@ from cashback_services.wallet.service_layer.handlers import WalletService
 from tests.support.pgcluster import PgCluster, remove_cluster, start_cluster
 from tests.wallet.conftest import Clock
 from tests.wallet.helpers import C, M, credit, hold, key
-from tests.wallet.test_keyed_writes import grown_tables, rows_read
+from tests.wallet.test_keyed_writes import _OTHERS, grown_tables, rows_read
 
 CALLS = 20
 STATEMENTS = """
@@ -29,6 +29,11 @@ STATEMENTS = """
       FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
      WHERE d.datname = current_database() AND NOT s.toplevel AND s.calls >= $1
 """
+
+
+def _others(table: str) -> str:
+    """test_keyed_writes' insert of `$2` rows of other customers into `table`."""
+    return next(sql for sql in _OTHERS if f"INTO {table} " in sql)
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +113,7 @@ async def test_the_write_made_on_a_new_database_still_updates_by_key_once_the_ta
         doc = json.dumps({"now": counted.clock().isoformat(), "lots": json.loads(lots)})
         for _ in range(CALLS):  # planned now, on tables of one lot
             await s.fetchval("SELECT wallet_write($1::jsonb)", doc)
-        await s.execute(
-            """INSERT INTO wallet_lots (lot_id, merchant_id, customer_id, currency, source, amount, remaining, held,
-                                        spent, expired, reversed, debited, status, available_at, created_at)
-               SELECT 'lot-' || i, $1, 'other-' || i, 'SAR', 'adjustment', 100, 100, 0, 0, 0, 0, 0, 'available',
-                      now(), now() FROM generate_series(1, 3000) i""", M)
+        await s.execute(_others("wallet_lots"), M, 3000)
         await s.execute("BEGIN")
         try:
             _, read = await rows_read(s, "SELECT wallet_write($1::jsonb)", doc)
@@ -136,8 +137,8 @@ async def test_a_group_load_planned_on_a_new_database_reads_only_its_customers_o
             await s.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
         for _ in range(CALLS):  # planned now, on tables of a few rows
             await s.fetchval("SELECT wallet_load($1::jsonb)::text", doc)
-        for sql in _OTHERS_GROWN:
-            await s.execute(sql, M, 3000)
+        for table in ("wallet_customers", "wallet_balances"):
+            await s.execute(_others(table), M, 3000)
         await s.execute("BEGIN")
         try:
             loaded, read = await rows_read(s, "SELECT wallet_load($1::jsonb)::text", doc)
@@ -152,13 +153,6 @@ async def test_a_group_load_planned_on_a_new_database_reads_only_its_customers_o
     assert read["wallet_balances"] <= 2 * len(group)
     assert read["wallet_lots"] <= 4 * len(group)
 
-
-_OTHERS_GROWN = [
-    """INSERT INTO wallet_customers (merchant_id, customer_id, created_at)
-       SELECT $1, 'other-' || i, now() FROM generate_series(1, $2) i""",
-    """INSERT INTO wallet_balances (merchant_id, customer_id, currency, available, pending, held, debt, updated_at)
-       SELECT $1, 'other-' || i, 'SAR', 100, 0, 0, 0, now() FROM generate_series(1, $2) i""",
-]
 
 
 _AVAILABLE_LOTS = """
