@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -107,6 +109,30 @@ def pgbench_run(cluster: PgCluster, *, clients: int = 8, scale: int = 10, second
     if not m or not lat:
         raise RuntimeError(f"could not read pgbench output:\n{out}")
     return float(m.group(1)), float(lat.group(1))
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """CPU seconds this process (the load generator) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def cpu_meter(pid: int) -> Iterator[dict[str, float]]:
+    """Cores kept busy by process `pid` and by this one while the block runs
+    (CPU seconds over wall seconds, warm-up included): {"server": .., "client": ..}."""
+    busy: dict[str, float] = {}
+    t0, s0, c0 = time.perf_counter(), process_cpu(pid), own_cpu()
+    yield busy
+    wall = time.perf_counter() - t0
+    busy["server"] = (process_cpu(pid) - s0) / wall
+    busy["client"] = (own_cpu() - c0) / wall
 
 
 @dataclass

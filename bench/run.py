@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.harness import Load, Row, closed_loop, pgbench_run, pgbench_tps, print_table, profiled
+from bench.harness import Load, Row, closed_loop, cpu_meter, pgbench_run, pgbench_tps, print_table, profiled
 from cashback_kit.procs import ServiceProcess, start_process
 from tests.support.keys import TEST_KEYS, write_keys_file
 from tests.support.pgcluster import PgCluster, remove_cluster, start_cluster
@@ -179,6 +180,25 @@ async def credit_rows(stack: Stack, seconds: float, tps: float, rows: list[Row])
     events = await tg.award_events(stack.procs["wallet"].target, seconds, tag="ev")
     rows.append(write_row("3b. credit writes (AwardEvent via rules, 64 clients)", tps, events, factor=0.5,
                           p99_ms=None))
+    rows.append(await write_ceiling(stack, seconds, tps))
+
+
+async def write_ceiling(stack: Stack, seconds: float, tps: float) -> Row:
+    """What targets 3 and 3b are measured against: the no-op RPC on the wallet at
+    the writers' concurrency, and the CPU each side spends per call."""
+    from bench import targets as tg
+
+    wallet = stack.procs["wallet"]
+    with cpu_meter(wallet.proc.pid) as busy:
+        noop = await tg.noop_at(wallet.target, seconds, tg.WRITERS)
+    server_us = 1e6 * busy["server"] / noop.rate if noop.rate else 0.0
+    client_us = 1e6 * busy["client"] / noop.rate if noop.rate else 0.0
+    return Row("3c. ceiling of 3 and 3b: no-op RPC on the wallet, 64 clients", f"{tps:,.0f} tps",
+               f"{noop.rate:,.0f}/s; CPU per call: wallet {server_us:.0f} us, load generator {client_us:.0f} us",
+               noop.rate / tps if tps else 0.0, "-", None,
+               "no write at 64 in flight can outrun a call that does nothing: 3 stays below this ratio, "
+               "and 3b (two such hops per call) below about half of it. pgbench spends "
+               f"{1e6 * (os.cpu_count() or 1) / tps:.0f} us of the machine's CPU per transaction." if tps else "")
 
 
 def main() -> None:
