@@ -44,3 +44,19 @@ def rewritten(sql: str, pairs: list[tuple[str, str]]) -> str:
         assert sql.count(old) == 1, f"the function is not the text this migration rewrites: {old[:60]!r}"
         sql = sql.replace(old, new)
     return sql
+
+
+# A function's own settings that make PL/pgSQL plan each of its statements once per connection, by
+# key whatever the statistics were when it planned (wallet 0014, rules 0009 tell why).
+PLANNED_ONCE = (("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off"), ("enable_hashjoin", "off"),
+                ("enable_mergejoin", "off"))
+
+
+def plan_once(*functions: str) -> list[str]:
+    """The statements that give each of `functions` (signatures, "name(types)") the PLANNED_ONCE settings."""
+    return [f"ALTER FUNCTION {f} SET {name} = {value}" for f in functions for name, value in PLANNED_ONCE]
+
+
+def plan_per_call(*functions: str) -> list[str]:
+    """The statements that take them away again (a downgrade)."""
+    return [f"ALTER FUNCTION {f} RESET {name}" for f in functions for name, _ in PLANNED_ONCE]

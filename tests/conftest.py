@@ -35,6 +35,21 @@ def pg_url(pg_cluster: PgCluster) -> str:
     return pg_cluster.new_database_url()
 
 
+@pytest.fixture(scope="session")
+def counted_cluster() -> Iterator[PgCluster]:
+    """A cluster of its own with pg_stat_statements counting the statements inside functions and
+    how often each is planned (tests of what PostgreSQL plans: wallet's and rules' planned-once)."""
+    cluster = start_cluster({
+        "shared_preload_libraries": "pg_stat_statements",
+        "pg_stat_statements.track": "all",
+        "pg_stat_statements.track_planning": "on",
+    })
+    try:
+        yield cluster
+    finally:
+        remove_cluster(cluster)
+
+
 
 @pytest.fixture(scope="session")
 def api_keys() -> dict[str, str]:

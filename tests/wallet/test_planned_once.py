@@ -10,7 +10,7 @@ of an order's ~14 ms at one order in flight on the checkout bench."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,35 +18,18 @@ from cashback_kit.db import Database
 from cashback_kit.pgtx import connection
 from cashback_services.wallet.main import MIGRATIONS
 from cashback_services.wallet.service_layer.handlers import WalletService
-from tests.support.pgcluster import PgCluster, remove_cluster, start_cluster
+from tests.support.pgcluster import PgCluster
+from tests.support.plan_counts import plans, start_counting
 from tests.wallet.conftest import Clock
 from tests.wallet.helpers import C, M, credit, hold, key
 from tests.wallet.test_keyed_writes import _OTHERS, grown_tables, rows_read
 
 CALLS = 20
-STATEMENTS = """
-    SELECT s.calls, s.plans, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 80) AS query
-      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-     WHERE d.datname = current_database() AND NOT s.toplevel AND s.calls >= $1
-"""
 
 
 def _others(table: str) -> str:
     """test_keyed_writes' insert of `$2` rows of other customers into `table`."""
     return next(sql for sql in _OTHERS if f"INTO {table} " in sql)
-
-
-@pytest.fixture(scope="module")
-def counted_cluster() -> Iterator[PgCluster]:
-    cluster = start_cluster({
-        "shared_preload_libraries": "pg_stat_statements",
-        "pg_stat_statements.track": "all",  # statements inside functions too
-        "pg_stat_statements.track_planning": "on",
-    })
-    try:
-        yield cluster
-    finally:
-        remove_cluster(cluster)
 
 
 @pytest.fixture
@@ -69,17 +52,16 @@ async def test_each_statement_of_the_load_is_planned_once_per_connection(counted
     await credit(counted, 1000)
     held = await hold(counted, 100)
     async with connection(counted.db) as s:
-        await s.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        await s.execute("SELECT pg_stat_statements_reset()")
+        await start_counting(s)
         for _ in range(CALLS):
             loaded = json.loads(await s.fetchval("SELECT wallet_load($1::jsonb)::text", _request(counted, held.hold_id,
                                                                                                  key())))
             assert [h["hold_id"] for h in loaded["holds"]] == [held.hold_id]
-        statements = await s.fetch(STATEMENTS, CALLS)
-    document = [r for r in statements if "jsonb_build_object" in r["query"] or "WITH k AS" in r["query"]]
-    assert document, [r["query"] for r in statements]  # the statement that builds what the load returns
+        statements = await plans(s, CALLS)
+    document = [q for q in statements if "jsonb_build_object" in q or "WITH k AS" in q]
+    assert document, list(statements)  # the statement that builds what the load returns
     # One plan for the connection, reused by every call; before 0014 the last statement had CALLS plans.
-    assert {r["query"]: r["plans"] for r in statements if r["plans"] > 1} == {}
+    assert {q: n for q, (_, n) in statements.items() if n > 1} == {}
 
 
 async def test_the_one_plan_reads_by_key_on_small_tables(counted: WalletService) -> None:

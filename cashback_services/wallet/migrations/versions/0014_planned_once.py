@@ -46,23 +46,22 @@ Revises: 0013
 
 from alembic import op
 
+from cashback_kit.migrations_env import PLANNED_ONCE, plan_once, plan_per_call
+
 revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
 
 FUNCTIONS = ("wallet_load(jsonb)", "wallet_write(jsonb)")
-SETTINGS = (("plan_cache_mode", "force_generic_plan"), ("enable_seqscan", "off"), ("enable_hashjoin", "off"),
-            ("enable_mergejoin", "off"))
+SETTINGS = PLANNED_ONCE  # (name, value) pairs
 
 
 def upgrade() -> None:
-    for function in FUNCTIONS:
-        for name, value in SETTINGS:
-            op.execute(f"ALTER FUNCTION {function} SET {name} = {value}")
+    for statement in plan_once(*FUNCTIONS):
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    for function in FUNCTIONS:
-        for name, _ in SETTINGS:
-            op.execute(f"ALTER FUNCTION {function} RESET {name}")
+    for statement in plan_per_call(*FUNCTIONS):
+        op.execute(statement)
