@@ -198,7 +198,7 @@ async def write_ceiling(stack: Stack, seconds: float, tps: float) -> Row:
                noop.rate / tps if tps else 0.0, "-", None,
                "no write at 64 in flight can outrun a call that does nothing: 3 stays below this ratio, "
                "and 3b (two such hops per call) below about half of it. pgbench spends "
-               f"{1e6 * (os.cpu_count() or 1) / tps:.0f} us of the machine's CPU per transaction." if tps else "")
+               f"{1e6 * len(os.sched_getaffinity(0)) / tps:.0f} us of the machine's CPU per transaction." if tps else "")
 
 
 def main() -> None:

@@ -50,7 +50,6 @@ def counted_cluster() -> Iterator[PgCluster]:
         remove_cluster(cluster)
 
 
-
 @pytest.fixture(scope="session")
 def api_keys() -> dict[str, str]:
     return dict(TEST_KEYS)

@@ -33,7 +33,7 @@ Revises: 0008
 
 from alembic import op
 
-from cashback_kit.migrations_env import PLANNED_ONCE, plan_once, plan_per_call
+from cashback_kit.migrations_env import plan_once, plan_per_call
 
 revision = "0009"
 down_revision = "0008"
@@ -44,7 +44,6 @@ FUNCTIONS = (
     "rules_score_load(text, text, text, text, bigint, text[], text[], text[], text, timestamptz[], timestamptz)",
     "rules_score_load_events(text, text[], text[], text[], text[], text[], text, timestamptz[], int[], timestamptz[])",
 )
-SETTINGS = PLANNED_ONCE  # (name, value) pairs
 
 
 def upgrade() -> None:
