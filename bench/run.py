@@ -193,12 +193,13 @@ async def write_ceiling(stack: Stack, seconds: float, tps: float) -> Row:
         noop = await tg.noop_at(wallet.target, seconds, tg.WRITERS)
     server_us = 1e6 * busy["server"] / noop.rate if noop.rate else 0.0
     client_us = 1e6 * busy["client"] / noop.rate if noop.rate else 0.0
+    cores = len(os.sched_getaffinity(0))
     return Row("3c. ceiling of 3 and 3b: no-op RPC on the wallet, 64 clients", f"{tps:,.0f} tps",
                f"{noop.rate:,.0f}/s; CPU per call: wallet {server_us:.0f} us, load generator {client_us:.0f} us",
                noop.rate / tps if tps else 0.0, "-", None,
                "no write at 64 in flight can outrun a call that does nothing: 3 stays below this ratio, "
                "and 3b (two such hops per call) below about half of it. pgbench spends "
-               f"{1e6 * len(os.sched_getaffinity(0)) / tps:.0f} us of the machine's CPU per transaction." if tps else "")
+               f"{1e6 * cores / tps:.0f} us of the machine's CPU per transaction." if tps else "")
 
 
 def main() -> None:
